@@ -1,0 +1,22 @@
+/* error.h: errors travel as values; only main prints them and exits. */
+#ifndef SWEEP_ERROR_H
+#define SWEEP_ERROR_H
+
+/* Exit-status-shaped error codes (SPEC §2). */
+enum {
+    SW_OK = 0,
+    SW_ERUN = 1,     /* a run failed or diverged */
+    SW_EINPUT = 2,   /* usage, config, data file or database error */
+    SW_EINTR = 130,  /* interrupted by SIGINT/SIGTERM */
+};
+
+typedef struct {
+    int code;        /* SW_OK when no error */
+    char msg[1024];  /* one line, no trailing newline, names the place */
+} sw_error;
+
+/* Records the first error only; later calls keep it. Returns code. */
+int sw_err(sw_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,27 @@
+/* conv.h: 3x3 "valid" convolution, stride 1, as im2col + gemm.
+ *
+ * Layout of every activation tensor in this library: channel-major,
+ * (C, B, H, W): channel c of the whole batch is one contiguous run of
+ * B*H*W floats, which makes a convolution one large gemm over the batch and
+ * lets activations treat each channel as one contiguous block.
+ * Weights: (OC, IC, 3, 3) = (OC, IC*9), the same order as PyTorch. */
+#ifndef SWEEP_CONV_H
+#define SWEEP_CONV_H
+
+/* Workspace floats needed by conv_forward / conv_backward for col. */
+long conv_col_size(int B, int IC, int H, int W);
+
+/* in (IC,B,H,W), weight (OC,IC*9), bias (OC) -> out (OC,B,H-2,W-2).
+ * col: workspace of conv_col_size() floats; keep it for conv_backward. */
+void conv_forward(float *out, float *col, const float *in, const float *weight,
+                  const float *bias, int B, int IC, int H, int W, int OC);
+
+/* dout (OC,B,H-2,W-2), col as left by conv_forward.
+ * dweight (OC,IC*9) and dbias (OC) are accumulated (+=).
+ * din (IC,B,H,W) is overwritten; pass NULL to skip it (first layer).
+ * dcol: workspace of conv_col_size() floats (unused when din is NULL). */
+void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
+                   const float *dout, const float *col, const float *weight,
+                   int B, int IC, int H, int W, int OC);
+
+#endif

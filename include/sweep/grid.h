@@ -1,0 +1,44 @@
+/* grid.h: expanding a config into runs, and naming each run by a key. */
+#ifndef SWEEP_GRID_H
+#define SWEEP_GRID_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "sweep/config.h"
+
+/* One run's fully resolved settings. */
+typedef struct {
+    act_kind activation;
+    double alpha;             /* NAN for relu (ignored, stored as NULL) */
+    init_kind init;
+    double dropout;
+    int epochs;
+    long long seed;
+    int batch_size;
+    double learning_rate;
+    optim_kind optimizer;
+    double validation_split;
+    long train_limit;
+} run_settings;
+
+#define RUN_KEY_LEN 16   /* hex digits */
+
+/* The cartesian product of the axes in axis_id order (activation slowest,
+ * seed fastest), minus excluded runs, with duplicates (relu at several
+ * alphas) collapsed to their first occurrence. *runs is malloc'd.
+ * Refuses grids over GRID_MAX_RUNS before allocating them. */
+int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *err);
+
+/* Canonical text of the settings plus the dataset identity, hashed to
+ * RUN_KEY_LEN hex digits + NUL. */
+void grid_run_key(const run_settings *r, uint64_t data_identity,
+                  char key[RUN_KEY_LEN + 1]);
+
+/* Short human label, e.g. "elu a=1 he d=0.25 e=25 s=3". */
+void grid_run_label(const run_settings *r, char *buf, size_t size);
+
+/* The model spec for a run (the default model with its activation etc). */
+void grid_model_spec(const run_settings *r, model_spec *spec);
+
+#endif

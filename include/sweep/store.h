@@ -1,0 +1,87 @@
+/* store.h: the SQLite database of SPEC §4, the user's query interface.
+ * The only file that includes sqlite3.h is store.c. Every statement is
+ * prepared with bound values; WAL, a busy timeout and foreign keys are on;
+ * each epoch is committed in its own transaction. */
+#ifndef SWEEP_STORE_H
+#define SWEEP_STORE_H
+
+#include <stdio.h>
+
+#include "base/error.h"
+#include "sweep/config.h"
+#include "sweep/grid.h"
+#include "train/trainer.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+
+/* Opens path. create: make the file (and its folder) and the schema if
+ * missing; otherwise a missing file is an error. A file that is not SQLite,
+ * or has a newer schema version, is an error (SW_EINPUT) and is not touched. */
+int store_open(store **out, const char *path, int create, sw_error *err);
+void store_close(store *s);
+
+/* Inserts the sweep (or finds it by name; config_path and config_text are
+ * updated to the latest). */
+int store_sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
+                       sw_error *err);
+/* Finds a sweep by name; *sweep_id = 0 if absent. */
+int store_sweep_find(store *s, const char *name, long long *sweep_id,
+                     sw_error *err);
+
+/* Inserts each run as pending unless (sweep_id, key) exists; run_ids[i]
+ * gets the row id either way. One transaction. */
+int store_runs_ensure(store *s, long long sweep_id, const run_settings *runs,
+                      char (*keys)[RUN_KEY_LEN + 1], int n, long long *run_ids,
+                      sw_error *err);
+
+typedef enum {
+    RUN_PENDING, RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_DIVERGED,
+    RUN_INTERRUPTED, RUN_STATUS_COUNT
+} run_status;
+const char *run_status_name(run_status st);
+
+/* Current status of a run; for 'running' rows, *stale says whether the
+ * owner is gone (same host and its pid dead, or lease older than
+ * STORE_LEASE_SECONDS). */
+#define STORE_LEASE_SECONDS 600
+int store_run_state(store *s, long long run_id, run_status *st, int *stale,
+                    sw_error *err);
+
+/* Atomically (BEGIN IMMEDIATE) takes a run that is pending, failed,
+ * diverged, interrupted or stale-running: sets running, started_at, host,
+ * pid, threads, heartbeat, clears results and deletes its old epochs.
+ * *claimed = 0 if another process holds it or it is done. */
+int store_run_claim(store *s, long long run_id, int threads, int *claimed,
+                    sw_error *err);
+
+/* One transaction: the epoch row and the run's heartbeat. */
+int store_epoch_add(store *s, long long run_id, int epoch,
+                    const epoch_metrics *m, sw_error *err);
+
+/* Final state: done (with test scores), diverged (diverged_epoch),
+ * interrupted or failed (error text). Sets finished_at and wall_seconds. */
+int store_run_finish(store *s, long long run_id, run_status st,
+                     const train_result *res, double wall_seconds,
+                     const char *error, sw_error *err);
+
+/* Counts per status for one sweep (by id), stale running counted apart. */
+typedef struct {
+    long long sweep_id;
+    char name[256];
+    int count[RUN_STATUS_COUNT];
+    int stale;
+    double mean_seconds_per_epoch;   /* over done runs' epochs, 0 if none */
+    long long epochs_left;           /* epochs not yet committed */
+} sweep_status;
+
+/* Fills *out (malloc'd) with one entry per sweep, by name. */
+int store_status(store *s, sweep_status **out, int *n, sw_error *err);
+
+/* RFC 4180 CSV with a header row: what is "summary", "runs" or "epochs";
+ * sweep NULL for all sweeps, else only that one (unknown name: error). */
+int store_export_csv(store *s, const char *what, const char *sweep,
+                     FILE *out, sw_error *err);
+
+#endif

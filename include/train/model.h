@@ -1,0 +1,74 @@
+/* model.h: the CNN of SPEC §3 (and deeper or wider variants of it).
+ *
+ *   [conv 3x3 -> act -> maxpool 2 -> dropout] x n_conv
+ *   -> flatten -> [dense -> act] x n_dense -> dense n_classes -> softmax
+ *
+ * All parameters live in one buffer, gradients in another of the same
+ * layout; activations are sized once for max_batch. Nothing is allocated
+ * during forward or backward. */
+#ifndef SWEEP_MODEL_H
+#define SWEEP_MODEL_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "nn/activation.h"
+
+#define MODEL_MAX_CONV 8
+#define MODEL_MAX_DENSE 8
+
+typedef enum { INIT_HE, INIT_GLOROT } init_kind;
+
+typedef struct {
+    int n_conv, conv[MODEL_MAX_CONV];     /* out channels of each conv block */
+    int n_dense, dense[MODEL_MAX_DENSE];  /* widths of the hidden dense layers */
+    int in_c, in_h, in_w, n_classes;
+    act_kind act;
+    float alpha;    /* elu/leaky alpha; prelu initial alpha */
+    init_kind init;
+    float dropout;  /* rate after each conv block */
+} model_spec;
+
+/* The blog's model: conv 32, conv 64, dense 256, 1x28x28 in, 10 classes,
+ * relu, he, dropout 0.25. */
+void model_spec_default(model_spec *s);
+
+/* One parameter tensor inside the flat buffer. */
+typedef struct {
+    char name[32];     /* "conv1.weight", "conv1.bias", "conv1.prelu", "dense1.weight", ... */
+    long offset, size;
+    int fan_in, fan_out;  /* 0 for biases and prelu alphas */
+} model_tensor;
+
+typedef struct model model;
+
+/* Checks the spec fits (each conv needs >= 3x3 input, each pool >= 2x2). */
+int model_create(model **out, const model_spec *spec, int max_batch, sw_error *err);
+void model_free(model *m);
+
+const model_spec *model_get_spec(const model *m);
+long model_num_params(const model *m);
+float *model_params(model *m);
+float *model_grads(model *m);
+int model_num_tensors(const model *m);
+const model_tensor *model_tensor_at(const model *m, int i);
+
+/* He normal (fan_in) or Glorot uniform weights from the counter RNG keyed
+ * on (seed, RNG_INIT + tensor index, 0, element); biases 0; prelu alphas
+ * set to spec alpha. */
+void model_init_params(model *m, uint64_t seed);
+
+/* x: (B, in_c*in_h*in_w) floats (one image after another; for in_c = 1 this
+ * is already the (C,B,H,W) layout). training enables dropout, with masks
+ * keyed on (seed, RNG_DROPOUT + block, step, element). Leaves the logits
+ * (n_classes, B) in model_logits(). */
+void model_forward(model *m, const float *x, int B, int training,
+                   uint64_t seed, uint64_t step);
+const float *model_logits(const model *m);
+
+/* Softmax cross-entropy of the last forward against labels; returns the
+ * batch's summed loss, *correct the hits. With backward, zeroes the
+ * gradients and fills them for the mean loss over the batch. */
+double model_loss(model *m, const uint8_t *labels, int B, int *correct, int backward);
+
+#endif

@@ -1,0 +1,66 @@
+/* trainer.h: one training run, start to finish, with hooks for progress,
+ * per-epoch commits and interruption. No global state: several trainings
+ * may run at once in one process, each on its own OpenMP thread team. */
+#ifndef SWEEP_TRAINER_H
+#define SWEEP_TRAINER_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "data/dataset.h"
+#include "train/model.h"
+#include "train/optim.h"
+
+typedef struct {
+    model_spec model;
+    optim_kind optimizer;
+    float learning_rate;
+    int batch_size;
+    int epochs;
+    uint64_t seed;
+} train_config;
+
+typedef struct {
+    double train_loss, train_accuracy;   /* mean over the epoch's batches, as Keras prints */
+    double val_loss, val_accuracy;
+    double seconds;                      /* training + validation wall time */
+} epoch_metrics;
+
+typedef struct {
+    int epoch, epochs;      /* epoch counted from 1 */
+    int batch, batches;     /* batches done in this epoch */
+    double loss;            /* running mean train loss of this epoch */
+    double epoch_seconds;   /* elapsed in this epoch */
+} train_progress;
+
+typedef struct {
+    void *ctx;
+    /* After each batch; may be NULL. */
+    void (*on_batch)(void *ctx, const train_progress *p);
+    /* After each epoch's validation; returns SW_OK or an error (stops the run). May be NULL. */
+    int (*on_epoch)(void *ctx, int epoch, const epoch_metrics *m, sw_error *err);
+    /* Polled between batches: nonzero stops the run as interrupted. May be NULL. */
+    volatile int *stop;
+} train_hooks;
+
+typedef enum { TRAIN_DONE, TRAIN_DIVERGED, TRAIN_INTERRUPTED } train_status;
+
+typedef struct {
+    train_status status;
+    int epochs_done;
+    int diverged_epoch;            /* epoch whose loss was NaN/inf, else 0 */
+    double test_loss, test_accuracy;
+} train_result;
+
+/* Trains cfg on train, validates on val after each epoch, tests on test at
+ * the end. threads: OpenMP threads for this run (0 = leave as is).
+ * Returns SW_OK (see res->status) or an error code with err set. */
+int train_run(const train_config *cfg, const data_split *train,
+              const data_split *val, const data_split *test, int threads,
+              const train_hooks *hooks, train_result *res, sw_error *err);
+
+/* Mean loss and accuracy over a split, batches of batch_size, no dropout. */
+void evaluate(model *m, const data_split *s, int batch_size, float *xbuf,
+              uint8_t *ybuf, double *loss, double *accuracy);
+
+#endif

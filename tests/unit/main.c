@@ -1,0 +1,86 @@
+/* The unit test runner: runs every suite (or those named on the command
+ * line) and ends with "N passed, M failed". */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+
+int test_checks_failed;
+const char *test_current = "";
+static int tests_passed, tests_failed;
+static char tmpdir[256];
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "FAIL %s (%s:%d): ", test_current, file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    test_checks_failed++;
+}
+
+void test_run(const char *name, void (*fn)(void))
+{
+    test_current = name;
+    test_checks_failed = 0;
+    fn();
+    if (test_checks_failed) {
+        tests_failed++;
+        printf("not ok %s\n", name);
+    } else {
+        tests_passed++;
+        printf("ok %s\n", name);
+    }
+    fflush(stdout);
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+}
+
+const char *test_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/sweep-unit-XXXXXX", base ? base : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+        atexit(remove_tmpdir);
+    }
+    return tmpdir;
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} suites[] = {
+    {"rng", suite_rng},       {"nn", suite_nn},       {"data", suite_data},
+    {"config", suite_config}, {"store", suite_store}, {"train", suite_train},
+    {"golden", suite_golden},
+};
+
+int main(int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
+        int wanted = argc < 2;
+        for (int a = 1; a < argc; a++)
+            wanted |= strcmp(argv[a], suites[i].name) == 0;
+        if (!wanted)
+            continue;
+        printf("# suite %s\n", suites[i].name);
+        suites[i].fn();
+    }
+    printf("%d passed, %d failed\n", tests_passed, tests_failed);
+    return tests_failed ? 1 : 0;
+}

@@ -1,0 +1,4 @@
+/* Placeholder until the data tests land. */
+#include "test.h"
+
+void suite_data(void) {}
