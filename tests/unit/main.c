@@ -1,6 +1,5 @@
 /* The unit test runner: runs every suite (or those named on the command
  * line) and ends with "N passed, M failed". */
-#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
