@@ -36,6 +36,10 @@ int store_runs_ensure(store *s, long long sweep_id, const run_settings *runs,
                       char (*keys)[RUN_KEY_LEN + 1], int n, long long *run_ids,
                       sw_error *err);
 
+/* Finds a run by key; *run_id = 0 if absent. Writes nothing. */
+int store_run_find(store *s, long long sweep_id, const char *run_key,
+                   long long *run_id, sw_error *err);
+
 typedef enum {
     RUN_PENDING, RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_DIVERGED,
     RUN_INTERRUPTED, RUN_STATUS_COUNT

@@ -4,6 +4,7 @@
 #ifndef SWEEP_TRAINER_H
 #define SWEEP_TRAINER_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -40,7 +41,7 @@ typedef struct {
     /* After each epoch's validation; returns SW_OK or an error (stops the run). May be NULL. */
     int (*on_epoch)(void *ctx, int epoch, const epoch_metrics *m, sw_error *err);
     /* Polled between batches: nonzero stops the run as interrupted. May be NULL. */
-    volatile int *stop;
+    volatile sig_atomic_t *stop;
 } train_hooks;
 
 typedef enum { TRAIN_DONE, TRAIN_DIVERGED, TRAIN_INTERRUPTED } train_status;

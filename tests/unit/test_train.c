@@ -1,4 +1,429 @@
-/* Placeholder until the train tests land. */
-#include "test.h"
+/* Tests of the model, the optimizers and the training loop, on small
+ * synthetic data. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-void suite_train(void) {}
+#include "base/rng.h"
+#include "test.h"
+#include "train/trainer.h"
+
+static void set_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+/* A learnable synthetic set: class k is a bright bar in a class-specific
+ * place over low noise (like tests/tools/synth_idx.c). */
+typedef struct {
+    uint8_t *images, *labels;
+    data_split split;
+} synth_set;
+
+static void synth_make(synth_set *s, long n, int size, uint64_t seed)
+{
+    int pixels = size * size;
+    s->images = malloc((size_t)n * (size_t)pixels);
+    s->labels = malloc((size_t)n);
+    for (long i = 0; i < n; i++) {
+        int k = (int)(rng_u64(seed, 1, 0, (uint64_t)i) % 10);
+        uint8_t *p = s->images + i * pixels;
+        s->labels[i] = (uint8_t)k;
+        for (int j = 0; j < pixels; j++)
+            p[j] = (uint8_t)(rng_u64(seed, 2, (uint64_t)i, (uint64_t)j) % 40);
+        int at = 2 + (k % 5) * (size - 4) / 5;
+        for (int t = 0; t < size; t++)
+            for (int w = 0; w < 2; w++) {
+                int r = k < 5 ? at + w : t, c = k < 5 ? t : at + w;
+                p[r * size + c] = 230;
+            }
+    }
+    s->split = (data_split){s->images, s->labels, n, pixels};
+}
+
+static void synth_free(synth_set *s)
+{
+    free(s->images);
+    free(s->labels);
+}
+
+static void small_spec(model_spec *s, act_kind act)
+{
+    model_spec_default(s);
+    s->in_h = s->in_w = 12;     /* 12 -> 10 -> 5 -> 3 -> 1 */
+    s->conv[0] = 3;
+    s->conv[1] = 4;
+    s->dense[0] = 6;
+    s->act = act;
+    s->alpha = act == ACT_LEAKY_RELU ? 0.1f : act == ACT_PRELU ? 0.25f : 1.0f;
+    s->dropout = 0.3f;
+}
+
+static void test_default_model_layout(void)
+{
+    model_spec s;
+    model *m = NULL;
+    sw_error err = {0};
+    model_spec_default(&s);
+    CHECK_INT(model_create(&m, &s, 8, &err), SW_OK);
+    if (!m)
+        return;
+    static const struct { const char *name; long size; } want[] = {
+        {"conv1.weight", 32 * 9}, {"conv1.bias", 32},    {"conv2.weight", 64 * 32 * 9},
+        {"conv2.bias", 64},       {"dense1.weight", 256 * 1600}, {"dense1.bias", 256},
+        {"out.weight", 10 * 256}, {"out.bias", 10},
+    };
+    CHECK_INT(model_num_tensors(m), 8);
+    long total = 0;
+    for (int i = 0; i < 8 && i < model_num_tensors(m); i++) {
+        CHECK_STR(model_tensor_at(m, i)->name, want[i].name);
+        CHECK_INT(model_tensor_at(m, i)->size, want[i].size);
+        CHECK(model_tensor_at(m, i)->offset % 16 == 0);
+        total += want[i].size;
+    }
+    CHECK_INT(total, 431242);   /* the Keras model's parameter count */
+    CHECK(model_num_params(m) >= total);
+    model_free(m);
+
+    s.act = ACT_PRELU;
+    CHECK_INT(model_create(&m, &s, 8, &err), SW_OK);
+    if (m) {
+        CHECK_INT(model_num_tensors(m), 11);
+        CHECK_STR(model_tensor_at(m, 2)->name, "conv1.prelu");
+        CHECK_INT(model_tensor_at(m, 2)->size, 32);
+        model_free(m);
+    }
+}
+
+static void test_model_that_cannot_fit_is_refused(void)
+{
+    model_spec s;
+    model *m = NULL;
+    sw_error err = {0};
+    model_spec_default(&s);
+    s.n_conv = 4;   /* 28 -> 13 -> 5 -> 1: a fourth block has nothing left */
+    s.conv[2] = s.conv[3] = 64;
+    CHECK_INT(model_create(&m, &s, 8, &err), SW_EINPUT);
+    CHECK(m == NULL);
+    CHECK(strstr(err.msg, "conv block 4") != NULL);
+}
+
+static void test_init_statistics(void)
+{
+    model_spec s;
+    model *m = NULL;
+    sw_error err = {0};
+    model_spec_default(&s);
+    s.act = ACT_PRELU;
+    s.alpha = 0.2f;
+    for (int init = INIT_HE; init <= INIT_GLOROT; init++) {
+        s.init = (init_kind)init;
+        CHECK_INT(model_create(&m, &s, 4, &err), SW_OK);
+        if (!m)
+            return;
+        model_init_params(m, 42);
+        for (int t = 0; t < model_num_tensors(m); t++) {
+            const model_tensor *mt = model_tensor_at(m, t);
+            const float *p = model_params(m) + mt->offset;
+            double sum = 0, sum2 = 0, lim = 0;
+            for (long i = 0; i < mt->size; i++) {
+                sum += p[i];
+                sum2 += (double)p[i] * p[i];
+                lim = fabs(p[i]) > lim ? fabs(p[i]) : lim;
+            }
+            double mean = sum / mt->size, var = sum2 / mt->size;
+            if (strstr(mt->name, ".prelu")) {
+                CHECK_NEAR(mean, 0.2, 1e-7);
+                CHECK_NEAR(var, 0.04, 1e-7);
+            } else if (!mt->fan_in) {
+                CHECK(var == 0);   /* biases zero */
+            } else if (mt->size > 2000) {
+                double want = init == INIT_HE ? 2.0 / mt->fan_in
+                                              : 2.0 / (mt->fan_in + mt->fan_out);
+                CHECK_MSG(fabs(var / want - 1) < 0.1, "%s var %g want %g", mt->name, var, want);
+                if (init == INIT_GLOROT)
+                    CHECK(lim <= sqrt(6.0 / (mt->fan_in + mt->fan_out)));
+            }
+        }
+        /* same seed, same weights; another seed, others */
+        float first = model_params(m)[0];
+        model_init_params(m, 42);
+        CHECK(model_params(m)[0] == first);
+        model_init_params(m, 43);
+        CHECK(model_params(m)[0] != first);
+        model_free(m);
+    }
+}
+
+static double batch_loss(model *m, const float *x, const uint8_t *y, int B)
+{
+    int correct;
+    model_forward(m, x, B, 1, 7, 3);
+    return model_loss(m, y, B, &correct, 0);
+}
+
+/* The whole model's gradient against a central difference along random
+ * directions, with dropout on (the same masks both ways). */
+static void test_whole_model_gradient_check(void)
+{
+    for (int act = ACT_RELU; act <= ACT_PRELU; act++) {
+        model_spec s;
+        model *m = NULL;
+        sw_error err = {0};
+        synth_set d;
+        small_spec(&s, (act_kind)act);
+        CHECK_INT(model_create(&m, &s, 6, &err), SW_OK);
+        if (!m)
+            return;
+        synth_make(&d, 6, 12, 5);
+        float x[6 * 144];
+        uint8_t y[6];
+        data_batch_floats(x, y, &d.split, NULL, 0, 6);
+        model_init_params(m, 11);
+        long n = model_num_params(m);
+        float *p = model_params(m), *g = malloc(sizeof(float) * n), *p0 = malloc(sizeof(float) * n);
+        int correct;
+        model_forward(m, x, 6, 1, 7, 3);
+        model_loss(m, y, 6, &correct, 1);
+        memcpy(g, model_grads(m), sizeof(float) * n);
+        memcpy(p0, p, sizeof(float) * n);
+        for (int dir = 0; dir < 3; dir++) {
+            double gd = 0, h = 1e-2;
+            float *u = malloc(sizeof(float) * n);
+            for (long i = 0; i < n; i++) {
+                u[i] = (float)rng_normal(99, (uint64_t)dir, 0, (uint64_t)i) * 0.05f;
+                gd += (double)g[i] * u[i];
+            }
+            for (long i = 0; i < n; i++)
+                p[i] = p0[i] + (float)h * u[i];
+            double lp = batch_loss(m, x, y, 6) / 6;
+            for (long i = 0; i < n; i++)
+                p[i] = p0[i] - (float)h * u[i];
+            double lm = batch_loss(m, x, y, 6) / 6;
+            memcpy(p, p0, sizeof(float) * n);
+            double fd = (lp - lm) / (2 * h);
+            CHECK_MSG(fabs(fd - gd) <= 2e-2 * fabs(gd) + 1e-4, "%s dir %d: fd %g vs grad %g",
+                      act_name((act_kind)act), dir, fd, gd);
+            free(u);
+        }
+        free(g);
+        free(p0);
+        synth_free(&d);
+        model_free(m);
+    }
+}
+
+static void test_adam_first_step_by_hand(void)
+{
+    optimizer o;
+    sw_error err = {0};
+    float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -0.001f};
+    CHECK_INT(optim_init(&o, OPT_ADAM, 1e-3f, 2, &err), SW_OK);
+    optim_step(&o, p, g);
+    /* m = 0.1 g, v = 0.001 g^2; mhat = g, vhat = g^2: p -= lr g / (|g| + eps) */
+    CHECK_NEAR(p[0], 1.0 - 1e-3 * 0.5 / (0.5 + 1e-7), 1e-7);
+    CHECK_NEAR(p[1], -2.0 + 1e-3 * 0.001 / (0.001 + 1e-7), 1e-7);
+    /* second step with the same gradient moves by the same amount */
+    optim_step(&o, p, g);
+    CHECK_NEAR(p[0], 1.0 - 2e-3 * 0.5 / (0.5 + 1e-7), 2e-7);
+    CHECK_INT(o.t, 2);
+    optim_free(&o);
+
+    CHECK_INT(optim_init(&o, OPT_SGD, 0.1f, 2, &err), SW_OK);
+    p[0] = 1.0f;
+    optim_step(&o, p, g);
+    CHECK_NEAR(p[0], 0.95, 1e-7);
+    optim_free(&o);
+    CHECK_INT(optim_from_name("adam"), OPT_ADAM);
+    CHECK_INT(optim_from_name("sgd"), OPT_SGD);
+    CHECK_INT(optim_from_name("rmsprop"), -1);
+}
+
+/* Three training steps of the full-size model; returns the parameters. */
+static float *steps_with_threads(int threads, const data_split *d, act_kind act, long *n)
+{
+    model_spec s;
+    model *m = NULL;
+    optimizer o;
+    sw_error err = {0};
+    model_spec_default(&s);
+    s.act = act;
+    set_threads(threads);
+    if (model_create(&m, &s, 32, &err) != SW_OK)
+        return NULL;
+    model_init_params(m, 3);
+    optim_init(&o, OPT_ADAM, 1e-3f, model_num_params(m), &err);
+    float *x = malloc(sizeof(float) * 32 * 784);
+    uint8_t y[32];
+    for (int step = 0; step < 3; step++) {
+        int correct;
+        data_batch_floats(x, y, d, NULL, step * 32 % (d->n - 32), 32);
+        model_forward(m, x, 32, 1, 3, (uint64_t)step);
+        model_loss(m, y, 32, &correct, 1);
+        optim_step(&o, model_params(m), model_grads(m));
+    }
+    *n = model_num_params(m);
+    float *out = malloc(sizeof(float) * *n);
+    memcpy(out, model_params(m), sizeof(float) * *n);
+    free(x);
+    optim_free(&o);
+    model_free(m);
+    return out;
+}
+
+static void test_training_steps_bit_identical_across_threads(void)
+{
+    synth_set d;
+    synth_make(&d, 128, 28, 9);
+    for (int act = ACT_RELU; act <= ACT_PRELU; act++) {
+        long n1 = 0, n2 = 0, n3 = 0;
+        float *p1 = steps_with_threads(1, &d.split, (act_kind)act, &n1);
+        float *p2 = steps_with_threads(2, &d.split, (act_kind)act, &n2);
+        float *p3 = steps_with_threads(3, &d.split, (act_kind)act, &n3);
+        CHECK(p1 && p2 && p3 && n1 == n2 && n2 == n3);
+        if (p1 && p2 && p3) {
+            CHECK_MSG(memcmp(p1, p2, sizeof(float) * n1) == 0, "%s: 1 vs 2 threads differ",
+                      act_name((act_kind)act));
+            CHECK_MSG(memcmp(p1, p3, sizeof(float) * n1) == 0, "%s: 1 vs 3 threads differ",
+                      act_name((act_kind)act));
+        }
+        free(p1);
+        free(p2);
+        free(p3);
+    }
+    set_threads(1);
+    synth_free(&d);
+}
+
+typedef struct {
+    int epochs_seen;
+    epoch_metrics last;
+    int fail_at;
+} hook_log;
+
+static int log_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
+{
+    hook_log *h = ctx;
+    h->epochs_seen = epoch;
+    h->last = *m;
+    if (h->fail_at == epoch)
+        return sw_err(err, SW_ERUN, "store said no");
+    return SW_OK;
+}
+
+static void tiny_config(train_config *c, act_kind act)
+{
+    model_spec_default(&c->model);
+    c->model.act = act;
+    c->model.in_h = c->model.in_w = 16;
+    c->model.conv[0] = 8;
+    c->model.conv[1] = 8;
+    c->model.dense[0] = 32;
+    c->optimizer = OPT_ADAM;
+    c->learning_rate = 3e-3f;
+    c->batch_size = 32;
+    c->epochs = 3;
+    c->seed = 1;
+}
+
+static void test_training_learns_and_reports_epochs(void)
+{
+    synth_set tr, va;
+    synth_make(&tr, 400, 16, 1);
+    synth_make(&va, 100, 16, 2);
+    train_config c;
+    tiny_config(&c, ACT_ELU);
+    hook_log h = {0};
+    train_hooks hooks = {&h, NULL, log_epoch, NULL};
+    train_result r;
+    sw_error err = {0};
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 2, &hooks, &r, &err), SW_OK);
+    CHECK_INT(r.status, TRAIN_DONE);
+    CHECK_INT(r.epochs_done, 3);
+    CHECK_INT(h.epochs_seen, 3);
+    CHECK_MSG(h.last.val_accuracy > 0.8, "val accuracy %g", h.last.val_accuracy);
+    CHECK(h.last.train_loss < 1.0 && h.last.seconds > 0);
+    /* test set == validation set here, and test uses the final weights */
+    CHECK(r.test_loss == h.last.val_loss);
+    CHECK(r.test_accuracy == h.last.val_accuracy);
+
+    /* an error from the epoch hook stops the run and comes back */
+    hook_log fail = {.fail_at = 2};
+    hooks.ctx = &fail;
+    sw_error err2 = {0};
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 1, &hooks, &r, &err2), SW_ERUN);
+    CHECK_INT(fail.epochs_seen, 2);
+    CHECK_STR(err2.msg, "store said no");
+    synth_free(&tr);
+    synth_free(&va);
+}
+
+static void test_divergence_and_interruption(void)
+{
+    synth_set tr;
+    synth_make(&tr, 200, 16, 3);
+    train_config c;
+    tiny_config(&c, ACT_RELU);
+    c.optimizer = OPT_SGD;
+    c.learning_rate = 1e12f;
+    train_result r;
+    sw_error err = {0};
+    CHECK_INT(train_run(&c, &tr.split, &tr.split, &tr.split, 1, NULL, &r, &err), SW_OK);
+    CHECK_INT(r.status, TRAIN_DIVERGED);
+    CHECK_INT(r.diverged_epoch, 1);
+
+    volatile sig_atomic_t stop = 1;
+    train_hooks hooks = {NULL, NULL, NULL, &stop};
+    c.optimizer = OPT_ADAM;
+    c.learning_rate = 1e-3f;
+    CHECK_INT(train_run(&c, &tr.split, &tr.split, &tr.split, 1, &hooks, &r, &err), SW_OK);
+    CHECK_INT(r.status, TRAIN_INTERRUPTED);
+    CHECK_INT(r.epochs_done, 0);
+    synth_free(&tr);
+}
+
+/* A whole run gives the same metrics, to the bit, with 1, 2 and 3 threads. */
+static void test_run_metrics_bit_identical_across_threads(void)
+{
+    synth_set tr, va;
+    synth_make(&tr, 150, 16, 4);
+    synth_make(&va, 60, 16, 5);
+    train_config c;
+    tiny_config(&c, ACT_PRELU);
+    c.epochs = 2;
+    hook_log h[3] = {{0}};
+    train_result r[3];
+    for (int t = 0; t < 3; t++) {
+        sw_error err = {0};
+        train_hooks hooks = {&h[t], NULL, log_epoch, NULL};
+        CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, t + 1, &hooks, &r[t], &err), SW_OK);
+    }
+    for (int t = 1; t < 3; t++) {
+        CHECK(h[t].last.train_loss == h[0].last.train_loss);
+        CHECK(h[t].last.val_loss == h[0].last.val_loss);
+        CHECK(r[t].test_loss == r[0].test_loss);
+    }
+    set_threads(1);
+    synth_free(&tr);
+    synth_free(&va);
+}
+
+void suite_train(void)
+{
+    RUN_TEST(test_default_model_layout);
+    RUN_TEST(test_model_that_cannot_fit_is_refused);
+    RUN_TEST(test_init_statistics);
+    RUN_TEST(test_whole_model_gradient_check);
+    RUN_TEST(test_adam_first_step_by_hand);
+    RUN_TEST(test_training_steps_bit_identical_across_threads);
+    RUN_TEST(test_training_learns_and_reports_epochs);
+    RUN_TEST(test_divergence_and_interruption);
+    RUN_TEST(test_run_metrics_bit_identical_across_threads);
+}

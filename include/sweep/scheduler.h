@@ -1,0 +1,47 @@
+/* scheduler.h: trains a list of runs on --jobs worker threads of --threads
+ * OpenMP threads each, claiming every run in the database first so that
+ * several processes can share one sweep. Progress is reported through
+ * callbacks (called from worker threads; the caller serialises). */
+#ifndef SWEEP_SCHEDULER_H
+#define SWEEP_SCHEDULER_H
+
+#include <signal.h>
+
+#include "base/error.h"
+#include "data/dataset.h"
+#include "sweep/grid.h"
+#include "sweep/store.h"
+#include "train/trainer.h"
+
+typedef struct {
+    const char *db_path;
+    int jobs, threads;
+    volatile sig_atomic_t *stop;      /* set by a signal handler */
+    void *ctx;
+    void (*on_start)(void *ctx, int slot, int run);
+    void (*on_batch)(void *ctx, int slot, int run, const train_progress *p);
+    void (*on_epoch)(void *ctx, int slot, int run, int epoch, const epoch_metrics *m);
+    void (*on_finish)(void *ctx, int slot, int run, run_status st,
+                      const train_result *res, const char *error);
+} sched_options;
+
+typedef struct {
+    int trained, done, failed, diverged, interrupted;
+    int skipped;          /* claimed elsewhere or already done */
+} sched_tally;
+
+/* Default split of cores: one job per run while runs outnumber cores, the
+ * spare cores as threads otherwise; never more than cores in all. */
+void sched_default_split(int cores, int runs, int *jobs, int *threads);
+
+/* Number of cores this process may use. */
+int sched_cores(void);
+
+/* Trains runs[i] (row run_ids[i]) for every i with todo[i] set. Returns
+ * SW_OK unless the database could not be opened; per-run failures are
+ * recorded in the database and counted in tally. */
+int sched_run(const sched_options *o, const dataset *d, const run_settings *runs,
+              const long long *run_ids, const unsigned char *todo, int n,
+              sched_tally *tally, sw_error *err);
+
+#endif

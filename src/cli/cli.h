@@ -1,0 +1,40 @@
+/* cli.h: the commands of SPEC §2. Each cmd_* parses its own flags and
+ * returns an exit status with err set on failure; only main prints errors
+ * and exits. */
+#ifndef SWEEP_CLI_H
+#define SWEEP_CLI_H
+
+#include <stdio.h>
+
+#include "base/error.h"
+
+#define SWEEP_VERSION "0.1.0"
+#define DEFAULT_DB "results/sweep.db"
+
+int cmd_run(int argc, char **argv, sw_error *err);
+int cmd_plan(int argc, char **argv, sw_error *err);
+int cmd_status(int argc, char **argv, sw_error *err);
+int cmd_export(int argc, char **argv, sw_error *err);
+int cmd_train(int argc, char **argv, sw_error *err);
+
+/* ---- flag parsing shared by the commands ---- */
+
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_DOUBLE } opt_type;
+
+typedef struct {
+    const char *name;     /* "--jobs" */
+    const char *alias;    /* "-o" or NULL */
+    opt_type type;
+    void *target;         /* int* for FLAG and INT, const char** for STRING, double* */
+} cli_option;
+
+/* Parses argv[1..] against opts; positional arguments go to pos (at most
+ * max_pos). "--help" or "-h" sets *help. Errors name the command. */
+int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
+              const char **pos, int max_pos, int *n_pos, int *help, sw_error *err);
+
+/* Prints CSV text (RFC 4180, as store_export_csv writes it) as an aligned
+ * table; numbers with 4 decimals. */
+void cli_print_table(FILE *out, const char *csv);
+
+#endif

@@ -1,0 +1,128 @@
+/* cmd_query.c: `sweep status` and `sweep export`, read-only views of the
+ * database. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sweep/scheduler.h"
+#include "sweep/store.h"
+
+static const char status_help[] =
+    "usage: sweep status [--db PATH]\n\n"
+    "Per sweep in the database: runs done, running, pending, failed, diverged\n"
+    "and interrupted, and an estimate of the time left at the recorded pace\n"
+    "with one job per core.\n\n"
+    "  --db PATH   database (default " DEFAULT_DB ")\n";
+
+static const char export_help[] =
+    "usage: sweep export [--db PATH] [--what summary|runs|epochs] [--sweep NAME] [-o FILE]\n\n"
+    "Writes RFC 4180 CSV with a header row to stdout or FILE:\n"
+    "  summary  one row per sweep and setting (without the seed): n, mean and\n"
+    "           std of test accuracy and loss, mean best val_accuracy, s/epoch\n"
+    "  runs     one row per run: settings, status and test scores\n"
+    "  epochs   one row per run and epoch, the run's settings repeated\n\n"
+    "  --db PATH      database (default " DEFAULT_DB ")\n"
+    "  --what WHAT    summary (default), runs or epochs\n"
+    "  --sweep NAME   only this sweep (default: all)\n"
+    "  -o FILE        write FILE (replaced atomically) instead of stdout\n";
+
+static void format_eta(char *buf, size_t size, double s)
+{
+    if (s <= 0)
+        snprintf(buf, size, "-");
+    else if (s < 60)
+        snprintf(buf, size, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, size, "%.0fm", s / 60);
+    else
+        snprintf(buf, size, "%.1fh", s / 3600);
+}
+
+int cmd_status(int argc, char **argv, sw_error *err)
+{
+    const char *db_path = DEFAULT_DB, *pos[1];
+    int help, n_pos;
+    const cli_option opts[] = {{"--db", NULL, OPT_STRING, &db_path}, {NULL, NULL, 0, NULL}};
+    if (cli_parse("status", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
+        return SW_EINPUT;
+    if (help) {
+        fputs(status_help, stdout);
+        return 0;
+    }
+    store *db = NULL;
+    sweep_status *st = NULL;
+    int n = 0;
+    if (store_open(&db, db_path, 0, err) != SW_OK || store_status(db, &st, &n, err) != SW_OK) {
+        store_close(db);
+        return SW_EINPUT;
+    }
+    int cores = sched_cores();
+    printf("%-24s %6s %6s %8s %8s %7s %9s %12s %6s %8s\n", "sweep", "runs", "done", "running",
+           "pending", "failed", "diverged", "interrupted", "stale", "eta");
+    for (int i = 0; i < n; i++) {
+        int total = st[i].stale;
+        for (int s = 0; s < RUN_STATUS_COUNT; s++)
+            total += st[i].count[s];
+        char eta[32];
+        format_eta(eta, sizeof eta, (double)st[i].epochs_left * st[i].mean_seconds_per_epoch / cores);
+        printf("%-24s %6d %6d %8d %8d %7d %9d %12d %6d %8s\n", st[i].name, total,
+               st[i].count[RUN_DONE], st[i].count[RUN_RUNNING], st[i].count[RUN_PENDING],
+               st[i].count[RUN_FAILED], st[i].count[RUN_DIVERGED], st[i].count[RUN_INTERRUPTED],
+               st[i].stale, eta);
+    }
+    if (n == 0)
+        printf("(no sweeps in %s)\n", db_path);
+    free(st);
+    store_close(db);
+    return 0;
+}
+
+int cmd_export(int argc, char **argv, sw_error *err)
+{
+    const char *db_path = DEFAULT_DB, *what = "summary", *sweep = NULL, *out_path = NULL, *pos[1];
+    int help, n_pos;
+    const cli_option opts[] = {
+        {"--db", NULL, OPT_STRING, &db_path},  {"--what", NULL, OPT_STRING, &what},
+        {"--sweep", NULL, OPT_STRING, &sweep}, {"--output", "-o", OPT_STRING, &out_path},
+        {NULL, NULL, 0, NULL},
+    };
+    if (cli_parse("export", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
+        return SW_EINPUT;
+    if (help) {
+        fputs(export_help, stdout);
+        return 0;
+    }
+    if (strcmp(what, "summary") && strcmp(what, "runs") && strcmp(what, "epochs"))
+        return sw_err(err, SW_EINPUT, "sweep export: --what must be summary, runs or epochs, got '%s'",
+                      what);
+    store *db = NULL;
+    if (store_open(&db, db_path, 0, err) != SW_OK)
+        return SW_EINPUT;
+    int rc = SW_OK;
+    if (!out_path) {
+        rc = store_export_csv(db, what, sweep, stdout, err);
+    } else {
+        /* write beside the target, then rename: never a half-written file */
+        size_t len = strlen(out_path) + 32;
+        char *tmp = malloc(len);
+        FILE *f = NULL;
+        if (tmp)
+            snprintf(tmp, len, "%s.tmp.%d", out_path, (int)getpid());
+        if (!tmp || !(f = fopen(tmp, "w"))) {
+            rc = sw_err(err, SW_EINPUT, "%s: cannot write", out_path);
+        } else {
+            rc = store_export_csv(db, what, sweep, f, err);
+            if (fclose(f) != 0 && rc == SW_OK)
+                rc = sw_err(err, SW_EINPUT, "%s: write failed", out_path);
+            if (rc == SW_OK && rename(tmp, out_path) != 0)
+                rc = sw_err(err, SW_EINPUT, "%s: cannot replace", out_path);
+            if (rc != SW_OK)
+                unlink(tmp);
+        }
+        free(tmp);
+    }
+    store_close(db);
+    return rc == SW_OK ? 0 : SW_EINPUT;
+}

@@ -1,0 +1,127 @@
+/* cmd_train.c: `sweep train`, one training with its settings as flags, one
+ * line per epoch on stdout. Records nothing: for trying a setting, or for
+ * comparing against the PyTorch reference. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "data/dataset.h"
+#include "sweep/config.h"
+#include "train/trainer.h"
+
+static const char train_help[] =
+    "usage: sweep train [FLAGS]\n\n"
+    "Trains one model of SPEC §3 and prints one line per epoch, then the test\n"
+    "scores. Nothing is recorded.\n\n"
+    "  --data DIR              MNIST-format folder (default $SWEEP_DATA, else\n"
+    "                          " DEFAULT_DATA_DIR ")\n"
+    "  --activation NAME       relu | elu | leaky_relu | prelu (default relu)\n"
+    "  --alpha X               elu/leaky_relu alpha, prelu initial alpha (default 1.0)\n"
+    "  --init NAME             he | glorot (default he)\n"
+    "  --dropout X             dropout rate after each conv block (default 0.25)\n"
+    "  --epochs N              (default 2)\n"
+    "  --seed N                (default 1)\n"
+    "  --batch-size N          (default 250)\n"
+    "  --learning-rate X       (default 0.001)\n"
+    "  --optimizer NAME        adam | sgd (default adam)\n"
+    "  --validation-split X    last fraction of the training set (default 0.2)\n"
+    "  --train-limit N         train on the first N training images (0 = all)\n"
+    "  --threads N             OpenMP threads (default: all cores)\n";
+
+static void print_epoch(void *ctx, int epoch, const epoch_metrics *m)
+{
+    const data_split *train = ctx;
+    printf("epoch %d  train_loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  %.2fs  %.0f img/s\n",
+           epoch, m->train_loss, m->train_accuracy, m->val_loss, m->val_accuracy, m->seconds,
+           (double)train->n / m->seconds);
+    fflush(stdout);
+}
+
+static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
+{
+    (void)err;
+    print_epoch(ctx, epoch, m);
+    return SW_OK;
+}
+
+int cmd_train(int argc, char **argv, sw_error *err)
+{
+    const char *data_dir = getenv("SWEEP_DATA"), *act = "relu", *init = "he", *optim = "adam";
+    double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2;
+    int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
+    const char *pos[1];
+    const cli_option opts[] = {
+        {"--data", NULL, OPT_STRING, &data_dir},
+        {"--activation", NULL, OPT_STRING, &act},
+        {"--alpha", NULL, OPT_DOUBLE, &alpha},
+        {"--init", NULL, OPT_STRING, &init},
+        {"--dropout", NULL, OPT_DOUBLE, &dropout},
+        {"--epochs", NULL, OPT_INT, &epochs},
+        {"--seed", NULL, OPT_INT, &seed},
+        {"--batch-size", NULL, OPT_INT, &batch},
+        {"--learning-rate", "--lr", OPT_DOUBLE, &lr},
+        {"--optimizer", NULL, OPT_STRING, &optim},
+        {"--validation-split", NULL, OPT_DOUBLE, &split},
+        {"--train-limit", NULL, OPT_INT, &train_limit},
+        {"--threads", NULL, OPT_INT, &threads},
+        {NULL, NULL, 0, NULL},
+    };
+    if (cli_parse("train", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
+        return SW_EINPUT;
+    if (help) {
+        fputs(train_help, stdout);
+        return 0;
+    }
+    train_config cfg;
+    model_spec_default(&cfg.model);
+    int a = act_from_name(act), o = optim_from_name(optim);
+    if (a < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --activation must be relu, elu, leaky_relu or prelu, got '%s'", act);
+    if (strcmp(init, "he") != 0 && strcmp(init, "glorot") != 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --init must be he or glorot, got '%s'", init);
+    if (o < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --optimizer must be adam or sgd, got '%s'", optim);
+    if (!(dropout >= 0 && dropout < 1))
+        return sw_err(err, SW_EINPUT, "sweep train: --dropout must be in [0, 1), got %g", dropout);
+    if (!(alpha > 0) && a != ACT_RELU)
+        return sw_err(err, SW_EINPUT, "sweep train: --alpha must be > 0, got %g", alpha);
+    if (epochs < 1 || batch < 1 || !(lr > 0) || !(split > 0 && split < 1))
+        return sw_err(err, SW_EINPUT, "sweep train: --epochs and --batch-size must be positive, "
+                                      "--learning-rate > 0, --validation-split in (0, 1)");
+    cfg.model.act = (act_kind)a;
+    cfg.model.alpha = (float)alpha;
+    cfg.model.init = strcmp(init, "he") == 0 ? INIT_HE : INIT_GLOROT;
+    cfg.model.dropout = (float)dropout;
+    cfg.optimizer = (optim_kind)o;
+    cfg.learning_rate = (float)lr;
+    cfg.batch_size = batch;
+    cfg.epochs = epochs;
+    cfg.seed = (uint64_t)seed;
+
+    dataset d;
+    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, err) != SW_OK)
+        return SW_EINPUT;
+    data_split train, val, test;
+    dataset_split(&d, split, train_limit, &train, &val, &test);
+    cfg.model.in_h = d.rows;
+    cfg.model.in_w = d.cols;
+    printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
+           "train %ld, validation %ld, test %ld\n",
+           act, alpha, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
+    fflush(stdout);
+
+    train_hooks hooks = {&train, NULL, hook_epoch, NULL};
+    train_result res;
+    int rc = train_run(&cfg, &train, &val, &test, threads, &hooks, &res, err);
+    dataset_free(&d);
+    if (rc != SW_OK)
+        return SW_ERUN;
+    if (res.status == TRAIN_DIVERGED) {
+        printf("diverged in epoch %d\n", res.diverged_epoch);
+        return SW_ERUN;
+    }
+    printf("test_loss %.4f  test_accuracy %.4f\n", res.test_loss, res.test_accuracy);
+    return 0;
+}

@@ -1,0 +1,176 @@
+/* options.c: flag parsing and table printing shared by the commands. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_option *find_option(const cli_option *opts, const char *name, size_t len)
+{
+    for (const cli_option *o = opts; o->name; o++) {
+        if ((strlen(o->name) == len && strncmp(o->name, name, len) == 0) ||
+            (o->alias && strlen(o->alias) == len && strncmp(o->alias, name, len) == 0))
+            return o;
+    }
+    return NULL;
+}
+
+static int set_value(const char *cmd, const cli_option *o, const char *v, sw_error *err)
+{
+    char *end;
+    errno = 0;
+    switch (o->type) {
+    case OPT_STRING:
+        *(const char **)o->target = v;
+        return SW_OK;
+    case OPT_INT: {
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < 0 || n > 1000000000)
+            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a non-negative integer, got '%s'",
+                          cmd, o->name, v);
+        *(int *)o->target = (int)n;
+        return SW_OK;
+    }
+    case OPT_DOUBLE: {
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(d))
+            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a number, got '%s'", cmd,
+                          o->name, v);
+        *(double *)o->target = d;
+        return SW_OK;
+    }
+    case OPT_FLAG:
+        break;
+    }
+    return SW_OK;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
+              const char **pos, int max_pos, int *n_pos, int *help, sw_error *err)
+{
+    *n_pos = 0;
+    *help = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            return SW_OK;
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (*n_pos >= max_pos)
+                return sw_err(err, SW_EINPUT, "sweep %s: unexpected argument '%s'", cmd, a);
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const cli_option *o = find_option(opts, a, len);
+        if (!o)
+            return sw_err(err, SW_EINPUT, "sweep %s: unknown option '%.*s' (see sweep %s --help)",
+                          cmd, (int)len, a, cmd);
+        if (o->type == OPT_FLAG) {
+            if (eq)
+                return sw_err(err, SW_EINPUT, "sweep %s: %s takes no value", cmd, o->name);
+            *(int *)o->target = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v)
+            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a value", cmd, o->name);
+        if (set_value(cmd, o, v, err) != SW_OK)
+            return err->code;
+    }
+    return SW_OK;
+}
+
+/* ---- CSV to aligned table ---- */
+
+#define MAX_COLS 64
+#define MAX_ROWS 4096
+
+typedef struct {
+    char *cell[MAX_ROWS][MAX_COLS];
+    int rows, cols[MAX_ROWS];
+} table;
+
+/* Parses one RFC 4180 field starting at *p; returns a malloc'd copy. */
+static char *csv_field(const char **p)
+{
+    const char *s = *p;
+    size_t cap = 16, n = 0;
+    char *out = malloc(cap);
+    int quoted = *s == '"';
+    if (quoted)
+        s++;
+    for (; *s; s++) {
+        if (quoted && *s == '"') {
+            if (s[1] == '"') {
+                s++;
+            } else {
+                quoted = 0;
+                continue;
+            }
+        } else if (!quoted && (*s == ',' || *s == '\r' || *s == '\n')) {
+            break;
+        }
+        if (n + 2 > cap)
+            out = realloc(out, cap *= 2);
+        out[n++] = *s;
+    }
+    out[n] = 0;
+    *p = s;
+    return out;
+}
+
+static void format_cell(char *buf, size_t size, const char *v)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (*v && !*end && strchr(v, '.') && isfinite(d))
+        snprintf(buf, size, "%.4f", d);
+    else
+        snprintf(buf, size, "%s", v);
+}
+
+void cli_print_table(FILE *out, const char *csv)
+{
+    table *t = calloc(1, sizeof *t);
+    int width[MAX_COLS] = {0};
+    char buf[256];
+    const char *p = csv;
+    if (!t)
+        return;
+    while (*p && t->rows < MAX_ROWS) {
+        int c = 0;
+        for (;;) {
+            char *f = csv_field(&p);
+            if (c < MAX_COLS) {
+                format_cell(buf, sizeof buf, f);
+                free(f);
+                t->cell[t->rows][c] = strdup(buf);
+                int w = (int)strlen(buf);
+                width[c] = w > width[c] ? w : width[c];
+                c++;
+            } else {
+                free(f);
+            }
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            break;
+        }
+        t->cols[t->rows++] = c;
+        while (*p == '\r' || *p == '\n')
+            p++;
+    }
+    for (int r = 0; r < t->rows; r++) {
+        for (int c = 0; c < t->cols[r]; c++) {
+            fprintf(out, "%s%-*s", c ? "  " : "", c == t->cols[r] - 1 ? 0 : width[c], t->cell[r][c]);
+            free(t->cell[r][c]);
+        }
+        fputc('\n', out);
+    }
+    free(t);
+}

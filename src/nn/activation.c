@@ -1,0 +1,218 @@
+/* activation.c: relu, elu, leaky_relu, prelu on channel-major tensors.
+ *
+ * Work is cut into fixed chunks of one channel (never by thread count);
+ * every element is computed by the same expression whichever thread or
+ * vector lane gets it, so the results are bit-identical for any number of
+ * threads. Loops are written without calls so that gcc vectorises them;
+ * ELU uses the vectorisable expm1 below instead of libm. */
+#include "nn/activation.h"
+
+#include <string.h>
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+enum { CHUNK = 16384 };   /* elements per task */
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int v16i __attribute__((vector_size(64)));
+
+/* ---------------------------------------------------------------------------
+ * expm1 for x <= 0, within about 1 ulp, branch-free so that it vectorises.
+ * x = n ln2 + r with |r| <= ln2/2; expm1(r) by its Taylor series to r^8
+ * (the next term is below 1e-9 r); expm1(x) = 2^n expm1(r) + (2^n - 1), which
+ * for n = 0 is expm1(r) itself: no cancellation near 0. */
+static inline float expm1_neg(float x)
+{
+    const float magic = 12582912.0f;   /* 1.5 * 2^23: adding it rounds */
+    /* clamp so that 2^n stays a normal float (expm1 = -1 below -87 anyway)
+     * and nothing overflows when a vector loop evaluates x > 0 too; a NaN
+     * is passed through at the end */
+    float xc = x >= -87.0f ? x : -87.0f;
+    xc = xc <= 0.0f ? xc : 0.0f;
+    float n = (xc * 1.44269504f + magic) - magic;
+    float r = xc - n * 0.693145751953125f;   /* exact: ln2_hi has 16 bits */
+    r = r - n * 1.428606765330187e-06f;
+    float p = 1.0f / 40320;
+    p = p * r + 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = r + r * r * p;
+    int bits = ((int)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float y = scale * p + (scale - 1.0f);
+    return x == x ? y : x;
+}
+
+/* ---------------------------------------------------------------------------
+ * Element loops. Each has a restrict version and an in-place version, so
+ * that neither needs gcc's runtime alias check (which refuses out == in). */
+
+#define ELEMENTWISE(name, expr)                                               \
+    CLONES static void name##_rr(float *restrict out, const float *restrict in, \
+                                 long n, float alpha)                         \
+    {                                                                         \
+        for (long i = 0; i < n; i++) {                                        \
+            float x = in[i];                                                  \
+            out[i] = (expr);                                                  \
+        }                                                                     \
+    }                                                                         \
+    CLONES static void name##_ip(float *io, long n, float alpha)              \
+    {                                                                         \
+        for (long i = 0; i < n; i++) {                                        \
+            float x = io[i];                                                  \
+            io[i] = (expr);                                                   \
+        }                                                                     \
+    }                                                                         \
+    static void name(float *out, const float *in, long n, float alpha)        \
+    {                                                                         \
+        if (out == in)                                                        \
+            name##_ip(out, n, alpha);                                         \
+        else                                                                  \
+            name##_rr(out, in, n, alpha);                                     \
+    }
+
+ELEMENTWISE(fwd_relu, ((void)alpha, x > 0 ? x : 0.0f))
+ELEMENTWISE(fwd_elu, x > 0 ? x : alpha * expm1_neg(x))
+ELEMENTWISE(fwd_leaky, x > 0 ? x : alpha * x)
+
+/* Backward: g = dout, x = in, y = out. din may alias dout. */
+#define BACKWARD(name, expr)                                                  \
+    CLONES static void name##_rr(float *restrict din,                         \
+                                 const float *restrict dout,                  \
+                                 const float *restrict in,                    \
+                                 const float *restrict out, long n,           \
+                                 float alpha)                                 \
+    {                                                                         \
+        for (long i = 0; i < n; i++) {                                        \
+            float g = dout[i], x = in[i], y = out[i];                         \
+            (void)y;                                                          \
+            din[i] = (expr);                                                  \
+        }                                                                     \
+    }                                                                         \
+    CLONES static void name##_ip(float *io, const float *restrict in,         \
+                                 const float *restrict out, long n,           \
+                                 float alpha)                                 \
+    {                                                                         \
+        for (long i = 0; i < n; i++) {                                        \
+            float g = io[i], x = in[i], y = out[i];                           \
+            (void)y;                                                          \
+            io[i] = (expr);                                                   \
+        }                                                                     \
+    }                                                                         \
+    static void name(float *din, const float *dout, const float *in,          \
+                     const float *out, long n, float alpha)                   \
+    {                                                                         \
+        if (din == dout)                                                      \
+            name##_ip(din, in, out, n, alpha);                                \
+        else                                                                  \
+            name##_rr(din, dout, in, out, n, alpha);                          \
+    }
+
+BACKWARD(bwd_relu, ((void)alpha, x > 0 ? g : 0.0f))
+BACKWARD(bwd_elu, x > 0 ? g : g * (y + alpha))   /* d/dx a(e^x - 1) = y + a */
+BACKWARD(bwd_leaky, x > 0 ? g : g * alpha)
+
+/* PReLU's alpha gradient over one channel: sum of g * x where x <= 0, in
+ * 16 interleaved partial sums (lane = index mod 16, each in index order)
+ * added pairwise at the end: a fixed order, and the same in every clone
+ * up to FMA contraction. */
+CLONES static float prelu_dalpha(const float *restrict g, const float *restrict x,
+                                 long n)
+{
+    v16f acc = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16f vg = *(const v16u *)(g + i), vx = *(const v16u *)(x + i);
+        v16i pos = vx > (v16f){0};
+        acc += (v16f)((v16i)(vg * vx) & ~pos);
+    }
+    float lane[16];
+    for (int l = 0; l < 16; l++)
+        lane[l] = acc[l];
+    for (; i < n; i++)
+        lane[i % 16] += x[i] > 0 ? 0.0f : g[i] * x[i];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            lane[l] += lane[l + w];
+    return lane[0];
+}
+
+/* ---------------------------------------------------------------------------
+ * Public entry points */
+
+static float slope(const act_params *a, int c)
+{
+    return a->kind == ACT_PRELU ? a->prelu_alpha[c] : a->alpha;
+}
+
+void act_forward(const act_params *a, float *out, const float *in, int C, long n)
+{
+    const long nch = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (long u = 0; u < C * nch; u++) {
+        const int c = (int)(u / nch);
+        const long off = c * n + u % nch * CHUNK;
+        const long len = n - u % nch * CHUNK < CHUNK ? n - u % nch * CHUNK : CHUNK;
+        switch (a->kind) {
+        case ACT_RELU: fwd_relu(out + off, in + off, len, 0); break;
+        case ACT_ELU: fwd_elu(out + off, in + off, len, a->alpha); break;
+        case ACT_LEAKY_RELU:
+        case ACT_PRELU: fwd_leaky(out + off, in + off, len, slope(a, c)); break;
+        }
+    }
+}
+
+void act_backward(const act_params *a, float *din, float *dprelu_alpha,
+                  const float *dout, const float *in, const float *out,
+                  int C, long n)
+{
+    /* the alpha gradient reads dout before din (which may alias it) is
+     * written: one pass per channel, in channel order within the task */
+    if (a->kind == ACT_PRELU && dprelu_alpha) {
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < C; c++)
+            dprelu_alpha[c] += prelu_dalpha(dout + c * n, in + c * n, n);
+    }
+    const long nch = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (long u = 0; u < C * nch; u++) {
+        const int c = (int)(u / nch);
+        const long off = c * n + u % nch * CHUNK;
+        const long len = n - u % nch * CHUNK < CHUNK ? n - u % nch * CHUNK : CHUNK;
+        switch (a->kind) {
+        case ACT_RELU: bwd_relu(din + off, dout + off, in + off, out + off, len, 0); break;
+        case ACT_ELU: bwd_elu(din + off, dout + off, in + off, out + off, len, a->alpha); break;
+        case ACT_LEAKY_RELU:
+        case ACT_PRELU:
+            bwd_leaky(din + off, dout + off, in + off, out + off, len, slope(a, c));
+            break;
+        }
+    }
+}
+
+static const char *const names[] = {
+    [ACT_RELU] = "relu", [ACT_ELU] = "elu", [ACT_LEAKY_RELU] = "leaky_relu",
+    [ACT_PRELU] = "prelu",
+};
+
+int act_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int k = 0; k < (int)(sizeof names / sizeof names[0]); k++)
+        if (strcmp(name, names[k]) == 0)
+            return k;
+    return -1;
+}
+
+const char *act_name(act_kind kind)
+{
+    if ((unsigned)kind >= sizeof names / sizeof names[0])
+        return "?";
+    return names[kind];
+}

@@ -1,0 +1,65 @@
+/* dropout.c: inverted dropout with a counter-based mask. Element i keeps
+ * iff rng_uniform(seed, purpose, step, i) >= rate: a pure function of i,
+ * so any split of the work gives the same mask. */
+#include "nn/dropout.h"
+
+#include <string.h>
+
+#include "base/rng.h"
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+enum { CHUNK = 16384 };   /* elements per task */
+
+/* Elements [i0, i0+n). h is the key hashed down to the index (the first
+ * three rounds of rng_u64, the same for every element). out may alias in. */
+CLONES static void drop_chunk(float *out, uint8_t *restrict mask, const float *in,
+                              long i0, long n, uint64_t h, float rate,
+                              float scale)
+{
+    for (long i = 0; i < n; i++) {
+        float u = (float)(rng_mix(h ^ (uint64_t)(i0 + i)) >> 40) * (1.0f / 16777216.0f);
+        uint8_t keep = u >= rate;
+        mask[i] = keep;
+        out[i] = keep ? in[i] * scale : 0.0f;
+    }
+}
+
+CLONES static void undrop_chunk(float *din, const float *dout,
+                                const uint8_t *restrict mask, long n,
+                                float scale)
+{
+    for (long i = 0; i < n; i++)
+        din[i] = mask[i] ? dout[i] * scale : 0.0f;
+}
+
+void dropout_forward(float *out, uint8_t *mask, const float *in, long n,
+                     float rate, uint64_t seed, uint64_t purpose, uint64_t step)
+{
+    if (rate <= 0) {
+        if (out != in)
+            memmove(out, in, (size_t)n * sizeof(float));
+        memset(mask, 1, (size_t)n);
+        return;
+    }
+    const uint64_t h = rng_mix(rng_mix(rng_mix(seed) ^ purpose) ^ step);
+    const float scale = 1.0f / (1.0f - rate);
+    const long tasks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (long t = 0; t < tasks; t++) {
+        long i0 = t * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        drop_chunk(out + i0, mask + i0, in + i0, i0, len, h, rate, scale);
+    }
+}
+
+void dropout_backward(float *din, const float *dout, const uint8_t *mask,
+                      long n, float rate)
+{
+    const float scale = rate > 0 ? 1.0f / (1.0f - rate) : 1.0f;
+    const long tasks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (long t = 0; t < tasks; t++) {
+        long i0 = t * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        undrop_chunk(din + i0, dout + i0, mask + i0, len, scale);
+    }
+}

@@ -1,0 +1,513 @@
+/* gemm.c: packed, cache-blocked single-precision gemm.
+ *
+ * C (M,N) = [C +] op(A) (M,K) * op(B) (K,N), row-major.
+ *
+ * Blocking (BLIS-like, simplified):
+ *   for each column block jc of NC columns of C:
+ *     for each depth block pc of at most KC_MAX:
+ *       pack op(B)[pc.., jc..] into NR-wide panels (k-major, zero padded),
+ *         shared by the team;
+ *       every MR x NR tile of C in the block: one micro-kernel call that
+ *         broadcasts op(A) straight from memory (no packing: its strides
+ *         are passed in) and adds the tile's partial sum into C.
+ * Each element of C is therefore summed as C + p1 + p2 + ..., each partial
+ * p_i summed over its k in increasing order, with block sizes that only
+ * depend on K: the same bits for any thread count. Threads share tiles of
+ * C, never a k range.
+ *
+ * A second path for C = A B^T with a tiny C and a very long K (a conv
+ * layer's weight gradient when the layer has few inputs) keeps vectors
+ * along k instead ("dot" path); see gemm_dot. */
+#include "nn/gemm.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum {
+    MR = 8,          /* rows of a micro-tile */
+    NR = 32,         /* columns of a micro-tile = width of a packed panel */
+    KC_MAX = 256,    /* depth block: a packed panel (KC*NR floats) fits L1 */
+    NC = 1024,       /* column block: the packed block (KC*NC floats) fits L2 */
+    MCT = 32,        /* micro-tile rows per row block (MCT*MR rows of A in L2) */
+};
+
+/* GCC vector extensions (not intrinsics): every clone compiles them, each
+ * to its own register width. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_CLONES 1
+#define TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HAVE_CLONES 0
+#define CLONES
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Reference */
+
+void gemm_reference(int trans_a, int trans_b, int M, int N, int K,
+                    const float *A, int lda, const float *B, int ldb,
+                    int accumulate, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float s = 0;
+            for (int k = 0; k < K; k++) {
+                float a = trans_a ? A[(long)k * lda + i] : A[(long)i * lda + k];
+                float b = trans_b ? B[(long)j * ldb + k] : B[(long)k * ldb + j];
+                s += a * b;
+            }
+            float *c = &C[(long)i * ldc + j];
+            *c = accumulate ? *c + s : s;
+        }
+}
+
+/* ---------------------------------------------------------------------------
+ * Packing buffer: one per thread, allocated on its first gemm, kept for the
+ * thread's life (no malloc per call) and freed when the thread exits. */
+
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+static _Thread_local float *buf_mine;
+
+static void buf_free(void *p) { free(p); }
+static void buf_key_init(void) { (void)pthread_key_create(&buf_key, buf_free); }
+
+static float *pack_buffer(void)
+{
+    if (!buf_mine) {
+        (void)pthread_once(&buf_once, buf_key_init);
+        buf_mine = aligned_alloc(64, (size_t)KC_MAX * NC * sizeof(float));
+        if (buf_mine)
+            (void)pthread_setspecific(buf_key, buf_mine);
+    }
+    return buf_mine;
+}
+
+/* ---------------------------------------------------------------------------
+ * Packing of op(B): panel element (k, j) goes to dst[k*NR + j]. */
+
+/* B row-major (K,N): panels p0.. of a column group, nc columns from b.
+ * Row by row over the whole group, so that reads run along a k row
+ * (one long stream per row) instead of hopping a page per panel row. */
+CLONES static void pack_rows(float *restrict dst, const float *restrict b,
+                             long ldb, int kc, int nc)
+{
+    const int np = (nc + NR - 1) / NR, full = nc / NR;
+    for (int k = 0; k < kc; k++) {
+        const float *s = b + k * ldb;
+        for (int p = 0; p < full; p++) {
+            float *d = dst + ((long)p * kc + k) * NR;
+            for (int j = 0; j < NR; j++)
+                d[j] = s[p * NR + j];
+        }
+        if (full < np) {
+            float *d = dst + ((long)full * kc + k) * NR;
+            for (int j = 0; j < NR; j++)
+                d[j] = full * NR + j < nc ? s[full * NR + j] : 0.0f;
+        }
+    }
+}
+
+typedef int v16i __attribute__((vector_size(64)));
+
+/* In-register transpose of 16 rows of 16: four rounds of interleaving row
+ * i with row i+8 (a perfect shuffle) transpose the block. */
+static inline __attribute__((always_inline)) void transpose16(v16f r[16])
+{
+    const v16i lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const v16i hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    for (int round = 0; round < 4; round++) {
+        v16f t[16];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            t[2 * i] = __builtin_shuffle(r[i], r[i + 8], lo);
+            t[2 * i + 1] = __builtin_shuffle(r[i], r[i + 8], hi);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            r[i] = t[i];
+    }
+}
+
+/* B stored (N,K): the panel is a transpose, done 16x16 in registers. */
+CLONES static void pack_cols(float *restrict dst, const float *restrict b,
+                             long ldb, int kc, int nr)
+{
+    const int k16 = kc / 16 * 16, j16 = nr / 16 * 16;
+    for (int j0 = 0; j0 < j16; j0 += 16)
+        for (int k0 = 0; k0 < k16; k0 += 16) {
+            v16f r[16];
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++)
+                r[j] = *(const v16u *)(b + (j0 + j) * ldb + k0);
+            transpose16(r);
+#pragma GCC unroll 16
+            for (int k = 0; k < 16; k++)
+                *(v16f *)(dst + (k0 + k) * NR + j0) = r[k];
+        }
+    for (int k = 0; k < kc; k++) {
+        for (int j = k < k16 ? j16 : 0; j < nr; j++)
+            dst[k * NR + j] = b[j * ldb + k];
+        for (int j = nr; j < NR; j++)
+            dst[k * NR + j] = 0;
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Micro-kernel: tile (MR,NR) of C = [C +] sum_k a(i,k) * p[k*NR + j], with
+ * a(i,k) = q[i*q_rs + k*q_cs]. The tile is computed as sub-tiles of SR rows
+ * by SV vectors of 16 floats so that the accumulators fit the registers of
+ * each instruction set; every element is summed in k order either way. */
+
+static inline __attribute__((always_inline)) void
+kernel_body(const int SR, const int SV, long kc, const float *restrict q,
+            long q_rs, long q_cs, const float *restrict p, float *restrict c,
+            long ldc, int add)
+{
+    for (int r0 = 0; r0 < MR; r0 += SR)
+        for (int v0 = 0; v0 < NR / 16; v0 += SV) {
+            v16f acc[MR][NR / 16];
+#pragma GCC unroll 8
+            for (int r = 0; r < SR; r++)
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++)
+                    acc[r][v] = (v16f){0};
+            const float *qk = q + r0 * q_rs;
+            const float *pk = p + v0 * 16;
+#pragma GCC unroll 2
+            for (long k = 0; k < kc; k++) {
+                v16f b[NR / 16];
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++)
+                    b[v] = *(const v16f *)(pk + v * 16);
+#pragma GCC unroll 8
+                for (int r = 0; r < SR; r++) {
+                    float a = qk[r * q_rs];
+#pragma GCC unroll 2
+                    for (int v = 0; v < SV; v++)
+                        acc[r][v] += a * b[v];
+                }
+                qk += q_cs;
+                pk += NR;
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < SR; r++)
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++) {
+                    v16u *d = (v16u *)(c + (r0 + r) * ldc + (v0 + v) * 16);
+                    v16f x = acc[r][v];
+                    if (add)
+                        x += *d;
+                    *d = x;
+                }
+        }
+}
+
+typedef void kernel_fn(long kc, const float *q, long q_rs, long q_cs,
+                       const float *p, float *c, long ldc, int add);
+
+#if HAVE_CLONES
+TARGET_V4 static void kernel_v4(long kc, const float *q, long q_rs, long q_cs,
+                                const float *p, float *c, long ldc, int add)
+{
+    kernel_body(8, 2, kc, q, q_rs, q_cs, p, c, ldc, add);  /* 16 zmm acc */
+}
+
+TARGET_V3 static void kernel_v3(long kc, const float *q, long q_rs, long q_cs,
+                                const float *p, float *c, long ldc, int add)
+{
+    kernel_body(4, 1, kc, q, q_rs, q_cs, p, c, ldc, add);  /* 8 ymm acc */
+}
+#endif
+
+static void kernel_v1(long kc, const float *q, long q_rs, long q_cs,
+                      const float *p, float *c, long ldc, int add)
+{
+    kernel_body(2, 1, kc, q, q_rs, q_cs, p, c, ldc, add);  /* 8 xmm acc */
+}
+
+static kernel_fn *pick_kernel(void)
+{
+#if HAVE_CLONES
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return kernel_v4;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return kernel_v3;
+#endif
+    return kernel_v1;
+}
+
+/* One tile at (i0, j0) of the block; edge tiles go through a padded copy. */
+static void do_tile(kernel_fn *kern, int M, int N, int i0, int j0, int kc,
+                    const float *q, long q_rs, long q_cs, const float *panel,
+                    float *C, long ldc, int add)
+{
+    int mr = M - i0 < MR ? M - i0 : MR;
+    int nr = N - j0 < NR ? N - j0 : NR;
+    const float *qt = q + i0 * q_rs;
+    float *ct = C + i0 * ldc + j0;
+    if (mr == MR && nr == NR) {
+        kern(kc, qt, q_rs, q_cs, panel, ct, ldc, add);
+        return;
+    }
+    /* rows past M read zeros; columns past N are computed and dropped */
+    float qpad[MR * KC_MAX] __attribute__((aligned(64)));
+    float tile[MR * NR] __attribute__((aligned(64)));
+    if (mr < MR) {
+        for (int k = 0; k < kc; k++)
+            for (int i = 0; i < MR; i++)
+                qpad[k * MR + i] = i < mr ? qt[i * q_rs + k * q_cs] : 0.0f;
+        qt = qpad;
+        q_rs = 1;
+        q_cs = MR;
+    }
+    kern(kc, qt, q_rs, q_cs, panel, tile, NR, 0);
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j]
+                                  : tile[i * NR + j];
+}
+
+/* ---------------------------------------------------------------------------
+ * Dot path: C (M,N) [+]= A (M,K) B^T, B stored (N,K), both rows contiguous
+ * in k. Lane l of an accumulator sums k = l mod 16 within each depth block;
+ * the lanes are then added in a fixed tree and the block sums in block
+ * order. Threads own whole tiles of C for the entire K. */
+
+enum { DT = 4, DKC = 4096 };   /* tile DT x DT of C, depth block */
+
+static inline __attribute__((always_inline)) float hsum16(const v16f *pv)
+{
+    /* fixed pairwise order, the same in every clone */
+    v16f v = *pv;
+    float s8[8], s4[4], s2[2];
+    for (int i = 0; i < 8; i++)
+        s8[i] = v[i] + v[i + 8];
+    for (int i = 0; i < 4; i++)
+        s4[i] = s8[i] + s8[i + 4];
+    for (int i = 0; i < 2; i++)
+        s2[i] = s4[i] + s4[i + 2];
+    return s2[0] + s2[1];
+}
+
+/* Sums of rows a[0..3] . b[0..3] over kc (a multiple of 16) into s[4][4]. */
+static inline __attribute__((always_inline)) void
+dot_body(long kc, const float *const a[DT], const float *const b[DT],
+         float s[DT][DT])
+{
+    v16f acc[DT][DT];
+#pragma GCC unroll 4
+    for (int i = 0; i < DT; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < DT; j++)
+            acc[i][j] = (v16f){0};
+    for (long k = 0; k < kc; k += 16) {
+        v16f va[DT];
+#pragma GCC unroll 4
+        for (int i = 0; i < DT; i++)
+            va[i] = *(const v16u *)(a[i] + k);
+#pragma GCC unroll 4
+        for (int j = 0; j < DT; j++) {
+            v16f vb = *(const v16u *)(b[j] + k);
+#pragma GCC unroll 4
+            for (int i = 0; i < DT; i++)
+                acc[i][j] += va[i] * vb;
+        }
+    }
+    for (int i = 0; i < DT; i++)
+        for (int j = 0; j < DT; j++)
+            s[i][j] = hsum16(&acc[i][j]);
+}
+
+typedef void dot_fn(long kc, const float *const a[DT], const float *const b[DT],
+                    float s[DT][DT]);
+
+#if HAVE_CLONES
+TARGET_V4 static void dot_v4(long kc, const float *const a[DT],
+                             const float *const b[DT], float s[DT][DT])
+{
+    dot_body(kc, a, b, s);
+}
+TARGET_V3 static void dot_v3(long kc, const float *const a[DT],
+                             const float *const b[DT], float s[DT][DT])
+{
+    dot_body(kc, a, b, s);
+}
+#endif
+static void dot_v1(long kc, const float *const a[DT], const float *const b[DT],
+                   float s[DT][DT])
+{
+    dot_body(kc, a, b, s);
+}
+
+static dot_fn *pick_dot(void)
+{
+#if HAVE_CLONES
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return dot_v4;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return dot_v3;
+#endif
+    return dot_v1;
+}
+
+static void gemm_dot(int M, int N, int K, const float *A, long lda,
+                     const float *B, long ldb, int accumulate, float *C,
+                     long ldc)
+{
+    dot_fn *dot = pick_dot();
+    const int tn = (N + DT - 1) / DT, ntiles = (M + DT - 1) / DT * tn;
+    const long kv = (long)K / 16 * 16;
+    double flops = 2.0 * M * N * K;
+
+    /* k blocks outside, tiles inside: a block of A and B stays in cache
+     * while every tile reads it. C holds the running sums. */
+#pragma omp parallel if (flops > 4e6)
+    for (long k0 = 0; k0 < K; k0 += DKC) {
+        const long kc = kv - k0 < DKC ? kv - k0 : DKC;
+        const int last = k0 + DKC >= K;
+#pragma omp for schedule(static)
+        for (int t = 0; t < ntiles; t++) {
+            int i0 = t / tn * DT, j0 = t % tn * DT;
+            /* rows past the edge repeat the last row; their sums are dropped */
+            const float *a[DT], *b[DT];
+            for (int i = 0; i < DT; i++)
+                a[i] = A + (i0 + i < M ? i0 + i : M - 1) * lda + k0;
+            for (int j = 0; j < DT; j++)
+                b[j] = B + (j0 + j < N ? j0 + j : N - 1) * ldb + k0;
+            float s[DT][DT] = {{0}};
+            if (kc > 0)
+                dot(kc, a, b, s);
+            for (int i = 0; i < DT && i0 + i < M; i++)
+                for (int j = 0; j < DT && j0 + j < N; j++) {
+                    float *c = &C[(long)(i0 + i) * ldc + j0 + j];
+                    float v = accumulate || k0 > 0 ? *c + s[i][j] : s[i][j];
+                    if (last)   /* the k % 16 tail, in k order */
+                        for (long k = kc; k < K - k0; k++)
+                            v += a[i][k] * b[j][k];
+                    *c = v;
+                }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Driver */
+
+typedef struct {
+    int trans_b, M, N, K, accumulate, kcb;
+    const float *A, *B;
+    long q_rs, q_cs, ldb, ldc;
+    float *C;
+    kernel_fn *kern;
+} gemm_job;
+
+/* Rows [i0, i1) and panels [p0, p1) of C: the packed panels are private to
+ * the thread, so no barrier is needed anywhere. */
+static void gemm_part(const gemm_job *g, float *buf, int i0, int i1, int p0,
+                      int p1)
+{
+    const int M = g->M, N = g->N, K = g->K;
+    for (int pg = p0; pg < p1; pg += NC / NR) {
+        const int pe = p1 - pg < NC / NR ? p1 : pg + NC / NR;
+        for (int pc = 0; pc < K; pc += g->kcb) {
+            const int kc = K - pc < g->kcb ? K - pc : g->kcb;
+            const int add = g->accumulate || pc > 0;
+            if (g->trans_b)
+                for (int p = pg; p < pe; p++) {
+                    int nr = N - p * NR < NR ? N - p * NR : NR;
+                    pack_cols(buf + (long)(p - pg) * kc * NR,
+                              g->B + (long)p * NR * g->ldb + pc, g->ldb, kc, nr);
+                }
+            else {
+                int nc = (N < pe * NR ? N : pe * NR) - pg * NR;
+                pack_rows(buf, g->B + (long)pc * g->ldb + pg * NR, g->ldb, kc, nc);
+            }
+            /* rows outside, panels inside: the row tile of A stays in L1,
+             * the packed group in L2, and C is written along its rows */
+            const float *q = g->A + pc * g->q_cs;
+            for (int i = i0; i < i1; i += MR)
+                for (int p = pg; p < pe; p++)
+                    do_tile(g->kern, M, N, i, p * NR, kc, q, g->q_rs, g->q_cs,
+                            buf + (long)(p - pg) * kc * NR, g->C, g->ldc, add);
+        }
+    }
+}
+
+void gemm(int trans_a, int trans_b, int M, int N, int K,
+          const float *A, int lda, const float *B, int ldb,
+          int accumulate, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        if (!accumulate)
+            for (int i = 0; i < M; i++)
+                memset(C + (long)i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    /* A tiny C with a long K: vectors along k beat padded tiles. */
+    if (!trans_a && trans_b && K >= 4 * DKC && (M < MR || N < 16)) {
+        gemm_dot(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+        return;
+    }
+    /* Depth blocks of near-equal size, fixed by K alone: they decide the
+     * order of the sums, so nothing about threads may change them. */
+    const int nkb = (K + KC_MAX - 1) / KC_MAX;
+    gemm_job g = {
+        .trans_b = trans_b, .M = M, .N = N, .K = K, .accumulate = accumulate,
+        .kcb = (K + nkb - 1) / nkb, .A = A, .B = B,
+        .q_rs = trans_a ? 1 : lda, .q_cs = trans_a ? lda : 1, .ldb = ldb,
+        .ldc = ldc, .C = C, .kern = pick_kernel(),
+    };
+    /* Split C into units of whole panels (and row blocks when there are
+     * fewer panels than threads). How the units fall does not change any
+     * sum, only the speed. */
+    const int np = (N + NR - 1) / NR, nmt = (M + MR - 1) / MR;
+    const int serial = 2.0 * M * N * K < 4e6;
+    int nt = 1;
+#ifdef _OPENMP
+    if (!serial)
+        nt = omp_get_max_threads();
+#endif
+    int ncu, nru = 1;
+    if (np >= nt) {
+        ncu = (np + NC / NR - 1) / (NC / NR);
+        ncu = ncu < nt ? nt : ncu;
+    } else {
+        ncu = np;
+        nru = (nt + np - 1) / np;
+        nru = nru > nmt ? nmt : nru;
+    }
+    const int units = ncu * nru;
+#pragma omp parallel for schedule(dynamic, 1) if (!serial && units > 1)
+    for (int u = 0; u < units; u++) {
+        float *buf = pack_buffer();
+        int cu = u / nru, ru = u % nru;
+        int p0 = (int)((long)cu * np / ncu), p1 = (int)((long)(cu + 1) * np / ncu);
+        int i0 = (int)((long)ru * nmt / nru) * MR;
+        int i1 = (int)((long)(ru + 1) * nmt / nru) * MR;
+        if (i1 > M)
+            i1 = M;
+        int j0 = p0 * NR, j1 = p1 * NR < N ? p1 * NR : N;
+        if (buf)
+            gemm_part(&g, buf, i0, i1, p0, p1);
+        else   /* no memory for a packing buffer: slow but correct */
+            gemm_reference(trans_a, trans_b, i1 - i0, j1 - j0, K,
+                           A + (trans_a ? i0 : (long)i0 * lda), lda,
+                           B + (trans_b ? (long)j0 * ldb : j0), ldb,
+                           accumulate, C + (long)i0 * ldc + j0, ldc);
+    }
+}

@@ -1,0 +1,274 @@
+/* grid.c: a config's cartesian product of runs, and their keys.
+ *
+ * Exclude rules and relu: a relu run has no alpha (NAN here, NULL in the
+ * database), so a rule that names alpha never matches a relu run, just as
+ * "WHERE alpha = 0.5" never selects one. {alpha: 0.5} thus drops the elu,
+ * leaky_relu and prelu runs at 0.5 and leaves relu alone; config.c refuses
+ * {activation: relu, alpha: X} since it could never match. */
+#include "sweep/grid.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Indexed by act_kind, init_kind and optim_kind (own tables: grid does not
+ * depend on nn/ or train/ code). */
+static const char *const act_names[] = {"relu", "elu", "leaky_relu", "prelu"};
+static const char *const init_names[] = {"he", "glorot"};
+static const char *const optim_names[] = {"adam", "sgd"};
+
+static const char *name_of(const char *const *names, int n, int k)
+{
+    return k >= 0 && k < n ? names[k] : "unknown";
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    /* splitmix64's finaliser: every input bit reaches every output bit */
+    z ^= z >> 30;
+    z *= 0xbf58476d1ce4e5b9ULL;
+    z ^= z >> 27;
+    z *= 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* ------------------------------------------------------------------ */
+/* Expansion.                                                          */
+
+/* A run's value on an axis, as config stores axis values. */
+static double run_axis(const run_settings *r, int a)
+{
+    switch (a) {
+    case AXIS_ACTIVATION: return r->activation;
+    case AXIS_ALPHA: return r->alpha;
+    case AXIS_INIT: return r->init;
+    case AXIS_DROPOUT: return r->dropout;
+    case AXIS_EPOCHS: return r->epochs;
+    case AXIS_BATCH_SIZE: return r->batch_size;
+    case AXIS_LEARNING_RATE: return r->learning_rate;
+    default: return (double)r->seed;
+    }
+}
+
+/* NAN never compares equal, so relu runs never match an alpha key. */
+static int excluded(const sweep_config *c, const run_settings *r)
+{
+    for (int i = 0; i < c->n_exclude; i++) {
+        const exclude_rule *x = &c->exclude[i];
+        int match = 1;
+        for (int a = 0; a < AXIS_COUNT && match; a++)
+            if ((x->mask & (1u << a)) && run_axis(r, a) != x->v[a])
+                match = 0;
+        if (match)
+            return 1;
+    }
+    return 0;
+}
+
+static int same_run(const run_settings *a, const run_settings *b)
+{
+    for (int k = 0; k < AXIS_COUNT; k++) {
+        double x = run_axis(a, k), y = run_axis(b, k);
+        if (x != y && !(isnan(x) && isnan(y)))
+            return 0;
+    }
+    return 1;
+}
+
+static uint64_t run_hash(const run_settings *r)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (int k = 0; k < AXIS_COUNT; k++) {
+        double x = run_axis(r, k);
+        uint64_t bits;
+        if (isnan(x))
+            x = NAN;
+        x += 0.0;
+        memcpy(&bits, &x, sizeof bits);
+        h = mix64(h ^ bits) + (uint64_t)k;
+    }
+    return h;
+}
+
+/* Runs before excludes, relu once whatever the alphas; exact in a double
+ * (8 axes of at most AXIS_MAX_VALUES values cannot overflow it). */
+static double expanded_count(const sweep_config *c)
+{
+    const axis_values *act = &c->axis[AXIS_ACTIVATION];
+    double relu = 0;
+    for (int i = 0; i < act->n; i++)
+        relu += act->v[i] == ACT_RELU;
+    double total = relu + (act->n - relu) * c->axis[AXIS_ALPHA].n;
+    for (int a = AXIS_INIT; a < AXIS_COUNT; a++)
+        total *= c->axis[a].n;
+    return total;
+}
+
+int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *err)
+{
+    const char *path = c->path ? c->path : "<config>";
+    *runs = NULL;
+    *n = 0;
+    for (int a = 0; a < AXIS_COUNT; a++)
+        if (c->axis[a].n < 1 || !c->axis[a].v)
+            return sw_err(err, SW_EINPUT, "%s: the grid axis %s has no values", path,
+                          axis_name((axis_id)a));
+    double total = expanded_count(c);
+    if (total > GRID_MAX_RUNS)
+        return sw_err(err, SW_EINPUT, "%s: the grid expands to %.0f runs, more than the limit of %d",
+                      path, total, GRID_MAX_RUNS);
+
+    /* Open addressing over indices into out; at most half full. */
+    size_t cap = 2;
+    while (cap < 2 * (size_t)total)
+        cap *= 2;
+    run_settings *out = malloc((size_t)total * sizeof *out);
+    int *table = malloc(cap * sizeof *table);
+    if (!out || !table) {
+        free(out);
+        free(table);
+        return sw_err(err, SW_EINPUT, "%s: out of memory expanding the grid", path);
+    }
+    for (size_t i = 0; i < cap; i++)
+        table[i] = -1;
+
+    int idx[AXIS_COUNT] = {0}, count = 0;
+    for (;;) {
+        run_settings r = {
+            .activation = (act_kind)c->axis[AXIS_ACTIVATION].v[idx[AXIS_ACTIVATION]],
+            .alpha = c->axis[AXIS_ALPHA].v[idx[AXIS_ALPHA]],
+            .init = (init_kind)c->axis[AXIS_INIT].v[idx[AXIS_INIT]],
+            .dropout = c->axis[AXIS_DROPOUT].v[idx[AXIS_DROPOUT]],
+            .epochs = (int)c->axis[AXIS_EPOCHS].v[idx[AXIS_EPOCHS]],
+            .seed = (long long)c->axis[AXIS_SEED].v[idx[AXIS_SEED]],
+            .batch_size = (int)c->axis[AXIS_BATCH_SIZE].v[idx[AXIS_BATCH_SIZE]],
+            .learning_rate = c->axis[AXIS_LEARNING_RATE].v[idx[AXIS_LEARNING_RATE]],
+            .optimizer = c->optimizer,
+            .validation_split = c->validation_split,
+            .train_limit = c->train_limit,
+        };
+        if (r.activation == ACT_RELU)
+            r.alpha = NAN;
+        if (!excluded(c, &r)) {
+            /* Duplicates keep their first occurrence. Relu's alphas never
+             * get here (the odometer skips them); this catches repeated
+             * values in a config built by hand. */
+            size_t h = (size_t)run_hash(&r) & (cap - 1);
+            while (table[h] >= 0 && !same_run(&out[table[h]], &r))
+                h = (h + 1) & (cap - 1);
+            if (table[h] < 0) {
+                table[h] = count;
+                out[count++] = r;
+            }
+        }
+        /* Advance the odometer, seed fastest; relu walks one alpha only,
+         * so the loop runs at most GRID_MAX_RUNS times. */
+        int a = AXIS_COUNT - 1;
+        for (; a >= 0; a--) {
+            int len = a == AXIS_ALPHA && r.activation == ACT_RELU ? 1 : c->axis[a].n;
+            if (++idx[a] < len)
+                break;
+            idx[a] = 0;
+        }
+        if (a < 0)
+            break;
+    }
+    free(table);
+    if (count == 0) {
+        free(out);
+        return sw_err(err, SW_EINPUT, "%s: every run is excluded", path);
+    }
+    run_settings *shrunk = realloc(out, (size_t)count * sizeof *out);
+    *runs = shrunk ? shrunk : out;
+    *n = count;
+    return SW_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys and labels.                                                    */
+
+/* "%.17g" reads back as the same double; -0 prints as 0, and a locale's
+ * decimal comma as a point, so the text depends on the value alone. */
+static void put_real(char *buf, size_t size, double v)
+{
+    snprintf(buf, size, "%.17g", v + 0.0);
+    for (char *s = buf; *s; s++)
+        if (*s == ',')
+            *s = '.';
+}
+
+/* The canonical text, version 1. Changing anything here changes every run
+ * key, so runs already in a database would be run again: a new form needs a
+ * new version tag. Fields in this order, ';'-separated:
+ *   v1;activation=NAME;alpha=REAL|null;init=NAME;dropout=REAL;epochs=INT;
+ *   seed=INT;batch_size=INT;learning_rate=REAL;optimizer=NAME;
+ *   validation_split=REAL;train_limit=INT;data=16 lowercase hex digits
+ * REAL is "%.17g" (see put_real), alpha is null for relu, INT is decimal.
+ * Hashed with FNV-1a 64 then the splitmix64 finaliser, printed as 16
+ * lowercase hex digits. */
+void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KEY_LEN + 1])
+{
+    char text[512], alpha[32], dropout[32], lr[32], split[32];
+    if (r->activation == ACT_RELU || isnan(r->alpha))
+        snprintf(alpha, sizeof alpha, "null");
+    else
+        put_real(alpha, sizeof alpha, r->alpha);
+    put_real(dropout, sizeof dropout, r->dropout);
+    put_real(lr, sizeof lr, r->learning_rate);
+    put_real(split, sizeof split, r->validation_split);
+    int len = snprintf(text, sizeof text,
+                       "v1;activation=%s;alpha=%s;init=%s;dropout=%s;epochs=%d;seed=%lld;"
+                       "batch_size=%d;learning_rate=%s;optimizer=%s;validation_split=%s;"
+                       "train_limit=%ld;data=%016llx",
+                       name_of(act_names, 4, (int)r->activation), alpha,
+                       name_of(init_names, 2, (int)r->init), dropout, r->epochs, r->seed,
+                       r->batch_size, lr, name_of(optim_names, 2, (int)r->optimizer), split,
+                       r->train_limit, (unsigned long long)data_identity);
+    if (len < 0)
+        len = 0;
+    if ((size_t)len >= sizeof text)
+        len = (int)sizeof text - 1;   /* cannot happen: fields are bounded */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < len; i++) {
+        h ^= (unsigned char)text[i];
+        h *= 0x100000001b3ULL;
+    }
+    snprintf(key, RUN_KEY_LEN + 1, "%016llx", (unsigned long long)mix64(h));
+}
+
+/* "elu a=1 he d=0.25 e=25 s=3"; relu has no alpha; bs= and lr= only when
+ * they differ from the train defaults (250, 0.001), to keep it short. */
+void grid_run_label(const run_settings *r, char *buf, size_t size)
+{
+    char alpha[40] = "", extra[64] = "";
+    if (!size)
+        return;
+    if (r->activation != ACT_RELU)
+        snprintf(alpha, sizeof alpha, " a=%g", r->alpha);
+    size_t o = 0;
+    if (r->batch_size != 250)
+        o += (size_t)snprintf(extra + o, sizeof extra - o, " bs=%d", r->batch_size);
+    if (r->learning_rate != 0.001)
+        snprintf(extra + o, sizeof extra - o, " lr=%g", r->learning_rate);
+    snprintf(buf, size, "%s%s %s d=%g e=%d s=%lld%s", name_of(act_names, 4, (int)r->activation),
+             alpha, name_of(init_names, 2, (int)r->init), r->dropout, r->epochs, r->seed, extra);
+}
+
+void grid_model_spec(const run_settings *r, model_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->n_conv = 2;
+    spec->conv[0] = 32;
+    spec->conv[1] = 64;
+    spec->n_dense = 1;
+    spec->dense[0] = 256;
+    spec->in_c = 1;
+    spec->in_h = 28;
+    spec->in_w = 28;
+    spec->n_classes = 10;
+    spec->act = r->activation;
+    spec->alpha = r->activation == ACT_RELU ? 0.0f : (float)r->alpha;
+    spec->init = r->init;
+    spec->dropout = (float)r->dropout;
+}

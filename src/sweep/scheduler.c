@@ -1,0 +1,226 @@
+/* scheduler.c: worker threads that claim runs and train them. Each worker
+ * has its own database connection and its own OpenMP team; the dataset is
+ * shared read-only. */
+#include "sweep/scheduler.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    const sched_options *o;
+    const dataset *d;
+    const run_settings *runs;
+    const long long *run_ids;
+    const unsigned char *todo;
+    int n;
+    pthread_mutex_t lock;   /* guards next, tally, err */
+    int next;
+    sched_tally tally;
+    sw_error err;           /* first error that stopped a worker */
+} shared_state;
+
+typedef struct {
+    shared_state *sh;
+    int slot;
+} worker_arg;
+
+/* Context of one training's hooks. */
+typedef struct {
+    shared_state *sh;
+    store *db;
+    int slot, run;
+} run_ctx;
+
+int sched_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void sched_default_split(int cores, int runs, int *jobs, int *threads)
+{
+    if (cores < 1)
+        cores = 1;
+    if (runs < 1)
+        runs = 1;
+    *jobs = runs < cores ? runs : cores;
+    *threads = cores / *jobs;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
+{
+    run_ctx *rc = ctx;
+    if (store_epoch_add(rc->db, rc->sh->run_ids[rc->run], epoch, m, err) != SW_OK)
+        return err->code;
+    if (rc->sh->o->on_epoch)
+        rc->sh->o->on_epoch(rc->sh->o->ctx, rc->slot, rc->run, epoch, m);
+    return SW_OK;
+}
+
+static void hook_batch(void *ctx, const train_progress *p)
+{
+    run_ctx *rc = ctx;
+    if (rc->sh->o->on_batch)
+        rc->sh->o->on_batch(rc->sh->o->ctx, rc->slot, rc->run, p);
+}
+
+static int next_run(shared_state *sh)
+{
+    int i = -1;
+    pthread_mutex_lock(&sh->lock);
+    while (sh->next < sh->n && !sh->todo[sh->next])
+        sh->next++;
+    if (sh->next < sh->n && !(sh->o->stop && *sh->o->stop))
+        i = sh->next++;
+    pthread_mutex_unlock(&sh->lock);
+    return i;
+}
+
+static void count(shared_state *sh, int *field)
+{
+    pthread_mutex_lock(&sh->lock);
+    (*field)++;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void fail_worker(shared_state *sh, const sw_error *e)
+{
+    pthread_mutex_lock(&sh->lock);
+    if (sh->err.code == SW_OK)
+        sh->err = *e;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void train_one(shared_state *sh, store *db, int slot, int i)
+{
+    const sched_options *o = sh->o;
+    const run_settings *r = &sh->runs[i];
+    sw_error err = {0};
+    char msg[sizeof err.msg + 64] = "";
+    train_config cfg;
+    data_split train, val, test;
+    train_result res;
+    run_status st;
+
+    grid_model_spec(r, &cfg.model);
+    cfg.model.in_h = sh->d->rows;   /* any MNIST-format image size */
+    cfg.model.in_w = sh->d->cols;
+    cfg.optimizer = r->optimizer;
+    cfg.learning_rate = (float)r->learning_rate;
+    cfg.batch_size = r->batch_size;
+    cfg.epochs = r->epochs;
+    cfg.seed = (uint64_t)r->seed;
+    dataset_split(sh->d, r->validation_split, r->train_limit, &train, &val, &test);
+
+    if (o->on_start)
+        o->on_start(o->ctx, slot, i);
+    run_ctx rc = {sh, db, slot, i};
+    train_hooks hooks = {&rc, hook_batch, hook_epoch, o->stop};
+    double t0 = now_seconds();
+    int rcode = train_run(&cfg, &train, &val, &test, o->threads, &hooks, &res, &err);
+    double wall = now_seconds() - t0;
+
+    if (rcode != SW_OK) {
+        st = RUN_FAILED;
+        snprintf(msg, sizeof msg, "%s", err.msg);
+    } else if (res.status == TRAIN_DIVERGED) {
+        st = RUN_DIVERGED;
+        snprintf(msg, sizeof msg, "loss became NaN or infinite in epoch %d", res.diverged_epoch);
+    } else if (res.status == TRAIN_INTERRUPTED) {
+        st = RUN_INTERRUPTED;
+    } else {
+        st = RUN_DONE;
+    }
+    sw_error ferr = {0};
+    if (store_run_finish(db, sh->run_ids[i], st, &res, wall, msg[0] ? msg : NULL, &ferr) != SW_OK) {
+        fail_worker(sh, &ferr);
+        st = RUN_FAILED;
+        snprintf(msg, sizeof msg, "%s", ferr.msg);
+    }
+    pthread_mutex_lock(&sh->lock);
+    sh->tally.trained++;
+    sh->tally.done += st == RUN_DONE;
+    sh->tally.failed += st == RUN_FAILED;
+    sh->tally.diverged += st == RUN_DIVERGED;
+    sh->tally.interrupted += st == RUN_INTERRUPTED;
+    pthread_mutex_unlock(&sh->lock);
+    if (o->on_finish)
+        o->on_finish(o->ctx, slot, i, st, &res, msg[0] ? msg : NULL);
+}
+
+static void *worker(void *p)
+{
+    worker_arg *wa = p;
+    shared_state *sh = wa->sh;
+    store *db = NULL;
+    sw_error err = {0};
+    if (store_open(&db, sh->o->db_path, 0, &err) != SW_OK) {
+        fail_worker(sh, &err);
+        return NULL;
+    }
+    for (int i; (i = next_run(sh)) >= 0;) {
+        int claimed = 0;
+        if (store_run_claim(db, sh->run_ids[i], sh->o->threads, &claimed, &err) != SW_OK) {
+            fail_worker(sh, &err);
+            break;
+        }
+        if (!claimed) {
+            count(sh, &sh->tally.skipped);
+            continue;
+        }
+        train_one(sh, db, wa->slot, i);
+    }
+    store_close(db);
+    return NULL;
+}
+
+int sched_run(const sched_options *o, const dataset *d, const run_settings *runs,
+              const long long *run_ids, const unsigned char *todo, int n,
+              sched_tally *tally, sw_error *err)
+{
+    shared_state sh = {.o = o, .d = d, .runs = runs, .run_ids = run_ids, .todo = todo, .n = n};
+    int jobs = o->jobs > 0 ? o->jobs : 1;
+    pthread_t *tids = calloc((size_t)jobs, sizeof *tids);
+    worker_arg *args = calloc((size_t)jobs, sizeof *args);
+    int started = 0;
+
+    memset(tally, 0, sizeof *tally);
+    if (!tids || !args) {
+        free(tids);
+        free(args);
+        return sw_err(err, SW_ERUN, "scheduler: out of memory");
+    }
+    pthread_mutex_init(&sh.lock, NULL);
+    for (int j = 0; j < jobs; j++) {
+        args[j] = (worker_arg){&sh, j};
+        if (pthread_create(&tids[j], NULL, worker, &args[j]) != 0)
+            break;
+        started++;
+    }
+    for (int j = 0; j < started; j++)
+        pthread_join(tids[j], NULL);
+    pthread_mutex_destroy(&sh.lock);
+    free(tids);
+    free(args);
+    *tally = sh.tally;
+    if (started == 0)
+        return sw_err(err, SW_ERUN, "scheduler: cannot start worker threads");
+    if (sh.err.code != SW_OK)
+        return sw_err(err, sh.err.code, "%s", sh.err.msg);
+    return SW_OK;
+}

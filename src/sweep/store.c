@@ -1,0 +1,1257 @@
+/* store.c: the SQLite database of SPEC §4. The only file that includes
+ * sqlite3.h. Every value travels through a bound parameter of a prepared
+ * statement; statements are prepared once per store and reused. Every write
+ * is a BEGIN IMMEDIATE transaction, so it takes the write lock up front and
+ * never fails half-way when upgrading a read lock. A mutex serializes the
+ * public functions, so one store may be shared by the jobs of one process. */
+#include "sweep/store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#define BUSY_TIMEOUT_MS 10000
+#define BUSY_RETRY_SECONDS 30.0
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* ---------------------------------------------------------------- names */
+
+/* Local tables, in enum order, so this file depends on no other module. */
+static const char *const ACT_NAMES[] = {"relu", "elu", "leaky_relu", "prelu"};
+static const char *const INIT_NAMES[] = {"he", "glorot"};
+static const char *const OPTIM_NAMES[] = {"adam", "sgd"};
+static const char *const STATUS_NAMES[RUN_STATUS_COUNT] = {
+    "pending", "running", "done", "failed", "diverged", "interrupted"};
+
+#define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+const char *run_status_name(run_status st)
+{
+    return (int)st >= 0 && st < RUN_STATUS_COUNT ? STATUS_NAMES[st] : "unknown";
+}
+
+static int status_from_name(const char *name)
+{
+    for (int i = 0; name && i < RUN_STATUS_COUNT; i++)
+        if (strcmp(name, STATUS_NAMES[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* --------------------------------------------------------------- schema */
+
+/* Newton's square root of v, in SQL: sqrt() is missing from SQLite builds
+ * without the math functions, and the view must work in any shell. Starting
+ * above the root, the iterates fall until rounding stops them. */
+#define SQL_SQRT(v)                                                          \
+    "CASE WHEN " v " > 0 THEN (WITH RECURSIVE it(k, x) AS (SELECT 0, (" v    \
+    " + 1) / 2.0 UNION ALL SELECT k + 1, (x + " v " / x) / 2 FROM it "       \
+    "WHERE k < 2100 AND (x + " v " / x) / 2 < x) SELECT min(x) FROM it) "    \
+    "ELSE " v " END"
+
+#define SETTING_COLUMNS                                                      \
+    "sweep, activation, alpha, init, dropout, epochs, batch_size, "          \
+    "learning_rate, optimizer, validation_split, train_limit"
+
+static const char SCHEMA_SQL[] =
+    "CREATE TABLE IF NOT EXISTS sweeps (\n"
+    "  sweep_id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  config_path TEXT,\n"
+    "  config_text TEXT,\n"
+    "  created_at TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS runs (\n"
+    "  run_id INTEGER PRIMARY KEY,\n"
+    "  sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id) ON DELETE CASCADE,\n"
+    "  run_key TEXT NOT NULL,\n"
+    "  activation TEXT NOT NULL,\n"
+    "  alpha REAL,\n"
+    "  init TEXT NOT NULL,\n"
+    "  dropout REAL NOT NULL,\n"
+    "  epochs INTEGER NOT NULL,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  batch_size INTEGER NOT NULL,\n"
+    "  learning_rate REAL NOT NULL,\n"
+    "  optimizer TEXT NOT NULL,\n"
+    "  validation_split REAL,\n"
+    "  train_limit INTEGER,\n"
+    "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', "
+    "'running', 'done', 'failed', 'diverged', 'interrupted')),\n"
+    "  started_at TEXT,\n"
+    "  finished_at TEXT,\n"
+    "  wall_seconds REAL,\n"
+    "  threads INTEGER,\n"
+    "  test_loss REAL,\n"
+    "  test_accuracy REAL,\n"
+    "  error TEXT,\n"
+    "  diverged_epoch INTEGER,\n"
+    "  host TEXT,\n"
+    "  pid INTEGER,\n"
+    "  heartbeat_at TEXT,\n"
+    "  UNIQUE (sweep_id, run_key)\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS epochs (\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,\n"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),\n"
+    "  train_loss REAL,\n"
+    "  train_accuracy REAL,\n"
+    "  val_loss REAL,\n"
+    "  val_accuracy REAL,\n"
+    "  seconds REAL,\n"
+    "  PRIMARY KEY (run_id, epoch)\n"
+    ");\n"
+    "CREATE VIEW IF NOT EXISTS summary AS\n"
+    "-- One row per sweep and setting without the seed, over done runs.\n"
+    "-- std_* is the sample standard deviation (n - 1), NULL when n = 1;\n"
+    "-- its square root is Newton's, as sqrt() is not in every SQLite build.\n"
+    "WITH done AS (\n"
+    "  SELECT s.name AS sweep, r.run_id, r.activation, r.alpha, r.init,\n"
+    "         r.dropout, r.epochs, r.batch_size, r.learning_rate, r.optimizer,\n"
+    "         r.validation_split, r.train_limit, r.test_accuracy, r.test_loss,\n"
+    "         (SELECT max(e.val_accuracy) FROM epochs e\n"
+    "           WHERE e.run_id = r.run_id) AS best_val,\n"
+    "         (SELECT total(e.seconds) FROM epochs e\n"
+    "           WHERE e.run_id = r.run_id) AS secs,\n"
+    "         (SELECT count(e.seconds) FROM epochs e\n"
+    "           WHERE e.run_id = r.run_id) AS n_secs\n"
+    "  FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id\n"
+    "  WHERE r.status = 'done'\n"
+    "), dev AS (\n"
+    "  SELECT *, test_accuracy - avg(test_accuracy) OVER setting AS d_acc,\n"
+    "         test_loss - avg(test_loss) OVER setting AS d_loss\n"
+    "  FROM done\n"
+    "  WINDOW setting AS (PARTITION BY " SETTING_COLUMNS ")\n"
+    "), grp AS (\n"
+    "  SELECT " SETTING_COLUMNS ",\n"
+    "         count(*) AS n,\n"
+    "         avg(test_accuracy) AS mean_test_accuracy,\n"
+    "         CASE WHEN count(d_acc) > 1\n"
+    "           THEN total(d_acc * d_acc) / (count(d_acc) - 1) END AS var_acc,\n"
+    "         avg(test_loss) AS mean_test_loss,\n"
+    "         CASE WHEN count(d_loss) > 1\n"
+    "           THEN total(d_loss * d_loss) / (count(d_loss) - 1) END AS var_loss,\n"
+    "         avg(best_val) AS mean_best_val_accuracy,\n"
+    "         CASE WHEN sum(n_secs) > 0\n"
+    "           THEN sum(secs) / sum(n_secs) END AS mean_seconds_per_epoch,\n"
+    "         min(run_id) AS first_run\n"
+    "  FROM dev\n"
+    "  GROUP BY " SETTING_COLUMNS "\n"
+    ")\n"
+    "SELECT " SETTING_COLUMNS ", n,\n"
+    "       mean_test_accuracy,\n"
+    "       " SQL_SQRT("var_acc") " AS std_test_accuracy,\n"
+    "       mean_test_loss,\n"
+    "       " SQL_SQRT("var_loss") " AS std_test_loss,\n"
+    "       mean_best_val_accuracy, mean_seconds_per_epoch\n"
+    "FROM grp\n"
+    "ORDER BY sweep, first_run;\n"   /* the grid's own order */
+    "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION) ";\n";
+
+/* ----------------------------------------------------------- statements */
+
+enum {
+    Q_OBJECTS, Q_USER_VERSION, Q_SWEEP_UPSERT, Q_SWEEP_FIND, Q_RUN_INSERT,
+    Q_RUN_ID, Q_RUN_OWNER, Q_RUN_TAKE, Q_EPOCHS_CLEAR, Q_EPOCH_PUT,
+    Q_HEARTBEAT, Q_RUN_FINISH, Q_STATUS, Q_EXPORT_SUMMARY, Q_EXPORT_RUNS,
+    Q_EXPORT_EPOCHS, Q_COUNT
+};
+
+#define RUN_SETTINGS_COLUMNS                                                 \
+    "r.run_id, r.run_key, r.activation, r.alpha, r.init, r.dropout, "        \
+    "r.epochs, r.seed, r.batch_size, r.learning_rate, r.optimizer, "         \
+    "r.validation_split, r.train_limit, r.status"
+
+static const char *const SQL[Q_COUNT] = {
+    [Q_OBJECTS] =
+        "SELECT "
+        "  count(*), "
+        "  count(CASE WHEN type = 'table' AND name IN "
+        "    ('sweeps', 'runs', 'epochs') THEN 1 END), "
+        "  count(CASE WHEN type = 'view' AND name = 'summary' THEN 1 END) "
+        "FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    [Q_USER_VERSION] = "PRAGMA user_version",
+    [Q_SWEEP_UPSERT] =
+        "INSERT INTO sweeps (name, config_path, config_text, created_at) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET "
+        "config_path = excluded.config_path, "
+        "config_text = excluded.config_text",
+    [Q_SWEEP_FIND] = "SELECT sweep_id FROM sweeps WHERE name = ?1",
+    [Q_RUN_INSERT] =
+        "INSERT INTO runs (sweep_id, run_key, activation, alpha, init, "
+        "dropout, epochs, seed, batch_size, learning_rate, optimizer, "
+        "validation_split, train_limit) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+        "ON CONFLICT (sweep_id, run_key) DO NOTHING",
+    [Q_RUN_ID] = "SELECT run_id FROM runs WHERE sweep_id = ?1 AND run_key = ?2",
+    [Q_RUN_OWNER] =
+        "SELECT status, host, pid, heartbeat_at FROM runs WHERE run_id = ?1",
+    [Q_RUN_TAKE] =
+        "UPDATE runs SET status = 'running', started_at = ?2, host = ?3, "
+        "pid = ?4, threads = ?5, heartbeat_at = ?2, finished_at = NULL, "
+        "wall_seconds = NULL, test_loss = NULL, test_accuracy = NULL, "
+        "error = NULL, diverged_epoch = NULL WHERE run_id = ?1",
+    [Q_EPOCHS_CLEAR] = "DELETE FROM epochs WHERE run_id = ?1",
+    [Q_EPOCH_PUT] =
+        "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, "
+        "train_accuracy, val_loss, val_accuracy, seconds) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2 WHERE run_id = ?1",
+    [Q_RUN_FINISH] =
+        "UPDATE runs SET status = ?2, finished_at = ?3, wall_seconds = ?4, "
+        "test_loss = ?5, test_accuracy = ?6, diverged_epoch = ?7, error = ?8 "
+        "WHERE run_id = ?1",
+    [Q_STATUS] =
+        "WITH timing AS ("
+        "  SELECT r.sweep_id, total(e.seconds) AS secs, count(e.seconds) AS n "
+        "  FROM runs r JOIN epochs e ON e.run_id = r.run_id "
+        "  WHERE r.status = 'done' GROUP BY r.sweep_id) "
+        "SELECT s.sweep_id, s.name, "
+        "  CASE WHEN t.n > 0 THEN t.secs / t.n ELSE 0 END, "
+        "  r.status, r.host, r.pid, r.heartbeat_at, r.epochs, "
+        "  (SELECT count(*) FROM epochs e WHERE e.run_id = r.run_id) "
+        "FROM sweeps s LEFT JOIN timing t ON t.sweep_id = s.sweep_id "
+        "  LEFT JOIN runs r ON r.sweep_id = s.sweep_id "
+        "ORDER BY s.name, s.sweep_id",
+    /* Filtered in C by the first column, which keeps the view's order. */
+    [Q_EXPORT_SUMMARY] = "SELECT * FROM summary",
+    [Q_EXPORT_RUNS] =
+        "SELECT s.name AS sweep, " RUN_SETTINGS_COLUMNS ", "
+        "  r.started_at, r.finished_at, r.wall_seconds, r.threads, "
+        "  r.test_loss, r.test_accuracy, "
+        "  (SELECT max(e.val_accuracy) FROM epochs e "
+        "    WHERE e.run_id = r.run_id) AS best_val_accuracy, "
+        "  (SELECT count(*) FROM epochs e "
+        "    WHERE e.run_id = r.run_id) AS epochs_done, "
+        "  r.diverged_epoch, r.error, r.host, r.pid "
+        "FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
+        "WHERE ?1 IS NULL OR s.name = ?1 "
+        "ORDER BY s.name, r.run_id",
+    [Q_EXPORT_EPOCHS] =
+        "SELECT s.name AS sweep, " RUN_SETTINGS_COLUMNS ", "
+        "  e.epoch, e.train_loss, e.train_accuracy, e.val_loss, "
+        "  e.val_accuracy, e.seconds "
+        "FROM epochs e JOIN runs r ON r.run_id = e.run_id "
+        "  JOIN sweeps s ON s.sweep_id = r.sweep_id "
+        "WHERE ?1 IS NULL OR s.name = ?1 "
+        "ORDER BY s.name, r.run_id, e.epoch",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    char host[256];
+    pthread_mutex_t lock;
+    sqlite3_stmt *st[Q_COUNT];
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static int db_fail(store *s, const char *what, sw_error *err)
+{
+    return sw_err(err, SW_EINPUT, "%s: %s: %s", s->path, what,
+                  sqlite3_errmsg(s->db));
+}
+
+static double now_monotonic(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) {}
+}
+
+/* ISO-8601 UTC, second resolution: sorts as text, and SQLite's date
+ * functions read it. */
+static void iso_utc(time_t t, char buf[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int iso_parse(const char *text, time_t *t)
+{
+    struct tm tm = {0};
+    if (!text || sscanf(text, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon,
+                        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *t = timegm(&tm);
+    return 0;
+}
+
+static sqlite3_stmt *stmt(store *s, int id, const char *what, sw_error *err)
+{
+    if (!s->st[id] &&
+        sqlite3_prepare_v3(s->db, SQL[id], -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->st[id], NULL) != SQLITE_OK) {
+        db_fail(s, what, err);
+        s->st[id] = NULL;
+    }
+    return s->st[id];
+}
+
+/* Resets right away: a statement left mid-way would hold a read snapshot. */
+static void stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Steps a statement that returns no rows. */
+static int step_done(store *s, sqlite3_stmt *st, const char *what, sw_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        db_fail(s, what, err);
+    stmt_done(st);
+    return rc == SQLITE_DONE ? SW_OK : err->code;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *text)
+{
+    return text ? sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT)
+                : sqlite3_bind_null(st, i);
+}
+
+/* NaN (and a missing value) is NULL. */
+static int bind_real(sqlite3_stmt *st, int i, double v)
+{
+    return isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
+}
+
+static int bind_fail(store *s, sqlite3_stmt *st, const char *what, sw_error *err)
+{
+    db_fail(s, what, err);
+    stmt_done(st);
+    return err->code;
+}
+
+/* Runs sql, retrying while the database is busy: the busy timeout covers
+ * most waits, but SQLite returns BUSY without waiting in some cases (e.g.
+ * while another connection recovers the WAL), and a user should never see
+ * "database is locked" after a few seconds of contention. */
+static int exec_retry(store *s, const char *sql, const char *what, sw_error *err)
+{
+    double until = now_monotonic() + BUSY_RETRY_SECONDS;
+    for (;;) {
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return SW_OK;
+        if ((rc & 0xff) != SQLITE_BUSY || now_monotonic() > until)
+            return db_fail(s, what, err);
+        sleep_ms(20);
+    }
+}
+
+static void tx_rollback(store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int tx_begin(store *s, const char *what, sw_error *err)
+{
+    return exec_retry(s, "BEGIN IMMEDIATE", what, err);
+}
+
+static int tx_commit(store *s, const char *what, sw_error *err)
+{
+    if (exec_retry(s, "COMMIT", what, err) != SW_OK) {
+        tx_rollback(s);
+        return err->code;
+    }
+    return SW_OK;
+}
+
+/* Fails and rolls back, keeping the first error. */
+static int tx_fail(store *s, sw_error *err)
+{
+    tx_rollback(s);
+    return err->code;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int mkdir_parents(const char *path, sw_error *err)
+{
+    char *dir = strdup(path);
+    if (!dir)
+        return sw_err(err, SW_EINPUT, "%s: out of memory", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) {
+        free(dir);
+        return SW_OK;
+    }
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            sw_err(err, SW_EINPUT, "%s: cannot create folder %s: %s", path, dir,
+                   strerror(errno));
+            free(dir);
+            return err->code;
+        }
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    free(dir);
+    return SW_OK;
+}
+
+/* The 16-byte magic string every SQLite database starts with. A file that
+ * lacks it is refused before SQLite sees it, so it is never touched. */
+static int looks_like_sqlite(const char *path, off_t size)
+{
+    static const char magic[16] = "SQLite format 3";   /* with its NUL */
+    char head[16];
+    if (size < 100)   /* shorter than the database header */
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 1;     /* let SQLite report why it cannot be read */
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return got == sizeof head && memcmp(head, magic, sizeof magic) == 0;
+}
+
+typedef struct {
+    int version;
+    int objects;   /* tables, views, indexes and triggers not SQLite's own */
+    int ours;      /* how many of sweeps, runs, epochs exist */
+    int view;      /* summary exists */
+} schema_state;
+
+static int read_schema(store *s, schema_state *ss, int *notadb, sw_error *err)
+{
+    *notadb = 0;
+    sqlite3_stmt *st = stmt(s, Q_OBJECTS, "reading the schema", err);
+    if (!st) {
+        *notadb = (sqlite3_errcode(s->db) & 0xff) == SQLITE_NOTADB;
+        return err->code;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        *notadb = (rc & 0xff) == SQLITE_NOTADB;
+        return bind_fail(s, st, "reading the schema", err);
+    }
+    ss->objects = sqlite3_column_int(st, 0);
+    ss->ours = sqlite3_column_int(st, 1);
+    ss->view = sqlite3_column_int(st, 2);
+    stmt_done(st);
+    st = stmt(s, Q_USER_VERSION, "reading the schema version", err);
+    if (!st)
+        return err->code;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return bind_fail(s, st, "reading the schema version", err);
+    ss->version = sqlite3_column_int(st, 0);
+    stmt_done(st);
+    return SW_OK;
+}
+
+/* SW_OK when the database is ours (*empty = 0) or holds nothing at all
+ * (*empty = 1); otherwise the reason it is refused. */
+static int check_schema(store *s, const schema_state *ss, int *empty, sw_error *err)
+{
+    *empty = ss->objects == 0 && ss->version == 0;
+    if (ss->version > STORE_SCHEMA_VERSION)
+        return sw_err(err, SW_EINPUT,
+                      "%s: database schema version %d is newer than this "
+                      "sweep supports (%d)", s->path, ss->version,
+                      STORE_SCHEMA_VERSION);
+    if (*empty)
+        return SW_OK;
+    if (ss->version != STORE_SCHEMA_VERSION || ss->ours != 3)
+        return sw_err(err, SW_EINPUT,
+                      "%s: not a sweep database (it holds other tables)",
+                      s->path);
+    return SW_OK;
+}
+
+/* Creates the schema in one transaction, checking again under the write
+ * lock: another process may have created it meanwhile. */
+static int create_schema(store *s, sw_error *err)
+{
+    if (tx_begin(s, "creating the schema", err))
+        return err->code;
+    schema_state ss;
+    int notadb, empty;
+    if (read_schema(s, &ss, &notadb, err) || check_schema(s, &ss, &empty, err))
+        return tx_fail(s, err);
+    if ((empty || !ss.view) &&
+        sqlite3_exec(s->db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, "creating the schema", err);
+        return tx_fail(s, err);
+    }
+    return tx_commit(s, "creating the schema", err);
+}
+
+static void close_db(store *s)
+{
+    for (int i = 0; i < Q_COUNT; i++) {
+        sqlite3_finalize(s->st[i]);
+        s->st[i] = NULL;
+    }
+    if (s->db) {
+        tx_rollback(s);
+        sqlite3_close_v2(s->db);
+        s->db = NULL;
+    }
+}
+
+static int wal_exists(const char *path)
+{
+    char wal[4096];
+    struct stat st;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &st) == 0;
+}
+
+/* Opens s->path read-write (falling back to read-only when the file is
+ * write-protected), or read-only and immutable through a URI. */
+static int open_db(store *s, int create, int immutable, const char *what,
+                   sw_error *err)
+{
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    char *name = s->path;
+    if (immutable) {
+        /* file: URI with the path percent-encoded */
+        size_t len = strlen(s->path);
+        name = malloc(3 * len + 32);
+        if (!name)
+            return sw_err(err, SW_EINPUT, "%s: out of memory", s->path);
+        char *p = name + sprintf(name, "file:");
+        for (const unsigned char *c = (const unsigned char *)s->path; *c; c++) {
+            if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                (*c >= '0' && *c <= '9') || strchr("/._-~", *c))
+                *p++ = (char)*c;
+            else
+                p += sprintf(p, "%%%02X", *c);
+        }
+        strcpy(p, "?mode=ro&immutable=1");
+        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(name, &s->db, flags, NULL);
+    if (name != s->path)
+        free(name);
+    if (rc != SQLITE_OK) {
+        if (!s->db)
+            return sw_err(err, SW_EINPUT, "%s: out of memory", s->path);
+        return db_fail(s, what, err);
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    return SW_OK;
+}
+
+static int open_impl(store *s, const char *path, int create, sw_error *err)
+{
+    struct stat stt;
+    int exists = stat(path, &stt) == 0;
+    if (!exists && errno != ENOENT)
+        return sw_err(err, SW_EINPUT, "%s: %s", path, strerror(errno));
+    if (!exists && !create)
+        return sw_err(err, SW_EINPUT, "%s: no such database", path);
+    if (exists && S_ISDIR(stt.st_mode))
+        return sw_err(err, SW_EINPUT, "%s: is a folder, not a database", path);
+    if (exists && !S_ISREG(stt.st_mode))
+        return sw_err(err, SW_EINPUT, "%s: not a regular file", path);
+    if (exists && stt.st_size > 0 && !looks_like_sqlite(path, stt.st_size))
+        return sw_err(err, SW_EINPUT,
+                      "%s: not a sweep database (file is not a database)", path);
+    if (!exists && mkdir_parents(path, err))
+        return err->code;
+
+    if (open_db(s, create, 0, exists ? "opening" : "creating", err))
+        return err->code;
+
+    /* Read before anything is written: a database that is not ours is
+     * refused as it was found. */
+    schema_state ss;
+    int notadb, empty;
+    sw_error first = {0};
+    if (read_schema(s, &ss, &notadb, &first)) {
+        if (notadb)   /* our wording, whatever SQLite's */
+            return sw_err(err, SW_EINPUT,
+                          "%s: not a sweep database (file is not a database)",
+                          path);
+        /* A WAL database in a folder we cannot write: SQLite cannot create
+         * the -shm file it reads through. Without a -wal file the main file
+         * holds every commit, so it can be read as immutable. */
+        if (sqlite3_db_readonly(s->db, "main") != 1 || wal_exists(path))
+            return sw_err(err, first.code, "%s", first.msg);
+        close_db(s);
+        first.code = SW_OK;
+        if (open_db(s, 0, 1, "opening", err))
+            return err->code;
+        if (read_schema(s, &ss, &notadb, &first))
+            return sw_err(err, first.code, "%s", first.msg);
+    }
+    if (check_schema(s, &ss, &empty, err))
+        return err->code;
+    if (empty && !create)
+        return sw_err(err, SW_EINPUT, "%s: not a sweep database (it is empty)",
+                      path);
+
+    int readonly = sqlite3_db_readonly(s->db, "main") == 1;
+    if (!readonly) {
+        /* WAL lets readers (the sqlite3 shell, status) work during a run. */
+        if (exec_retry(s, "PRAGMA journal_mode = WAL", "setting WAL mode", err) ||
+            exec_retry(s, "PRAGMA synchronous = NORMAL", "setting synchronous", err))
+            return err->code;
+    }
+    if (exec_retry(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", err))
+        return err->code;
+    if (empty && readonly)
+        return sw_err(err, SW_EINPUT,
+                      "%s: cannot create the schema: the file is read-only", path);
+    /* A dropped summary view is put back when we may write. */
+    if ((empty || (!ss.view && !readonly)) && create_schema(s, err))
+        return err->code;
+    return SW_OK;
+}
+
+int store_open(store **out, const char *path, int create, sw_error *err)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return sw_err(err, SW_EINPUT, "database path is empty");
+    store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return sw_err(err, SW_EINPUT, "%s: out of memory", path);
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    if (gethostname(s->host, sizeof s->host - 1) != 0)
+        strcpy(s->host, "localhost");
+    s->host[sizeof s->host - 1] = '\0';
+    if (open_impl(s, path, create, err) != SW_OK) {
+        store_close(s);
+        return err->code;
+    }
+    *out = s;
+    return SW_OK;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    close_db(s);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+/* --------------------------------------------------------------- sweeps */
+
+static int sweep_find(store *s, const char *name, long long *sweep_id,
+                      sw_error *err)
+{
+    *sweep_id = 0;
+    sqlite3_stmt *st = stmt(s, Q_SWEEP_FIND, "finding a sweep", err);
+    if (!st)
+        return err->code;
+    if (bind_text(st, 1, name) != SQLITE_OK)
+        return bind_fail(s, st, "finding a sweep", err);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *sweep_id = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        return bind_fail(s, st, "finding a sweep", err);
+    stmt_done(st);
+    return SW_OK;
+}
+
+static int sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
+                        sw_error *err)
+{
+    const char *what = "recording the sweep";
+    char now[32];
+    iso_utc(time(NULL), now);
+    if (tx_begin(s, what, err))
+        return err->code;
+    sqlite3_stmt *st = stmt(s, Q_SWEEP_UPSERT, what, err);
+    if (!st)
+        return tx_fail(s, err);
+    if (bind_text(st, 1, c->name) || bind_text(st, 2, c->path) ||
+        bind_text(st, 3, c->text) || bind_text(st, 4, now)) {
+        bind_fail(s, st, what, err);
+        return tx_fail(s, err);
+    }
+    if (step_done(s, st, what, err) || sweep_find(s, c->name, sweep_id, err))
+        return tx_fail(s, err);
+    return tx_commit(s, what, err);
+}
+
+int store_sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
+                       sw_error *err)
+{
+    *sweep_id = 0;
+    if (!c->name || !*c->name)
+        return sw_err(err, SW_EINPUT, "%s: a sweep needs a name", s->path);
+    pthread_mutex_lock(&s->lock);
+    int rc = sweep_upsert(s, c, sweep_id, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int store_sweep_find(store *s, const char *name, long long *sweep_id,
+                     sw_error *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = sweep_find(s, name, sweep_id, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- runs */
+
+static int run_find(store *s, long long sweep_id, const char *run_key,
+                    long long *run_id, sw_error *err)
+{
+    const char *what = "finding a run";
+    sqlite3_stmt *st = stmt(s, Q_RUN_ID, what, err);
+    if (!st)
+        return err->code;
+    if (sqlite3_bind_int64(st, 1, sweep_id) || bind_text(st, 2, run_key))
+        return bind_fail(s, st, what, err);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *run_id = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        return bind_fail(s, st, what, err);
+    stmt_done(st);
+    return SW_OK;
+}
+
+int store_run_find(store *s, long long sweep_id, const char *run_key,
+                   long long *run_id, sw_error *err)
+{
+    *run_id = 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = run_find(s, sweep_id, run_key, run_id, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
+                         const run_settings *r)
+{
+    int rc = sqlite3_bind_int64(st, 1, sweep_id);
+    rc = rc ? rc : bind_text(st, 2, key);
+    rc = rc ? rc : bind_text(st, 3, ACT_NAMES[r->activation]);
+    rc = rc ? rc : bind_real(st, 4, r->activation == ACT_RELU ? NAN : r->alpha);
+    rc = rc ? rc : bind_text(st, 5, INIT_NAMES[r->init]);
+    rc = rc ? rc : bind_real(st, 6, r->dropout);
+    rc = rc ? rc : sqlite3_bind_int(st, 7, r->epochs);
+    rc = rc ? rc : sqlite3_bind_int64(st, 8, r->seed);
+    rc = rc ? rc : sqlite3_bind_int(st, 9, r->batch_size);
+    rc = rc ? rc : bind_real(st, 10, r->learning_rate);
+    rc = rc ? rc : bind_text(st, 11, OPTIM_NAMES[r->optimizer]);
+    rc = rc ? rc : bind_real(st, 12, r->validation_split);
+    rc = rc ? rc : sqlite3_bind_int64(st, 13, r->train_limit);
+    return rc;
+}
+
+static int runs_ensure(store *s, long long sweep_id, const run_settings *runs,
+                       char (*keys)[RUN_KEY_LEN + 1], int n, long long *run_ids,
+                       sw_error *err)
+{
+    const char *what = "recording the runs";
+    for (int i = 0; i < n; i++) {
+        const run_settings *r = &runs[i];
+        if ((int)r->activation < 0 || (int)r->activation >= COUNT_OF(ACT_NAMES) ||
+            (int)r->init < 0 || (int)r->init >= COUNT_OF(INIT_NAMES) ||
+            (int)r->optimizer < 0 || (int)r->optimizer >= COUNT_OF(OPTIM_NAMES))
+            return sw_err(err, SW_EINPUT, "%s: run %d has an unknown "
+                          "activation, init or optimizer", s->path, i);
+    }
+    if (tx_begin(s, what, err))
+        return err->code;
+    sqlite3_stmt *ins = stmt(s, Q_RUN_INSERT, what, err);
+    if (!ins)
+        return tx_fail(s, err);
+    for (int i = 0; i < n; i++) {
+        if (bind_settings(ins, sweep_id, keys[i], &runs[i]) != SQLITE_OK) {
+            bind_fail(s, ins, what, err);
+            return tx_fail(s, err);
+        }
+        run_ids[i] = 0;
+        if (step_done(s, ins, what, err) ||
+            run_find(s, sweep_id, keys[i], &run_ids[i], err))
+            return tx_fail(s, err);
+        if (!run_ids[i]) {   /* only if the insert silently did nothing */
+            sw_err(err, SW_EINPUT, "%s: %s: run %s was not recorded", s->path,
+                   what, keys[i]);
+            return tx_fail(s, err);
+        }
+    }
+    return tx_commit(s, what, err);
+}
+
+int store_runs_ensure(store *s, long long sweep_id, const run_settings *runs,
+                      char (*keys)[RUN_KEY_LEN + 1], int n, long long *run_ids,
+                      sw_error *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = runs_ensure(s, sweep_id, runs, keys, n, run_ids, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Who holds a run, as read from its row. */
+typedef struct {
+    run_status status;
+    char host[256];   /* "" when NULL */
+    long long pid;    /* 0 when NULL */
+    char heartbeat[40];
+} run_owner;
+
+/* A running row whose owner is gone. On our host the pid answers for
+ * itself (EPERM means it lives under another user); elsewhere only the
+ * heartbeat can tell, so a lease older than STORE_LEASE_SECONDS is stale. */
+static int owner_gone(const store *s, const run_owner *o)
+{
+    if (o->status != RUN_RUNNING)
+        return 0;
+    if (o->host[0] && strcmp(o->host, s->host) == 0 && o->pid > 0 &&
+        o->pid == (long long)(pid_t)o->pid)
+        return kill((pid_t)o->pid, 0) != 0 && errno == ESRCH;
+    time_t beat;
+    if (iso_parse(o->heartbeat, &beat) != 0)
+        return 1;     /* no lease at all: nobody to wait for */
+    return difftime(time(NULL), beat) > STORE_LEASE_SECONDS;
+}
+
+static int read_owner(store *s, long long run_id, run_owner *o, const char *what,
+                      sw_error *err)
+{
+    memset(o, 0, sizeof *o);
+    sqlite3_stmt *st = stmt(s, Q_RUN_OWNER, what, err);
+    if (!st)
+        return err->code;
+    if (sqlite3_bind_int64(st, 1, run_id) != SQLITE_OK)
+        return bind_fail(s, st, what, err);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        stmt_done(st);
+        return sw_err(err, SW_EINPUT, "%s: %s: no run with id %lld", s->path,
+                      what, run_id);
+    }
+    if (rc != SQLITE_ROW)
+        return bind_fail(s, st, what, err);
+    const char *status = (const char *)sqlite3_column_text(st, 0);
+    int k = status_from_name(status);
+    if (k < 0) {
+        sw_err(err, SW_EINPUT, "%s: %s: unknown status '%s'", s->path, what,
+               status ? status : "");
+        stmt_done(st);
+        return err->code;
+    }
+    o->status = (run_status)k;
+    const char *host = (const char *)sqlite3_column_text(st, 1);
+    snprintf(o->host, sizeof o->host, "%s", host ? host : "");
+    o->pid = sqlite3_column_int64(st, 2);
+    const char *beat = (const char *)sqlite3_column_text(st, 3);
+    snprintf(o->heartbeat, sizeof o->heartbeat, "%s", beat ? beat : "");
+    stmt_done(st);
+    return SW_OK;
+}
+
+int store_run_state(store *s, long long run_id, run_status *st, int *stale,
+                    sw_error *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "reading run %lld", run_id);
+    run_owner o;
+    pthread_mutex_lock(&s->lock);
+    int rc = read_owner(s, run_id, &o, what, err);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != SW_OK)
+        return rc;
+    *st = o.status;
+    *stale = owner_gone(s, &o);
+    return SW_OK;
+}
+
+static int run_claim(store *s, long long run_id, int threads, int *claimed,
+                     sw_error *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "claiming run %lld", run_id);
+    if (tx_begin(s, what, err))
+        return err->code;
+    run_owner o;
+    if (read_owner(s, run_id, &o, what, err))
+        return tx_fail(s, err);
+    int take = o.status != RUN_DONE &&
+               (o.status != RUN_RUNNING || owner_gone(s, &o));
+    if (take) {
+        char now[32];
+        iso_utc(time(NULL), now);
+        sqlite3_stmt *up = stmt(s, Q_RUN_TAKE, what, err);
+        sqlite3_stmt *del = up ? stmt(s, Q_EPOCHS_CLEAR, what, err) : NULL;
+        if (!del)
+            return tx_fail(s, err);
+        if (sqlite3_bind_int64(up, 1, run_id) || bind_text(up, 2, now) ||
+            bind_text(up, 3, s->host) || sqlite3_bind_int64(up, 4, getpid()) ||
+            sqlite3_bind_int(up, 5, threads)) {
+            bind_fail(s, up, what, err);
+            return tx_fail(s, err);
+        }
+        if (step_done(s, up, what, err))
+            return tx_fail(s, err);
+        if (sqlite3_bind_int64(del, 1, run_id)) {
+            bind_fail(s, del, what, err);
+            return tx_fail(s, err);
+        }
+        if (step_done(s, del, what, err))
+            return tx_fail(s, err);
+    }
+    if (tx_commit(s, what, err))
+        return err->code;
+    *claimed = take;
+    return SW_OK;
+}
+
+int store_run_claim(store *s, long long run_id, int threads, int *claimed,
+                    sw_error *err)
+{
+    *claimed = 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = run_claim(s, run_id, threads, claimed, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int epoch_add(store *s, long long run_id, int epoch,
+                     const epoch_metrics *m, sw_error *err)
+{
+    char what[80];
+    snprintf(what, sizeof what, "recording epoch %d of run %lld", epoch, run_id);
+    char now[32];
+    iso_utc(time(NULL), now);
+    if (tx_begin(s, what, err))
+        return err->code;
+    /* The heartbeat first: it tells a missing run apart from a failed insert. */
+    sqlite3_stmt *beat = stmt(s, Q_HEARTBEAT, what, err);
+    sqlite3_stmt *put = beat ? stmt(s, Q_EPOCH_PUT, what, err) : NULL;
+    if (!put)
+        return tx_fail(s, err);
+    if (sqlite3_bind_int64(beat, 1, run_id) || bind_text(beat, 2, now)) {
+        bind_fail(s, beat, what, err);
+        return tx_fail(s, err);
+    }
+    if (step_done(s, beat, what, err))
+        return tx_fail(s, err);
+    if (sqlite3_changes(s->db) == 0) {
+        sw_err(err, SW_EINPUT, "%s: %s: no run with id %lld", s->path, what,
+               run_id);
+        return tx_fail(s, err);
+    }
+    int rc = sqlite3_bind_int64(put, 1, run_id);
+    rc = rc ? rc : sqlite3_bind_int(put, 2, epoch);
+    rc = rc ? rc : bind_real(put, 3, m->train_loss);
+    rc = rc ? rc : bind_real(put, 4, m->train_accuracy);
+    rc = rc ? rc : bind_real(put, 5, m->val_loss);
+    rc = rc ? rc : bind_real(put, 6, m->val_accuracy);
+    rc = rc ? rc : bind_real(put, 7, m->seconds);
+    if (rc != SQLITE_OK) {
+        bind_fail(s, put, what, err);
+        return tx_fail(s, err);
+    }
+    if (step_done(s, put, what, err))
+        return tx_fail(s, err);
+    return tx_commit(s, what, err);
+}
+
+int store_epoch_add(store *s, long long run_id, int epoch,
+                    const epoch_metrics *m, sw_error *err)
+{
+    if (epoch < 1)
+        return sw_err(err, SW_EINPUT, "%s: epoch %d of run %lld: epochs count "
+                      "from 1", s->path, epoch, run_id);
+    pthread_mutex_lock(&s->lock);
+    int rc = epoch_add(s, run_id, epoch, m, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int run_finish(store *s, long long run_id, run_status st,
+                      const train_result *res, double wall_seconds,
+                      const char *error, sw_error *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "finishing run %lld", run_id);
+    char now[32], why[128];
+    iso_utc(time(NULL), now);
+    int diverged_at = st == RUN_DIVERGED && res ? res->diverged_epoch : 0;
+    if (st == RUN_DIVERGED && !error) {
+        snprintf(why, sizeof why, "loss is not finite at epoch %d", diverged_at);
+        error = why;
+    }
+    if (tx_begin(s, what, err))
+        return err->code;
+    sqlite3_stmt *up = stmt(s, Q_RUN_FINISH, what, err);
+    if (!up)
+        return tx_fail(s, err);
+    int done = st == RUN_DONE;
+    int rc = sqlite3_bind_int64(up, 1, run_id);
+    rc = rc ? rc : bind_text(up, 2, STATUS_NAMES[st]);
+    rc = rc ? rc : bind_text(up, 3, now);
+    rc = rc ? rc : bind_real(up, 4, wall_seconds);
+    rc = rc ? rc : bind_real(up, 5, done ? res->test_loss : NAN);
+    rc = rc ? rc : bind_real(up, 6, done ? res->test_accuracy : NAN);
+    rc = rc ? rc : diverged_at > 0 ? sqlite3_bind_int(up, 7, diverged_at)
+                                   : sqlite3_bind_null(up, 7);
+    rc = rc ? rc : bind_text(up, 8, done ? NULL : error);
+    if (rc != SQLITE_OK) {
+        bind_fail(s, up, what, err);
+        return tx_fail(s, err);
+    }
+    if (step_done(s, up, what, err))
+        return tx_fail(s, err);
+    if (sqlite3_changes(s->db) == 0) {
+        sw_err(err, SW_EINPUT, "%s: %s: no run with id %lld", s->path, what,
+               run_id);
+        return tx_fail(s, err);
+    }
+    return tx_commit(s, what, err);
+}
+
+int store_run_finish(store *s, long long run_id, run_status st,
+                     const train_result *res, double wall_seconds,
+                     const char *error, sw_error *err)
+{
+    if (st != RUN_DONE && st != RUN_FAILED && st != RUN_DIVERGED &&
+        st != RUN_INTERRUPTED)
+        return sw_err(err, SW_EINPUT, "%s: finishing run %lld: '%s' is not a "
+                      "final status", s->path, run_id, run_status_name(st));
+    if (st == RUN_DONE && !res)
+        return sw_err(err, SW_EINPUT, "%s: finishing run %lld: done without "
+                      "test scores", s->path, run_id);
+    pthread_mutex_lock(&s->lock);
+    int rc = run_finish(s, run_id, st, res, wall_seconds, error, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* --------------------------------------------------------------- status */
+
+/* Stale running runs count in `stale` only, not in count[RUN_RUNNING], so
+ * "running" means a live process holds them. epochs_left is the work still
+ * to do: a live running run has its committed epochs; any other run that is
+ * not done starts again from epoch 1 when claimed (its old epochs are
+ * deleted), so all its epochs are left. */
+static int status_all(store *s, sweep_status **out, int *n, sw_error *err)
+{
+    const char *what = "reading the status";
+    sqlite3_stmt *st = stmt(s, Q_STATUS, what, err);
+    if (!st)
+        return err->code;
+    sweep_status *v = NULL;
+    int len = 0, cap = 0, rc, failed = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        long long id = sqlite3_column_int64(st, 0);
+        if (len == 0 || v[len - 1].sweep_id != id) {
+            if (len == cap) {
+                int ncap = cap ? 2 * cap : 8;
+                sweep_status *nv = realloc(v, (size_t)ncap * sizeof *v);
+                if (!nv) {
+                    failed = sw_err(err, SW_EINPUT, "%s: %s: out of memory",
+                                    s->path, what);
+                    break;
+                }
+                v = nv;
+                cap = ncap;
+            }
+            sweep_status *w = &v[len++];
+            memset(w, 0, sizeof *w);
+            w->sweep_id = id;
+            const char *name = (const char *)sqlite3_column_text(st, 1);
+            snprintf(w->name, sizeof w->name, "%s", name ? name : "");
+            w->mean_seconds_per_epoch = sqlite3_column_double(st, 2);
+        }
+        int k = status_from_name((const char *)sqlite3_column_text(st, 3));
+        if (k < 0)
+            continue;   /* a sweep without runs (the CHECK allows no other) */
+        sweep_status *w = &v[len - 1];
+        run_owner o;
+        o.status = (run_status)k;
+        const char *host = (const char *)sqlite3_column_text(st, 4);
+        snprintf(o.host, sizeof o.host, "%s", host ? host : "");
+        o.pid = sqlite3_column_int64(st, 5);
+        const char *beat = (const char *)sqlite3_column_text(st, 6);
+        snprintf(o.heartbeat, sizeof o.heartbeat, "%s", beat ? beat : "");
+        long long epochs = sqlite3_column_int64(st, 7);
+        long long committed = sqlite3_column_int64(st, 8);
+        int gone = owner_gone(s, &o);
+        if (gone)
+            w->stale++;
+        else
+            w->count[o.status]++;
+        if (o.status == RUN_RUNNING && !gone)
+            w->epochs_left += epochs > committed ? epochs - committed : 0;
+        else if (o.status != RUN_DONE)
+            w->epochs_left += epochs;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        failed = db_fail(s, what, err);
+    stmt_done(st);
+    if (failed) {
+        free(v);
+        return failed;
+    }
+    *out = v;
+    *n = len;
+    return SW_OK;
+}
+
+int store_status(store *s, sweep_status **out, int *n, sw_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = status_all(s, out, n, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* --------------------------------------------------------------- export */
+
+/* RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled. */
+static void csv_text(FILE *f, const char *t, int len)
+{
+    int quote = 0;
+    for (int i = 0; i < len && !quote; i++)
+        quote = t[i] == ',' || t[i] == '"' || t[i] == '\r' || t[i] == '\n';
+    if (!quote) {
+        fwrite(t, 1, (size_t)len, f);
+        return;
+    }
+    fputc('"', f);
+    for (int i = 0; i < len; i++) {
+        if (t[i] == '"')
+            fputc('"', f);
+        fputc(t[i], f);
+    }
+    fputc('"', f);
+}
+
+/* The shortest form that reads back as the same double: exact like %.17g,
+ * but 0.1 stays "0.1". */
+static void csv_real(FILE *f, double v)
+{
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, f);
+}
+
+static void csv_row(FILE *f, sqlite3_stmt *st, int header)
+{
+    int n = sqlite3_column_count(st);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        if (header) {
+            const char *name = sqlite3_column_name(st, i);
+            csv_text(f, name ? name : "", name ? (int)strlen(name) : 0);
+            continue;
+        }
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL:
+            break;
+        case SQLITE_INTEGER:
+            fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i));
+            break;
+        case SQLITE_FLOAT:
+            csv_real(f, sqlite3_column_double(st, i));
+            break;
+        default: {
+            const char *t = (const char *)sqlite3_column_text(st, i);
+            csv_text(f, t ? t : "", sqlite3_column_bytes(st, i));
+        }
+        }
+    }
+    fputs("\r\n", f);
+}
+
+static int export_csv(store *s, const char *what, const char *sweep, FILE *out,
+                      sw_error *err)
+{
+    int id = strcmp(what, "summary") == 0 ? Q_EXPORT_SUMMARY
+           : strcmp(what, "runs") == 0    ? Q_EXPORT_RUNS
+           : strcmp(what, "epochs") == 0  ? Q_EXPORT_EPOCHS
+                                          : -1;
+    if (id < 0)
+        return sw_err(err, SW_EINPUT, "cannot export '%s': expected summary, "
+                      "runs or epochs", what);
+    if (sweep) {
+        long long sweep_id;
+        if (sweep_find(s, sweep, &sweep_id, err))
+            return err->code;
+        if (!sweep_id)
+            return sw_err(err, SW_EINPUT, "no sweep named '%s' in %s", sweep,
+                          s->path);
+    }
+    char doing[64];
+    snprintf(doing, sizeof doing, "exporting %s", what);
+    sqlite3_stmt *st = stmt(s, id, doing, err);
+    if (!st)
+        return err->code;
+    if (id != Q_EXPORT_SUMMARY && bind_text(st, 1, sweep) != SQLITE_OK)
+        return bind_fail(s, st, doing, err);
+    csv_row(out, st, 1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (id == Q_EXPORT_SUMMARY && sweep) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            if (!name || strcmp(name, sweep) != 0)
+                continue;
+        }
+        csv_row(out, st, 0);
+    }
+    if (rc != SQLITE_DONE)
+        return bind_fail(s, st, doing, err);
+    stmt_done(st);
+    if (fflush(out) != 0 || ferror(out))
+        return sw_err(err, SW_EINPUT, "%s: cannot write the CSV: %s", doing,
+                      strerror(errno));
+    return SW_OK;
+}
+
+int store_export_csv(store *s, const char *what, const char *sweep, FILE *out,
+                     sw_error *err)
+{
+    if (!what)
+        what = "summary";
+    pthread_mutex_lock(&s->lock);
+    int rc = export_csv(s, what, sweep, out, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}

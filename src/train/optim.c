@@ -1,0 +1,70 @@
+/* optim.c: Adam and SGD. Element-wise updates, so any thread split gives
+ * the same bits. */
+#include "train/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int optim_init(optimizer *o, optim_kind kind, float lr, long n, sw_error *err)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->lr = lr;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.999f;
+    o->eps = 1e-7f;
+    o->n = n;
+    if (kind == OPT_ADAM) {
+        o->m = calloc((size_t)n, sizeof(float));
+        o->v = calloc((size_t)n, sizeof(float));
+        if (!o->m || !o->v) {
+            optim_free(o);
+            return sw_err(err, SW_ERUN, "optimizer: out of memory");
+        }
+    }
+    return SW_OK;
+}
+
+void optim_free(optimizer *o)
+{
+    free(o->m);
+    free(o->v);
+    o->m = o->v = NULL;
+}
+
+void optim_step(optimizer *o, float *restrict params, const float *restrict grads)
+{
+    long n = o->n;
+    o->t++;
+    if (o->kind == OPT_SGD) {
+        float lr = o->lr;
+        #pragma omp parallel for schedule(static)
+        for (long i = 0; i < n; i++)
+            params[i] -= lr * grads[i];
+        return;
+    }
+    float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+    /* bias corrections in double, once per step */
+    float step = (float)(o->lr / (1.0 - pow(o->beta1, (double)o->t)));
+    float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(o->beta2, (double)o->t)));
+    float *restrict m = o->m, *restrict v = o->v;
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        float g = grads[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        params[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+    }
+}
+
+int optim_from_name(const char *name)
+{
+    if (strcmp(name, "adam") == 0)
+        return OPT_ADAM;
+    if (strcmp(name, "sgd") == 0)
+        return OPT_SGD;
+    return -1;
+}
+
+const char *optim_name(optim_kind kind) { return kind == OPT_SGD ? "sgd" : "adam"; }

@@ -1,0 +1,30 @@
+#!/bin/sh
+# The first set-up command: installs what is missing (with apt when root,
+# else prints the apt line), builds sweep, runs the quick sweep on the
+# default data and prints the comparison.
+#   usage: tools/setup.sh [--no-demo]
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="gcc make pkg-config libyaml-dev libsqlite3-dev zlib1g-dev sqlite3 dataset-fashion-mnist"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "setup: installing:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends $missing
+    else
+        echo "setup: missing packages; run as root, then run this again:" >&2
+        echo "  sudo apt-get install -y --no-install-recommends$missing" >&2
+        exit 1
+    fi
+fi
+
+make -j"$(nproc)"
+[ "${1:-}" = "--no-demo" ] && exit 0
+make demo
