@@ -67,9 +67,7 @@ asan:
 
 # The quick sweep on the default data, then the comparison.
 demo: $(BUILD)/sweep
-	$(BUILD)/sweep run configs/quick.yaml --db results/quick.db
-	@echo
-	$(BUILD)/sweep export --db results/quick.db --what summary --sweep quick
+	$(BUILD)/sweep run configs/quick.yaml
 
 install: $(BUILD)/sweep
 	install -D -m 755 $(BUILD)/sweep $(DESTDIR)$(PREFIX)/bin/sweep

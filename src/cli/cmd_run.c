@@ -196,7 +196,7 @@ static int print_summary(store *db, const char *name, sw_error *err)
     int rc = store_export_csv(db, "summary", name, mem, err);
     fclose(mem);
     if (rc == SW_OK)
-        cli_print_table(stdout, buf);
+        cli_print_table(stdout, buf, 1);
     free(buf);
     return rc;
 }

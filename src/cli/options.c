@@ -128,15 +128,15 @@ static void format_cell(char *buf, size_t size, const char *v)
     char *end;
     double d = strtod(v, &end);
     if (*v && !*end && strchr(v, '.') && isfinite(d))
-        snprintf(buf, size, "%.4f", d);
+        snprintf(buf, size, "%.4g", d);
     else
         snprintf(buf, size, "%s", v);
 }
 
-void cli_print_table(FILE *out, const char *csv)
+void cli_print_table(FILE *out, const char *csv, int fold_constant)
 {
     table *t = calloc(1, sizeof *t);
-    int width[MAX_COLS] = {0};
+    int width[MAX_COLS] = {0}, shown[MAX_COLS];
     char buf[256];
     const char *p = csv;
     if (!t)
@@ -147,14 +147,9 @@ void cli_print_table(FILE *out, const char *csv)
             char *f = csv_field(&p);
             if (c < MAX_COLS) {
                 format_cell(buf, sizeof buf, f);
-                free(f);
-                t->cell[t->rows][c] = strdup(buf);
-                int w = (int)strlen(buf);
-                width[c] = w > width[c] ? w : width[c];
-                c++;
-            } else {
-                free(f);
+                t->cell[t->rows][c++] = strdup(buf);
             }
+            free(f);
             if (*p == ',') {
                 p++;
                 continue;
@@ -165,9 +160,38 @@ void cli_print_table(FILE *out, const char *csv)
         while (*p == '\r' || *p == '\n')
             p++;
     }
+    /* columns equal in every data row are printed once, above the table */
+    int ncols = t->rows ? t->cols[0] : 0, folded = 0;
+    for (int c = 0; c < ncols; c++) {
+        shown[c] = 1;
+        if (fold_constant && t->rows > 2) {
+            int same = 1;
+            for (int r = 2; r < t->rows && same; r++)
+                same = c < t->cols[r] && strcmp(t->cell[r][c], t->cell[1][c]) == 0;
+            shown[c] = !same;
+        }
+        if (!shown[c]) {
+            fprintf(out, "%s%s=%s", folded++ ? "  " : "", t->cell[0][c],
+                    t->cell[1][c][0] ? t->cell[1][c] : "NULL");
+            continue;
+        }
+        for (int r = 0; r < t->rows; r++) {
+            int w = c < t->cols[r] ? (int)strlen(t->cell[r][c]) : 0;
+            width[c] = w > width[c] ? w : width[c];
+        }
+    }
+    if (folded)
+        fputc('\n', out);
     for (int r = 0; r < t->rows; r++) {
+        int first = 1;
         for (int c = 0; c < t->cols[r]; c++) {
-            fprintf(out, "%s%-*s", c ? "  " : "", c == t->cols[r] - 1 ? 0 : width[c], t->cell[r][c]);
+            if (c < ncols && shown[c]) {
+                int last = 1;
+                for (int k = c + 1; k < t->cols[r] && k < ncols; k++)
+                    last &= !shown[k];
+                fprintf(out, "%s%-*s", first ? "" : "  ", last ? 0 : width[c], t->cell[r][c]);
+                first = 0;
+            }
             free(t->cell[r][c]);
         }
         fputc('\n', out);
