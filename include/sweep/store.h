@@ -88,4 +88,22 @@ int store_status(store *s, sweep_status **out, int *n, sw_error *err);
 int store_export_csv(store *s, const char *what, const char *sweep,
                      FILE *out, sw_error *err);
 
+/* One column of a row from store_select: text is SQLite's text form
+ * (NULL when is_null), num its numeric value. Valid during the callback. */
+typedef struct {
+    int is_null;
+    double num;
+    const char *text;
+} store_value;
+
+/* Called per row; a nonzero return stops the query early. */
+typedef int (*store_row_fn)(void *ctx, int ncols, const char *const *names,
+                            const store_value *vals);
+
+/* Runs one read-only SQL statement (a constant string written by us: values
+ * travel only as the bound text params ?1..?n). For reports that need more
+ * than the fixed queries above. A statement that writes is refused. */
+int store_select(store *s, const char *sql, const char *const *params, int n_params,
+                 store_row_fn fn, void *ctx, sw_error *err);
+
 #endif

@@ -16,6 +16,10 @@ int cmd_plan(int argc, char **argv, sw_error *err);
 int cmd_status(int argc, char **argv, sw_error *err);
 int cmd_export(int argc, char **argv, sw_error *err);
 int cmd_train(int argc, char **argv, sw_error *err);
+int cmd_compare(int argc, char **argv, sw_error *err);   /* cmd_compare.c */
+int cmd_plot(int argc, char **argv, sw_error *err);      /* cmd_plot.c */
+int cmd_merge(int argc, char **argv, sw_error *err);     /* cmd_cluster.c */
+int cmd_slurm(int argc, char **argv, sw_error *err);     /* cmd_cluster.c */
 
 /* ---- flag parsing shared by the commands ---- */
 

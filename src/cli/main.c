@@ -14,6 +14,10 @@ static const struct {
     {"plan", cmd_plan, "list every run of a grid and its state; trains nothing"},
     {"status", cmd_status, "per sweep: runs done, running, failed, pending; ETA"},
     {"export", cmd_export, "write summary, runs or epochs as CSV"},
+    {"compare", cmd_compare, "mean, std, 95% CI and Welch's p per level of an axis"},
+    {"plot", cmd_plot, "per-epoch curves, mean over seeds with a band, as PNG or SVG"},
+    {"merge", cmd_merge, "unite shard databases into one, without duplicates"},
+    {"slurm", cmd_slurm, "write (or submit) a Slurm array job running the shards"},
     {"train", cmd_train, "train one model with settings given as flags"},
 };
 

@@ -1255,3 +1255,59 @@ int store_export_csv(store *s, const char *what, const char *sweep, FILE *out,
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
+
+/* --------------------------------------------------------------- select */
+
+static int select_rows(store *s, const char *sql, const char *const *params,
+                       int n_params, store_row_fn fn, void *ctx, sw_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, "preparing a query", err);
+    int rc = SW_OK;
+    if (!sqlite3_stmt_readonly(st)) {
+        rc = sw_err(err, SW_EINPUT, "%s: store_select runs read-only queries only", s->path);
+        goto out;
+    }
+    for (int i = 0; i < n_params; i++)
+        if (bind_text(st, i + 1, params[i]) != SQLITE_OK) {
+            rc = db_fail(s, "binding a query", err);
+            goto out;
+        }
+    int ncols = sqlite3_column_count(st);
+    const char **names = calloc((size_t)ncols + 1, sizeof *names);
+    store_value *vals = calloc((size_t)ncols + 1, sizeof *vals);
+    if (!names || !vals) {
+        rc = sw_err(err, SW_ERUN, "%s: out of memory", s->path);
+    } else {
+        for (int c = 0; c < ncols; c++)
+            names[c] = sqlite3_column_name(st, c);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            for (int c = 0; c < ncols; c++) {
+                int type = sqlite3_column_type(st, c);
+                vals[c].is_null = type == SQLITE_NULL;
+                vals[c].num = sqlite3_column_double(st, c);
+                vals[c].text = (const char *)sqlite3_column_text(st, c);
+            }
+            if (fn(ctx, ncols, names, vals) != 0)
+                break;
+        }
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = db_fail(s, "running a query", err);
+    }
+    free(names);
+    free(vals);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_select(store *s, const char *sql, const char *const *params, int n_params,
+                 store_row_fn fn, void *ctx, sw_error *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = select_rows(s, sql, params, n_params, fn, ctx, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}

@@ -272,23 +272,26 @@ static void test_conv_golden(void)
     /* in = 1..16 on a 4x4 grid, w = 1..9, bias 0.5: out(0,0) is
      * 1*1+2*2+3*3 + 4*5+5*6+6*7 + 7*9+8*10+9*11 = 348; one step right adds
      * sum(w) = 45, one step down 4*45 = 180. */
-    float in[16], w[9], bias[1] = {0.5f}, out[4], col[36];
+    float in[16], w[9], bias[1] = {0.5f}, out[4];
     for (int i = 0; i < 16; i++)
         in[i] = (float)(i + 1);
     for (int i = 0; i < 9; i++)
         w[i] = (float)(i + 1);
-    CHECK_INT(conv_col_size(1, 1, 4, 4), 36);
+    long ncol = conv_col_size(1, 1, 4, 4);
+    CHECK(ncol >= 36);
+    float *col = falloc(ncol), *dcol = falloc(ncol);
     conv_forward(out, col, in, w, bias, 1, 1, 4, 4, 1);
     CHECK(out[0] == 348.5f && out[1] == 393.5f && out[2] == 528.5f && out[3] == 573.5f);
 
     /* dout = 1 everywhere: dbias = 4; dW(i,j) = the 2x2 input block at
      * (i,j), e.g. dW(0,0) = 1+2+5+6 = 14, dW(2,2) = 11+12+15+16 = 54;
      * din(0,0) = w(0,0) = 1, din(1,1) = 1+2+4+5 = 12, din(3,3) = 9. */
-    float dout[4] = {1, 1, 1, 1}, dw[9] = {0}, db[1] = {0}, din[16], dcol[36];
+    float dout[4] = {1, 1, 1, 1}, dw[9] = {0}, db[1] = {0}, din[16];
     conv_backward(din, dcol, dw, db, dout, col, w, 1, 1, 4, 4, 1);
     CHECK(db[0] == 4);
     CHECK(dw[0] == 14 && dw[1] == 18 && dw[8] == 54);
     CHECK(din[0] == 1 && din[5] == 12 && din[15] == 9 && din[3] == 3);
+    free(col), free(dcol);
 }
 
 typedef struct {
@@ -341,6 +344,103 @@ static void test_conv_gradients(void)
     free(in), free(w), free(b), free(r), free(out), free(col), free(dcol);
     free(din), free(dw), free(db), free(dw2), free(db2);
     free(c.in), free(c.w), free(c.b), free(c.r), free(c.out);
+}
+
+/* Forward and all gradients against double loops on shapes that take
+ * every path: several chunks of images, the gemm and the direct product
+ * (K <= 27), rows of 16 floats and more, planes too big for col2im's local
+ * buffer, and no din / no dcol. Tolerance scales with sum |terms|. */
+static void conv_reference_case(int B, int IC, int H, int W, int OC, int with_din)
+{
+    const int OH = H - 2, OW = W - 2, K = IC * 9;
+    const long nin = (long)IC * B * H * W, nw = (long)OC * K, ohw = (long)OH * OW;
+    const long nout = OC * B * ohw, ncol = conv_col_size(B, IC, H, W);
+    float *in = falloc(nin), *w = falloc(nw), *b = falloc(OC), *g = falloc(nout);
+    float *out = falloc(nout), *col = falloc(ncol), *dcol = with_din ? falloc(ncol) : NULL;
+    float *din = falloc(nin), *dw = falloc(nw), *db = falloc(OC);
+    fill(in, nin, 14, -1, 1);
+    fill(w, nw, 15, -0.5f, 0.5f);
+    fill(b, OC, 16, -0.5f, 0.5f);
+    fill(g, nout, 17, -1, 1);
+    conv_forward(out, col, in, w, b, B, IC, H, W, OC);
+    conv_backward(with_din ? din : NULL, dcol, dw, db, g, col, w, B, IC, H, W, OC);
+    double *want = calloc((size_t)(nin > nout ? nin : nout) + nw, sizeof(double));
+    double *mag = calloc((size_t)(nin > nout ? nin : nout) + nw, sizeof(double));
+    int shown = 0;
+#define CONV_CHECK(what, got, n)                                                    \
+    for (long i_ = 0; i_ < (n); i_++)                                               \
+        if (fabs((got)[i_] - want[i_]) > 2e-6 * mag[i_] + 1e-6 && shown++ < 5)      \
+            test_fail(__FILE__, __LINE__, "conv %dx%dx%dx%d->%d %s[%ld]: %.9g vs %.9g", \
+                      B, IC, H, W, OC, what, i_, (double)(got)[i_], want[i_]);
+    /* out */
+    for (int o = 0; o < OC; o++)
+        for (long p = 0; p < B * ohw; p++) {
+            long bb = p / ohw, y = p % ohw / OW, x = p % OW;
+            double sum = b[o], m = fabs(b[o]);
+            for (int c = 0; c < IC; c++)
+                for (int t = 0; t < 9; t++) {
+                    double v = (double)w[o * K + c * 9 + t] *
+                               in[((c * B + bb) * H + y + t / 3) * W + x + t % 3];
+                    sum += v, m += fabs(v);
+                }
+            want[o * B * ohw + p] = sum, mag[o * B * ohw + p] = m;
+        }
+    CONV_CHECK("out", out, nout);
+    /* dW and db */
+    for (int o = 0; o < OC; o++)
+        for (int k = 0; k < K; k++) {
+            int c = k / 9, t = k % 9;
+            double sum = 0, m = 0;
+            for (long p = 0; p < B * ohw; p++) {
+                long bb = p / ohw, y = p % ohw / OW, x = p % OW;
+                double v = (double)g[o * B * ohw + p] *
+                           in[((c * B + bb) * H + y + t / 3) * W + x + t % 3];
+                sum += v, m += fabs(v);
+            }
+            want[o * K + k] = sum, mag[o * K + k] = m;
+        }
+    CONV_CHECK("dW", dw, nw);
+    for (int o = 0; o < OC; o++) {
+        double sum = 0, m = 0;
+        for (long p = 0; p < B * ohw; p++)
+            sum += g[o * B * ohw + p], m += fabs(g[o * B * ohw + p]);
+        want[o] = sum, mag[o] = m;
+    }
+    CONV_CHECK("db", db, OC);
+    if (with_din) {
+        for (int c = 0; c < IC; c++)
+            for (int bb = 0; bb < B; bb++)
+                for (int yi = 0; yi < H; yi++)
+                    for (int xi = 0; xi < W; xi++) {
+                        double sum = 0, m = 0;
+                        for (int o = 0; o < OC; o++)
+                            for (int t = 0; t < 9; t++) {
+                                int y = yi - t / 3, x = xi - t % 3;
+                                if (y < 0 || x < 0 || y >= OH || x >= OW)
+                                    continue;
+                                double v = (double)w[o * K + c * 9 + t] *
+                                           g[((long)o * B + bb) * ohw + y * OW + x];
+                                sum += v, m += fabs(v);
+                            }
+                        long i = (((long)c * B + bb) * H + yi) * W + xi;
+                        want[i] = sum, mag[i] = m;
+                    }
+        CONV_CHECK("din", din, nin);
+    }
+#undef CONV_CHECK
+    free(in), free(w), free(b), free(g), free(out), free(col), free(dcol);
+    free(din), free(dw), free(db), free(want), free(mag);
+}
+
+static void test_conv_against_loops(void)
+{
+    conv_reference_case(40, 16, 12, 12, 4, 1);  /* 3 chunks, gemm path */
+    conv_reference_case(3, 2, 9, 21, 3, 1);     /* direct path, rows of 19 */
+    conv_reference_case(2, 4, 20, 40, 2, 1);    /* gemm path, rows of 38 */
+    conv_reference_case(1, 1, 92, 92, 2, 1);    /* col2im without its buffer */
+    conv_reference_case(5, 4, 8, 8, 3, 0);      /* no din, no dcol */
+    conv_reference_case(60, 1, 28, 28, 3, 0);   /* like conv1: 2 chunks */
+    conv_reference_case(2, 3, 3, 3, 2, 1);      /* 1x1 output */
 }
 
 /* ---------------------------------------------------------------------------
@@ -883,6 +983,7 @@ void suite_nn(void)
     RUN_TEST(test_gemm_concurrent_callers);
     RUN_TEST(test_conv_golden);
     RUN_TEST(test_conv_gradients);
+    RUN_TEST(test_conv_against_loops);
     RUN_TEST(test_pool_golden);
     RUN_TEST(test_pool_gradients);
     RUN_TEST(test_dense_gradients);
