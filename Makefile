@@ -31,7 +31,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test asan demo bench install clean check-deps
+.PHONY: all test asan demo bench install clean check-deps fuzz
 all: $(BUILD)/sweep
 
 $(BUILD)/%.o: %.c
@@ -64,6 +64,27 @@ test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx
 asan:
 	$(MAKE) BUILD=build/asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
+
+# libFuzzer targets for the input parsers (tests/fuzz/), built with clang into
+# build/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any
+# crash, leak or timeout. FUZZ_MERGE=1 adds new coverage to the corpora.
+# Only the parser objects are linked (the nn kernels use GCC-only builtins);
+# no OpenMP, so coverage does not depend on thread timing.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,src/base/error.c src/sweep/config.c \
+                  src/sweep/grid.c src/data/dataset.c)
+FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) OPT=-O1 OPENMP= \
+	  SAN="-fsanitize=fuzzer-no-link,$(FUZZ_SAN)" $(FUZZ_TARGETS:%=build/fuzz/%)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_MERGE=$(FUZZ_MERGE) \
+	  bash tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
+
+$(FUZZ_TARGETS:%=build/fuzz/%): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(FUZZ_OBJ)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDFLAGS) $(LDLIBS)
 
 # The quick sweep on the default data, then the comparison.
 demo: $(BUILD)/sweep

@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="gcc make pkg-config libyaml-dev libsqlite3-dev zlib1g-dev sqlite3 dataset-fashion-mnist"
+PACKAGES="gcc make pkg-config libyaml-dev libsqlite3-dev zlib1g-dev sqlite3 dataset-fashion-mnist gnuplot-nox"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -35,6 +35,11 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
 void grid_run_key(const run_settings *r, uint64_t data_identity,
                   char key[RUN_KEY_LEN + 1]);
 
+/* The shard (0..n-1) a run belongs to when a sweep is split n ways: its key
+ * read as a 64-bit number, modulo n. It depends on the key alone, so adding
+ * runs to a grid never moves a run to another shard. n < 1 counts as 1. */
+int grid_shard_of(const char *key, int n);
+
 /* Short human label, e.g. "elu a=1 he d=0.25 e=25 s=3". */
 void grid_run_label(const run_settings *r, char *buf, size_t size);
 

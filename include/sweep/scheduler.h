@@ -15,6 +15,10 @@
 
 typedef struct {
     const char *db_path;
+    long long sweep_id;
+    const char (*keys)[RUN_KEY_LEN + 1];   /* run keys, parallel to runs */
+    const char *checkpoint_dir;   /* a checkpoint per run after each epoch */
+    int keep_checkpoints;         /* else removed once a run is done */
     int jobs, threads;
     volatile sig_atomic_t *stop;      /* set by a signal handler */
     void *ctx;
@@ -33,6 +37,9 @@ typedef struct {
 /* Default split of cores: one job per run while runs outnumber cores, the
  * spare cores as threads otherwise; never more than cores in all. */
 void sched_default_split(int cores, int runs, int *jobs, int *threads);
+
+/* The checkpoint folder beside a database: "<db>-checkpoints". */
+void sched_checkpoint_dir(const char *db_path, char *buf, size_t size);
 
 /* Number of cores this process may use. */
 int sched_cores(void);

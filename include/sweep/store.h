@@ -55,10 +55,14 @@ int store_run_state(store *s, long long run_id, run_status *st, int *stale,
 
 /* Atomically (BEGIN IMMEDIATE) takes a run that is pending, failed,
  * diverged, interrupted or stale-running: sets running, started_at, host,
- * pid, threads, heartbeat, clears results and deletes its old epochs.
+ * pid, threads, heartbeat and clears results. Its epochs stay: the caller
+ * keeps those its checkpoint covers (store_epochs_truncate).
  * *claimed = 0 if another process holds it or it is done. */
 int store_run_claim(store *s, long long run_id, int threads, int *claimed,
                     sw_error *err);
+
+/* Deletes the run's epochs after epoch keep (0: all). */
+int store_epochs_truncate(store *s, long long run_id, int keep, sw_error *err);
 
 /* One transaction: the epoch row and the run's heartbeat. */
 int store_epoch_add(store *s, long long run_id, int epoch,
@@ -105,5 +109,33 @@ typedef int (*store_row_fn)(void *ctx, int ncols, const char *const *names,
  * than the fixed queries above. A statement that writes is refused. */
 int store_select(store *s, const char *sql, const char *const *params, int n_params,
                  store_row_fn fn, void *ctx, sw_error *err);
+
+/* ---- merge ---- */
+
+/* What store_merge did to one sweep (by name) of its inputs. */
+typedef struct {
+    char name[256];
+    int inputs;        /* inputs that hold the sweep */
+    int added;         /* runs new to the output */
+    int replaced;      /* runs whose output copy gave way to a better state */
+    int kept;          /* runs the output already had in as good a state */
+    int differ;        /* runs done in two copies with different metrics */
+    char differ_key[RUN_KEY_LEN + 1];   /* the first of those */
+    int count[RUN_STATUS_COUNT];        /* the sweep's runs in out, after */
+} store_merge_report;
+
+/* Unites the databases at in_paths into out, in one transaction: any error
+ * (an input that is not a sweep database or has a newer schema, a sweep of
+ * the same name with a different config_text, SQLite failing) leaves out
+ * as it was. Sweeps match by name, runs by (sweep, run_key). Of two copies
+ * of a run the better state stays (done, diverged, failed, interrupted,
+ * pending, in that order; the output's copy between equals) with its
+ * epochs; a run running in an input comes in as interrupted. Two done
+ * copies should agree bit for bit: the first stays, and a difference in
+ * the test scores or any epoch's metrics is counted in differ. Merging the
+ * same inputs again changes nothing. *rep (malloc'd) gets one entry per
+ * sweep of the inputs. */
+int store_merge(store *out, const char *const *in_paths, int n_in,
+                store_merge_report **rep, int *n_rep, sw_error *err);
 
 #endif

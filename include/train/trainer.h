@@ -12,6 +12,16 @@
 #include "train/model.h"
 #include "train/optim.h"
 
+/* Everything a run needs to go on after an epoch: the RNG needs no state,
+ * since every draw is keyed on (seed, purpose, epoch or step, index). */
+typedef struct {
+    int epoch;            /* epochs completed */
+    long n;               /* parameters */
+    float *params;        /* (n) */
+    float *adam_m, *adam_v; /* (n) each, NULL for SGD */
+    long t;               /* optimizer steps taken */
+} train_state;
+
 typedef struct {
     model_spec model;
     optim_kind optimizer;
@@ -19,6 +29,7 @@ typedef struct {
     int batch_size;
     int epochs;
     uint64_t seed;
+    const train_state *resume;   /* NULL: start from scratch */
 } train_config;
 
 typedef struct {
@@ -40,6 +51,8 @@ typedef struct {
     void (*on_batch)(void *ctx, const train_progress *p);
     /* After each epoch's validation; returns SW_OK or an error (stops the run). May be NULL. */
     int (*on_epoch)(void *ctx, int epoch, const epoch_metrics *m, sw_error *err);
+    /* After on_epoch: the state to save for a resume. May be NULL. */
+    int (*on_checkpoint)(void *ctx, const train_state *st, sw_error *err);
     /* Polled between batches: nonzero stops the run as interrupted. May be NULL. */
     volatile sig_atomic_t *stop;
 } train_hooks;

@@ -1,9 +1,514 @@
-/* Placeholder until `sweep plot` lands. */
+/* cmd_plot.c: `sweep plot`, the blog's figures: a metric per epoch, one
+ * line per setting (mean over seeds) with a min-max band. Drawn by gnuplot
+ * in a child process: we write the numbers and a script to a private temp
+ * folder; user text reaches the script only inside single-quoted gnuplot
+ * strings, where neither `backquotes` nor @macros are expanded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cli.h"
+#include "report.h"
+
+extern char **environ;
+
+static const char plot_help[] =
+    "usage: sweep plot [--db PATH] [--sweep NAME] [--metric M] [--by AXIS] -o FILE.png|FILE.svg\n\n"
+    "Draws a metric per epoch: one line per setting, the mean over its seeds,\n"
+    "with a shaded band from the lowest to the highest run at each epoch.\n"
+    "Needs gnuplot (Debian: apt-get install gnuplot-nox).\n\n"
+    "  --db PATH      database (default " DEFAULT_DB ")\n"
+    "  --sweep NAME   the sweep (default: the only one in the database)\n"
+    "  --metric M     val_accuracy (default), val_loss, train_accuracy or train_loss\n"
+    "  --by AXIS      one line per level of AXIS (activation, alpha, init, dropout,\n"
+    "                 epochs, batch_size, learning_rate, optimizer, seed), pooling\n"
+    "                 the runs that differ in other axes (a warning names them);\n"
+    "                 default: one line per setting without the seed\n"
+    "  -o FILE        .png (pngcairo) or .svg; replaced atomically\n";
+
+static const char *const METRICS[] = {"val_accuracy", "val_loss", "train_accuracy", "train_loss"};
+#define N_METRICS (int)(sizeof METRICS / sizeof METRICS[0])
+
+/* Okabe-Ito colours, told apart with colour blindness too */
+static const char *const COLORS[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                     "#E69F00", "#56B4E9", "#000000", "#999999"};
+#define N_COLORS (int)(sizeof COLORS / sizeof COLORS[0])
+
+/* ---- gnuplot, found and run ---- */
+
+static int find_gnuplot(char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        struct stat st;
+        snprintf(out, size, "%.*s/gnuplot", len ? (int)len : 1, len ? path : ".");
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+            return 1;
+        path += len + (path[len] == ':');
+    }
+    return 0;
+}
+
+/* Runs gnuplot on script; its stderr goes to errfile, whose first line
+ * becomes the error message if it fails. */
+static int run_gnuplot(const char *gnuplot, const char *script, const char *errfile,
+                       sw_error *err)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    char *argv[] = {"gnuplot", (char *)script, NULL};
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = posix_spawn(&pid, gnuplot, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return sw_err(err, SW_EINPUT, "sweep plot: cannot run %s: %s", gnuplot, strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return sw_err(err, SW_EINPUT, "sweep plot: waiting for gnuplot: %s", strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return SW_OK;
+    char line[300] = "";
+    FILE *f = fopen(errfile, "r");
+    /* gnuplot echoes the failing command first; its message follows */
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strstr(line, "line ") || strstr(line, "rror"))
+            break;
+    }
+    if (f)
+        fclose(f);
+    if (WIFSIGNALED(status))
+        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot killed by signal %d", WTERMSIG(status));
+    return sw_err(err, SW_EINPUT, "sweep plot: gnuplot failed (exit %d)%s%s",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, line[0] ? ": " : "", line);
+}
+
+/* A gnuplot single-quoted string: '' is a quote, nothing else is special;
+ * control characters (which would end the command) become spaces. */
+static void put_quoted(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\'')
+            fputs("''", f);
+        else
+            fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
+    }
+    fputc('\'', f);
+}
+
+/* ---- the numbers ---- */
+
+typedef struct {
+    int key[RA_COUNT];   /* the levels that name the series */
+    int n_runs;
+    char label[256];
+    double *sum, *lo, *hi;
+    int *count;
+} series;
+
+typedef struct {
+    int *run_series;     /* per run index: its series */
+    const rep_data *d;
+    series *s;
+    int max_epoch, n_points;
+    int cap;
+    struct point {
+        int run, epoch;
+        double v;
+    } *pts;
+} epoch_ctx;
+
+static int run_index(const rep_data *d, long long run_id)
+{
+    int lo = 0, hi = d->n_runs - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (d->runs[mid].run_id == run_id)
+            return mid;
+        if (d->runs[mid].run_id < run_id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int collect_epoch(void *ctx, int ncols, const char *const *names, const store_value *v)
+{
+    epoch_ctx *c = ctx;
+    (void)ncols, (void)names;
+    int r = run_index(c->d, (long long)v[0].num);
+    int epoch = (int)v[1].num;
+    if (r < 0 || epoch < 1 || v[2].is_null || !isfinite(v[2].num))
+        return 0;
+    if (c->n_points == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 256;
+        struct point *p = realloc(c->pts, (size_t)cap * sizeof *p);
+        if (!p)
+            return 1;
+        c->pts = p;
+        c->cap = cap;
+    }
+    c->pts[c->n_points++] = (struct point){r, epoch, v[2].num};
+    if (epoch > c->max_epoch)
+        c->max_epoch = epoch;
+    return 0;
+}
+
+/* "relu", "elu alpha=1.0 init=glorot": the axes that tell series apart. */
+static void make_label(const rep_data *d, const series *s, const int *axes, int n_axes,
+                       const int *varies, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n_axes && len + 1 < size; i++) {
+        int a = axes[i];
+        const rep_level *l = &d->levels[a][s->key[a]];
+        if (!varies[i] || l->is_null)
+            continue;
+        if (a == RA_ACTIVATION)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? " " : "", l->text);
+        else
+            len += (size_t)snprintf(buf + len, size - len, "%s%s=%s", len ? " " : "",
+                                    rep_axis_name((rep_axis)a), l->text);
+    }
+    if (!buf[0])
+        snprintf(buf, size, "all runs");
+    if (len + 1 < size)
+        snprintf(buf + strlen(buf), size - strlen(buf), " (n=%d)", s->n_runs);
+}
+
+/* ---- the plot ---- */
+
+typedef struct {
+    char dir[512], data[600], script[600], errfile[600];
+    char *tmp_out;
+} temp_files;
+
+static void temp_cleanup(temp_files *t)
+{
+    if (t->data[0])
+        unlink(t->data);
+    if (t->script[0])
+        unlink(t->script);
+    if (t->errfile[0])
+        unlink(t->errfile);
+    if (t->dir[0])
+        rmdir(t->dir);
+    if (t->tmp_out)
+        unlink(t->tmp_out);
+    free(t->tmp_out);
+}
+
+static int write_data(const char *path, series *ss, int n_series, int max_epoch)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int block = 0;
+    for (int i = 0; i < n_series; i++) {
+        series *s = &ss[i];
+        if (s->n_runs == 0)
+            continue;
+        fprintf(f, "%s# series %d\n", block++ ? "\n\n" : "", i);
+        for (int e = 1; e <= max_epoch; e++)
+            if (s->count[e])
+                fprintf(f, "%d %.10g %.10g %.10g %d\n", e, s->sum[e] / s->count[e], s->lo[e],
+                        s->hi[e], s->count[e]);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int write_script(const char *path, const temp_files *t, int svg, const char *title,
+                        const char *subtitle, const char *metric, series *ss, int n_series,
+                        int max_epoch)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    if (svg)
+        fputs("set terminal svg noenhanced size 1000,640 dynamic font 'sans,12' "
+              "background '#ffffff'\n", f);
+    else
+        fputs("set terminal pngcairo noenhanced size 1000,640 font 'sans,11'\n", f);
+    fputs("set encoding utf8\nset output ", f);
+    put_quoted(f, t->tmp_out);
+    fputs("\nset title ", f);
+    put_quoted(f, title);
+    fputs(" . \"\\n\" . ", f);
+    put_quoted(f, subtitle);
+    fputs("\nset xlabel 'epoch'\nset ylabel ", f);
+    put_quoted(f, metric);
+    fputs("\nset grid\nset key outside right top vertical Left reverse box\n"
+          "set style fill transparent solid 0.2 noborder\n", f);
+    /* a margin around the first and last epochs keeps their points inside */
+    double pad = 0.1 + 0.02 * (max_epoch - 1);
+    fprintf(f, "set xrange [%g:%g]\n%s", 1 - pad, max_epoch + pad,
+            max_epoch <= 30 ? "set xtics 1\n" : "");
+    fputs("plot ", f);
+    int block = 0;
+    for (int i = 0; i < n_series; i++) {
+        if (ss[i].n_runs == 0)
+            continue;
+        const char *color = COLORS[block % N_COLORS];
+        int dash = 1 + block / N_COLORS;
+        fprintf(f, "%s", block ? ", \\\n     " : "");
+        put_quoted(f, t->data);
+        fprintf(f, " index %d using 1:3:4 with filledcurves lc rgb '%s' notitle, \\\n     ''"
+                   " index %d using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt %d lc rgb '%s' title ",
+                block, color, block, dash, color);
+        put_quoted(f, ss[i].label);
+        block++;
+    }
+    fputs("\n", f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static int plot(store *db, const char *sweep, int metric, int by, const char *out_path, int svg,
+                const char *gnuplot, sw_error *err)
+{
+    rep_data d;
+    epoch_ctx ec = {0};
+    series *ss = NULL;
+    int n_series = 0, rc = SW_OK;
+    temp_files t = {0};
+    if (rep_load(db, sweep, NULL, &d, err) != SW_OK) {
+        rep_free(&d);
+        return SW_EINPUT;
+    }
+    if (d.n_runs == 0) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no done runs%s", sweep,
+                    d.not_done ? " yet (see sweep status)" : "");
+        goto out;
+    }
+
+    /* the axes that name a series: --by's, or every setting but the seed */
+    int axes[RA_COUNT], n_axes = 0, varies[RA_COUNT] = {0};
+    if (by >= 0)
+        axes[n_axes++] = by;
+    else
+        for (int a = 0; a < RA_COUNT; a++)
+            if (a != RA_SEED)
+                axes[n_axes++] = a;
+    ec.d = &d;
+    ec.run_series = malloc(sizeof(int) * (size_t)d.n_runs);
+    ss = calloc((size_t)d.n_runs, sizeof *ss);   /* at most one series per run */
+    if (!ec.run_series || !ss) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+        goto out;
+    }
+    /* series in grid order: runs sorted by their levels, first axis slowest */
+    int n_idx, *idx = rep_sort_runs(&d, axes, n_axes, 0, &n_idx);
+    if (!idx) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n_idx; i++) {
+        if (i == 0 || !rep_same_levels(&d, idx[i - 1], idx[i], axes, n_axes)) {
+            for (int k = 0; k < n_axes; k++)
+                ss[n_series].key[axes[k]] = d.runs[idx[i]].level[axes[k]];
+            n_series++;
+        }
+        ec.run_series[idx[i]] = n_series - 1;
+    }
+    free(idx);
+    for (int i = 0; i < n_axes; i++)
+        for (int k = 1; k < n_series; k++)
+            varies[i] |= ss[k].key[axes[i]] != ss[0].key[axes[i]];
+
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT e.run_id, e.epoch, e.%s FROM epochs e JOIN runs r ON r.run_id = e.run_id "
+             "JOIN sweeps s ON s.sweep_id = r.sweep_id WHERE s.name = ?1 AND r.status = 'done' "
+             "ORDER BY e.run_id, e.epoch",
+             METRICS[metric]);
+    const char *params[] = {sweep};
+    if (store_select(db, sql, params, 1, collect_epoch, &ec, err) != SW_OK) {
+        rc = SW_EINPUT;
+        goto out;
+    }
+    if (ec.n_points == 0) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no epochs with %s", sweep,
+                    METRICS[metric]);
+        goto out;
+    }
+    for (int k = 0; k < n_series; k++) {
+        size_t m = (size_t)ec.max_epoch + 1;
+        ss[k].sum = calloc(m, sizeof(double));
+        ss[k].lo = calloc(m, sizeof(double));
+        ss[k].hi = calloc(m, sizeof(double));
+        ss[k].count = calloc(m, sizeof(int));
+        if (!ss[k].sum || !ss[k].lo || !ss[k].hi || !ss[k].count) {
+            rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+            goto out;
+        }
+    }
+    for (int i = 0; i < ec.n_points; i++) {
+        series *s = &ss[ec.run_series[ec.pts[i].run]];
+        int e = ec.pts[i].epoch;
+        double v = ec.pts[i].v;
+        s->lo[e] = s->count[e] && s->lo[e] < v ? s->lo[e] : v;
+        s->hi[e] = s->count[e] && s->hi[e] > v ? s->hi[e] : v;
+        s->sum[e] += v;
+        s->count[e]++;
+    }
+    /* a series counts its runs that have points */
+    char *has = calloc((size_t)d.n_runs, 1);
+    if (!has) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < ec.n_points; i++)
+        has[ec.pts[i].run] = 1;
+    for (int r = 0; r < d.n_runs; r++)
+        ss[ec.run_series[r]].n_runs += has[r];
+    free(has);
+    for (int k = 0; k < n_series; k++)
+        make_label(&d, &ss[k], axes, n_axes, varies, ss[k].label, sizeof ss[k].label);
+
+    char pooled[200], title[400], subtitle[400];
+    int by_axes[1] = {by};
+    int n_pooled = by >= 0 ? rep_pooled(&d, by_axes, 1, 0, pooled, sizeof pooled) : 0;
+    if (n_pooled)
+        fprintf(stderr,
+                "sweep plot: warning: pooled over %s; runs that differ there share a line\n",
+                pooled);
+    snprintf(title, sizeof title, "sweep %s: %s per epoch", sweep, METRICS[metric]);
+    if (n_pooled)
+        snprintf(subtitle, sizeof subtitle,
+                 "line: mean over the runs of each %s (seeds, pooled over %s); band: min to max",
+                 rep_axis_name((rep_axis)by), pooled);
+    else
+        snprintf(subtitle, sizeof subtitle, "line: mean over seeds; band: min to max over seeds");
+
+    /* a private folder for the numbers and the script */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(t.dir, sizeof t.dir, "%s/sweep-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(t.dir)) {
+        t.dir[0] = 0;
+        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot make a temp folder: %s", strerror(errno));
+        goto out;
+    }
+    snprintf(t.data, sizeof t.data, "%s/data.txt", t.dir);
+    snprintf(t.script, sizeof t.script, "%s/plot.gp", t.dir);
+    snprintf(t.errfile, sizeof t.errfile, "%s/gnuplot.err", t.dir);
+    /* the figure is drawn beside its target and renamed over it */
+    size_t len = strlen(out_path) + 32;
+    if (!(t.tmp_out = malloc(len))) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+        goto out;
+    }
+    snprintf(t.tmp_out, len, "%s.%d.tmp", out_path, (int)getpid());
+    int fd = open(t.tmp_out, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        free(t.tmp_out);
+        t.tmp_out = NULL;
+        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot write %s: %s", out_path, strerror(errno));
+        goto out;
+    }
+    close(fd);
+    if (write_data(t.data, ss, n_series, ec.max_epoch) != 0 ||
+        write_script(t.script, &t, svg, title, subtitle, METRICS[metric], ss, n_series,
+                     ec.max_epoch) != 0) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot write in %s", t.dir);
+        goto out;
+    }
+    if ((rc = run_gnuplot(gnuplot, t.script, t.errfile, err)) != SW_OK)
+        goto out;
+    struct stat st;
+    if (stat(t.tmp_out, &st) != 0 || st.st_size == 0) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: gnuplot wrote nothing to %s", out_path);
+        goto out;
+    }
+    if (rename(t.tmp_out, out_path) != 0) {
+        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot replace %s: %s", out_path, strerror(errno));
+        goto out;
+    }
+    free(t.tmp_out);
+    t.tmp_out = NULL;
+out:
+    temp_cleanup(&t);
+    for (int k = 0; k < n_series; k++) {
+        free(ss[k].sum);
+        free(ss[k].lo);
+        free(ss[k].hi);
+        free(ss[k].count);
+    }
+    free(ss);
+    free(ec.run_series);
+    free(ec.pts);
+    rep_free(&d);
+    return rc;
+}
 
 int cmd_plot(int argc, char **argv, sw_error *err)
 {
-    (void)argc;
-    (void)argv;
-    return sw_err(err, SW_EINPUT, "sweep plot: not implemented yet");
+    const char *db_path = DEFAULT_DB, *sweep = NULL, *metric_name = "val_accuracy",
+               *by_name = NULL, *out_path = NULL, *pos[1];
+    int help, n_pos;
+    const cli_option opts[] = {
+        {"--db", NULL, OPT_STRING, &db_path},          {"--sweep", NULL, OPT_STRING, &sweep},
+        {"--metric", NULL, OPT_STRING, &metric_name},  {"--by", NULL, OPT_STRING, &by_name},
+        {"--output", "-o", OPT_STRING, &out_path},     {NULL, NULL, 0, NULL},
+    };
+    if (cli_parse("plot", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
+        return SW_EINPUT;
+    if (help) {
+        fputs(plot_help, stdout);
+        return 0;
+    }
+    if (!out_path)
+        return sw_err(err, SW_EINPUT, "sweep plot: -o FILE.png or -o FILE.svg is required");
+    int svg = ends_with(out_path, ".svg");
+    if (!svg && !ends_with(out_path, ".png"))
+        return sw_err(err, SW_EINPUT, "sweep plot: -o must name a .png or .svg file, got '%s'",
+                      out_path);
+    int metric = -1;
+    for (int i = 0; i < N_METRICS; i++)
+        if (strcmp(metric_name, METRICS[i]) == 0)
+            metric = i;
+    if (metric < 0)
+        return sw_err(err, SW_EINPUT,
+                      "sweep plot: unknown metric '%s' (metrics: val_accuracy, val_loss, "
+                      "train_accuracy, train_loss)",
+                      metric_name);
+    int by = -1, n_by = 0;
+    if (by_name && strchr(by_name, ','))
+        return sw_err(err, SW_EINPUT, "sweep plot: --by takes one axis, got '%s'", by_name);
+    if (by_name && rep_parse_by("plot", by_name, &by, &n_by, 1, err) != SW_OK)
+        return SW_EINPUT;
+    char gnuplot[4096];
+    if (!find_gnuplot(gnuplot, sizeof gnuplot))
+        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot not found; apt-get install gnuplot-nox");
+    store *db;
+    char *name;
+    if (rep_open("plot", db_path, sweep, &db, &name, err) != SW_OK)
+        return SW_EINPUT;
+    int rc = plot(db, name, metric, by, out_path, svg, gnuplot, err);
+    free(name);
+    store_close(db);
+    return rc;
 }

@@ -14,6 +14,7 @@
 #include "sweep/config.h"
 #include "sweep/grid.h"
 #include "sweep/scheduler.h"
+#include "sweep/slurm.h"
 #include "sweep/store.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -25,14 +26,25 @@ static void on_signal(int sig)
 }
 
 static const char run_help[] =
-    "usage: sweep run CONFIG.yaml [--db PATH] [--jobs N] [--threads N] [--shard I/N] [--dry-run]\n\n"
+    "usage: sweep run CONFIG.yaml [--db PATH] [--jobs N] [--threads N] [--shard I/N] [--dry-run]\n"
+    "                 [--keep-checkpoints]\n\n"
     "Trains every run of the grid that is not done yet, recording each epoch in\n"
     "the database, then prints the comparison (the summary view) on stdout.\n\n"
-    "  --db PATH      database (default " DEFAULT_DB ", created with its folder)\n"
+    "  --db PATH      database (default " DEFAULT_DB ", created with its folder; for a\n"
+    "                 shard results/NAME-JOB-shardIofN.db, JOB being $SLURM_ARRAY_JOB_ID,\n"
+    "                 else $SLURM_JOB_ID, else 'local')\n"
     "  --jobs N       trainings at once (default: fill the cores)\n"
     "  --threads N    OpenMP threads per training (default: cores / jobs)\n"
-    "  --shard I/N    only the runs of shard I of N (0 <= I < N), by run key\n"
-    "  --dry-run      list what would run, train nothing, touch no database\n\n"
+    "  --shard I/N    only the runs of shard I of N (0 <= I < N), by run key; by default\n"
+    "                 from Slurm: an array task is shard (SLURM_ARRAY_TASK_ID - _MIN) / _STEP\n"
+    "                 of SLURM_ARRAY_TASK_COUNT, an srun task SLURM_PROCID of SLURM_NTASKS\n"
+    "                 (--shard 0/1 turns this off). Under Slurm, the default --jobs and\n"
+    "                 --threads fill SLURM_CPUS_PER_TASK (else SLURM_CPUS_ON_NODE) CPUs\n"
+    "  --dry-run      list what would run, train nothing, touch no database\n"
+    "  --keep-checkpoints  keep each done run's last checkpoint (in DB-checkpoints/)\n\n"
+    "After every epoch a run saves a checkpoint in the folder DB-checkpoints; an\n"
+    "interrupted or killed run resumes from it and ends bit-identical to an\n"
+    "unbroken one.\n\n"
     "Exit status: 0 all runs done, 1 a run failed or diverged, 2 usage, config\n"
     "or data error (nothing trained), 130 interrupted (SIGINT/SIGTERM).\n";
 
@@ -93,7 +105,7 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     for (int i = 0; i < in->n; i++) {
         char key[RUN_KEY_LEN + 1];
         grid_run_key(&in->runs[i], in->data.identity, key);
-        if (shards > 1 && strtoull(key, NULL, 16) % (unsigned)shards != (unsigned)shard)
+        if (grid_shard_of(key, shards) != shard)
             continue;
         in->runs[kept] = in->runs[i];
         memcpy(in->keys[kept++], key, sizeof key);
@@ -201,14 +213,40 @@ static int print_summary(store *db, const char *name, sw_error *err)
     return rc;
 }
 
+/* The default database: DEFAULT_DB, but a shard gets its own file,
+ * results/NAME-JOB-shardIofN.db, as SQLite must not be written by many
+ * nodes over NFS; `sweep merge` unites them. */
+static int default_db(const char *name, int shard, int shards, char *buf, size_t size,
+                      sw_error *err)
+{
+    if (shards <= 1) {
+        snprintf(buf, size, "%s", DEFAULT_DB);
+        return SW_OK;
+    }
+    char job[32];
+    if (slurm_job_from_env(NULL, NULL, job, sizeof job, err) != SW_OK)
+        return err->code;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", DEFAULT_DB);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    return slurm_shard_db(buf, size, dir, name, job, shard, shards, err);
+}
+
 int cmd_run(int argc, char **argv, sw_error *err)
 {
-    const char *db_path = DEFAULT_DB, *shard_arg = NULL, *pos[1];
-    int jobs = 0, threads = 0, dry_run = 0, help, n_pos, shard = 0, shards = 1;
+    const char *db_path = NULL, *shard_arg = NULL, *shard_from = "--shard", *pos[1];
+    int jobs = 0, threads = 0, dry_run = 0, keep_checkpoints = 0, help, n_pos, shard = 0,
+        shards = 1;
     const cli_option opts[] = {
         {"--db", NULL, OPT_STRING, &db_path},   {"--jobs", "-j", OPT_INT, &jobs},
         {"--threads", NULL, OPT_INT, &threads}, {"--shard", NULL, OPT_STRING, &shard_arg},
-        {"--dry-run", NULL, OPT_FLAG, &dry_run}, {NULL, NULL, 0, NULL},
+        {"--dry-run", NULL, OPT_FLAG, &dry_run},
+        {"--keep-checkpoints", NULL, OPT_FLAG, &keep_checkpoints},
+        {NULL, NULL, 0, NULL},
     };
     if (cli_parse("run", argc, argv, opts, pos, 1, &n_pos, &help, err) != SW_OK)
         return SW_EINPUT;
@@ -220,6 +258,16 @@ int cmd_run(int argc, char **argv, sw_error *err)
         return sw_err(err, SW_EINPUT, "sweep run: needs one CONFIG.yaml (see sweep run --help)");
     if (shard_arg && parse_shard(shard_arg, &shard, &shards, err) != SW_OK)
         return SW_EINPUT;
+    if (!shard_arg) {
+        if (slurm_shard_from_env(NULL, NULL, &shard, &shards, &shard_from, err) != SW_OK)
+            return SW_EINPUT;
+        if (shards < 1)
+            shards = 1;
+    }
+    int slurm_cpus = 0;   /* this task's CPUs, not the node's */
+    const char *cpus_from;
+    if ((!jobs || !threads) && slurm_cpus_from_env(NULL, NULL, &slurm_cpus, &cpus_from, err))
+        return SW_EINPUT;
     if ((jobs < 0 || jobs > PROGRESS_MAX_SLOTS) || threads < 0 || threads > 1024)
         return sw_err(err, SW_EINPUT, "sweep run: --jobs must be 1..%d and --threads 1..1024",
                       PROGRESS_MAX_SLOTS);
@@ -227,6 +275,18 @@ int cmd_run(int argc, char **argv, sw_error *err)
     sweep_input in;
     if (load_input(&in, pos[0], shard, shards, err) != SW_OK)
         return SW_EINPUT;
+    char shard_db[4096];
+    if (!db_path && !dry_run) {
+        if (default_db(in.cfg.name, shard, shards, shard_db, sizeof shard_db, err) != SW_OK) {
+            input_free(&in);
+            return SW_EINPUT;
+        }
+        db_path = shard_db;
+    }
+    if (shards > 1)
+        fprintf(stderr, "sweep: %s: shard %d of %d (from %s): %d run%s%s%s\n", in.cfg.name,
+                shard, shards, shard_from, in.n, in.n == 1 ? "" : "s",
+                db_path ? ", database " : "", db_path ? db_path : "");
     if (dry_run) {
         int rc = print_plan(stdout, &in, NULL, err) == SW_OK ? 0 : SW_EINPUT;
         input_free(&in);
@@ -255,6 +315,8 @@ int cmd_run(int argc, char **argv, sw_error *err)
     }
 
     int cores = sched_cores();
+    if (slurm_cpus > 0 && slurm_cpus < cores)
+        cores = slurm_cpus;
     if (!jobs && !threads)
         sched_default_split(cores, n_todo, &jobs, &threads);
     else if (!threads)
@@ -270,8 +332,12 @@ int cmd_run(int argc, char **argv, sw_error *err)
                 in.cfg.name, in.n, n_todo, jobs, jobs == 1 ? "" : "s", threads,
                 threads == 1 ? "" : "s", db_path);
         progress pr;
-        sched_options so = {.db_path = db_path, .jobs = jobs, .threads = threads,
-                            .stop = &stop_requested};
+        char checkpoint_dir[4096];
+        sched_checkpoint_dir(db_path, checkpoint_dir, sizeof checkpoint_dir);
+        sched_options so = {.db_path = db_path, .sweep_id = sweep_id, .keys = in.keys,
+                            .checkpoint_dir = checkpoint_dir,
+                            .keep_checkpoints = keep_checkpoints, .jobs = jobs,
+                            .threads = threads, .stop = &stop_requested};
         progress_init(&pr, stderr, in.cfg.name, in.runs, n_todo, jobs);
         progress_attach(&pr, &so);
         struct sigaction sa = {0}, old_int, old_term;

@@ -74,7 +74,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
         fputs(train_help, stdout);
         return 0;
     }
-    train_config cfg;
+    train_config cfg = {0};
     model_spec_default(&cfg.model);
     int a = act_from_name(act), o = optim_from_name(optim);
     if (a < 0)
@@ -112,7 +112,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
            act, alpha, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
     fflush(stdout);
 
-    train_hooks hooks = {&train, NULL, hook_epoch, NULL};
+    train_hooks hooks = {.ctx = &train, .on_epoch = hook_epoch};
     train_result res;
     int rc = train_run(&cfg, &train, &val, &test, threads, &hooks, &res, err);
     dataset_free(&d);

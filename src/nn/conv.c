@@ -49,7 +49,8 @@ static long chunk_floats(int B, int IC, int OH, int OW)
 }
 
 /* col: the saved input (IC,B,H,W), then scratch for chunks. dcol, of the
- * same size, holds a chunk of col and a chunk of dcol in the backward pass. */
+ * same size, holds a chunk of col and a chunk of dcol in the backward pass
+ * (the second chunk of col's scratch is spare). */
 long conv_col_size(int B, int IC, int H, int W)
 {
     return (long)IC * B * H * W + 2 * chunk_floats(B, IC, H - 2, W - 2);
@@ -90,58 +91,102 @@ CLONES static void im2col_plane(float *restrict col, const float *restrict in,
     }
 }
 
-/* din plane = sum over the 9 taps of the shifted dcol rows, taps in order,
- * accumulated in a local plane whose rows have 16 floats of slack so that
- * whole vectors can be added. */
-CLONES static void col2im_plane(float *restrict din, const float *restrict dcol,
-                                long ldc, int H, int W)
+/* din plane (c, b) = sum over the 9 taps of the shifted dcol rows, taps in
+ * order. Each din row is formed in a register, 16 columns at a time, from
+ * the (up to) 9 dcol rows that reach it; lanes that fall outside a dcol
+ * row are masked to +0. Loads may run on into the following dcol rows
+ * while they stay below end; stores may run into the next din row of the
+ * same plane, which is written after. The plain loops below give the same
+ * sums where that is not possible, or without vector code. */
+static inline __attribute__((always_inline)) float
+col2im_one(const float *dcol, long ldc, int OH, int OW, int yi, int xi)
+{
+    float s = 0;
+    for (int dy = 0; dy < 3; dy++)
+        for (int dx = 0; dx < 3; dx++) {
+            int y = yi - dy, x = xi - dx;
+            if (y >= 0 && y < OH && x >= 0 && x < OW)
+                s += dcol[(dy * 3 + dx) * ldc + y * OW + x];
+        }
+    return s;
+}
+
+static inline __attribute__((always_inline)) void
+col2im_body(float *restrict din, const float *restrict dcol, long ldc, int H,
+            int W, const float *end, int vec)
 {
     const int OH = H - 2, OW = W - 2;
-    enum { LOCAL = 8192 };
-    const int ws = W + 16;
-    if ((long)H * ws > LOCAL) {   /* large planes: plain loops */
-        for (int i = 0; i < H * W; i++)
-            din[i] = 0;
-        for (int t = 0; t < 9; t++) {
-            const float *s = dcol + t * ldc;
-            for (int y = 0; y < OH; y++) {
-                float *d = din + (y + t / 3) * W + t % 3;
-                for (int x = 0; x < OW; x++)
-                    d[x] += s[y * OW + x];
-            }
-        }
+    enum { MAXV = 8 };   /* vector path for rows up to 128 floats */
+    const int nv = (W + 15) / 16;
+    if (!vec || nv > MAXV) {
+        for (int yi = 0; yi < H; yi++)
+            for (int xi = 0; xi < W; xi++)
+                din[yi * W + xi] = col2im_one(dcol, ldc, OH, OW, yi, xi);
         return;
     }
-    float acc[LOCAL];
-    for (int i = 0; i < H * ws; i++)
-        acc[i] = 0;
-    /* the last vector of a row reads on into the next dcol row; its extra
-     * lanes are masked to +0 before they are added */
-    const int tail = OW % 16;
-    v16i keep;
-    for (int l = 0; l < 16; l++)
-        keep[l] = l < tail ? -1 : 0;
-    for (int t = 0; t < 9; t++) {
-        const float *s = dcol + t * ldc;
-        for (int y = 0; y < OH; y++) {
-            float *d = acc + (y + t / 3) * ws + t % 3;
-            const float *r = s + y * OW;
-            int x = 0;
-            for (; x + 16 <= OW; x += 16)
-                *(v16u *)(d + x) += *(const v16u *)(r + x);
-            if (x < OW) {
-                if ((OH - y) * OW - OW >= 16) {
-                    v16i v = (v16i) * (const v16u *)(r + x) & keep;
-                    *(v16u *)(d + x) += (v16f)v;
-                } else {
-                    for (; x < OW; x++)
-                        d[x] += r[x];
+    /* valid[v][dx]: lanes of vector v whose dcol column x0 + l - dx is in
+     * [0, OW) */
+    v16i valid[MAXV][3];
+    for (int v = 0; v < nv; v++)
+        for (int dx = 0; dx < 3; dx++)
+            for (int l = 0; l < 16; l++) {
+                int pos = v * 16 + l - dx;
+                valid[v][dx][l] = pos >= 0 && pos < OW ? -1 : 0;
+            }
+    const v16i shift1 = {0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+    const v16i shift2 = {0, 1, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29};
+    const v16f zero = {0};
+    for (int yi = 0; yi < H; yi++) {
+        float *d = din + yi * W;
+        for (int v = 0; v < nv; v++) {
+            const int x0 = 16 * v;
+            v16f acc = zero;
+            int ok = 1;
+            for (int dy = 0; dy < 3 && ok; dy++) {
+                const int y = yi - dy;
+                if (y < 0 || y >= OH)
+                    continue;
+                for (int dx = 0; dx < 3; dx++) {
+                    const float *r = dcol + (dy * 3 + dx) * ldc + y * OW;
+                    const float *p = r + (x0 > dx ? x0 - dx : 0);
+                    if (p + 16 > end) {
+                        ok = 0;
+                        break;
+                    }
+                    v16f t = *(const v16u *)p;
+                    if (x0 < dx)   /* only x0 = 0: lanes move up by dx */
+                        t = __builtin_shuffle(zero, t, dx == 1 ? shift1 : shift2);
+                    acc += (v16f)((v16i)t & valid[v][dx]);
                 }
+            }
+            if (ok && x0 + 16 <= (H - yi) * W) {
+                *(v16u *)(d + x0) = acc;
+            } else {
+                float lanes[16];
+                *(v16u *)lanes = acc;
+                for (int l = 0; l < 16 && x0 + l < W; l++)
+                    d[x0 + l] = ok ? lanes[l] : col2im_one(dcol, ldc, OH, OW, yi, x0 + l);
             }
         }
     }
-    for (int y = 0; y < H; y++)
-        copy_row(din + y * W, acc + y * ws, W, (H - y - 1) * W >= 16);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("arch=x86-64-v4"))) static void
+col2im_v4(float *din, const float *dcol, long ldc, int H, int W, const float *end)
+{
+    col2im_body(din, dcol, ldc, H, W, end, 1);
+}
+#endif
+
+static void col2im_plane(float *din, const float *dcol, long ldc, int H, int W,
+                         const float *end)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return col2im_v4(din, dcol, ldc, H, W, end);
+#endif
+    col2im_body(din, dcol, ldc, H, W, end, 0);
 }
 
 /* Im2col of images [b0, b0+nb) of in (IC,B,H,W) into col (IC*9, nb*OH*OW).
@@ -162,24 +207,58 @@ static void im2col_chunk(float *col, const float *in, int B, int IC, int H,
 
 /* out[o][0..n) (row stride ldo) = bias[o] + sum_k w[o][k] col[k][0..n),
  * taps added in order: for a tiny K (the first layer) one pass over the
- * pixels beats packing for a gemm, and the bias rides along. */
-CLONES static void small_k_block(float *restrict out, long ldo,
-                                 const float *restrict col, long ldc,
-                                 const float *restrict w, const float *restrict bias,
-                                 int K, int OC, long n)
+ * pixels beats packing for a gemm, and the bias rides along. K is a
+ * multiple of 9. Vectors of 16 pixels keep 9 rows of col in registers
+ * while every output channel is formed from them. */
+static inline __attribute__((always_inline)) void
+small_k_body(float *restrict out, long ldo, const float *restrict col, long ldc,
+             const float *restrict w, const float *restrict bias, int K, int OC,
+             long n, int vec)
 {
-    for (int o = 0; o < OC; o++) {
-        float *restrict d = out + o * ldo;
-        const float b = bias[o];
-        for (long i = 0; i < n; i++)
-            d[i] = b;
-        for (int k = 0; k < K; k++) {
-            const float wk = w[o * K + k];
-            const float *restrict s = col + k * ldc;
-            for (long i = 0; i < n; i++)
-                d[i] += wk * s[i];
+    long i = 0;
+    for (; vec && i + 16 <= n; i += 16)
+        for (int k0 = 0; k0 < K; k0 += 9) {
+            v16f x[9];
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++)
+                x[t] = *(const v16u *)(col + (k0 + t) * ldc + i);
+            for (int o = 0; o < OC; o++) {
+                v16u *d = (v16u *)(out + o * ldo + i);
+                v16f acc = {0};
+                acc = k0 ? acc + *d : acc + bias[o];
+                const float *wo = w + o * K + k0;
+#pragma GCC unroll 9
+                for (int t = 0; t < 9; t++)
+                    acc += wo[t] * x[t];
+                *d = acc;
+            }
         }
-    }
+    for (; i < n; i++)   /* the same sums, one pixel at a time */
+        for (int o = 0; o < OC; o++) {
+            float acc = bias[o];
+            for (int k = 0; k < K; k++)
+                acc += w[o * K + k] * col[k * ldc + i];
+            out[o * ldo + i] = acc;
+        }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("arch=x86-64-v4"))) static void
+small_k_v4(float *out, long ldo, const float *col, long ldc, const float *w,
+           const float *bias, int K, int OC, long n)
+{
+    small_k_body(out, ldo, col, ldc, w, bias, K, OC, n, 1);
+}
+#endif
+
+static void small_k_block(float *out, long ldo, const float *col, long ldc,
+                          const float *w, const float *bias, int K, int OC, long n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return small_k_v4(out, ldo, col, ldc, w, bias, K, OC, n);
+#endif
+    small_k_body(out, ldo, col, ldc, w, bias, K, OC, n, 0);
 }
 
 void conv_forward(float *out, float *col, const float *in, const float *weight,
@@ -253,12 +332,13 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
     const int OH = H - 2, OW = W - 2, K = IC * 9;
     const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * H * W;
     /* conv_forward left the input at the start of col. Chunks of col are
-     * rebuilt in the dcol workspace; when there is none (no din wanted)
-     * in the scratch part of col, which conv_forward used the same way
-     * and which holds nothing the caller can see. */
+     * rebuilt in the dcol workspace, next to the chunks of dcol; when no
+     * din is wanted (dcol is then unused) in the scratch part of col,
+     * which conv_forward used the same way and which holds nothing the
+     * caller reads: col is the caller's writable workspace. */
     const float *in = col;
-    float *chunk = dcol ? dcol : (float *)col + nin;
-    float *dchunk = dcol ? dcol + chunk_floats(B, IC, OH, OW) : NULL;
+    float *chunk = din ? dcol : (float *)col + nin;
+    float *dchunk = din ? dcol + chunk_floats(B, IC, OH, OW) : NULL;
     row_sums(dbias, dout, OC, P);
     const int cb = chunk_images(IC, OH, OW);
     for (int b0 = 0; b0 < B; b0 += cb) {
@@ -275,7 +355,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         for (long u = 0; u < tasks; u++) {
             const long b = u / IC, c = u % IC;
             col2im_plane(din + ((c * B) + b0 + b) * H * W,
-                         dchunk + c * 9 * pc + b * ohw, pc, H, W);
+                         dchunk + c * 9 * pc + b * ohw, pc, H, W, dchunk + K * pc);
         }
     }
 }

@@ -1,33 +1,206 @@
-/* pool.c: 2x2 max pooling, stride 2, floor. Parallel over planes; each
- * output and each input gradient is written by the thread owning its plane. */
+/* pool.c: 2x2 max pooling, stride 2, floor. Parallel over fixed groups of
+ * planes; each output and each input gradient is written by the thread
+ * owning its plane group.
+ *
+ * Rows are short (26 inputs after conv1), too short for gcc's vectoriser,
+ * and the tensors are too big for cache, so the loops are written with
+ * GCC vector extensions: 32 inputs of a row pair give 16 outputs. A vector
+ * may run past the end of a row into the next one (still inside the
+ * group: the "room" tests); those lanes are garbage that the next row
+ * overwrites, or are masked to zero where they would land in a real
+ * element. Near the end of a group the plain loop takes over. */
 #include "nn/pool.h"
 
+#include <stddef.h>
 #include <string.h>
-
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 enum { PLANES_PER_TASK = 16 };   /* fixed work units, not per thread */
 
-CLONES static void pool_planes(float *restrict out, uint8_t *restrict argmax,
-                               const float *restrict in, long np, int H, int W)
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int v16i __attribute__((vector_size(64)));
+typedef uint8_t v16b __attribute__((vector_size(16)));
+typedef uint8_t v16bu __attribute__((vector_size(16), aligned(1), may_alias));
+
+static const v16i EVEN = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+static const v16i ODD = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+static const v16i LO = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+static const v16i HI = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+
+/* m ? a : b lane by lane, m from a comparison (-1 or 0). A statement
+ * expression, not a function (a v16f return is an ABI warning in the
+ * baseline build) and not a plain macro (gcc 12 then scalarises the
+ * loop); do not nest it (-Wshadow). */
+#define select(m, a, b)                                                      \
+    ({                                                                       \
+        v16i m_ = (m);                                                       \
+        v16f a_ = (a), b_ = (b);                                             \
+        (v16f)((m_ & (v16i)a_) | (~m_ & (v16i)b_));                          \
+    })
+
+/* The max of one 2x2 window and which input won (0..3 row-major, the first
+ * on ties: each pair keeps its first, the second pair must beat the first).
+ * Branch-free: a data-dependent branch mispredicts half the time. */
+static inline __attribute__((always_inline)) float
+max4(float v0, float v1, float v2, float v3, uint8_t *k)
 {
+    int g01 = v1 > v0, g23 = v3 > v2;
+    float m01 = g01 ? v1 : v0, m23 = g23 ? v3 : v2;
+    int g = m23 > m01;
+    *k = (uint8_t)(g ? 2 + g23 : g01);
+    return g ? m23 : m01;
+}
+
+/* nv vectors of 16 outputs of one row from input rows r0, r1. */
+static inline __attribute__((always_inline)) void
+pool_row_body(float *restrict o, uint8_t *restrict a, const float *restrict r0,
+              const float *restrict r1, int nv)
+{
+    for (int x = 0; x < 16 * nv; x += 16) {
+        v16f p0 = *(const v16u *)(r0 + 2 * x), p1 = *(const v16u *)(r0 + 2 * x + 16);
+        v16f q0 = *(const v16u *)(r1 + 2 * x), q1 = *(const v16u *)(r1 + 2 * x + 16);
+        v16f v0 = __builtin_shuffle(p0, p1, EVEN), v1 = __builtin_shuffle(p0, p1, ODD);
+        v16f v2 = __builtin_shuffle(q0, q1, EVEN), v3 = __builtin_shuffle(q0, q1, ODD);
+        v16i g01 = v1 > v0, g23 = v3 > v2;
+        v16f m01 = select(g01, v1, v0), m23 = select(g23, v3, v2);
+        v16i g = m23 > m01;
+        /* k = g ? 2 + g23 : g01, from selects only: gcc 12 turns the
+         * loop into scalar code if a mask enters arithmetic */
+        const v16i i0 = {0}, i1 = i0 + 1, i2 = i0 + 2, i3 = i0 + 3;
+        v16f k23 = select(g23, (v16f)i3, (v16f)i2);
+        v16f k01 = select(g01, (v16f)i1, (v16f)i0);
+        v16i k = (v16i)select(g, k23, k01);
+        *(v16u *)(o + x) = select(g, m23, m01);
+        *(v16bu *)(a + x) = __builtin_convertvector(k, v16b);
+    }
+}
+
+typedef void row_fn(float *o, uint8_t *a, const float *r0, const float *r1, int nv);
+
+static inline __attribute__((always_inline)) void
+pool_body(float *restrict out, uint8_t *restrict argmax, const float *restrict in,
+          long np, int H, int W, row_fn *row)
+{
+    const int vec = row != NULL;
     const int OH = H / 2, OW = W / 2;
+    const float *in_end = in + np * H * W;
+    const float *out_end = out + np * OH * OW;
     for (long pl = 0; pl < np; pl++)
         for (int y = 0; y < OH; y++) {
             const float *r0 = in + (pl * H + 2 * y) * W, *r1 = r0 + W;
             float *o = out + (pl * OH + y) * OW;
             uint8_t *a = argmax + (pl * OH + y) * OW;
-            for (int x = 0; x < OW; x++) {
-                /* strict > keeps the first of equal values */
-                float m = r0[2 * x];
-                uint8_t k = 0;
-                if (r0[2 * x + 1] > m) { m = r0[2 * x + 1]; k = 1; }
-                if (r1[2 * x] > m) { m = r1[2 * x]; k = 2; }
-                if (r1[2 * x + 1] > m) { m = r1[2 * x + 1]; k = 3; }
-                o[x] = m;
-                a[x] = k;
+            int x = 0;
+            if (vec) {
+                /* whole vectors while they stay inside the group */
+                int nv = 0;
+                while (nv * 16 < OW && r1 + 2 * nv * 16 + 32 <= in_end &&
+                       o + nv * 16 + 16 <= out_end)
+                    nv++;
+                row(o, a, r0, r1, nv);
+                x = nv * 16 < OW ? nv * 16 : OW;
+            }
+            for (; x < OW; x++)
+                o[x] = max4(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], &a[x]);
+        }
+}
+
+static inline __attribute__((always_inline)) void
+unpool_body(float *restrict din, const float *restrict dout,
+            const uint8_t *restrict argmax, long np, int H, int W, int vec)
+{
+    const int OH = H / 2, OW = W / 2;
+    const float *dout_end = dout + np * OH * OW;
+    const float *din_end = din + np * H * W;
+    for (long pl = 0; pl < np; pl++) {
+        float *plane = din + pl * H * W;
+        for (int y = 0; y < OH; y++) {
+            float *r0 = plane + 2 * y * W, *r1 = r0 + W;
+            const float *g = dout + (pl * OH + y) * OW;
+            const uint8_t *a = argmax + (pl * OH + y) * OW;
+            /* vectors of 16 outputs while they stay inside the group;
+             * all of row 2y first, whose spill into row 2y+1 the row 2y+1
+             * pass then rewrites (row 2y+1 spills into later rows) */
+            int xv = 0;
+            while (vec && xv < OW && g + xv + 16 <= dout_end && r1 + 2 * xv + 32 <= din_end)
+                xv += 16;
+            for (int half = 0; half < 2; half++) {
+                float *r = half ? r1 : r0;
+                for (int x = 0; x < xv; x += 16) {
+                    /* lanes past the row are zeroed: with an odd W the
+                     * first of them lands on the real (dropped) last column */
+                    v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+                    v16i valid = lane < OW - x;
+                    v16f gv = (v16f)((v16i) * (const v16u *)(g + x) & valid);
+                    v16i k = __builtin_convertvector(*(const v16bu *)(a + x), v16i);
+                    v16f z = {0};
+                    v16f e0 = select(k == 2 * half, gv, z);
+                    v16f e1 = select(k == 2 * half + 1, gv, z);
+                    *(v16u *)(r + 2 * x) = __builtin_shuffle(e0, e1, LO);
+                    *(v16u *)(r + 2 * x + 16) = __builtin_shuffle(e0, e1, HI);
+                }
+            }
+            int x = xv > OW ? OW : xv;
+            for (; x < OW; x++) {
+                r0[2 * x] = a[x] == 0 ? g[x] : 0.0f;
+                r0[2 * x + 1] = a[x] == 1 ? g[x] : 0.0f;
+                r1[2 * x] = a[x] == 2 ? g[x] : 0.0f;
+                r1[2 * x + 1] = a[x] == 3 ? g[x] : 0.0f;
+            }
+            if (W % 2) {   /* the dropped last column */
+                r0[W - 1] = 0;
+                r1[W - 1] = 0;
             }
         }
+        for (int y = 2 * OH; y < H; y++)   /* the dropped last row */
+            memset(plane + y * W, 0, (size_t)W * sizeof(float));
+    }
+}
+
+/* The vector code is compiled per instruction set in plain target
+ * functions: inside target_clones, gcc 12 lowers some generic vector
+ * operations (the int-to-byte conversion here) with the baseline ISA and
+ * turns the whole loop into scalar code. */
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("arch=x86-64-v4"))) static void
+pool_row_v4(float *o, uint8_t *a, const float *r0, const float *r1, int nv)
+{
+    pool_row_body(o, a, r0, r1, nv);
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void
+unpool_v4(float *din, const float *dout, const uint8_t *argmax, long np, int H, int W)
+{
+    unpool_body(din, dout, argmax, np, H, W, 1);
+}
+__attribute__((target("arch=x86-64-v3"))) static void
+unpool_v3(float *din, const float *dout, const uint8_t *argmax, long np, int H, int W)
+{
+    unpool_body(din, dout, argmax, np, H, W, 1);
+}
+#endif
+
+static void pool_planes(float *out, uint8_t *argmax, const float *in, long np,
+                        int H, int W)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    /* (AVX2 has no byte narrowing: the plain loop does as well there) */
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return pool_body(out, argmax, in, np, H, W, pool_row_v4);
+#endif
+    pool_body(out, argmax, in, np, H, W, NULL);
+}
+
+static void unpool_planes(float *din, const float *dout, const uint8_t *argmax,
+                          long np, int H, int W)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return unpool_v4(din, dout, argmax, np, H, W);
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return unpool_v3(din, dout, argmax, np, H, W);
+#endif
+    unpool_body(din, dout, argmax, np, H, W, 0);
 }
 
 void maxpool_forward(float *out, uint8_t *argmax, const float *in,
@@ -41,26 +214,6 @@ void maxpool_forward(float *out, uint8_t *argmax, const float *in,
         long np = planes - p0 < PLANES_PER_TASK ? planes - p0 : PLANES_PER_TASK;
         pool_planes(out + p0 * osz, argmax + p0 * osz, in + p0 * isz, np, H, W);
     }
-}
-
-CLONES static void unpool_planes(float *restrict din, const float *restrict dout,
-                                 const uint8_t *restrict argmax, long np,
-                                 int H, int W)
-{
-    const int OH = H / 2, OW = W / 2;
-    memset(din, 0, (size_t)np * H * W * sizeof(float));
-    for (long pl = 0; pl < np; pl++)
-        for (int y = 0; y < OH; y++) {
-            float *r0 = din + (pl * H + 2 * y) * W, *r1 = r0 + W;
-            const float *g = dout + (pl * OH + y) * OW;
-            const uint8_t *a = argmax + (pl * OH + y) * OW;
-            for (int x = 0; x < OW; x++) {
-                r0[2 * x] = a[x] == 0 ? g[x] : 0.0f;
-                r0[2 * x + 1] = a[x] == 1 ? g[x] : 0.0f;
-                r1[2 * x] = a[x] == 2 ? g[x] : 0.0f;
-                r1[2 * x + 1] = a[x] == 3 ? g[x] : 0.0f;
-            }
-        }
 }
 
 void maxpool_backward(float *din, const float *dout, const uint8_t *argmax,

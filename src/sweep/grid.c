@@ -272,3 +272,10 @@ void grid_model_spec(const run_settings *r, model_spec *spec)
     spec->init = r->init;
     spec->dropout = (float)r->dropout;
 }
+
+int grid_shard_of(const char *key, int n)
+{
+    if (n <= 1 || !key)
+        return 0;
+    return (int)(strtoull(key, NULL, 16) % (unsigned long long)n);
+}

@@ -3,6 +3,9 @@
  * shared read-only. */
 #include "sweep/scheduler.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -10,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "train/checkpoint.h"
 
 typedef struct {
     const sched_options *o;
@@ -34,7 +39,13 @@ typedef struct {
     shared_state *sh;
     store *db;
     int slot, run;
+    const char *checkpoint;
 } run_ctx;
+
+void sched_checkpoint_dir(const char *db_path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s-checkpoints", db_path);
+}
 
 int sched_cores(void)
 {
@@ -70,6 +81,12 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
     if (rc->sh->o->on_epoch)
         rc->sh->o->on_epoch(rc->sh->o->ctx, rc->slot, rc->run, epoch, m);
     return SW_OK;
+}
+
+static int hook_checkpoint(void *ctx, const train_state *st, sw_error *err)
+{
+    run_ctx *rc = ctx;
+    return checkpoint_write(rc->checkpoint, rc->sh->o->keys[rc->run], st, err);
 }
 
 static void hook_batch(void *ctx, const train_progress *p)
@@ -112,7 +129,7 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     const run_settings *r = &sh->runs[i];
     sw_error err = {0};
     char msg[sizeof err.msg + 64] = "";
-    train_config cfg;
+    train_config cfg = {0};
     data_split train, val, test;
     train_result res;
     run_status st;
@@ -127,13 +144,27 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     cfg.seed = (uint64_t)r->seed;
     dataset_split(sh->d, r->validation_split, r->train_limit, &train, &val, &test);
 
+    /* Resume from the last checkpoint; epochs past it are trained again
+     * (bit-identically), so their rows go. */
+    char checkpoint[4096 + RUN_KEY_LEN + 32];
+    train_state resume;
+    int found = 0, rcode;
+    snprintf(checkpoint, sizeof checkpoint, "%s/%lld-%s.ckpt", o->checkpoint_dir, o->sweep_id,
+             o->keys[i]);
+    checkpoint_read(checkpoint, o->keys[i], 0, r->optimizer == OPT_ADAM, &resume, &found, &err);
+    cfg.resume = found ? &resume : NULL;
+    double t0 = now_seconds();
     if (o->on_start)
         o->on_start(o->ctx, slot, i);
-    run_ctx rc = {sh, db, slot, i};
-    train_hooks hooks = {&rc, hook_batch, hook_epoch, o->stop};
-    double t0 = now_seconds();
-    int rcode = train_run(&cfg, &train, &val, &test, o->threads, &hooks, &res, &err);
+    rcode = store_epochs_truncate(db, sh->run_ids[i], found ? resume.epoch : 0, &err);
+    if (rcode == SW_OK) {
+        run_ctx rc = {sh, db, slot, i, checkpoint};
+        train_hooks hooks = {.ctx = &rc, .on_batch = hook_batch, .on_epoch = hook_epoch,
+                             .on_checkpoint = hook_checkpoint, .stop = o->stop};
+        rcode = train_run(&cfg, &train, &val, &test, o->threads, &hooks, &res, &err);
+    }
     double wall = now_seconds() - t0;
+    train_state_free(&resume);
 
     if (rcode != SW_OK) {
         st = RUN_FAILED;
@@ -151,6 +182,8 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
         fail_worker(sh, &ferr);
         st = RUN_FAILED;
         snprintf(msg, sizeof msg, "%s", ferr.msg);
+    } else if (st == RUN_DONE && !o->keep_checkpoints) {
+        unlink(checkpoint);
     }
     pthread_mutex_lock(&sh->lock);
     sh->tally.trained++;
@@ -200,6 +233,12 @@ int sched_run(const sched_options *o, const dataset *d, const run_settings *runs
     int started = 0;
 
     memset(tally, 0, sizeof *tally);
+    if (mkdir(o->checkpoint_dir, 0755) != 0 && errno != EEXIST) {
+        free(tids);
+        free(args);
+        return sw_err(err, SW_EINPUT, "%s: cannot create the checkpoint folder: %s",
+                      o->checkpoint_dir, strerror(errno));
+    }
     if (!tids || !args) {
         free(tids);
         free(args);

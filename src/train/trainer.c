@@ -79,6 +79,20 @@ int train_run(const train_config *cfg, const data_split *train, const data_split
     model_init_params(m, cfg->seed);
     if (optim_init(&opt, cfg->optimizer, cfg->learning_rate, model_num_params(m), err) != SW_OK)
         goto done;
+    int first_epoch = 1;
+    const train_state *r = cfg->resume;
+    long n = model_num_params(m);
+    /* a state that does not fit (another model) is ignored: start over */
+    if (r && r->epoch > 0 && r->n == n && r->params && (!opt.m || (r->adam_m && r->adam_v))) {
+        memcpy(model_params(m), r->params, sizeof(float) * (size_t)n);
+        if (opt.m) {
+            memcpy(opt.m, r->adam_m, sizeof(float) * (size_t)n);
+            memcpy(opt.v, r->adam_v, sizeof(float) * (size_t)n);
+        }
+        opt.t = r->t;
+        first_epoch = r->epoch + 1;
+        res->epochs_done = r->epoch;
+    }
     order = malloc(sizeof(long) * (size_t)train->n);
     xbuf = malloc(sizeof(float) * (size_t)bs * (size_t)train->pixels);
     ybuf = malloc((size_t)bs);
@@ -89,7 +103,7 @@ int train_run(const train_config *cfg, const data_split *train, const data_split
 
     long batches = (train->n + bs - 1) / bs;
     res->status = TRAIN_DONE;
-    for (int epoch = 1; epoch <= cfg->epochs; epoch++) {
+    for (int epoch = first_epoch; epoch <= cfg->epochs; epoch++) {
         double t0 = now_seconds(), loss_sum = 0;
         long hits = 0;
         shuffle_order(order, train->n, cfg->seed, epoch);
@@ -131,6 +145,11 @@ int train_run(const train_config *cfg, const data_split *train, const data_split
         if (hooks->on_epoch && hooks->on_epoch(hooks->ctx, epoch, &em, err) != SW_OK)
             goto done;
         res->epochs_done = epoch;
+        if (hooks->on_checkpoint) {
+            train_state st = {epoch, model_num_params(m), model_params(m), opt.m, opt.v, opt.t};
+            if (hooks->on_checkpoint(hooks->ctx, &st, err) != SW_OK)
+                goto done;
+        }
     }
     evaluate(m, test, bs, xbuf, ybuf, &res->test_loss, &res->test_accuracy);
 

@@ -67,6 +67,8 @@ static const struct {
     {"rng", suite_rng},       {"nn", suite_nn},       {"data", suite_data},
     {"config", suite_config}, {"store", suite_store}, {"train", suite_train},
     {"golden", suite_golden},
+    {"cluster", suite_cluster},
+    {"stats", suite_stats},
 };
 
 int main(int argc, char **argv)

@@ -65,5 +65,7 @@ void suite_config(void);
 void suite_store(void);
 void suite_train(void);
 void suite_golden(void);
+void suite_cluster(void);
+void suite_stats(void);
 
 #endif

@@ -520,6 +520,42 @@ static void test_pool_gradients(void)
     pool_gradient_case(4, 4, 6);
     pool_gradient_case(3, 5, 7);   /* odd: last row and column dropped */
     pool_gradient_case(2, 1, 3);   /* no output at all */
+    pool_gradient_case(3, 9, 41);  /* rows of 20 outputs: two vectors */
+    pool_gradient_case(40, 6, 27); /* several groups of planes */
+}
+
+/* Many ties (values from {0, 1, 2}): the winner is the first maximum in
+ * row-major order, on every path (vector or not). */
+static void test_pool_ties(void)
+{
+    const long planes = 37;
+    const int H = 7, W = 37, OH = 3, OW = 18;
+    const long nin = planes * H * W, nout = planes * OH * OW;
+    float *in = falloc(nin), *out = falloc(nout), *g = falloc(nout), *din = falloc(nin);
+    uint8_t *am = malloc((size_t)nout);
+    for (long i = 0; i < nin; i++)
+        in[i] = floorf(3 * rng_uniform(21, TEST_PURPOSE, 0, (uint64_t)i));
+    fill(g, nout, 22, 1, 2);
+    maxpool_forward(out, am, in, planes, H, W);
+    maxpool_backward(din, g, am, planes, H, W);
+    int bad = 0;
+    float *want = falloc(nin);
+    for (long pl = 0; pl < planes; pl++)
+        for (int y = 0; y < OH; y++)
+            for (int x = 0; x < OW; x++) {
+                const float *s = in + (pl * H + 2 * y) * W + 2 * x;
+                float v[4] = {s[0], s[1], s[W], s[W + 1]};
+                int k = 0;
+                for (int j = 1; j < 4; j++)
+                    if (v[j] > v[k])
+                        k = j;
+                long o = (pl * OH + y) * OW + x;
+                bad += am[o] != k || out[o] != v[k];
+                want[(pl * H + 2 * y + k / 2) * W + 2 * x + k % 2] = g[o];
+            }
+    CHECK_INT(bad, 0);
+    CHECK(memcmp(din, want, (size_t)nin * sizeof(float)) == 0);
+    free(in), free(out), free(g), free(din), free(am), free(want);
 }
 
 /* ---------------------------------------------------------------------------
@@ -986,6 +1022,7 @@ void suite_nn(void)
     RUN_TEST(test_conv_against_loops);
     RUN_TEST(test_pool_golden);
     RUN_TEST(test_pool_gradients);
+    RUN_TEST(test_pool_ties);
     RUN_TEST(test_dense_gradients);
     RUN_TEST(test_flatten);
     RUN_TEST(test_activation_gradients);

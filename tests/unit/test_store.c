@@ -599,7 +599,7 @@ static void test_failed_diverged_interrupted(void)
     store_close(s);
 }
 
-static void test_reclaim_deletes_epochs(void)
+static void test_reclaim_and_truncate_epochs(void)
 {
     run_settings runs[2] = {settings(ACT_ELU, 1.0, 1), settings(ACT_ELU, 1.0, 2)};
     long long sweep_id, ids[2];
@@ -619,6 +619,14 @@ static void test_reclaim_deletes_epochs(void)
     CHECK(csv && count_lines(csv) == 4);
     free(csv);
     CHECK(store_run_claim(s, ids[0], 1, &claimed, &err) == SW_OK && claimed);
+    csv = export_str(s, "epochs", NULL, &err);
+    CHECK(csv && count_lines(csv) == 4);   /* a claim keeps epochs for a resume */
+    free(csv);
+    CHECK(store_epochs_truncate(s, ids[0], 1, &err) == SW_OK);   /* checkpoint at 1 */
+    csv = export_str(s, "epochs", NULL, &err);
+    CHECK(csv && count_lines(csv) == 3);
+    free(csv);
+    CHECK(store_epochs_truncate(s, ids[0], 0, &err) == SW_OK);   /* no checkpoint */
     csv = export_str(s, "epochs", NULL, &err);
     CHECK(csv && count_lines(csv) == 2);   /* only the other run's epoch */
     if (csv)
@@ -1019,7 +1027,7 @@ void suite_store(void)
     RUN_TEST(test_runs_ensure);
     RUN_TEST(test_claim_epoch_finish);
     RUN_TEST(test_failed_diverged_interrupted);
-    RUN_TEST(test_reclaim_deletes_epochs);
+    RUN_TEST(test_reclaim_and_truncate_epochs);
     RUN_TEST(test_stale_claim);
     RUN_TEST(test_concurrent_claims);
     RUN_TEST(test_summary_view);

@@ -9,6 +9,7 @@
 
 #include "base/rng.h"
 #include "test.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 static void set_threads(int n)
@@ -320,6 +321,7 @@ static int log_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err
 
 static void tiny_config(train_config *c, act_kind act)
 {
+    memset(c, 0, sizeof *c);
     model_spec_default(&c->model);
     c->model.act = act;
     c->model.in_h = c->model.in_w = 16;
@@ -341,7 +343,7 @@ static void test_training_learns_and_reports_epochs(void)
     train_config c;
     tiny_config(&c, ACT_ELU);
     hook_log h = {0};
-    train_hooks hooks = {&h, NULL, log_epoch, NULL};
+    train_hooks hooks = {.ctx = &h, .on_epoch = log_epoch};
     train_result r;
     sw_error err = {0};
     CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 2, &hooks, &r, &err), SW_OK);
@@ -380,7 +382,7 @@ static void test_divergence_and_interruption(void)
     CHECK_INT(r.diverged_epoch, 1);
 
     volatile sig_atomic_t stop = 1;
-    train_hooks hooks = {NULL, NULL, NULL, &stop};
+    train_hooks hooks = {.stop = &stop};
     c.optimizer = OPT_ADAM;
     c.learning_rate = 1e-3f;
     CHECK_INT(train_run(&c, &tr.split, &tr.split, &tr.split, 1, &hooks, &r, &err), SW_OK);
@@ -402,7 +404,7 @@ static void test_run_metrics_bit_identical_across_threads(void)
     train_result r[3];
     for (int t = 0; t < 3; t++) {
         sw_error err = {0};
-        train_hooks hooks = {&h[t], NULL, log_epoch, NULL};
+        train_hooks hooks = {.ctx = &h[t], .on_epoch = log_epoch};
         CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, t + 1, &hooks, &r[t], &err), SW_OK);
     }
     for (int t = 1; t < 3; t++) {
@@ -413,6 +415,114 @@ static void test_run_metrics_bit_identical_across_threads(void)
     set_threads(1);
     synth_free(&tr);
     synth_free(&va);
+}
+
+/* Keeps a copy of the state after a chosen epoch, then stops the run. */
+typedef struct {
+    int at;
+    train_state saved;
+    volatile sig_atomic_t stop;
+} saver;
+
+static int save_state(void *ctx, const train_state *st, sw_error *err)
+{
+    saver *sv = ctx;
+    (void)err;
+    if (st->epoch != sv->at)
+        return SW_OK;
+    size_t bytes = sizeof(float) * (size_t)st->n;
+    sv->saved = *st;
+    sv->saved.params = malloc(bytes);
+    memcpy(sv->saved.params, st->params, bytes);
+    sv->saved.adam_m = malloc(bytes);
+    memcpy(sv->saved.adam_m, st->adam_m, bytes);
+    sv->saved.adam_v = malloc(bytes);
+    memcpy(sv->saved.adam_v, st->adam_v, bytes);
+    sv->stop = 1;
+    return SW_OK;
+}
+
+/* Stopped after epoch 1, saved, written to disk and read back, resumed:
+ * the same bits at the end as an unbroken run. */
+static void test_resume_from_checkpoint_is_bit_identical(void)
+{
+    synth_set tr, va;
+    synth_make(&tr, 160, 16, 6);
+    synth_make(&va, 50, 16, 7);
+    train_config c;
+    tiny_config(&c, ACT_ELU);
+    c.model.dropout = 0.25f;
+    hook_log whole = {0}, resumed = {0};
+    train_result r_whole, r_first, r_resumed;
+    sw_error err = {0};
+    train_hooks hooks = {.ctx = &whole, .on_epoch = log_epoch};
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 2, &hooks, &r_whole, &err), SW_OK);
+
+    saver sv = {.at = 1};
+    train_hooks first = {.ctx = &sv, .on_checkpoint = save_state, .stop = &sv.stop};
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 1, &first, &r_first, &err), SW_OK);
+    CHECK_INT(r_first.status, TRAIN_INTERRUPTED);
+    CHECK_INT(sv.saved.epoch, 1);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/resume.ckpt", test_tmpdir());
+    CHECK_INT(checkpoint_write(path, "0123456789abcdef", &sv.saved, &err), SW_OK);
+    train_state back;
+    int found = 0;
+    CHECK_INT(checkpoint_read(path, "0123456789abcdef", sv.saved.n, 1, &back, &found, &err), SW_OK);
+    CHECK(found && back.epoch == 1 && back.t == sv.saved.t);
+    if (found)
+        CHECK(memcmp(back.adam_v, sv.saved.adam_v, sizeof(float) * (size_t)back.n) == 0);
+
+    c.resume = found ? &back : &sv.saved;
+    hooks.ctx = &resumed;
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 3, &hooks, &r_resumed, &err), SW_OK);
+    CHECK_INT(r_resumed.status, TRAIN_DONE);
+    CHECK_INT(resumed.epochs_seen, c.epochs);
+    CHECK(resumed.last.train_loss == whole.last.train_loss);
+    CHECK(resumed.last.val_loss == whole.last.val_loss);
+    CHECK(r_resumed.test_loss == r_whole.test_loss);
+    CHECK(r_resumed.test_accuracy == r_whole.test_accuracy);
+    train_state_free(&back);
+    train_state_free(&sv.saved);
+    synth_free(&tr);
+    synth_free(&va);
+}
+
+static void test_checkpoint_refuses_damage_and_strangers(void)
+{
+    float p[5] = {1, 2, 3, 4, 5}, m[5] = {0}, v[5] = {0};
+    train_state st = {3, 5, p, m, v, 42}, back;
+    char path[512];
+    int found = 1;
+    sw_error err = {0};
+    snprintf(path, sizeof path, "%s/small.ckpt", test_tmpdir());
+    CHECK_INT(checkpoint_write(path, "key-a", &st, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK(found && back.epoch == 3 && back.t == 42 && back.params[4] == 5);
+    train_state_free(&back);
+    CHECK_INT(checkpoint_read(path, "key-b", 5, 1, &back, &found, &err), SW_OK);
+    CHECK(!found && back.params == NULL);                 /* another run's */
+    CHECK_INT(checkpoint_read(path, "key-a", 6, 1, &back, &found, &err), SW_OK);
+    CHECK(!found);                                         /* another model */
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 0, &back, &found, &err), SW_OK);
+    CHECK(!found);                                         /* SGD has no moments */
+    FILE *f = fopen(path, "r+b");                          /* one flipped byte */
+    if (f) {
+        fseek(f, 70, SEEK_SET);
+        int ch = fgetc(f);
+        fseek(f, 70, SEEK_SET);
+        fputc(ch ^ 0x10, f);
+        fclose(f);
+    }
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK(!found);
+    snprintf(path, sizeof path, "%s/none.ckpt", test_tmpdir());
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK(!found);
+    snprintf(path, sizeof path, "%s/no-such-folder/x.ckpt", test_tmpdir());
+    CHECK_INT(checkpoint_write(path, "key-a", &st, &err), SW_ERUN);
+    CHECK(strstr(err.msg, "no-such-folder") != NULL);
 }
 
 void suite_train(void)
@@ -426,4 +536,6 @@ void suite_train(void)
     RUN_TEST(test_training_learns_and_reports_epochs);
     RUN_TEST(test_divergence_and_interruption);
     RUN_TEST(test_run_metrics_bit_identical_across_threads);
+    RUN_TEST(test_resume_from_checkpoint_is_bit_identical);
+    RUN_TEST(test_checkpoint_refuses_damage_and_strangers);
 }

@@ -1,0 +1,25 @@
+/* checkpoint.h: a run's state after an epoch, on disk, so that an
+ * interrupted or killed run resumes where it stopped and ends bit-identical
+ * to an unbroken one. Written atomically: temp file, fsync, rename, fsync
+ * of the folder. */
+#ifndef SWEEP_CHECKPOINT_H
+#define SWEEP_CHECKPOINT_H
+
+#include "base/error.h"
+#include "train/trainer.h"
+
+/* Writes st for the run named key (any short string) to path. */
+int checkpoint_write(const char *path, const char *key, const train_state *st,
+                     sw_error *err);
+
+/* Reads path into st (buffers malloc'd; free with train_state_free);
+ * n_params <= 0 accepts any parameter count.
+ * *found = 0, SW_OK, when there is no usable checkpoint: no file, another
+ * key, another parameter count, or a damaged file (the run then starts
+ * over; a damaged checkpoint is never trusted). */
+int checkpoint_read(const char *path, const char *key, long n_params, int adam,
+                    train_state *st, int *found, sw_error *err);
+
+void train_state_free(train_state *st);
+
+#endif

@@ -1,0 +1,507 @@
+/* report.c: the sweep, runs and levels behind `compare` and `plot`. All
+ * reads go through store_select with bound parameters. */
+#include "report.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sweep/config.h"
+#include "train/model.h"
+
+/* name, column in runs, and the config axis that lists its levels */
+static const struct {
+    const char *name;
+    int config_axis;   /* -1: not a grid axis */
+} AXES[RA_COUNT] = {
+    {"activation", AXIS_ACTIVATION}, {"alpha", AXIS_ALPHA},
+    {"init", AXIS_INIT},             {"dropout", AXIS_DROPOUT},
+    {"epochs", AXIS_EPOCHS},         {"batch_size", AXIS_BATCH_SIZE},
+    {"learning_rate", AXIS_LEARNING_RATE}, {"optimizer", -1},
+    {"seed", AXIS_SEED},             {"validation_split", -1},
+    {"train_limit", -1},
+};
+
+const char *rep_axis_name(rep_axis a)
+{
+    return a >= 0 && a < RA_COUNT ? AXES[a].name : "?";
+}
+
+/* ---- the sweep ---- */
+
+typedef struct {
+    char **names;
+    int n, cap;
+} name_list;
+
+static int collect_name(void *ctx, int ncols, const char *const *names, const store_value *v)
+{
+    name_list *l = ctx;
+    (void)ncols, (void)names;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 8;
+        char **p = realloc(l->names, (size_t)cap * sizeof *p);
+        if (!p)
+            return 1;
+        l->names = p;
+        l->cap = cap;
+    }
+    l->names[l->n] = strdup(v[0].text ? v[0].text : "");
+    return l->names[l->n++] == NULL;
+}
+
+static void join_names(const name_list *l, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < l->n && len + 1 < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", l->names[i]);
+    if (len >= size && size > 4)
+        strcpy(buf + size - 4, "...");
+}
+
+int rep_open(const char *cmd, const char *db_path, const char *want, store **db,
+             char **name, sw_error *err)
+{
+    name_list l = {0};
+    char list[512];
+    *db = NULL;
+    *name = NULL;
+    if (store_open(db, db_path, 0, err) != SW_OK)
+        return SW_EINPUT;
+    int rc = store_select(*db, "SELECT name FROM sweeps ORDER BY name", NULL, 0, collect_name,
+                          &l, err);
+    if (rc == SW_OK) {
+        join_names(&l, list, sizeof list);
+        int found = -1;
+        for (int i = 0; i < l.n; i++)
+            if (want && strcmp(l.names[i], want) == 0)
+                found = i;
+        if (l.n == 0)
+            rc = sw_err(err, SW_EINPUT, "sweep %s: %s holds no sweep", cmd, db_path);
+        else if (want && found < 0)
+            rc = sw_err(err, SW_EINPUT, "sweep %s: no sweep '%s' in %s (sweeps: %s)", cmd, want,
+                        db_path, list);
+        else if (!want && l.n > 1)
+            rc = sw_err(err, SW_EINPUT, "sweep %s: %s holds %d sweeps; choose one with --sweep (%s)",
+                        cmd, db_path, l.n, list);
+        else if (!(*name = strdup(l.names[found < 0 ? 0 : found])))
+            rc = sw_err(err, SW_EINPUT, "sweep %s: out of memory", cmd);
+    }
+    for (int i = 0; i < l.n; i++)
+        free(l.names[i]);
+    free(l.names);
+    if (rc != SW_OK) {
+        store_close(*db);
+        *db = NULL;
+        return SW_EINPUT;
+    }
+    return SW_OK;
+}
+
+int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
+                 sw_error *err)
+{
+    *n = 0;
+    const char *p = spec;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int found = -1;
+        for (int a = 0; a < REP_BY_AXES; a++)
+            if (strlen(AXES[a].name) == len && strncmp(AXES[a].name, p, len) == 0)
+                found = a;
+        if (found < 0)
+            return sw_err(err, SW_EINPUT,
+                          "sweep %s: unknown axis '%.*s' (axes: activation, alpha, init, dropout, "
+                          "epochs, batch_size, learning_rate, optimizer, seed)",
+                          cmd, (int)len, p);
+        for (int i = 0; i < *n; i++)
+            if (axes[i] == found)
+                return sw_err(err, SW_EINPUT, "sweep %s: axis '%s' named twice", cmd,
+                              AXES[found].name);
+        if (*n == max)
+            return sw_err(err, SW_EINPUT, "sweep %s: at most %d axes", cmd, max);
+        axes[(*n)++] = found;
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    return SW_OK;
+}
+
+/* ---- the runs ---- */
+
+typedef struct {
+    rep_data *d;
+    int cap[RA_COUNT], run_cap;
+    int *slot[RA_COUNT];   /* open-addressing hash of level texts: a
+                              100,000-seed grid must not be quadratic */
+    int n_slots[RA_COUNT];
+    int oom;
+} load_ctx;
+
+static unsigned long text_hash(const char *s, int is_null)
+{
+    unsigned long h = is_null ? 7 : 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h;
+}
+
+static int slot_insert(load_ctx *c, int a, int index)
+{
+    const rep_level *l = &c->d->levels[a][index];
+    unsigned long mask = (unsigned long)c->n_slots[a] - 1, h = text_hash(l->text, l->is_null);
+    while (c->slot[a][h & mask] >= 0)
+        h++;
+    c->slot[a][h & mask] = index;
+    return 0;
+}
+
+/* Keeps the table at most half full. */
+static int slots_grow(load_ctx *c, int a)
+{
+    int n = c->n_slots[a] ? 2 * c->n_slots[a] : 16;
+    int *p = malloc(sizeof *p * (size_t)n);
+    if (!p)
+        return -1;
+    free(c->slot[a]);
+    c->slot[a] = p;
+    c->n_slots[a] = n;
+    for (int i = 0; i < n; i++)
+        p[i] = -1;
+    for (int i = 0; i < c->d->n_levels[a]; i++)
+        slot_insert(c, a, i);
+    return 0;
+}
+
+static int level_index(load_ctx *c, int a, const store_value *v)
+{
+    rep_data *d = c->d;
+    const char *text = v->is_null ? "" : (v->text ? v->text : "");
+    if (2 * (d->n_levels[a] + 1) > c->n_slots[a] && slots_grow(c, a) != 0)
+        return -1;
+    unsigned long mask = (unsigned long)c->n_slots[a] - 1, h = text_hash(text, v->is_null);
+    for (int i; (i = c->slot[a][h & mask]) >= 0; h++)
+        if (d->levels[a][i].is_null == v->is_null && strcmp(d->levels[a][i].text, text) == 0)
+            return i;
+    if (d->n_levels[a] == c->cap[a]) {
+        int cap = c->cap[a] ? 2 * c->cap[a] : 4;
+        rep_level *p = realloc(d->levels[a], (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        d->levels[a] = p;
+        c->cap[a] = cap;
+    }
+    rep_level *l = &d->levels[a][d->n_levels[a]];
+    if (!(l->text = strdup(text)))
+        return -1;
+    l->num = v->num;
+    l->is_null = v->is_null;
+    slot_insert(c, a, d->n_levels[a]);
+    return d->n_levels[a]++;
+}
+
+/* columns: run_id, the RA_COUNT settings, value */
+static int collect_run(void *ctx, int ncols, const char *const *names, const store_value *v)
+{
+    load_ctx *c = ctx;
+    rep_data *d = c->d;
+    (void)names, (void)ncols;
+    if (d->n_runs == c->run_cap) {
+        int cap = c->run_cap ? 2 * c->run_cap : 64;
+        rep_run *p = realloc(d->runs, (size_t)cap * sizeof *p);
+        if (!p)
+            return c->oom = 1;
+        d->runs = p;
+        c->run_cap = cap;
+    }
+    rep_run *r = &d->runs[d->n_runs];
+    r->run_id = (long long)v[0].num;
+    for (int a = 0; a < RA_COUNT; a++)
+        if ((r->level[a] = level_index(c, a, &v[1 + a])) < 0)
+            return c->oom = 1;
+    r->has_value = !v[1 + RA_COUNT].is_null;
+    r->value = v[1 + RA_COUNT].num;
+    d->n_runs++;
+    return 0;
+}
+
+static int collect_text(void *ctx, int ncols, const char *const *names, const store_value *v)
+{
+    (void)ncols, (void)names;
+    if (!v[0].is_null && v[0].text)
+        *(char **)ctx = strdup(v[0].text);
+    return 1;
+}
+
+static int collect_count(void *ctx, int ncols, const char *const *names, const store_value *v)
+{
+    (void)ncols, (void)names;
+    *(int *)ctx = (int)v[0].num;
+    return 1;
+}
+
+/* A config axis' values with their places, sorted by value for bsearch. */
+typedef struct {
+    double v;
+    int place;
+} ranked;
+
+static int ranked_cmp(const void *pa, const void *pb)
+{
+    const ranked *a = pa, *b = pb;
+    return (a->v > b->v) - (a->v < b->v);
+}
+
+/* Where level l sits in the config's list for axis a; INT_MAX if absent.
+ * sorted: the config values of a numeric axis, by value. */
+static int config_rank(const sweep_config *cfg, int a, const rep_level *l, const ranked *sorted)
+{
+    int ca = AXES[a].config_axis;
+    if (!cfg || ca < 0)
+        return INT_MAX;
+    const axis_values *av = &cfg->axis[ca];
+    if (ca == AXIS_ACTIVATION || ca == AXIS_INIT) {
+        for (int i = 0; i < av->n; i++) {
+            const char *name = ca == AXIS_ACTIVATION ? act_name((act_kind)av->v[i])
+                               : (init_kind)av->v[i] == INIT_HE ? "he" : "glorot";
+            if (strcmp(l->text, name) == 0)
+                return i;
+        }
+        return INT_MAX;
+    }
+    if (l->is_null || !sorted)
+        return INT_MAX;
+    ranked key = {l->num, 0};
+    const ranked *hit = bsearch(&key, sorted, (size_t)av->n, sizeof *sorted, ranked_cmp);
+    return hit ? hit->place : INT_MAX;
+}
+
+static const long long *sort_keys;
+static int key_cmp(const void *pa, const void *pb)
+{
+    long long a = sort_keys[*(const int *)pa], b = sort_keys[*(const int *)pb];
+    return (a > b) - (a < b);
+}
+
+/* Sorts each axis' levels and remaps the runs. Runs come in run_id order,
+ * so a level's index before sorting is its order of first appearance, the
+ * tie-break. */
+static int order_levels(rep_data *d, const sweep_config *cfg)
+{
+    for (int a = 0; a < RA_COUNT; a++) {
+        int n = d->n_levels[a], ca = AXES[a].config_axis, nv = cfg && ca >= 0 ? cfg->axis[ca].n : 0;
+        size_t m = (size_t)(n > nv ? n : nv) + 1;
+        int *order = malloc(m * sizeof *order), *where = malloc(m * sizeof *where);
+        long long *key = malloc(m * sizeof *key);
+        rep_level *sorted = malloc(m * sizeof *sorted);
+        ranked *values = malloc(m * sizeof *values);
+        if (!order || !key || !where || !sorted || !values) {
+            free(order), free(key), free(where), free(sorted), free(values);
+            return -1;
+        }
+        for (int i = 0; i < nv; i++)
+            values[i] = (ranked){cfg->axis[ca].v[i], i};
+        qsort(values, (size_t)nv, sizeof *values, ranked_cmp);
+        for (int i = 0; i < n; i++) {
+            const rep_level *l = &d->levels[a][i];
+            long long rank = l->is_null ? -1 : config_rank(cfg, a, l, nv ? values : NULL);
+            key[i] = (rank + 1) * ((long long)n + 1) + i;
+            order[i] = i;
+        }
+        sort_keys = key;
+        qsort(order, (size_t)n, sizeof *order, key_cmp);
+        for (int i = 0; i < n; i++) {
+            sorted[i] = d->levels[a][order[i]];
+            where[order[i]] = i;
+        }
+        if (n)
+            memcpy(d->levels[a], sorted, (size_t)n * sizeof *sorted);
+        for (int r = 0; r < d->n_runs; r++)
+            d->runs[r].level[a] = where[d->runs[r].level[a]];
+        free(order), free(key), free(where), free(sorted), free(values);
+    }
+    return 0;
+}
+
+int rep_load(store *db, const char *sweep, const char *value_sql, rep_data *d,
+             sw_error *err)
+{
+    memset(d, 0, sizeof *d);
+    if (!(d->sweep = strdup(sweep)))
+        return sw_err(err, SW_EINPUT, "out of memory");
+    /* built only from our constant fragments; the sweep travels bound */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT r.run_id, r.activation, r.alpha, r.init, r.dropout, r.epochs, "
+             "r.batch_size, r.learning_rate, r.optimizer, r.seed, r.validation_split, "
+             "r.train_limit, %s FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
+             "WHERE s.name = ?1 AND r.status = 'done' ORDER BY r.run_id",
+             value_sql ? value_sql : "NULL");
+    load_ctx c = {.d = d};
+    const char *params[] = {sweep};
+    int rc = store_select(db, sql, params, 1, collect_run, &c, err);
+    for (int a = 0; a < RA_COUNT; a++)
+        free(c.slot[a]);
+    if (rc != SW_OK)
+        return SW_EINPUT;
+    if (c.oom)
+        return sw_err(err, SW_EINPUT, "out of memory");
+    if (store_select(db,
+                     "SELECT count(*) FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
+                     "WHERE s.name = ?1 AND r.status <> 'done'",
+                     params, 1, collect_count, &d->not_done, err) != SW_OK)
+        return SW_EINPUT;
+
+    /* the stored config gives the grid's order; without it (or if it no
+     * longer parses) the order the runs were recorded in stands */
+    char *text = NULL;
+    if (store_select(db, "SELECT config_text FROM sweeps WHERE name = ?1", params, 1,
+                     collect_text, &text, err) != SW_OK)
+        return SW_EINPUT;
+    sweep_config cfg;
+    sw_error ignored = {0};
+    int have_cfg = text && config_parse(&cfg, text, strlen(text), "<stored config>",
+                                        &ignored) == SW_OK;
+    free(text);
+    rc = order_levels(d, have_cfg ? &cfg : NULL);
+    if (have_cfg)
+        config_free(&cfg);
+    if (rc != 0)
+        return sw_err(err, SW_EINPUT, "out of memory");
+    return SW_OK;
+}
+
+void rep_free(rep_data *d)
+{
+    for (int a = 0; a < RA_COUNT; a++) {
+        for (int i = 0; i < d->n_levels[a]; i++)
+            free(d->levels[a][i].text);
+        free(d->levels[a]);
+    }
+    free(d->runs);
+    free(d->sweep);
+    memset(d, 0, sizeof *d);
+}
+
+/* qsort has no context argument, hence the statics (one thread). */
+static const rep_data *sort_d;
+static const int *sort_axes;
+static int sort_n_axes;
+
+static int runs_cmp(const void *pa, const void *pb)
+{
+    int ia = *(const int *)pa, ib = *(const int *)pb;
+    const rep_run *a = &sort_d->runs[ia], *b = &sort_d->runs[ib];
+    for (int i = 0; i < sort_n_axes; i++) {
+        int x = a->level[sort_axes[i]], y = b->level[sort_axes[i]];
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return (ia > ib) - (ia < ib);
+}
+
+int *rep_sort_runs(const rep_data *d, const int *axes, int n_axes, int only_valued, int *n)
+{
+    int *idx = malloc(sizeof *idx * (size_t)(d->n_runs ? d->n_runs : 1));
+    *n = 0;
+    if (!idx)
+        return NULL;
+    for (int r = 0; r < d->n_runs; r++)
+        if (!only_valued || d->runs[r].has_value)
+            idx[(*n)++] = r;
+    sort_d = d, sort_axes = axes, sort_n_axes = n_axes;
+    qsort(idx, (size_t)*n, sizeof *idx, runs_cmp);
+    return idx;
+}
+
+int rep_same_levels(const rep_data *d, int ra, int rb, const int *axes, int n_axes)
+{
+    for (int i = 0; i < n_axes; i++)
+        if (d->runs[ra].level[axes[i]] != d->runs[rb].level[axes[i]])
+            return 0;
+    return 1;
+}
+
+int rep_pooled(const rep_data *d, const int *by, int n_by, int only_valued, char *buf,
+               size_t size)
+{
+    int count = 0, n = 0;
+    size_t len = 0;
+    buf[0] = 0;
+    int *idx = rep_sort_runs(d, by, n_by, only_valued, &n);
+    if (!idx)
+        return 0;
+    for (int a = 0; a < RA_COUNT; a++) {
+        int named = a == RA_SEED;
+        for (int i = 0; i < n_by; i++)
+            named |= by[i] == a;
+        if (named)
+            continue;
+        /* pooled: some group of equal named levels holds two values of a
+         * (alpha follows activation, so --by activation pools no alpha) */
+        int varies = 0;
+        for (int i = 1; i < n && !varies; i++)
+            varies = rep_same_levels(d, idx[i - 1], idx[i], by, n_by) &&
+                     d->runs[idx[i - 1]].level[a] != d->runs[idx[i]].level[a];
+        if (!varies)
+            continue;
+        char *used = calloc((size_t)d->n_levels[a] + 1, 1);
+        if (!used)
+            continue;
+        for (int i = 0; i < n; i++)
+            used[d->runs[idx[i]].level[a]] = 1;
+        if (len + 1 < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s (", count ? ", " : "",
+                                    AXES[a].name);
+        int first = 1;
+        for (int i = 0; i < d->n_levels[a] && len + 1 < size; i++)
+            if (used[i]) {
+                len += (size_t)snprintf(buf + len, size - len, "%s%s", first ? "" : ", ",
+                                        d->levels[a][i].is_null ? "none" : d->levels[a][i].text);
+                first = 0;
+            }
+        if (len + 1 < size)
+            len += (size_t)snprintf(buf + len, size - len, ")");
+        count++;
+        free(used);
+    }
+    free(idx);
+    if (len >= size && size > 4)
+        strcpy(buf + size - 4, "...");
+    return count;
+}
+
+int rep_find_level(const rep_data *d, rep_axis a, const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    int numeric = *text && !*end;
+    for (int i = 0; i < d->n_levels[a]; i++) {
+        const rep_level *l = &d->levels[a][i];
+        if (l->is_null) {
+            if (!*text || strcasecmp(text, "none") == 0 || strcasecmp(text, "null") == 0)
+                return i;
+        } else if (strcmp(l->text, text) == 0) {
+            return i;
+        } else if (numeric) {   /* "1" finds alpha 1.0; "0" must not find relu */
+            double lv = strtod(l->text, &end);
+            if (*l->text && !*end && lv == v)
+                return i;
+        }
+    }
+    return -1;
+}
+
+void rep_list_levels(const rep_data *d, rep_axis a, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < d->n_levels[a] && len + 1 < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+                                d->levels[a][i].is_null ? "none" : d->levels[a][i].text);
+    if (len >= size && size > 4)
+        strcpy(buf + size - 4, "...");
+}

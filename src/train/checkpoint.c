@@ -1,0 +1,145 @@
+/* checkpoint.c: see checkpoint.h. Layout (little-endian as the machine
+ * writes it; checkpoints are not meant to move between machines):
+ *   magic "SWCKPT01", key[32], int32 epoch, int32 adam, int64 n, int64 t,
+ *   float params[n], [float m[n], float v[n]], uint32 crc32 of all before. */
+#include "train/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAGIC "SWCKPT01"
+#define KEY_BYTES 32
+
+typedef struct {
+    char magic[8];
+    char key[KEY_BYTES];
+    int32_t epoch, adam;
+    int64_t n, t;
+} header;
+
+static int write_all(int fd, const void *buf, size_t len, uLong *crc)
+{
+    const char *p = buf;
+    for (size_t done = 0; done < len;) {
+        size_t chunk = len - done > (1u << 30) ? (1u << 30) : len - done;
+        ssize_t w = write(fd, p + done, chunk);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        *crc = crc32(*crc, (const Bytef *)p + done, (uInt)w);
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    free(copy);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int checkpoint_write(const char *path, const char *key, const train_state *st, sw_error *err)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return sw_err(err, SW_ERUN, "%s: out of memory", path);
+    snprintf(tmp, len, "%s.tmp.%d", path, (int)getpid());
+    header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, MAGIC, 8);
+    snprintf(h.key, sizeof h.key, "%s", key);
+    h.epoch = st->epoch;
+    h.adam = st->adam_m != NULL;
+    h.n = st->n;
+    h.t = st->t;
+    size_t bytes = sizeof(float) * (size_t)st->n;
+    uLong crc = crc32(0, NULL, 0);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int ok = fd >= 0 && write_all(fd, &h, sizeof h, &crc) == 0 &&
+             write_all(fd, st->params, bytes, &crc) == 0 &&
+             (!h.adam || (write_all(fd, st->adam_m, bytes, &crc) == 0 &&
+                          write_all(fd, st->adam_v, bytes, &crc) == 0));
+    uint32_t c32 = (uint32_t)crc;
+    uLong unused = 0;
+    ok = ok && write_all(fd, &c32, sizeof c32, &unused) == 0 && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    ok = ok && rename(tmp, path) == 0 && fsync_dir_of(path) == 0;
+    if (!ok) {
+        int e = errno;
+        unlink(tmp);
+        free(tmp);
+        return sw_err(err, SW_ERUN, "%s: cannot write the checkpoint: %s", path, strerror(e));
+    }
+    free(tmp);
+    return SW_OK;
+}
+
+void train_state_free(train_state *st)
+{
+    free(st->params);
+    free(st->adam_m);
+    free(st->adam_v);
+    memset(st, 0, sizeof *st);
+}
+
+static int read_floats(FILE *f, float **out, long n, uLong *crc)
+{
+    *out = malloc(sizeof(float) * (size_t)n);
+    if (!*out || fread(*out, sizeof(float), (size_t)n, f) != (size_t)n)
+        return -1;
+    *crc = crc32(*crc, (const Bytef *)*out, (uInt)(sizeof(float) * (size_t)n));
+    return 0;
+}
+
+int checkpoint_read(const char *path, const char *key, long n_params, int adam,
+                    train_state *st, int *found, sw_error *err)
+{
+    (void)err;
+    memset(st, 0, sizeof *st);
+    *found = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return SW_OK;
+    header h;
+    uLong crc = crc32(0, NULL, 0);
+    uint32_t stored;
+    int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, MAGIC, 8) == 0 &&
+             strncmp(h.key, key, KEY_BYTES) == 0 && (n_params <= 0 || h.n == n_params) &&
+             h.n > 0 && h.n < (1L << 31) && h.adam == !!adam &&
+             h.epoch > 0 && h.t >= 0;
+    if (ok) {
+        crc = crc32(crc, (const Bytef *)&h, sizeof h);
+        st->epoch = h.epoch;
+        st->n = (long)h.n;
+        st->t = (long)h.t;
+        ok = read_floats(f, &st->params, st->n, &crc) == 0 &&
+             (!adam || (read_floats(f, &st->adam_m, st->n, &crc) == 0 &&
+                        read_floats(f, &st->adam_v, st->n, &crc) == 0)) &&
+             fread(&stored, sizeof stored, 1, f) == 1 && stored == (uint32_t)crc &&
+             fgetc(f) == EOF;
+    }
+    fclose(f);
+    if (!ok) {
+        train_state_free(st);
+        return SW_OK;
+    }
+    *found = 1;
+    return SW_OK;
+}

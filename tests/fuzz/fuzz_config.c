@@ -1,0 +1,113 @@
+/* fuzz_config: any bytes as a sweep config.
+ *
+ * config_parse must accept or refuse without crashing, hanging or leaking,
+ * and refuse with a one-line "fuzz.yaml:..." message. What it accepts must
+ * expand (unless every run is excluded), and the runs' keys must be well
+ * formed, repeatable and distinct (grid_expand collapses duplicate runs). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "sweep/config.h"
+#include "sweep/grid.h"
+
+#define PATH "fuzz.yaml"
+#define KEYED_RUNS 48   /* keys compared pairwise: keep it small */
+
+static int is_key(const char *k)
+{
+    for (int i = 0; i < RUN_KEY_LEN; i++)
+        if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
+            return 0;
+    return k[RUN_KEY_LEN] == '\0';
+}
+
+static void check_config(const sweep_config *c)
+{
+    FUZZ_CHECK(c->name && *c->name, "accepted without a name");
+    FUZZ_CHECK(c->data_dir && *c->data_dir, "accepted without a data folder");
+    FUZZ_CHECK(c->path && strcmp(c->path, PATH) == 0, "path not kept");
+    FUZZ_CHECK(c->text, "text not kept");
+    FUZZ_CHECK(c->validation_split > 0 && c->validation_split < 1,
+               "validation_split %g", c->validation_split);
+    FUZZ_CHECK(c->train_limit >= 0, "train_limit %ld", c->train_limit);
+    for (int a = 0; a < AXIS_COUNT; a++) {
+        const axis_values *ax = &c->axis[a];
+        FUZZ_CHECK(ax->n >= 1 && ax->n <= AXIS_MAX_VALUES && ax->v,
+                   "axis %s has %d values", axis_name((axis_id)a), ax->n);
+        for (int i = 0; i < ax->n; i++)
+            FUZZ_CHECK(isfinite(ax->v[i]), "axis %s value %g", axis_name((axis_id)a),
+                       ax->v[i]);
+    }
+    FUZZ_CHECK(c->n_exclude >= 0 && (c->n_exclude == 0 || c->exclude),
+               "%d exclude rules", c->n_exclude);
+}
+
+static void check_runs(const run_settings *runs, int n)
+{
+    char keys[KEYED_RUNS][RUN_KEY_LEN + 1], again[RUN_KEY_LEN + 1];
+    char label[160], tiny[6];
+    int m = n < KEYED_RUNS ? n : KEYED_RUNS;
+    for (int i = 0; i < m; i++) {
+        /* spread over the list: first and last always, distinct indices */
+        long idx = m > 1 ? (long)i * (n - 1) / (m - 1) : 0;
+        const run_settings *r = &runs[idx];
+        FUZZ_CHECK(r->epochs >= 1 && r->batch_size >= 1 && r->seed >= 0,
+                   "run %ld: epochs %d batch %d seed %lld", idx, r->epochs,
+                   r->batch_size, r->seed);
+        grid_run_key(r, 0x0123456789abcdefULL, keys[i]);
+        FUZZ_CHECK(is_key(keys[i]), "malformed key '%.20s'", keys[i]);
+        grid_run_key(r, 0x0123456789abcdefULL, again);
+        FUZZ_CHECK(strcmp(keys[i], again) == 0, "key not repeatable");
+        grid_run_label(r, label, sizeof label);
+        FUZZ_CHECK(strlen(label) < sizeof label, "label overflow");
+        grid_run_label(r, tiny, sizeof tiny);   /* truncation path */
+        model_spec spec;
+        grid_model_spec(r, &spec);
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < i; j++)
+            FUZZ_CHECK(strcmp(keys[i], keys[j]) != 0, "two runs share key %s", keys[i]);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    unsetenv("SWEEP_DATA");   /* the default folder, whatever the shell has */
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sweep_config c;
+    sw_error err = {0};
+    int rc = config_parse(&c, (const char *)data, size, PATH, &err);
+    if (rc != SW_OK) {
+        fz_check_error(rc, &err, PATH);
+        FUZZ_CHECK(!c.name && !c.text && !c.path && !c.exclude,
+                   "a refused config still holds memory");
+        return 0;
+    }
+    check_config(&c);
+
+    run_settings *runs = NULL;
+    int n = -1;
+    sw_error gerr = {0};
+    rc = grid_expand(&c, &runs, &n, &gerr);
+    if (rc == SW_OK) {
+        FUZZ_CHECK(runs && n >= 1 && n <= GRID_MAX_RUNS, "%d runs", n);
+        check_runs(runs, n);
+    } else {
+        fz_check_error(rc, &gerr, PATH);
+        FUZZ_CHECK(!runs && n == 0, "a refused grid still returns runs");
+        /* config_parse already refused oversized grids */
+        FUZZ_CHECK(strstr(gerr.msg, "every run is excluded"),
+                   "grid_expand refused an accepted config: %s", gerr.msg);
+    }
+    free(runs);
+    config_free(&c);
+    return 0;
+}
