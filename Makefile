@@ -90,6 +90,23 @@ $(FUZZ_TARGETS:%=build/fuzz/%): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_uti
 demo: $(BUILD)/sweep
 	$(BUILD)/sweep run configs/quick.yaml
 
+# Speed and memory against PyTorch on this machine (tools/bench.sh): prints
+# one table and appends a row per activation to BENCHMARKS.md. A few
+# minutes on 2 cores; FULL=1 measures whole epochs of the full dataset.
+# bench links like the tests; peak_flops is built for this host's widest
+# FMA (contraction on explicitly, so a*b+c is one FMA; no -ffast-math).
+$(BUILD)/bench: $(BUILD)/tools/bench.o $(BUILD)/libsweep.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/peak_flops: tools/peak_flops.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -march=native -ffp-contract=fast $(OPENMP) -o $@ $<
+
+bench: $(BUILD)/sweep $(BUILD)/bench $(BUILD)/peak_flops
+	@BUILD=$(BUILD) FULL=$(FULL) bash tools/bench.sh
+
+-include $(BUILD)/tools/bench.d
+
 install: $(BUILD)/sweep
 	install -D -m 755 $(BUILD)/sweep $(DESTDIR)$(PREFIX)/bin/sweep
 

@@ -40,11 +40,22 @@ install_slurm() {
         die "apt-get could not install $pkgs (see $D/apt.log)"
 }
 
+# Local TCP ports in use, from /proc (ss is not on a minimal system).
+used_ports() {
+    local f sl local_address rest
+    for f in /proc/net/tcp /proc/net/tcp6; do
+        [ -r "$f" ] || continue
+        while read -r sl local_address rest; do
+            [ "$sl" = sl ] || printf '%d\n' "0x${local_address##*:}"
+        done <"$f"
+    done
+}
+
 # Two free TCP ports in a row, starting from one derived from our pid, so
 # that clusters started at the same time by different tests do not collide.
 free_ports() {
     local used p
-    used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
+    used=$(used_ports | sort -un)
     for ((p = 20000 + ($$ % 5000) * 2; p < 40000; p += 2)); do
         if ! grep -qx -e "$p" -e "$((p + 1))" <<<"$used"; then
             echo "$p $((p + 1))"
@@ -95,7 +106,7 @@ start() {
     cat >"$D/slurm.conf" <<EOF
 # A one-node cluster written by tools/slurm-cluster.sh; no cgroups needed.
 ClusterName=sweeptest
-SlurmctldHost=localhost
+SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=$1
 SlurmdPort=$2
 SlurmUser=root
@@ -120,6 +131,10 @@ SlurmdLogFile=$D/slurmd.log
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+    # slurmd (22.05) loads a cgroup plugin even when nothing uses cgroups;
+    # autodetect needs /sys/fs/cgroup mounted, which a chroot or a container
+    # may lack. cgroup/v1 loads without it, and nothing here calls it.
+    echo "CgroupPlugin=cgroup/v1" >"$D/cgroup.conf"
     export SLURM_CONF=$D/slurm.conf
     /usr/sbin/slurmctld -D -i </dev/null >"$D/slurmctld.out" 2>&1 &
     record slurmctld $!

@@ -41,6 +41,14 @@ void sched_default_split(int cores, int runs, int *jobs, int *threads);
 /* The checkpoint folder beside a database: "<db>-checkpoints". */
 void sched_checkpoint_dir(const char *db_path, char *buf, size_t size);
 
+/* A run's checkpoint file in that folder. */
+void sched_checkpoint_path(const char *dir, long long sweep_id, const char *key, char *buf,
+                           size_t size);
+
+/* Removes what a done run no longer needs: its checkpoint, unless kept, and
+ * temp files left by a process killed while writing one. */
+void sched_clean_checkpoint(const char *path, int keep);
+
 /* Number of cores this process may use. */
 int sched_cores(void);
 

@@ -417,14 +417,20 @@ int cmd_slurm(int argc, char **argv, sw_error *err)
                "sweep slurm --help)");
         goto out;
     }
+    /* Flags and config first: nothing is written for a bad one. */
     int n_runs;
-    if (config_load(&cfg, pos[0], err) != SW_OK ||
+    slurm_job j = {.name = "x", .sweep_bin = "/", .config = "/", .db = "/", .log_dir = "/",
+                   .shards = array, .max_parallel = max_parallel, .cpus_per_task = cpus,
+                   .sbatch_args = extra, .n_sbatch_args = n_extra};
+    if (slurm_job_check(&j, err) != SW_OK || config_load(&cfg, pos[0], err) != SW_OK ||
         grid_expand(&cfg, &runs, &n_runs, err) != SW_OK ||
         slurm_prepare(pos[0], db_arg, cfg.name, p, err) != SW_OK)
         goto out;
-    slurm_job j = {.name = cfg.name, .sweep_bin = p->bin, .config = p->config, .db = p->db,
-                   .log_dir = p->logs, .shards = array, .max_parallel = max_parallel,
-                   .cpus_per_task = cpus, .sbatch_args = extra, .n_sbatch_args = n_extra};
+    j.name = cfg.name;
+    j.sweep_bin = p->bin;
+    j.config = p->config;
+    j.db = p->db;
+    j.log_dir = p->logs;
     if (slurm_job_check(&j, err) != SW_OK ||
         write_script(p->array_file, slurm_array_script, &j, err) != SW_OK ||
         write_script(p->merge_file, slurm_merge_script, &j, err) != SW_OK)

@@ -41,6 +41,8 @@ static const char *const METRICS[] = {"val_accuracy", "val_loss", "train_accurac
 static const char *const COLORS[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                      "#E69F00", "#56B4E9", "#000000", "#999999"};
 #define N_COLORS (int)(sizeof COLORS / sizeof COLORS[0])
+/* each colour with 8 dash patterns: every line its own look */
+#define MAX_SERIES (8 * N_COLORS)
 
 /* ---- gnuplot, found and run ---- */
 
@@ -271,9 +273,11 @@ static int write_script(const char *path, const temp_files *t, int svg, const ch
         int dash = 1 + block / N_COLORS;
         fprintf(f, "%s", block ? ", \\\n     " : "");
         put_quoted(f, t->data);
+        /* points mark the epochs while they can be told apart */
         fprintf(f, " index %d using 1:3:4 with filledcurves lc rgb '%s' notitle, \\\n     ''"
-                   " index %d using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt %d lc rgb '%s' title ",
-                block, color, block, dash, color);
+                   " index %d using 1:2 with %s lw 2 dt %d lc rgb '%s' title ",
+                block, color, block, max_epoch <= 30 ? "linespoints pt 7 ps 0.6" : "lines",
+                dash, color);
         put_quoted(f, ss[i].label);
         block++;
     }
@@ -335,6 +339,12 @@ static int plot(store *db, const char *sweep, int metric, int by, const char *ou
         ec.run_series[idx[i]] = n_series - 1;
     }
     free(idx);
+    if (n_series > MAX_SERIES) {
+        rc = sw_err(err, SW_EINPUT,
+                    "sweep plot: %d lines would be unreadable (at most %d); choose --by AXIS",
+                    n_series, MAX_SERIES);
+        goto out;
+    }
     for (int i = 0; i < n_axes; i++)
         for (int k = 1; k < n_series; k++)
             varies[i] |= ss[k].key[axes[i]] != ss[0].key[axes[i]];

@@ -305,6 +305,8 @@ int cmd_run(int argc, char **argv, sw_error *err)
         store_sweep_upsert(db, &in.cfg, &sweep_id, err) != SW_OK ||
         store_runs_ensure(db, sweep_id, in.runs, in.keys, in.n, run_ids, err) != SW_OK)
         goto out;
+    char checkpoint_dir[4096];
+    sched_checkpoint_dir(db_path, checkpoint_dir, sizeof checkpoint_dir);
     for (int i = 0; i < in.n; i++) {
         run_status st;
         int stale = 0;
@@ -312,6 +314,11 @@ int cmd_run(int argc, char **argv, sw_error *err)
             goto out;
         todo[i] = st != RUN_DONE && (st != RUN_RUNNING || stale);
         n_todo += todo[i];
+        if (st == RUN_DONE) {   /* a kill between finish and clean-up left these */
+            char path[4096 + 64];
+            sched_checkpoint_path(checkpoint_dir, sweep_id, in.keys[i], path, sizeof path);
+            sched_clean_checkpoint(path, keep_checkpoints);
+        }
     }
 
     int cores = sched_cores();
@@ -332,8 +339,6 @@ int cmd_run(int argc, char **argv, sw_error *err)
                 in.cfg.name, in.n, n_todo, jobs, jobs == 1 ? "" : "s", threads,
                 threads == 1 ? "" : "s", db_path);
         progress pr;
-        char checkpoint_dir[4096];
-        sched_checkpoint_dir(db_path, checkpoint_dir, sizeof checkpoint_dir);
         sched_options so = {.db_path = db_path, .sweep_id = sweep_id, .keys = in.keys,
                             .checkpoint_dir = checkpoint_dir,
                             .keep_checkpoints = keep_checkpoints, .jobs = jobs,

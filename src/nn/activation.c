@@ -90,7 +90,7 @@ ELEMENTWISE(fwd_leaky, x > 0 ? x : alpha * x)
     {                                                                         \
         for (long i = 0; i < n; i++) {                                        \
             float g = dout[i], x = in[i], y = out[i];                         \
-            (void)y;                                                          \
+            (void)x, (void)y;                                                 \
             din[i] = (expr);                                                  \
         }                                                                     \
     }                                                                         \
@@ -100,7 +100,7 @@ ELEMENTWISE(fwd_leaky, x > 0 ? x : alpha * x)
     {                                                                         \
         for (long i = 0; i < n; i++) {                                        \
             float g = io[i], x = in[i], y = out[i];                           \
-            (void)y;                                                          \
+            (void)x, (void)y;                                                 \
             io[i] = (expr);                                                   \
         }                                                                     \
     }                                                                         \
@@ -113,8 +113,11 @@ ELEMENTWISE(fwd_leaky, x > 0 ? x : alpha * x)
             name##_rr(din, dout, in, out, n, alpha);                          \
     }
 
-BACKWARD(bwd_relu, ((void)alpha, x > 0 ? g : 0.0f))
-BACKWARD(bwd_elu, x > 0 ? g : g * (y + alpha))   /* d/dx a(e^x - 1) = y + a */
+/* relu and elu (alpha > 0) keep the sign, so out alone tells x > 0 and in
+ * is not read: one stream less over memory. leaky and prelu slopes may be
+ * negative. */
+BACKWARD(bwd_relu, ((void)alpha, y > 0 ? g : 0.0f))
+BACKWARD(bwd_elu, y > 0 ? g : g * (y + alpha))   /* d/dx a(e^x - 1) = y + a */
 BACKWARD(bwd_leaky, x > 0 ? g : g * alpha)
 
 /* PReLU's alpha gradient over one channel: sum of g * x where x <= 0, in

@@ -12,25 +12,49 @@
 enum { CHUNK = 16384 };   /* elements per task */
 
 /* Elements [i0, i0+n). h is the key hashed down to the index (the first
- * three rounds of rng_u64, the same for every element). out may alias in. */
-CLONES static void drop_chunk(float *out, uint8_t *restrict mask, const float *in,
-                              long i0, long n, uint64_t h, float rate,
-                              float scale)
+ * three rounds of rng_u64, the same for every element). Separate in-place
+ * and out-of-place versions, so that neither needs gcc's runtime alias
+ * check (which refuses out == in and falls back to scalar code). */
+static inline __attribute__((always_inline)) uint8_t keep_bit(uint64_t h, long i,
+                                                              float rate)
+{
+    float u = (float)(rng_mix(h ^ (uint64_t)i) >> 40) * (1.0f / 16777216.0f);
+    return u >= rate;
+}
+
+CLONES static void drop_rr(float *restrict out, uint8_t *restrict mask,
+                           const float *restrict in, long i0, long n, uint64_t h,
+                           float rate, float scale)
 {
     for (long i = 0; i < n; i++) {
-        float u = (float)(rng_mix(h ^ (uint64_t)(i0 + i)) >> 40) * (1.0f / 16777216.0f);
-        uint8_t keep = u >= rate;
+        uint8_t keep = keep_bit(h, i0 + i, rate);
         mask[i] = keep;
         out[i] = keep ? in[i] * scale : 0.0f;
     }
 }
 
-CLONES static void undrop_chunk(float *din, const float *dout,
-                                const uint8_t *restrict mask, long n,
-                                float scale)
+CLONES static void drop_ip(float *restrict io, uint8_t *restrict mask, long i0,
+                           long n, uint64_t h, float rate, float scale)
+{
+    for (long i = 0; i < n; i++) {
+        uint8_t keep = keep_bit(h, i0 + i, rate);
+        mask[i] = keep;
+        io[i] = keep ? io[i] * scale : 0.0f;
+    }
+}
+
+CLONES static void undrop_rr(float *restrict din, const float *restrict dout,
+                             const uint8_t *restrict mask, long n, float scale)
 {
     for (long i = 0; i < n; i++)
         din[i] = mask[i] ? dout[i] * scale : 0.0f;
+}
+
+CLONES static void undrop_ip(float *restrict io, const uint8_t *restrict mask,
+                             long n, float scale)
+{
+    for (long i = 0; i < n; i++)
+        io[i] = mask[i] ? io[i] * scale : 0.0f;
 }
 
 void dropout_forward(float *out, uint8_t *mask, const float *in, long n,
@@ -48,7 +72,10 @@ void dropout_forward(float *out, uint8_t *mask, const float *in, long n,
 #pragma omp parallel for schedule(static)
     for (long t = 0; t < tasks; t++) {
         long i0 = t * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
-        drop_chunk(out + i0, mask + i0, in + i0, i0, len, h, rate, scale);
+        if (out == in)
+            drop_ip(out + i0, mask + i0, i0, len, h, rate, scale);
+        else
+            drop_rr(out + i0, mask + i0, in + i0, i0, len, h, rate, scale);
     }
 }
 
@@ -60,6 +87,9 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
 #pragma omp parallel for schedule(static)
     for (long t = 0; t < tasks; t++) {
         long i0 = t * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
-        undrop_chunk(din + i0, dout + i0, mask + i0, len, scale);
+        if (din == dout)
+            undrop_ip(din + i0, mask + i0, len, scale);
+        else
+            undrop_rr(din + i0, dout + i0, mask + i0, len, scale);
     }
 }

@@ -2,22 +2,22 @@
  *
  * C (M,N) = [C +] op(A) (M,K) * op(B) (K,N), row-major.
  *
- * Blocking (BLIS-like, simplified):
- *   for each column block jc of NC columns of C:
- *     for each depth block pc of at most KC_MAX:
- *       pack op(B)[pc.., jc..] into NR-wide panels (k-major, zero padded),
- *         shared by the team;
- *       every MR x NR tile of C in the block: one micro-kernel call that
- *         broadcasts op(A) straight from memory (no packing: its strides
- *         are passed in) and adds the tile's partial sum into C.
+ * C is cut into units of whole column panels (and of row tiles when there
+ * are fewer panels than threads); each unit belongs to one thread:
+ *   for each group of up to NC columns of the unit:
+ *     for each depth block of at most KC_MAX (sizes fixed by K alone):
+ *       pack op(B) into NR-wide panels (k-major, zero padded, private to
+ *         the thread, so no barrier anywhere);
+ *       for each MR-row tile: pack op(A) (MR interleaved), then one
+ *         micro-kernel call per panel adds the tile's partial sum to C.
  * Each element of C is therefore summed as C + p1 + p2 + ..., each partial
- * p_i summed over its k in increasing order, with block sizes that only
- * depend on K: the same bits for any thread count. Threads share tiles of
- * C, never a k range.
+ * p_i over its k in increasing order: the same bits for any thread count,
+ * any split into units, any order of units. Threads share tiles of C,
+ * never a k range.
  *
- * A second path for C = A B^T with a tiny C and a very long K (a conv
- * layer's weight gradient when the layer has few inputs) keeps vectors
- * along k instead ("dot" path); see gemm_dot. */
+ * A second path for C = A B^T with a tiny C and a very long K (the weight
+ * gradient of a layer with one input channel) keeps vectors along k
+ * instead; see gemm_dot. */
 #include "nn/gemm.h"
 
 #include <pthread.h>
@@ -163,15 +163,14 @@ CLONES static void pack_cols(float *restrict dst, const float *restrict b,
 }
 
 /* ---------------------------------------------------------------------------
- * Micro-kernel: tile (MR,NR) of C = [C +] sum_k a(i,k) * p[k*NR + j], with
- * a(i,k) = q[i*q_rs + k*q_cs]. The tile is computed as sub-tiles of SR rows
- * by SV vectors of 16 floats so that the accumulators fit the registers of
- * each instruction set; every element is summed in k order either way. */
+ * Micro-kernel: tile (MR,NR) of C = [C +] sum_k a[k*MR + i] * p[k*NR + j],
+ * both operands packed. The tile is computed as sub-tiles of SR rows by SV
+ * vectors of 16 floats so that the accumulators fit the registers of each
+ * instruction set; every element is summed in k order either way. */
 
 static inline __attribute__((always_inline)) void
 kernel_body(const int SR, const int SV, long kc, const float *restrict q,
-            long q_rs, long q_cs, const float *restrict p, float *restrict c,
-            long ldc, int add)
+            const float *restrict p, float *restrict c, long ldc, int add)
 {
     for (int r0 = 0; r0 < MR; r0 += SR)
         for (int v0 = 0; v0 < NR / 16; v0 += SV) {
@@ -181,7 +180,7 @@ kernel_body(const int SR, const int SV, long kc, const float *restrict q,
 #pragma GCC unroll 2
                 for (int v = 0; v < SV; v++)
                     acc[r][v] = (v16f){0};
-            const float *qk = q + r0 * q_rs;
+            const float *qk = q + r0;
             const float *pk = p + v0 * 16;
 #pragma GCC unroll 2
             for (long k = 0; k < kc; k++) {
@@ -191,12 +190,12 @@ kernel_body(const int SR, const int SV, long kc, const float *restrict q,
                     b[v] = *(const v16f *)(pk + v * 16);
 #pragma GCC unroll 8
                 for (int r = 0; r < SR; r++) {
-                    float a = qk[r * q_rs];
+                    float a = qk[r];
 #pragma GCC unroll 2
                     for (int v = 0; v < SV; v++)
                         acc[r][v] += a * b[v];
                 }
-                qk += q_cs;
+                qk += MR;
                 pk += NR;
             }
 #pragma GCC unroll 8
@@ -212,27 +211,27 @@ kernel_body(const int SR, const int SV, long kc, const float *restrict q,
         }
 }
 
-typedef void kernel_fn(long kc, const float *q, long q_rs, long q_cs,
-                       const float *p, float *c, long ldc, int add);
+typedef void kernel_fn(long kc, const float *q, const float *p, float *c,
+                       long ldc, int add);
 
 #if HAVE_CLONES
-TARGET_V4 static void kernel_v4(long kc, const float *q, long q_rs, long q_cs,
-                                const float *p, float *c, long ldc, int add)
+TARGET_V4 static void kernel_v4(long kc, const float *q, const float *p,
+                                float *c, long ldc, int add)
 {
-    kernel_body(8, 2, kc, q, q_rs, q_cs, p, c, ldc, add);  /* 16 zmm acc */
+    kernel_body(8, 2, kc, q, p, c, ldc, add);  /* 16 zmm acc */
 }
 
-TARGET_V3 static void kernel_v3(long kc, const float *q, long q_rs, long q_cs,
-                                const float *p, float *c, long ldc, int add)
+TARGET_V3 static void kernel_v3(long kc, const float *q, const float *p,
+                                float *c, long ldc, int add)
 {
-    kernel_body(4, 1, kc, q, q_rs, q_cs, p, c, ldc, add);  /* 8 ymm acc */
+    kernel_body(4, 1, kc, q, p, c, ldc, add);  /* 8 ymm acc */
 }
 #endif
 
-static void kernel_v1(long kc, const float *q, long q_rs, long q_cs,
-                      const float *p, float *c, long ldc, int add)
+static void kernel_v1(long kc, const float *q, const float *p, float *c,
+                      long ldc, int add)
 {
-    kernel_body(2, 1, kc, q, q_rs, q_cs, p, c, ldc, add);  /* 8 xmm acc */
+    kernel_body(2, 1, kc, q, p, c, ldc, add);  /* 8 xmm acc */
 }
 
 static kernel_fn *pick_kernel(void)
@@ -247,27 +246,43 @@ static kernel_fn *pick_kernel(void)
     return kernel_v1;
 }
 
-/* A row tile of op(A), rows [0, mr) of q (strides q_rs, q_cs), packed as
- * dst[k*MR + i], rows past mr zero: the micro-kernel's broadcasts then
- * come from one cache line per two k instead of one line per row. */
-CLONES static void pack_a(float *restrict dst, const float *restrict q, long q_rs,
-                          long q_cs, int mr, int kc)
+/* Two row tiles of op(A), rows [0, m) of q (strides q_rs, q_cs), packed as
+ * d0[k*MR + i] (rows 0..7) and d1[k*MR + i] (rows 8..15), rows past m
+ * zero: the micro-kernel's broadcasts then come from one cache line per
+ * two k. Rows of A in memory (q_cs == 1) are transposed 16x16 in registers. */
+CLONES static void pack_a(float *restrict d0, float *restrict d1,
+                          const float *restrict q, long q_rs, long q_cs, int m,
+                          int kc)
 {
-    if (q_rs == 1 && mr == MR) {   /* op(A) = A^T: rows of MR floats */
-        for (int k = 0; k < kc; k++)
-            for (int i = 0; i < MR; i++)
-                dst[k * MR + i] = q[k * q_cs + i];
-        return;
+    int k = 0;
+    if (q_cs == 1) {
+        static const float zeros[16];
+        for (; k + 16 <= kc; k += 16) {
+            v16f r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                r[i] = *(const v16u *)(i < m ? q + i * q_rs + k : zeros);
+            transpose16(r);
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) {
+                memcpy(d0 + (k + j) * MR, &r[j], MR * sizeof(float));
+                memcpy(d1 + (k + j) * MR, (const float *)&r[j] + MR, MR * sizeof(float));
+            }
+        }
     }
-    for (int i = 0; i < MR; i++) {
-        const float *r = q + i * q_rs;
-        if (i < mr)
-            for (int k = 0; k < kc; k++)
-                dst[k * MR + i] = r[k * q_cs];
-        else
-            for (int k = 0; k < kc; k++)
-                dst[k * MR + i] = 0;
-    }
+    if (q_rs == 1 && m == 2 * MR)   /* op(A) = A^T: 16 floats per k */
+        for (; k < kc; k++) {
+            memcpy(d0 + k * MR, q + k * q_cs, MR * sizeof(float));
+            memcpy(d1 + k * MR, q + k * q_cs + MR, MR * sizeof(float));
+        }
+    for (; k < kc; k++)
+        for (int i = 0; i < 2 * MR; i++) {
+            float v = i < m ? q[i * q_rs + k * q_cs] : 0.0f;
+            if (i < MR)
+                d0[k * MR + i] = v;
+            else
+                d1[k * MR + i - MR] = v;
+        }
 }
 
 /* One tile at (i0, j0) from a packed row tile; columns past N are computed
@@ -280,11 +295,11 @@ static void do_tile(kernel_fn *kern, int M, int N, int i0, int j0, int kc,
     int nr = N - j0 < NR ? N - j0 : NR;
     float *ct = C + i0 * ldc + j0;
     if (mr == MR && nr == NR) {
-        kern(kc, qp, 1, MR, panel, ct, ldc, add);
+        kern(kc, qp, panel, ct, ldc, add);
         return;
     }
     float tile[MR * NR] __attribute__((aligned(64)));
-    kern(kc, qp, 1, MR, panel, tile, NR, 0);
+    kern(kc, qp, panel, tile, NR, 0);
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++)
             ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j]
@@ -451,13 +466,14 @@ static void gemm_part(const gemm_job *g, float *buf, int i0, int i1, int p0,
              * in L1, the packed group in L2, and C is written along its
              * rows */
             const float *q = g->A + pc * g->q_cs;
-            float qp[MR * KC_MAX] __attribute__((aligned(64)));
-            for (int i = i0; i < i1; i += MR) {
-                pack_a(qp, q + i * g->q_rs, g->q_rs, g->q_cs,
-                       M - i < MR ? M - i : MR, kc);
-                for (int p = pg; p < pe; p++)
-                    do_tile(g->kern, M, N, i, p * NR, kc, qp,
-                            buf + (long)(p - pg) * kc * NR, g->C, g->ldc, add);
+            float qp[2][MR * KC_MAX] __attribute__((aligned(64)));
+            for (int i = i0; i < i1; i += 2 * MR) {
+                pack_a(qp[0], qp[1], q + i * g->q_rs, g->q_rs, g->q_cs,
+                       M - i < 2 * MR ? M - i : 2 * MR, kc);
+                for (int t = 0; t < 2 && i + t * MR < i1; t++)
+                    for (int p = pg; p < pe; p++)
+                        do_tile(g->kern, M, N, i + t * MR, p * NR, kc, qp[t],
+                                buf + (long)(p - pg) * kc * NR, g->C, g->ldc, add);
             }
         }
     }

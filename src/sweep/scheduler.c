@@ -4,6 +4,7 @@
 #include "sweep/scheduler.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <sys/stat.h>
 
 #include <pthread.h>
@@ -47,6 +48,12 @@ void sched_checkpoint_dir(const char *db_path, char *buf, size_t size)
     snprintf(buf, size, "%s-checkpoints", db_path);
 }
 
+void sched_checkpoint_path(const char *dir, long long sweep_id, const char *key, char *buf,
+                           size_t size)
+{
+    snprintf(buf, size, "%s/%lld-%s.ckpt", dir, sweep_id, key);
+}
+
 int sched_cores(void)
 {
     cpu_set_t set;
@@ -87,6 +94,26 @@ static int hook_checkpoint(void *ctx, const train_state *st, sw_error *err)
 {
     run_ctx *rc = ctx;
     return checkpoint_write(rc->checkpoint, rc->sh->o->keys[rc->run], st, err);
+}
+
+/* A process killed while writing a checkpoint leaves its temp file; the
+ * run is ours now, so its leftovers go. */
+static void remove_stale_temps(const char *checkpoint)
+{
+    char pattern[4200];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s.tmp.*", checkpoint);
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
+        for (size_t k = 0; k < g.gl_pathc; k++)
+            unlink(g.gl_pathv[k]);
+    globfree(&g);
+}
+
+void sched_clean_checkpoint(const char *path, int keep)
+{
+    remove_stale_temps(path);
+    if (!keep)
+        unlink(path);
 }
 
 static void hook_batch(void *ctx, const train_progress *p)
@@ -149,8 +176,9 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     char checkpoint[4096 + RUN_KEY_LEN + 32];
     train_state resume;
     int found = 0, rcode;
-    snprintf(checkpoint, sizeof checkpoint, "%s/%lld-%s.ckpt", o->checkpoint_dir, o->sweep_id,
-             o->keys[i]);
+    sched_checkpoint_path(o->checkpoint_dir, o->sweep_id, o->keys[i], checkpoint,
+                          sizeof checkpoint);
+    remove_stale_temps(checkpoint);
     checkpoint_read(checkpoint, o->keys[i], 0, r->optimizer == OPT_ADAM, &resume, &found, &err);
     cfg.resume = found ? &resume : NULL;
     double t0 = now_seconds();
@@ -182,8 +210,8 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
         fail_worker(sh, &ferr);
         st = RUN_FAILED;
         snprintf(msg, sizeof msg, "%s", ferr.msg);
-    } else if (st == RUN_DONE && !o->keep_checkpoints) {
-        unlink(checkpoint);
+    } else if (st == RUN_DONE) {
+        sched_clean_checkpoint(checkpoint, o->keep_checkpoints);
     }
     pthread_mutex_lock(&sh->lock);
     sh->tally.trained++;

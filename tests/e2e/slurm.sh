@@ -175,6 +175,28 @@ check "merge of a second sharding exits 0" [ $? -eq 0 ]
 check "it merges nothing new" grep -q "^tiny: merged 0 runs from 3 inputs (0 new, 0 better.*), 4 unchanged" remerge.out
 check "the runs are bit-identical across shardings" [ ! -s remerge.err ]
 
+# ---- a diverged run: its task still succeeds and the merge reports it;
+# a task that cannot run (no data): the merge job is cancelled
+cat >div.yaml <<YAML
+name: div
+data: {dir: $T/data, train_limit: 100}
+train: {batch_size: 50, optimizer: sgd}
+grid:
+  learning_rate: [0.01, 1.0e12]
+  epochs: 1
+YAML
+sed "s|dir: $T/data|dir: $T/no-data|; s/name: div/name: nodata/" div.yaml >nodata.yaml
+"$SWEEP" slurm div.yaml --array 2 --cpus-per-task 1 --db results/div.db --submit >div.out 2>&1
+div_merge=$(sed -n 's/^merge job \([0-9]*\):.*/\1/p' div.out)
+"$SWEEP" slurm nodata.yaml --array 2 --cpus-per-task 1 --db results/nodata.db --submit >nodata.out 2>&1
+nodata_merge=$(sed -n 's/^merge job \([0-9]*\):.*/\1/p' nodata.out)
+wait_job "$div_merge" 60
+wait_job "$nodata_merge" 60
+check "a diverged run does not stop the merge" [ "$(job_states "$div_merge")" = COMPLETED ]
+check "the merge reports it" grep -q "^div: 1 of 2 runs done; .*diverged 1" "logs/div-merge-$div_merge.out"
+check "a failed task cancels the merge" [ "$(job_states "$nodata_merge")" = CANCELLED ]
+check "and no merged database is made" [ ! -e results/nodata.db ]
+
 # ---- stop: every daemon gone
 bash "$CLUSTER" stop "$T/cluster"
 check "the cluster stops" [ $? -eq 0 ]

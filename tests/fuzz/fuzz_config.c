@@ -3,7 +3,8 @@
  * config_parse must accept or refuse without crashing, hanging or leaking,
  * and refuse with a one-line "fuzz.yaml:..." message. What it accepts must
  * expand (unless every run is excluded), and the runs' keys must be well
- * formed, repeatable and distinct (grid_expand collapses duplicate runs). */
+ * formed, repeatable and distinct (grid_expand collapses duplicate runs).
+ * config_load must agree with config_parse on the same bytes. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,12 +73,40 @@ static void check_runs(const run_settings *runs, int n)
             FUZZ_CHECK(strcmp(keys[i], keys[j]) != 0, "two runs share key %s", keys[i]);
 }
 
+static int fd_file;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     unsetenv("SWEEP_DATA");   /* the default folder, whatever the shell has */
+    fz_init_dir();
+    fd_file = fz_memfd("config");
+    fz_link(fd_file, PATH);
     return 0;
+}
+
+/* config_load on the same bytes as a file: the same verdict and message,
+ * but for the path it starts with. */
+static void check_load(const uint8_t *data, size_t size, int parse_rc, const sw_error *perr)
+{
+    char path[1200];
+    sweep_config c;
+    sw_error err = {0};
+    fz_fill(fd_file, data, size);
+    fz_path(path, sizeof path, PATH);
+    int rc = config_load(&c, path, &err);
+    FUZZ_CHECK(rc == parse_rc, "config_load gave %d, config_parse %d: %s", rc, parse_rc,
+               err.msg);
+    if (rc == SW_OK) {
+        config_free(&c);
+        return;
+    }
+    fz_check_error(rc, &err, path);
+    const char *a = err.msg + strlen(path), *b = perr->msg + strlen(PATH);
+    size_t n = strlen(a) < strlen(b) ? strlen(a) : strlen(b);   /* either may be cut */
+    FUZZ_CHECK(strncmp(a, b, n) == 0, "config_load said '%s', config_parse '%s'", err.msg,
+               perr->msg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sweep_config c;
     sw_error err = {0};
     int rc = config_parse(&c, (const char *)data, size, PATH, &err);
+    check_load(data, size, rc, &err);
     if (rc != SW_OK) {
         fz_check_error(rc, &err, PATH);
         FUZZ_CHECK(!c.name && !c.text && !c.path && !c.exclude,

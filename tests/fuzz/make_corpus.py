@@ -230,6 +230,11 @@ def idx_files():
     write(t, "gz-magic-only", b"\x1f\x8b")
     # A small bomb: 256 KiB of zeros behind a header promising them.
     write(t, "gz-zeros-256k.gz", gz(idx([1024, 16, 16], bytes(1024 * 256))))
+    # Past the first 1 MiB chunk, so the buffer grows as data arrives; and a
+    # header promising 2 GiB with 1.1 MiB behind it.
+    write(t, "gz-zeros-1100k.gz", gz(idx([1100, 32, 32], bytes(1100 * 1024))))
+    write(t, "gz-liar-2g.gz", gz(idx([0x8000, 0x100, 0x100], bytes(1100 * 1024))[:16]
+                                 + bytes(1100 * 1024)))
 
 
 # ---------------------------------------------------------------- datasets

@@ -176,6 +176,7 @@ static void test_gemm_against_loops(void)
         {288, 242, 64}, /* conv2 data gradient (used with ta) */
         {256, 25, 160}, /* dense1 forward */
         {160, 256, 25}, /* dense1 weight gradient (used with tb) */
+        {300, 20, 700}, /* one panel: threads split the rows */
     };
     for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int ta = 0; ta < 2; ta++)
@@ -948,6 +949,7 @@ static void test_gemm_bit_identical(void)
         /* ta, tb, M, N, K */
         {0, 0, 64, 1000, 150}, {0, 1, 64, 290, 3000}, {1, 0, 290, 1000, 64},
         {1, 1, 100, 200, 300}, {0, 1, 32, 9, 20000},  {0, 0, 256, 25, 1600},
+        {0, 0, 512, 20, 400},   /* one panel: threads split the rows */
     };
     const int saved = max_threads();
     for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {

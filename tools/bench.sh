@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# tools/bench.sh: `make bench`. Measures, for relu and elu, our training and
+# evaluation speed with 1 thread and all cores, the GFLOP/s against the
+# machine's measured FP32 peak, the sweep's runs/min with jobs against
+# threads, peak RSS, and PyTorch on the same settings in the same run when
+# it is installed; prints one table and appends a row per activation to
+# BENCHMARKS.md.
+#
+# Environment: BUILD (default build), FULL=1 for whole epochs (48k training,
+# 12k evaluation images, full-data sweeps) instead of 20 batches and 4800
+# evaluation images, SWEEP_DATA (default /usr/share/datasets/fashion-mnist).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+FULL=${FULL:-}
+DATA=${SWEEP_DATA:-/usr/share/datasets/fashion-mnist}
+BENCH=$BUILD/bench
+PY=/usr/bin/python3
+t_start=$SECONDS
+
+cores=$(nproc)
+cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/  */ /g')
+cpu=${cpu:-unknown CPU}
+when=$(date '+%Y-%m-%d %H:%M %Z')
+load=$(cut -d' ' -f1 /proc/loadavg)   # before we add any load ourselves
+# read-only: no index refresh, so a concurrent commit is never disturbed
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git --no-optional-locks status --porcelain -uno 2>/dev/null)" ]; then
+    commit="$commit+dirty"
+fi
+
+if [ "$FULL" = 1 ]; then
+    mode=full batches=192 eval_n=12000 limit=0 train_imgs=48000
+else
+    mode=short batches=20 eval_n=4800 limit=5000 train_imgs=5000
+fi
+bs=250 warmup=3
+acts="relu elu"
+threads_list="1"
+[ "$cores" -gt 1 ] && threads_list="1 $cores"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sweep-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+say() { echo "bench: $*" >&2; }
+# kv KEY < line: the value of KEY=VALUE among space-separated fields
+kv() { awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'; }
+# calc FORMAT EXPR: awk arithmetic, "-" when an operand is missing
+calc() {
+    if [[ " $2 " =~ \ -\  ]]; then echo -; return; fi
+    awk "BEGIN { printf \"$1\", $2 }" 2>/dev/null || echo -
+}
+whole() { if [ "$1" = - ]; then echo -; else printf '%.0f' "$1"; fi; }
+ratio() { if [ "$1" = - ] || [ "$2" = - ] || [ "$2" = 0 ]; then echo -; else calc %.2f "$1 / $2"; fi; }
+pct() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else calc %.1f%% "100 * $1 / $2"; fi; }
+
+say "$cpu, $cores cores, load average $load; $mode mode; commit $commit"
+if awk "BEGIN { exit !($load > 0.5 * $cores) }"; then
+    say "warning: the machine is busy (load $load on $cores cores): numbers will be low and noisy"
+fi
+
+# --- the ceiling -------------------------------------------------------------
+say "FP32 peak (FMA loop)..."
+peak_line=$("$BUILD/peak_flops" "$cores") || { say "peak_flops failed"; failed=1; }
+peak_1=$(kv gflops_1t <<<"$peak_line"); peak_n=$(kv gflops_all <<<"$peak_line")
+peak_w=$(kv width <<<"$peak_line"); peak_a=$(kv accumulators <<<"$peak_line")
+peak_1=${peak_1:--} peak_n=${peak_n:--}
+flops_out=$("$BENCH" flops) || { say "bench flops failed"; failed=1; }
+fwd=$(tail -n 1 <<<"$flops_out" | kv fwd_mflop)
+step=$(tail -n 1 <<<"$flops_out" | kv step_mflop)
+exact=$(tail -n 1 <<<"$flops_out" | kv exact_step_mflop)
+layers=$(grep '^layer=' <<<"$flops_out" | awk '{ split($1, a, "="); split($2, b, "="); printf "%s%s %.3f", (NR > 1 ? ", " : ""), a[2], b[2] }')
+
+# --- ours: the library, no CLI -------------------------------------------------
+declare -A o_train o_eval o_rss t_train t_eval t_rss
+for act in $acts; do
+    for t in $threads_list; do
+        say "ours: $act, $t thread(s), $batches training batches, $eval_n evaluation images..."
+        if line=$("$BENCH" train --act "$act" --threads "$t" --batches "$batches" --warmup "$warmup" --eval "$eval_n" --data "$DATA"); then
+            o_train[$act,$t]=$(kv train_img_s <<<"$line")
+            o_eval[$act,$t]=$(kv eval_img_s <<<"$line")
+            o_rss[$act,$t]=$(kv maxrss_mb <<<"$line")
+        else
+            say "bench train failed: $line"; failed=1
+        fi
+    done
+done
+
+# --- PyTorch, same settings, same run -------------------------------------------
+torch_note=""
+if [ ! -x "$PY" ] || ! "$PY" -c 'import torch' 2>/dev/null; then
+    torch_note="PyTorch not run: $PY with torch is not installed (apt-get install python3-torch)"
+elif ! dpkg -s libopenblas0-pthread 2>/dev/null | grep -q '^Status: install ok installed'; then
+    # without OpenBLAS torch's dense layers use the reference BLAS: no fair yardstick
+    torch_note="PyTorch not run: libopenblas0-pthread is not installed (apt-get install libopenblas0-pthread)"
+fi
+if [ -z "$torch_note" ]; then
+    for act in $acts; do
+        for t in $threads_list; do
+            say "PyTorch: $act, $t thread(s), 1 epoch of $train_imgs images..."
+            log=$tmp/torch-$act-$t.log
+            "$BENCH" rss -- "$PY" tools/torch_reference.py --act "$act" --epochs 1 \
+                --limit-train "$limit" --threads "$t" --seed 1 --no-test --data-dir "$DATA" >"$log" 2>&1
+            # the line after the header: epoch loss acc val_loss val_acc train_s val_s img/s
+            ep=$(awk '/^epoch train_loss/ { getline; print; exit }' "$log")
+            nval=$(sed -n 's/^# train=[0-9]* val=\([0-9]*\).*/\1/p' "$log")
+            if [ -z "$ep" ] || [ -z "$nval" ]; then
+                say "torch_reference.py failed ($act, $t threads):"; tail -n 5 "$log" >&2
+                continue
+            fi
+            t_train[$act,$t]=$(awk '{ print $8 }' <<<"$ep")
+            t_eval[$act,$t]=$(calc %.1f "$nval / $(awk '{ print $7 }' <<<"$ep")")
+            t_rss[$act,$t]=$(grep '^bench-rss:' "$log" | tail -n 1 | kv rss_mb)
+        done
+    done
+fi
+
+# --- the sweep: jobs against threads, and its peak RSS -------------------------
+cat >"$tmp/grid.yaml" <<EOF
+name: bench
+data:
+  dir: "$DATA"
+  train_limit: $limit
+train:
+  batch_size: $bs
+  optimizer: adam
+  learning_rate: 0.001
+grid:
+  activation: [relu, elu]
+  init: [he]
+  dropout: [0.25]
+  epochs: [1]
+  seed: [1, 2]
+EOF
+n_runs=4
+# run_sweep NAME JOBS THREADS: sets sw_wall and sw_rss (fresh database each time)
+run_sweep() {
+    local log=$tmp/sweep-$1.log res
+    "$BENCH" rss -- "$BUILD/sweep" run "$tmp/grid.yaml" --db "$tmp/$1.db" --jobs "$2" --threads "$3" >"$log" 2>&1
+    res=$(grep '^bench-rss:' "$log" | tail -n 1)
+    if [ "$(kv exit <<<"$res")" != 0 ]; then
+        say "sweep run --jobs $2 --threads $3 failed:"; tail -n 5 "$log" >&2
+        failed=1 sw_wall=- sw_rss=-
+        return
+    fi
+    sw_wall=$(kv wall_s <<<"$res") sw_rss=$(kv rss_mb <<<"$res")
+}
+sw_data="$([ "$limit" = 0 ] && echo 48000 || echo "$limit") training images"
+say "sweep: $n_runs runs ($sw_data, 1 epoch), --jobs $cores --threads 1..."
+run_sweep jobs "$cores" 1
+jobs_wall=$sw_wall jobs_rss=$sw_rss
+say "sweep: $n_runs runs, --jobs 1 --threads $cores..."
+run_sweep threads 1 "$cores"
+thr_wall=$sw_wall
+if [ "$cores" = 2 ]; then
+    rss2=$jobs_rss    # the jobs run above is a 2-job sweep
+else
+    say "sweep: $n_runs runs, --jobs 2 --threads 1, for its peak RSS..."
+    run_sweep rss2 2 1
+    rss2=$sw_rss
+fi
+jobs_rpm=$(calc %.2f "$n_runs * 60 / $jobs_wall")
+thr_rpm=$(calc %.2f "$n_runs * 60 / $thr_wall")
+jt_ratio=$(ratio "$jobs_rpm" "$thr_rpm")
+
+# --- the table ---------------------------------------------------------------
+N=$cores
+row() { printf '%-36s %14s %14s %13s  %s\n' "$@"; }
+echo
+echo "sweep benchmark, $when"
+echo "machine: $cpu, $cores cores (nproc), load average $load at the start; commit $commit"
+echo "mode: $mode: ours $((batches * bs)) training images after $warmup warm-up batches, $eval_n validation images;"
+echo "      PyTorch 1 epoch of $train_imgs training images (its gather included, no warm-up), 12000 validation images"
+echo "FLOPs per image: forward $fwd M ($layers);"
+echo "      training step $step M = 3x forward (exact GEMM count $exact M: conv1 needs no input gradient)"
+echo "FP32 peak, FMA loop of $peak_a accumulators x $peak_w floats: $peak_1 GFLOP/s on 1 thread, $peak_n on $N"
+[ -n "$torch_note" ] && echo "$torch_note"
+echo
+row "measure" "ours" "PyTorch" "ours/PyTorch" "compared against"
+for act in $acts; do
+    for t in $threads_list; do
+        th="$t thread$([ "$t" = 1 ] || echo s)"
+        ot=${o_train[$act,$t]:--} tt=${t_train[$act,$t]:--}
+        row "$act train img/s, $th" "$(whole "$ot")" "$(whole "$tt")" "$(ratio "$ot" "$tt")" "PyTorch+OpenBLAS, same images"
+    done
+    for t in $threads_list; do
+        th="$t thread$([ "$t" = 1 ] || echo s)"
+        oe=${o_eval[$act,$t]:--} te=${t_eval[$act,$t]:--}
+        row "$act eval img/s, $th" "$(whole "$oe")" "$(whole "$te")" "$(ratio "$oe" "$te")" "PyTorch, no_grad, eval mode"
+    done
+    for t in $threads_list; do
+        th="$t thread$([ "$t" = 1 ] || echo s)"
+        pk=$([ "$t" = 1 ] && echo "$peak_1" || echo "$peak_n")
+        og=$(calc %.1f "${o_train[$act,$t]:--} * $step / 1000") tg=$(calc %.1f "${t_train[$act,$t]:--} * $step / 1000")
+        row "$act train GFLOP/s, $th" "$og ($(pct "$og" "$pk"))" "$tg ($(pct "$tg" "$pk"))" \
+            "$(ratio "$og" "$tg")" "% of the FP32 peak on $th ($pk GFLOP/s)"
+    done
+    row "$act peak RSS MB, one training" "$(whole "${o_rss[$act,1]:--}")" "$(whole "${t_rss[$act,1]:--}")" \
+        "$(ratio "${o_rss[$act,1]:--}" "${t_rss[$act,1]:--}")" "1 thread; both hold the whole dataset"
+done
+echo
+echo "sweep of $n_runs runs (relu, elu x seeds 1, 2; 1 epoch of $sw_data; 12000 validation, 10000 test), fresh database each:"
+row "--jobs $N --threads 1, runs/min" "$jobs_rpm" "" "" "$(calc %.1f "$jobs_wall") s wall"
+row "--jobs 1 --threads $N, runs/min" "$thr_rpm" "" "" "$(calc %.1f "$thr_wall") s wall"
+row "jobs/threads ratio" "$jt_ratio" "" "" "> 1: parallel runs beat parallel kernels"
+row "peak RSS MB, 2-job sweep" "$(whole "$rss2")" "" "" "target <= 200 MB on the full dataset ($mode data here)"
+echo
+say "done in $((SECONDS - t_start)) s"
+
+# --- BENCHMARKS.md: one row per activation ---------------------------------------
+md=BENCHMARKS.md
+if [ ! -f "$md" ]; then
+    {
+        echo "# Benchmarks"
+        echo
+        echo "| date | commit | mode | CPU | cores | load | act | train img/s 1t | train img/s Nt | eval img/s 1t | eval img/s Nt | train GFLOP/s 1t / Nt | % of peak 1t / Nt | peak GFLOP/s 1t / Nt | torch train img/s 1t / Nt | torch eval img/s 1t / Nt | ours/torch train 1t / Nt | ours/torch eval 1t / Nt | RSS MB 1 training (torch) | 2-job sweep RSS MB | sweep runs/min jobs / threads | jobs/threads |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    } >"$md"
+fi
+for act in $acts; do
+    o1=${o_train[$act,1]:--} oN=${o_train[$act,$N]:--} e1=${o_eval[$act,1]:--} eN=${o_eval[$act,$N]:--}
+    p1=${t_train[$act,1]:--} pN=${t_train[$act,$N]:--} q1=${t_eval[$act,1]:--} qN=${t_eval[$act,$N]:--}
+    g1=$(calc %.1f "$o1 * $step / 1000") gN=$(calc %.1f "$oN * $step / 1000")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s | %s / %s | %s / %s | %s / %s | %s / %s | %s (%s) | %s | %s / %s | %s |\n' \
+        "$when" "$commit" "$mode" "$cpu" "$cores" "$load" "$act" \
+        "$(whole "$o1")" "$(whole "$oN")" "$(whole "$e1")" "$(whole "$eN")" "$g1" "$gN" "$(pct "$g1" "$peak_1")" "$(pct "$gN" "$peak_n")" \
+        "$peak_1" "$peak_n" "$(whole "$p1")" "$(whole "$pN")" "$(whole "$q1")" "$(whole "$qN")" "$(ratio "$o1" "$p1")" "$(ratio "$oN" "$pN")" \
+        "$(ratio "$e1" "$q1")" "$(ratio "$eN" "$qN")" "$(whole "${o_rss[$act,1]:--}")" \
+        "$(whole "${t_rss[$act,1]:--}")" "$(whole "$rss2")" "$jobs_rpm" "$thr_rpm" "$jt_ratio" >>"$md" 2>/dev/null
+done
+say "appended $(echo $acts | wc -w) rows to $md"
+exit $failed
