@@ -31,7 +31,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test asan demo bench install clean check-deps fuzz
+.PHONY: all test asan check demo bench install clean fuzz
 all: $(BUILD)/sweep
 
 $(BUILD)/%.o: %.c
@@ -58,12 +58,19 @@ $(BUILD)/synth_idx: tests/tools/synth_idx.c
 
 # Unit tests, then the CLI end to end; tests/run.sh prints "N passed, M failed".
 test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx
-	@BUILD=$(BUILD) bash tests/run.sh
+	@BUILD=$(BUILD) E2E="$(E2E)" bash tests/run.sh
 
-# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The unit tests and the core end-to-end tests under AddressSanitizer and
+# UndefinedBehaviorSanitizer (the cluster, plot and fuzz scripts exercise the
+# same library code and would only add minutes).
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 \
+	$(MAKE) BUILD=build/asan OPT=-O1 E2E="cli crash" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
+
+# Everything CI runs: the tests, then the sanitizer run; the last line is
+# the grand total "N passed, M failed".
+check:
+	@bash tests/check.sh "$(MAKE)"
 
 # libFuzzer targets for the input parsers (tests/fuzz/), built with clang into
 # build/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any

@@ -9,6 +9,7 @@ import gzip
 import os
 import shutil
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -228,6 +229,12 @@ def idx_files():
     write(t, "gz-header-only", b"\x1f\x8b\x08\0\0\0\0\0\0\3")
     write(t, "gz-bad-method", b"\x1f\x8b\x07" + z[3:])
     write(t, "gz-magic-only", b"\x1f\x8b")
+    # 300 KiB of valid deflate, then an invalid block type: zlib fills its
+    # 256 KiB buffer first, so the error comes on a later read.
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    write(t, "gz-corrupt-after-300k.gz",
+          co.compress(idx([1024, 32, 32], bytes(300 * 1024))) + co.flush(zlib.Z_SYNC_FLUSH)
+          + b"\xff\xff\xff\xff")
     # A small bomb: 256 KiB of zeros behind a header promising them.
     write(t, "gz-zeros-256k.gz", gz(idx([1024, 16, 16], bytes(1024 * 256))))
     # Past the first 1 MiB chunk, so the buffer grows as data arrives; and a
