@@ -34,6 +34,8 @@ if [ "$FULL" = 1 ]; then
 else
     mode=short batches=20 eval_n=4800 limit=5000 train_imgs=5000
 fi
+# the wait policy changes multithreaded numbers on a busy machine: record it
+[ -n "${OMP_WAIT_POLICY:-}" ] && mode="$mode, OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 bs=250 warmup=3
 acts="relu elu"
 threads_list="1"
@@ -170,7 +172,7 @@ row() { printf '%-36s %14s %14s %13s  %s\n' "$@"; }
 echo
 echo "sweep benchmark, $when"
 echo "machine: $cpu, $cores cores (nproc), load average $load at the start; commit $commit"
-echo "mode: $mode: ours $((batches * bs)) training images after $warmup warm-up batches, $eval_n validation images;"
+echo "mode: $mode; ours $((batches * bs)) training images after $warmup warm-up batches, $eval_n validation images;"
 echo "      PyTorch 1 epoch of $train_imgs training images (its gather included, no warm-up), 12000 validation images"
 echo "FLOPs per image: forward $fwd M ($layers);"
 echo "      training step $step M = 3x forward (exact GEMM count $exact M: conv1 needs no input gradient)"
