@@ -75,13 +75,13 @@ check:
 # libFuzzer targets for the input parsers (tests/fuzz/), built with clang into
 # build/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any
 # crash, leak or timeout. FUZZ_MERGE=1 adds new coverage to the corpora.
-# Only the parser objects are linked (the nn kernels use GCC-only builtins);
-# no OpenMP, so coverage does not depend on thread timing.
+# The library without src/nn (GCC-only builtins there), as an archive: each
+# target links only the objects it needs. No OpenMP, so coverage does not
+# depend on thread timing.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset
-FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,src/base/error.c src/sweep/config.c \
-                  src/sweep/grid.c src/data/dataset.c)
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(filter-out src/nn/%,$(LIB_SRC)))
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 fuzz:
@@ -90,8 +90,12 @@ fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_MERGE=$(FUZZ_MERGE) \
 	  bash tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
 
-$(FUZZ_TARGETS:%=build/fuzz/%): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(FUZZ_OBJ)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDFLAGS) $(LDLIBS)
+build/fuzz/libsweep-nonn.a: $(FUZZ_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_TARGETS:%=build/fuzz/%): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h \
+                                build/fuzz/libsweep-nonn.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libsweep-nonn.a $(LDFLAGS) $(LDLIBS)
 
 # The quick sweep on the default data, then the comparison.
 demo: $(BUILD)/sweep

@@ -12,13 +12,18 @@
 #include "sweep/grid.h"
 #include "train/trainer.h"
 
-#define STORE_SCHEMA_VERSION 1
+/* 2: layer_stats; runs.model, es_monitor, es_patience, es_restore_best,
+ * best_epoch, stopped_epoch. A version 1 database is upgraded in place
+ * when it is opened with write access. */
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
 
 /* Opens path. create: make the file (and its folder) and the schema if
  * missing; otherwise a missing file is an error. A file that is not SQLite,
- * or has a newer schema version, is an error (SW_EINPUT) and is not touched. */
+ * or has a newer schema version, is an error (SW_EINPUT) and is not touched.
+ * An older version is upgraded in one transaction (an error if the file
+ * cannot be written). */
 int store_open(store **out, const char *path, int create, sw_error *err);
 void store_close(store *s);
 
@@ -68,7 +73,13 @@ int store_epochs_truncate(store *s, long long run_id, int keep, sw_error *err);
 int store_epoch_add(store *s, long long run_id, int epoch,
                     const epoch_metrics *m, sw_error *err);
 
-/* Final state: done (with test scores), diverged (diverged_epoch),
+/* The same, with the epoch's layer_stats rows (n_layers of them, replacing
+ * any the epoch had) in the same transaction. */
+int store_epoch_add_layers(store *s, long long run_id, int epoch, const epoch_metrics *m,
+                           const layer_stat *layers, int n_layers, sw_error *err);
+
+/* Final state: done (with test scores, and best_epoch and stopped_epoch
+ * when res has them, i.e. with early stopping), diverged (diverged_epoch),
  * interrupted or failed (error text). Sets finished_at and wall_seconds. */
 int store_run_finish(store *s, long long run_id, run_status st,
                      const train_result *res, double wall_seconds,
@@ -87,7 +98,8 @@ typedef struct {
 /* Fills *out (malloc'd) with one entry per sweep, by name. */
 int store_status(store *s, sweep_status **out, int *n, sw_error *err);
 
-/* RFC 4180 CSV with a header row: what is "summary", "runs" or "epochs";
+/* RFC 4180 CSV with a header row: what is "summary", "runs", "epochs" or
+ * "layer_stats" (one row per run, epoch and layer, settings repeated);
  * sweep NULL for all sweeps, else only that one (unknown name: error). */
 int store_export_csv(store *s, const char *what, const char *sweep,
                      FILE *out, sw_error *err);

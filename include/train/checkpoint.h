@@ -8,7 +8,8 @@
 #include "base/error.h"
 #include "train/trainer.h"
 
-/* Writes st for the run named key (any short string) to path. */
+/* Writes st for the run named key (any short string) to path, with its
+ * early-stopping state and, when st->best_params is set, the best weights. */
 int checkpoint_write(const char *path, const char *key, const train_state *st,
                      sw_error *err);
 

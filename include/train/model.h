@@ -71,4 +71,45 @@ const float *model_logits(const model *m);
  * gradients and fills them for the mean loss over the batch. */
 double model_loss(model *m, const uint8_t *labels, int B, int *correct, int backward);
 
+/* ---- Looking inside: statistics of the activation layers ----
+ *
+ * The activation layers are the conv blocks ("conv1", "conv2", ...) and the
+ * hidden dense layers ("dense1", ...), in forward order; the output layer
+ * has no activation and no statistics. A unit is one neuron of a dense
+ * layer, or one channel at one position (y, x) of a conv layer's output
+ * (before pooling): conv1 of the blog's model has 32 x 26 x 26 units.
+ *
+ * Every sum has a fixed order (an image's activations of one channel in 16
+ * float lanes by position, added into a double per channel in image order,
+ * channels in index order; gradient squares in double, in 16 lanes within
+ * fixed blocks of 4096 elements added in block order), so the results are
+ * bit-identical whatever the thread count. */
+#define MODEL_MAX_ACT_LAYERS (MODEL_MAX_CONV + MODEL_MAX_DENSE)
+
+typedef struct {
+    char layer[16];           /* "conv1", "dense1" */
+    double mean_activation;   /* mean output of the activation over every
+                                 unit and every image seen; NAN if none */
+    double dead_fraction;     /* units whose output was > 0 for no image seen */
+    double grad_norm;         /* L2 norm of the layer's weight gradient,
+                                 mean over the batches seen; NAN if none */
+} layer_stat;
+
+/* Number of activation layers: n_conv + n_dense of the spec. */
+int model_num_act_layers(const model *m);
+
+/* Clears the activation and gradient accumulators. */
+void model_stats_reset(model *m);
+
+/* Adds the activations of the last model_forward (every image of it) to
+ * the activation statistics. */
+void model_stats_add_forward(model *m);
+
+/* Adds one batch's weight-gradient norms, from the gradients the last
+ * model_loss(..., backward = 1) left. */
+void model_stats_add_grads(model *m);
+
+/* out: model_num_act_layers(m) entries, in forward order. */
+void model_stats_read(const model *m, layer_stat *out);
+
 #endif

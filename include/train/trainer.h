@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "data/dataset.h"
+#include "train/early_stop.h"
 #include "train/model.h"
 #include "train/optim.h"
 
@@ -20,6 +21,8 @@ typedef struct {
     float *params;        /* (n) */
     float *adam_m, *adam_v; /* (n) each, NULL for SGD */
     long t;               /* optimizer steps taken */
+    es_state es;          /* early stopping after epoch (zeroed when off) */
+    float *best_params;   /* (n) weights of es.best_epoch; NULL unless restore_best */
 } train_state;
 
 typedef struct {
@@ -29,6 +32,8 @@ typedef struct {
     int batch_size;
     int epochs;
     uint64_t seed;
+    es_settings early_stopping;  /* zeroed: off */
+    int skip_layer_stats;        /* 1: no layer statistics (no on_layers calls) */
     const train_state *resume;   /* NULL: start from scratch */
 } train_config;
 
@@ -49,6 +54,11 @@ typedef struct {
     void *ctx;
     /* After each batch; may be NULL. */
     void (*on_batch)(void *ctx, const train_progress *p);
+    /* After each epoch's validation, just before on_epoch: the statistics of
+     * each activation layer (model.h), activations over the validation set
+     * and weight-gradient norms over the epoch's batches; layers is valid
+     * during the call only. Not called with skip_layer_stats. May be NULL. */
+    void (*on_layers)(void *ctx, int epoch, const layer_stat *layers, int n_layers);
     /* After each epoch's validation; returns SW_OK or an error (stops the run). May be NULL. */
     int (*on_epoch)(void *ctx, int epoch, const epoch_metrics *m, sw_error *err);
     /* After on_epoch: the state to save for a resume. May be NULL. */
@@ -63,11 +73,16 @@ typedef struct {
     train_status status;
     int epochs_done;
     int diverged_epoch;            /* epoch whose loss was NaN/inf, else 0 */
-    double test_loss, test_accuracy;
+    double test_loss, test_accuracy;   /* with restore_best: of best_epoch's weights */
+    /* Early stopping (0 when it is off): the best epoch of the monitored
+     * metric, and the last epoch trained (= epochs when it ran to the end). */
+    int best_epoch, stopped_epoch;
 } train_result;
 
 /* Trains cfg on train, validates on val after each epoch, tests on test at
- * the end. threads: OpenMP threads for this run (0 = leave as is).
+ * the end. With early stopping the run ends after the epoch that makes
+ * patience epochs without improvement (see early_stop.h); a resumed state
+ * that has already stopped trains no more and goes straight to the test. threads: OpenMP threads for this run (0 = leave as is).
  * Returns SW_OK (see res->status) or an error code with err set. */
 int train_run(const train_config *cfg, const data_split *train,
               const data_split *val, const data_split *test, int threads,

@@ -17,14 +17,17 @@ static const char status_help[] =
     "  --db PATH   database (default " DEFAULT_DB ")\n";
 
 static const char export_help[] =
-    "usage: sweep export [--db PATH] [--what summary|runs|epochs] [--sweep NAME] [-o FILE]\n\n"
+    "usage: sweep export [--db PATH] [--what summary|runs|epochs|layer_stats] [--sweep NAME]\n"
+    "                    [-o FILE]\n\n"
     "Writes RFC 4180 CSV with a header row to stdout or FILE:\n"
     "  summary  one row per sweep and setting (without the seed): n, mean and\n"
     "           std of test accuracy and loss, mean best val_accuracy, s/epoch\n"
     "  runs     one row per run: settings, status and test scores\n"
-    "  epochs   one row per run and epoch, the run's settings repeated\n\n"
+    "  epochs   one row per run and epoch, the run's settings repeated\n"
+    "  layer_stats  one row per run, epoch and activation layer: mean activation\n"
+    "           and dead fraction on the validation set, weight-gradient norm\n\n"
     "  --db PATH      database (default " DEFAULT_DB ")\n"
-    "  --what WHAT    summary (default), runs or epochs\n"
+    "  --what WHAT    summary (default), runs, epochs or layer_stats\n"
     "  --sweep NAME   only this sweep (default: all)\n"
     "  -o FILE        write FILE (replaced atomically) instead of stdout\n";
 
@@ -94,8 +97,10 @@ int cmd_export(int argc, char **argv, sw_error *err)
         fputs(export_help, stdout);
         return 0;
     }
-    if (strcmp(what, "summary") && strcmp(what, "runs") && strcmp(what, "epochs"))
-        return sw_err(err, SW_EINPUT, "sweep export: --what must be summary, runs or epochs, got '%s'",
+    if (strcmp(what, "summary") && strcmp(what, "runs") && strcmp(what, "epochs") &&
+        strcmp(what, "layer_stats"))
+        return sw_err(err, SW_EINPUT,
+                      "sweep export: --what must be summary, runs, epochs or layer_stats, got '%s'",
                       what);
     store *db = NULL;
     if (store_open(&db, db_path, 0, err) != SW_OK)

@@ -94,7 +94,8 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     memset(in, 0, sizeof *in);
     if (config_load(&in->cfg, path, err) != SW_OK ||
         grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
-        dataset_load(&in->data, in->cfg.data_dir, err) != SW_OK)
+        dataset_load(&in->data, in->cfg.data_dir, err) != SW_OK ||
+        config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK)
         goto fail;
     in->keys = malloc(sizeof *in->keys * (size_t)in->n);
     if (!in->keys) {
@@ -138,8 +139,9 @@ static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err
     int counts[RUN_STATUS_COUNT + 1] = {0};
     if (db && store_sweep_find(db, in->cfg.name, &sweep_id, err) != SW_OK)
         return err->code;
-    fprintf(out, "%5s  %-16s  %-11s  %-10s %5s %6s %7s %6s %5s %9s %6s\n", "#", "run_key", "state",
-            "activation", "alpha", "init", "dropout", "epochs", "batch", "lr", "seed");
+    fprintf(out, "%5s  %-16s  %-11s  %-10s %5s %6s %7s %6s %5s %9s %6s  %s\n", "#", "run_key",
+            "state", "activation", "alpha", "init", "dropout", "epochs", "batch", "lr", "seed",
+            "model");
     for (int i = 0; i < in->n; i++) {
         const run_settings *r = &in->runs[i];
         const char *state = "new";
@@ -158,9 +160,15 @@ static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err
         counts[idx]++;
         char alpha[32];
         format_alpha(alpha, sizeof alpha, r->alpha);
-        fprintf(out, "%5d  %-16s  %-11s  %-10s %5s %6s %7g %6d %5d %9g %6lld\n", i + 1, in->keys[i],
-                state, act_name(r->activation), alpha, r->init == INIT_HE ? "he" : "glorot",
-                r->dropout, r->epochs, r->batch_size, r->learning_rate, r->seed);
+        char model_text[256];
+        model_shape shape = r->model;
+        if (shape.n_conv == 0)
+            model_shape_default(&shape);
+        model_shape_text(&shape, model_text, sizeof model_text);
+        fprintf(out, "%5d  %-16s  %-11s  %-10s %5s %6s %7g %6d %5d %9g %6lld  %s\n", i + 1,
+                in->keys[i], state, act_name(r->activation), alpha,
+                r->init == INIT_HE ? "he" : "glorot", r->dropout, r->epochs, r->batch_size,
+                r->learning_rate, r->seed, model_text);
     }
     fprintf(out, "%s: %d runs", in->cfg.name, in->n);
     for (int s = 0; s <= RUN_STATUS_COUNT; s++)

@@ -16,7 +16,7 @@ static const struct {
     int config_axis;   /* -1: not a grid axis */
 } AXES[RA_COUNT] = {
     {"activation", AXIS_ACTIVATION}, {"alpha", AXIS_ALPHA},
-    {"init", AXIS_INIT},             {"dropout", AXIS_DROPOUT},
+    {"model", AXIS_MODEL},           {"init", AXIS_INIT},             {"dropout", AXIS_DROPOUT},
     {"epochs", AXIS_EPOCHS},         {"batch_size", AXIS_BATCH_SIZE},
     {"learning_rate", AXIS_LEARNING_RATE}, {"optimizer", -1},
     {"seed", AXIS_SEED},             {"validation_split", -1},
@@ -113,7 +113,7 @@ int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
                 found = a;
         if (found < 0)
             return sw_err(err, SW_EINPUT,
-                          "sweep %s: unknown axis '%.*s' (axes: activation, alpha, init, dropout, "
+                          "sweep %s: unknown axis '%.*s' (axes: activation, alpha, model, init, dropout, "
                           "epochs, batch_size, learning_rate, optimizer, seed)",
                           cmd, (int)len, p);
         for (int i = 0; i < *n; i++)
@@ -263,6 +263,18 @@ static int config_rank(const sweep_config *cfg, int a, const rep_level *l, const
     if (!cfg || ca < 0)
         return INT_MAX;
     const axis_values *av = &cfg->axis[ca];
+    if (ca == AXIS_MODEL) {   /* runs.model text against the config's models */
+        for (int i = 0; i < av->n; i++) {
+            char text[256];
+            int k = (int)av->v[i];
+            if (k < 0 || k >= cfg->n_models)
+                continue;
+            model_shape_text(&cfg->models[k].shape, text, sizeof text);
+            if (strcmp(l->text, text) == 0)
+                return i;
+        }
+        return INT_MAX;
+    }
     if (ca == AXIS_ACTIVATION || ca == AXIS_INIT) {
         for (int i = 0; i < av->n; i++) {
             const char *name = ca == AXIS_ACTIVATION ? act_name((act_kind)av->v[i])
@@ -335,7 +347,7 @@ int rep_load(store *db, const char *sweep, const char *value_sql, rep_data *d,
     /* built only from our constant fragments; the sweep travels bound */
     char sql[1024];
     snprintf(sql, sizeof sql,
-             "SELECT r.run_id, r.activation, r.alpha, r.init, r.dropout, r.epochs, "
+             "SELECT r.run_id, r.activation, r.alpha, r.model, r.init, r.dropout, r.epochs, "
              "r.batch_size, r.learning_rate, r.optimizer, r.seed, r.validation_split, "
              "r.train_limit, %s FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
              "WHERE s.name = ?1 AND r.status = 'done' ORDER BY r.run_id",

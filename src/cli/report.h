@@ -13,7 +13,7 @@
 /* The settings of a run. The first REP_BY_AXES may be named in --by; the
  * rest are only checked for variation (pooling warnings). */
 typedef enum {
-    RA_ACTIVATION, RA_ALPHA, RA_INIT, RA_DROPOUT, RA_EPOCHS, RA_BATCH_SIZE,
+    RA_ACTIVATION, RA_ALPHA, RA_MODEL, RA_INIT, RA_DROPOUT, RA_EPOCHS, RA_BATCH_SIZE,
     RA_LEARNING_RATE, RA_OPTIMIZER, RA_SEED, RA_VALIDATION_SPLIT, RA_TRAIN_LIMIT,
     RA_COUNT
 } rep_axis;

@@ -120,25 +120,31 @@ BACKWARD(bwd_relu, ((void)alpha, y > 0 ? g : 0.0f))
 BACKWARD(bwd_elu, y > 0 ? g : g * (y + alpha))   /* d/dx a(e^x - 1) = y + a */
 BACKWARD(bwd_leaky, x > 0 ? g : g * alpha)
 
-/* PReLU's alpha gradient over one channel: sum of g * x where x <= 0, in
- * 16 interleaved partial sums (lane = index mod 16, each in index order)
- * added pairwise at the end: a fixed order, and the same in every clone
- * up to FMA contraction. */
-CLONES static float prelu_dalpha(const float *restrict g, const float *restrict x,
-                                 long n)
+/* PReLU backward over one channel, din (may alias g) and the gradient of
+ * its alpha in one pass: sum of g * x where x <= 0, in 16 interleaved
+ * partial sums (lane = index mod 16, each in index order) added pairwise
+ * at the end: a fixed order, the same in every clone. */
+CLONES static float prelu_channel(float *din, const float *g,
+                                  const float *restrict x, long n, float a)
 {
     v16f acc = {0};
     long i = 0;
     for (; i + 16 <= n; i += 16) {
         v16f vg = *(const v16u *)(g + i), vx = *(const v16u *)(x + i);
         v16i pos = vx > (v16f){0};
-        acc += (v16f)((v16i)(vg * vx) & ~pos);
+        v16f neg = vg * vx;   /* no contraction: the mask sits between */
+        acc += (v16f)((v16i)neg & ~pos);
+        v16f scaled = vg * a;
+        *(v16u *)(din + i) = (v16f)(((v16i)vg & pos) | ((v16i)scaled & ~pos));
     }
     float lane[16];
     for (int l = 0; l < 16; l++)
         lane[l] = acc[l];
-    for (; i < n; i++)
-        lane[i % 16] += x[i] > 0 ? 0.0f : g[i] * x[i];
+    for (; i < n; i++) {
+        float gi = g[i], xi = x[i];
+        lane[i % 16] += xi > 0 ? 0.0f : gi * xi;
+        din[i] = xi > 0 ? gi : gi * a;
+    }
     for (int w = 8; w >= 1; w /= 2)
         for (int l = 0; l < w; l++)
             lane[l] += lane[l + w];
@@ -174,12 +180,14 @@ void act_backward(const act_params *a, float *din, float *dprelu_alpha,
                   const float *dout, const float *in, const float *out,
                   int C, long n)
 {
-    /* the alpha gradient reads dout before din (which may alias it) is
-     * written: one pass per channel, in channel order within the task */
+    /* PReLU with its alpha gradient: whole channels, so that each sum has
+     * one owner */
     if (a->kind == ACT_PRELU && dprelu_alpha) {
 #pragma omp parallel for schedule(static)
         for (int c = 0; c < C; c++)
-            dprelu_alpha[c] += prelu_dalpha(dout + c * n, in + c * n, n);
+            dprelu_alpha[c] += prelu_channel(din + c * n, dout + c * n, in + c * n,
+                                             n, a->prelu_alpha[c]);
+        return;
     }
     const long nch = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static)

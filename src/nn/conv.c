@@ -6,27 +6,34 @@
  *   dW  (OC, IC*9) += dout (OC, P) x col^T
  *   dcol (IC*9, P)  = W^T x dout, folded back by col2im.
  * col is never built whole (35 MB for the second layer at B=250): the
- * workspace keeps a copy of the input and one chunk of col for a few
- * images, small enough to stay in L2 between im2col and the gemm that
- * reads it. Both passes walk the batch chunk by chunk. Chunks depend only
- * on the layer's shape, so dW = dW + chunk 1 + chunk 2 + ... is summed in
- * one fixed order whatever the thread count.
- * im2col and col2im run over (channel, image) planes: each thread owns whole
- * planes of col and of din, so no element is written by two threads and
- * each din element adds its 9 taps in the same order every time. */
+ * workspace keeps a copy of the input, and col is rebuilt a chunk of a few
+ * images at a time, small enough to stay in L2 until the gemm reads it.
+ *  - out and din: each thread takes whole chunks with its own scratch, so
+ *    a layer has no barrier inside; no sum runs across pixels, so how the
+ *    chunks fall does not change a bit.
+ *  - dW and db: chunks of a size fixed by the shape alone, so that
+ *    dW + chunk 1 + chunk 2 + ... is summed in one order whatever the
+ *    thread count; inside a chunk the threads split the output tiles (the
+ *    gemm) and the rows (the bias sums, each in index order).
+ * Each din plane is owned by one thread and adds its 9 taps in order. */
 #include "nn/conv.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 enum {
     CHUNK_FLOATS = 1 << 18,  /* col floats per chunk: 1 MB, half an L2 */
     SMALL_K = 27,            /* up to 3 input channels: direct product */
-    PIX_TASK = 4096,         /* pixels per task of the direct product */
+    COPY_TASK = 65536,       /* floats per task of the input copy */
 };
 
 typedef float v16f __attribute__((vector_size(64)));
@@ -48,9 +55,9 @@ static long chunk_floats(int B, int IC, int OH, int OW)
     return (long)IC * 9 * (cb < B ? cb : B) * OH * OW;
 }
 
-/* col: the saved input (IC,B,H,W), then scratch for chunks. dcol, of the
- * same size, holds a chunk of col and a chunk of dcol in the backward pass
- * (the second chunk of col's scratch is spare). */
+/* col: the saved input (IC,B,H,W), then scratch for two chunks (those of
+ * the threads in the forward pass). dcol, of the same size: a chunk of col
+ * for dW, then the threads' chunks of dcol. */
 long conv_col_size(int B, int IC, int H, int W)
 {
     return (long)IC * B * H * W + 2 * chunk_floats(B, IC, H - 2, W - 2);
@@ -93,11 +100,13 @@ CLONES static void im2col_plane(float *restrict col, const float *restrict in,
 
 /* din plane (c, b) = sum over the 9 taps of the shifted dcol rows, taps in
  * order. Each din row is formed in a register, 16 columns at a time, from
- * the (up to) 9 dcol rows that reach it; lanes that fall outside a dcol
- * row are masked to +0. Loads may run on into the following dcol rows
- * while they stay below end; stores may run into the next din row of the
- * same plane, which is written after. The plain loops below give the same
- * sums where that is not possible, or without vector code. */
+ * the (up to) 9 dcol rows that reach it: a load that starts dx floats
+ * early (still inside dcol: tap dx > 0 is at least one row of dcol in)
+ * and whose lanes outside the dcol row are masked to +0 (adding +0 to a
+ * sum that starts at +0 changes no bit). Loads may run on into the
+ * following dcol rows while they stay below end; stores may run into the
+ * next din row, which is written after. The plain loop gives the same
+ * sums for planes too close to end, or without vectors. */
 static inline __attribute__((always_inline)) float
 col2im_one(const float *dcol, long ldc, int OH, int OW, int yi, int xi)
 {
@@ -111,98 +120,91 @@ col2im_one(const float *dcol, long ldc, int OH, int OW, int yi, int xi)
     return s;
 }
 
-static inline __attribute__((always_inline)) void
-col2im_body(float *restrict din, const float *restrict dcol, long ldc, int H,
-            int W, const float *end, int vec)
+enum { MAXV = 8 };   /* col2im by vectors for rows up to 128 floats */
+
+/* Lane masks of the vector path: lane l of vector v for tap column dx is
+ * kept when its dcol column 16v + l - dx is in [0, OW). Made once per
+ * call of conv_backward, 0 if the rows are too long for vectors. */
+static int col2im_masks(int32_t valid[MAXV][3][16], int W)
 {
-    const int OH = H - 2, OW = W - 2;
-    enum { MAXV = 8 };   /* vector path for rows up to 128 floats */
-    const int nv = (W + 15) / 16;
-    if (!vec || nv > MAXV) {
-        for (int yi = 0; yi < H; yi++)
-            for (int xi = 0; xi < W; xi++)
-                din[yi * W + xi] = col2im_one(dcol, ldc, OH, OW, yi, xi);
-        return;
-    }
-    /* valid[v][dx]: lanes of vector v whose dcol column x0 + l - dx is in
-     * [0, OW) */
-    v16i valid[MAXV][3];
+    const int OW = W - 2, nv = (W + 15) / 16;
+    if (nv > MAXV)
+        return 0;
     for (int v = 0; v < nv; v++)
         for (int dx = 0; dx < 3; dx++)
             for (int l = 0; l < 16; l++) {
                 int pos = v * 16 + l - dx;
                 valid[v][dx][l] = pos >= 0 && pos < OW ? -1 : 0;
             }
-    const v16i shift1 = {0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
-    const v16i shift2 = {0, 1, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29};
-    const v16f zero = {0};
-    for (int yi = 0; yi < H; yi++) {
-        float *d = din + yi * W;
-        for (int v = 0; v < nv; v++) {
-            const int x0 = 16 * v;
-            v16f acc = zero;
-            int ok = 1;
-            for (int dy = 0; dy < 3 && ok; dy++) {
-                const int y = yi - dy;
-                if (y < 0 || y >= OH)
-                    continue;
-                for (int dx = 0; dx < 3; dx++) {
-                    const float *r = dcol + (dy * 3 + dx) * ldc + y * OW;
-                    const float *p = r + (x0 > dx ? x0 - dx : 0);
-                    if (p + 16 > end) {
-                        ok = 0;
-                        break;
-                    }
-                    v16f t = *(const v16u *)p;
-                    if (x0 < dx)   /* only x0 = 0: lanes move up by dx */
-                        t = __builtin_shuffle(zero, t, dx == 1 ? shift1 : shift2);
-                    acc += (v16f)((v16i)t & valid[v][dx]);
+    return 1;
+}
+
+static inline __attribute__((always_inline)) void
+col2im_body(float *restrict din, const float *restrict dcol, long ldc, int H,
+            int W, const float *end, const int32_t (*valid)[3][16])
+{
+    const int OH = H - 2, OW = W - 2;
+    const int nv = (W + 15) / 16;
+    /* the furthest any vector load of this plane reaches */
+    const int safe = dcol + 8 * ldc + (OH - 1) * OW + 16 * nv <= end;
+    if (valid && safe) {
+        for (int yi = 0; yi < H; yi++) {
+            const int dy0 = yi - (OH - 1) > 0 ? yi - (OH - 1) : 0;
+            const int dy1 = yi < 2 ? yi : 2;
+            for (int v = 0; v < nv; v++) {
+                v16f acc = {0};
+                for (int dy = dy0; dy <= dy1; dy++) {
+                    const float *r = dcol + dy * 3 * ldc + (yi - dy) * OW + 16 * v;
+#pragma GCC unroll 3
+                    for (int dx = 0; dx < 3; dx++)
+                        acc += (v16f)((v16i) * (const v16u *)(r + dx * ldc - dx) &
+                                      *(const v16i *)valid[v][dx]);
+                }
+                float *d = din + yi * W + 16 * v;
+                if ((H - yi) * W - 16 * v >= 16) {
+                    *(v16u *)d = acc;
+                } else {   /* the end of the plane: exactly its floats */
+                    float lanes[16];
+                    *(v16u *)lanes = acc;
+                    for (int l = 0; l < W - 16 * v; l++)
+                        d[l] = lanes[l];
                 }
             }
-            if (ok && x0 + 16 <= (H - yi) * W) {
-                *(v16u *)(d + x0) = acc;
-            } else {
-                float lanes[16];
-                *(v16u *)lanes = acc;
-                for (int l = 0; l < 16 && x0 + l < W; l++)
-                    d[x0 + l] = ok ? lanes[l] : col2im_one(dcol, ldc, OH, OW, yi, x0 + l);
-            }
         }
+    } else {
+        for (int yi = 0; yi < H; yi++)
+            for (int xi = 0; xi < W; xi++)
+                din[yi * W + xi] = col2im_one(dcol, ldc, OH, OW, yi, xi);
     }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("arch=x86-64-v4"))) static void
-col2im_v4(float *din, const float *dcol, long ldc, int H, int W, const float *end)
+col2im_v4(float *din, const float *dcol, long ldc, int H, int W, const float *end,
+          const int32_t (*valid)[3][16])
 {
-    col2im_body(din, dcol, ldc, H, W, end, 1);
+    col2im_body(din, dcol, ldc, H, W, end, valid);
 }
 #endif
 
+/* valid from col2im_masks, NULL for the plain loop only. */
 static void col2im_plane(float *din, const float *dcol, long ldc, int H, int W,
-                         const float *end)
+                         const float *end, const int32_t (*valid)[3][16])
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("x86-64-v4"))
-        return col2im_v4(din, dcol, ldc, H, W, end);
+    if (valid && __builtin_cpu_supports("x86-64-v4"))
+        return col2im_v4(din, dcol, ldc, H, W, end, valid);
 #endif
-    col2im_body(din, dcol, ldc, H, W, end, 0);
+    col2im_body(din, dcol, ldc, H, W, end, NULL);
 }
 
-/* Im2col of images [b0, b0+nb) of in (IC,B,H,W) into col (IC*9, nb*OH*OW).
- * Tasks go image by image, so that each thread writes the columns the
- * gemm's split of the pixels then mostly gives back to it. */
-static void im2col_chunk(float *col, const float *in, int B, int IC, int H,
-                         int W, int b0, int nb)
+/* o[0..n) += b, on a chunk the gemm has just written (still in L2; the
+ * gemm's own stores hide the first touch of out better than a prefill
+ * would). */
+CLONES static void add_bias_row(float *restrict o, float b, long n)
 {
-    const long ohw = (long)(H - 2) * (W - 2), ldc = nb * ohw;
-    const long tasks = (long)IC * nb;
-#pragma omp parallel for schedule(static)
-    for (long u = 0; u < tasks; u++) {
-        const long b = u / IC, c = u % IC;
-        im2col_plane(col + c * 9 * ldc + b * ohw,
-                     in + ((c * B) + b0 + b) * H * W, ldc, H, W);
-    }
+    for (long i = 0; i < n; i++)
+        o[i] += b;
 }
 
 /* out[o][0..n) (row stride ldo) = bias[o] + sum_k w[o][k] col[k][0..n),
@@ -225,7 +227,10 @@ small_k_body(float *restrict out, long ldo, const float *restrict col, long ldc,
             for (int o = 0; o < OC; o++) {
                 v16u *d = (v16u *)(out + o * ldo + i);
                 v16f acc = {0};
-                acc = k0 ? acc + *d : acc + bias[o];
+                if (k0)
+                    acc = *d;
+                else
+                    acc += bias[o];
                 const float *wo = w + o * K + k0;
 #pragma GCC unroll 9
                 for (int t = 0; t < 9; t++)
@@ -233,7 +238,26 @@ small_k_body(float *restrict out, long ldo, const float *restrict col, long ldc,
                 *d = acc;
             }
         }
-    for (; i < n; i++)   /* the same sums, one pixel at a time */
+    if (vec && i < n) {
+        /* the last pixels through the same vector code (zero padded), so
+         * that a pixel gets the same bits wherever a chunk ends */
+        float xt[SMALL_K][16] __attribute__((aligned(64)));
+        for (int k = 0; k < K; k++)
+            for (int l = 0; l < 16; l++)
+                xt[k][l] = i + l < n ? col[k * ldc + i + l] : 0.0f;
+        for (int o = 0; o < OC; o++) {
+            v16f acc = {0};
+            acc += bias[o];
+            for (int k = 0; k < K; k++)
+                acc += w[o * K + k] * *(const v16f *)xt[k];
+            float lanes[16];
+            *(v16u *)lanes = acc;
+            for (int l = 0; i + l < n; l++)
+                out[o * ldo + i + l] = lanes[l];
+        }
+        return;
+    }
+    for (; i < n; i++)   /* without vectors */
         for (int o = 0; o < OC; o++) {
             float acc = bias[o];
             for (int k = 0; k < K; k++)
@@ -261,65 +285,95 @@ static void small_k_block(float *out, long ldo, const float *col, long ldc,
     small_k_body(out, ldo, col, ldc, w, bias, K, OC, n, 0);
 }
 
+/* Chunks handed to whole threads, each with its own slice of a scratch of
+ * two chunks: thread t of the team takes chunks t, t + n, ... of at most
+ * *cbt images each, in slice t (n = *nwork threads get a slice; with more
+ * threads than slices the rest idle). Returns t. Only for work that splits
+ * the pixels without summing across them. */
+static int thread_chunks(int cb, int *cbt, int *nwork)
+{
+    int T = 1;
+#ifdef _OPENMP
+    T = omp_get_num_threads();
+#endif
+    *cbt = 2 * cb / T < cb ? 2 * cb / T : cb;
+    if (*cbt < 1)
+        *cbt = 1;
+    int slots = 2 * cb / *cbt;
+    *nwork = T < slots ? T : slots;
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 void conv_forward(float *out, float *col, const float *in, const float *weight,
                   const float *bias, int B, int IC, int H, int W, int OC)
 {
     const int OH = H - 2, OW = W - 2, K = IC * 9;
     const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * H * W;
-    float *chunk = col + nin;
-    /* the copy of the input is what conv_backward rebuilds col from */
-    const long copies = (nin + PIX_TASK - 1) / PIX_TASK;
+    int cb = chunk_images(IC, OH, OW);
+    cb = cb < B ? cb : B;
+    /* col: the copy of the input that conv_backward rebuilds col from
+     * (one big copy: faster than plane by plane), then scratch */
+    const long copies = (nin + COPY_TASK - 1) / COPY_TASK;
 #pragma omp parallel for schedule(static)
     for (long u = 0; u < copies; u++) {
-        long i0 = u * PIX_TASK, n = nin - i0 < PIX_TASK ? nin - i0 : PIX_TASK;
+        long i0 = u * COPY_TASK, n = nin - i0 < COPY_TASK ? nin - i0 : COPY_TASK;
         memcpy(col + i0, in + i0, (size_t)n * sizeof(float));
     }
-    const int cb = chunk_images(IC, OH, OW);
-    for (int b0 = 0; b0 < B; b0 += cb) {
-        const int nb = B - b0 < cb ? B - b0 : cb;
-        const long pc = nb * ohw;
-        float *o = out + b0 * ohw;
-        im2col_chunk(chunk, in, B, IC, H, W, b0, nb);
-        if (K <= SMALL_K) {
-            const long tasks = (pc + PIX_TASK - 1) / PIX_TASK;
-#pragma omp parallel for schedule(static)
-            for (long u = 0; u < tasks; u++) {
-                long p0 = u * PIX_TASK, n = pc - p0 < PIX_TASK ? pc - p0 : PIX_TASK;
-                small_k_block(o + p0, P, chunk + p0, pc, weight, bias, K, OC, n);
+#pragma omp parallel
+    {
+        int cbt, nwork;
+        const int t = thread_chunks(cb, &cbt, &nwork);
+        float *chunk = t < nwork ? col + nin + (long)t * K * cbt * ohw : NULL;
+        for (int b0 = t * cbt; chunk && b0 < B; b0 += nwork * cbt) {
+            const int nb = B - b0 < cbt ? B - b0 : cbt;
+            const long pc = nb * ohw;
+            float *o = out + b0 * ohw;
+            for (long u = 0; u < (long)IC * nb; u++) {
+                const long b = u / IC, c = u % IC;
+                im2col_plane(chunk + c * 9 * pc + b * ohw,
+                             in + ((c * B) + b0 + b) * H * W, pc, H, W);
             }
-        } else {
-            /* bias first, then the gemm adds the product to it */
-#pragma omp parallel for schedule(static)
-            for (int r = 0; r < OC; r++)
-                for (long i = 0; i < pc; i++)
-                    o[r * P + i] = bias[r];
-            gemm(0, 0, OC, (int)pc, K, weight, K, chunk, (int)pc, 1, o, (int)P);
+            if (K <= SMALL_K) {
+                small_k_block(o, P, chunk, pc, weight, bias, K, OC, pc);
+            } else {   /* (gemm runs on this thread alone in here) */
+                gemm(0, 0, OC, (int)pc, K, weight, K, chunk, (int)pc, 0, o, (int)P);
+                for (int r = 0; r < OC; r++)
+                    add_bias_row(o + r * P, bias[r], pc);
+            }
         }
     }
 }
 
-/* s[r] += sum of row r of x (rows of n), each row summed in index order;
- * 8 rows at a time so that 8 dependent chains overlap. */
-static void row_sums(float *s, const float *x, int rows, long n)
+/* acc[r] += x[r][0..n) (row stride ldx) for rows r, each in index order;
+ * 8 rows at a time so that 8 dependent chains overlap. Called chunk after
+ * chunk with the same acc, it sums each whole row in index order. To be
+ * called inside a parallel region. */
+static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n)
 {
     const int groups = (rows + 7) / 8;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int g = 0; g < groups; g++) {
         const int r0 = g * 8;
         if (rows - r0 >= 8) {
-            float acc[8] = {0};
+            float a[8];
+            for (int r = 0; r < 8; r++)
+                a[r] = acc[r0 + r];
             for (long i = 0; i < n; i++)
 #pragma GCC unroll 8
                 for (int r = 0; r < 8; r++)
-                    acc[r] += x[(r0 + r) * n + i];
+                    a[r] += x[(r0 + r) * ldx + i];
             for (int r = 0; r < 8; r++)
-                s[r0 + r] += acc[r];
+                acc[r0 + r] = a[r];
         } else {
             for (int r = r0; r < rows; r++) {
-                float acc = 0;
+                float a = acc[r];
                 for (long i = 0; i < n; i++)
-                    acc += x[r * n + i];
-                s[r] += acc;
+                    a += x[r * ldx + i];
+                acc[r] = a;
             }
         }
     }
@@ -331,31 +385,65 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
 {
     const int OH = H - 2, OW = W - 2, K = IC * 9;
     const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * H * W;
-    /* conv_forward left the input at the start of col. Chunks of col are
-     * rebuilt in the dcol workspace, next to the chunks of dcol; when no
-     * din is wanted (dcol is then unused) in the scratch part of col,
-     * which conv_forward used the same way and which holds nothing the
-     * caller reads: col is the caller's writable workspace. */
+    /* conv_forward left the input at the start of col. Chunks of col for
+     * dW are rebuilt in the dcol workspace; when no din is wanted (dcol is
+     * then unused) in the scratch part of col, which conv_forward used the
+     * same way and which holds nothing the caller reads (col is the
+     * caller's writable workspace, whatever the const says). */
     const float *in = col;
     float *chunk = din ? dcol : (float *)col + nin;
-    float *dchunk = din ? dcol + chunk_floats(B, IC, OH, OW) : NULL;
-    row_sums(dbias, dout, OC, P);
-    const int cb = chunk_images(IC, OH, OW);
+    int32_t valid[MAXV][3][16] __attribute__((aligned(64)));
+    const int32_t(*vmask)[3][16] = col2im_masks(valid, W) ? valid : NULL;
+    /* the bias gradient: running sums of each row of dout, in index order
+     * across the chunks, taken while the chunk is on its way to the gemm */
+    float bsum[OC];
+    for (int o = 0; o < OC; o++)
+        bsum[o] = 0;
+    int cb = chunk_images(IC, OH, OW);
+    cb = cb < B ? cb : B;
+    /* dW and db: chunks of a size fixed by the shape, each split between
+     * the threads by output tiles (the gemm) and rows (the sums) */
     for (int b0 = 0; b0 < B; b0 += cb) {
         const int nb = B - b0 < cb ? B - b0 : cb;
         const long pc = nb * ohw;
         const float *g = dout + b0 * ohw;
-        im2col_chunk(chunk, in, B, IC, H, W, b0, nb);
-        gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
-        if (!din)
-            continue;
-        gemm(1, 0, K, (int)pc, OC, weight, K, g, (int)P, 0, dchunk, (int)pc);
         const long tasks = (long)IC * nb;
-#pragma omp parallel for schedule(static)
-        for (long u = 0; u < tasks; u++) {
-            const long b = u / IC, c = u % IC;
-            col2im_plane(din + ((c * B) + b0 + b) * H * W,
-                         dchunk + c * 9 * pc + b * ohw, pc, H, W, dchunk + K * pc);
+        /* channel by channel: a thread then writes the rows of col whose
+         * columns of dW the gemm's split mostly gives back to it */
+#pragma omp parallel
+        {
+            row_sums_part(bsum, g, P, OC, pc);
+#pragma omp for schedule(static) nowait
+            for (long u = 0; u < tasks; u++) {
+                const long c = u / nb, b = u % nb;
+                im2col_plane(chunk + c * 9 * pc + b * ohw,
+                             in + ((c * B) + b0 + b) * H * W, pc, H, W);
+            }
+        }
+        gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
+    }
+    for (int o = 0; o < OC; o++)
+        dbias[o] += bsum[o];
+    if (!din)
+        return;
+    /* din: dcol = W^T dout and col2im, chunk by chunk per thread (no sum
+     * runs across images, so any split gives the same bits) */
+#pragma omp parallel
+    {
+        int cbt, nwork;
+        const int t = thread_chunks(cb, &cbt, &nwork);
+        float *dchunk = t < nwork ? dcol + (long)t * K * cbt * ohw : NULL;
+        for (int b0 = t * cbt; dchunk && b0 < B; b0 += nwork * cbt) {
+            const int nb = B - b0 < cbt ? B - b0 : cbt;
+            const long pc = nb * ohw;
+            gemm(1, 0, K, (int)pc, OC, weight, K, dout + b0 * ohw, (int)P, 0,
+                 dchunk, (int)pc);
+            for (long u = 0; u < (long)IC * nb; u++) {
+                const long b = u / IC, c = u % IC;
+                col2im_plane(din + ((c * B) + b0 + b) * H * W,
+                             dchunk + c * 9 * pc + b * ohw, pc, H, W,
+                             dchunk + K * pc, vmask);
+            }
         }
     }
 }

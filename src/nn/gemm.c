@@ -397,15 +397,20 @@ static void gemm_dot(int M, int N, int K, const float *A, long lda,
     dot_fn *dot = pick_dot();
     const int tn = (N + DT - 1) / DT, ntiles = (M + DT - 1) / DT * tn;
     const long kv = (long)K / 16 * 16;
-    double flops = 2.0 * M * N * K;
+    int serial = 2.0 * M * N * K < 4e6;
+#ifdef _OPENMP
+    serial = serial || omp_in_parallel();
+#endif
 
     /* k blocks outside, tiles inside: a block of A and B stays in cache
-     * while every tile reads it. C holds the running sums. */
-#pragma omp parallel if (flops > 4e6)
+     * while every tile reads it. C holds the running sums. Every k block
+     * gives each thread the same tiles (static schedule, same count), so
+     * no barrier is needed between blocks. */
+#pragma omp parallel if (!serial)
     for (long k0 = 0; k0 < K; k0 += DKC) {
         const long kc = kv - k0 < DKC ? kv - k0 : DKC;
         const int last = k0 + DKC >= K;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int t = 0; t < ntiles; t++) {
             int i0 = t / tn * DT, j0 = t % tn * DT;
             /* rows past the edge repeat the last row; their sums are dropped */
@@ -509,9 +514,12 @@ void gemm(int trans_a, int trans_b, int M, int N, int K,
      * fewer panels than threads). How the units fall does not change any
      * sum, only the speed. */
     const int np = (N + NR - 1) / NR, nmt = (M + MR - 1) / MR;
-    const int serial = 2.0 * M * N * K < 4e6;
+    /* small products, and calls from inside a parallel region (a conv
+     * layer hands whole chunks to threads), run on the calling thread */
+    int serial = 2.0 * M * N * K < 4e6;
     int nt = 1;
 #ifdef _OPENMP
+    serial = serial || omp_in_parallel();
     if (!serial)
         nt = omp_get_max_threads();
 #endif

@@ -1,6 +1,7 @@
 /* loss.c: softmax + cross-entropy over feature-major logits (K,B). */
 #include "nn/loss.h"
 
+#include <assert.h>
 #include <math.h>
 
 double softmax_xent(float *dlogits, int *correct, const float *logits,
@@ -21,6 +22,7 @@ double softmax_xent(float *dlogits, int *correct, const float *logits,
         for (int k = 0; k < K; k++)
             z += exp((double)logits[(long)k * B + b] - m);
         const int y = labels[b];
+        assert(y < K);   /* the data module checks labels on load */
         hits += best == y;
         loss += log(z) - ((double)logits[(long)y * B + b] - m);
         if (dlogits)

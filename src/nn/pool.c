@@ -162,10 +162,16 @@ unpool_body(float *restrict din, const float *restrict dout,
  * operations (the int-to-byte conversion here) with the baseline ISA and
  * turns the whole loop into scalar code. */
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("arch=x86-64-v4"))) static void
+static inline __attribute__((always_inline)) void
 pool_row_v4(float *o, uint8_t *a, const float *r0, const float *r1, int nv)
 {
     pool_row_body(o, a, r0, r1, nv);
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void
+pool_v4(float *out, uint8_t *argmax, const float *in, long np, int H, int W)
+{
+    pool_body(out, argmax, in, np, H, W, pool_row_v4);
 }
 
 __attribute__((target("arch=x86-64-v4"))) static void
@@ -186,7 +192,7 @@ static void pool_planes(float *out, uint8_t *argmax, const float *in, long np,
 #if defined(__x86_64__) || defined(__i386__)
     /* (AVX2 has no byte narrowing: the plain loop does as well there) */
     if (__builtin_cpu_supports("x86-64-v4"))
-        return pool_body(out, argmax, in, np, H, W, pool_row_v4);
+        return pool_v4(out, argmax, in, np, H, W);
 #endif
     pool_body(out, argmax, in, np, H, W, NULL);
 }

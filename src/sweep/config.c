@@ -41,13 +41,15 @@
 /* Name tables (our own, so config does not depend on nn/ or train/).   */
 
 static const char *const axis_names[AXIS_COUNT] = {
-    "activation", "alpha", "init", "dropout", "epochs", "batch_size",
+    "activation", "alpha", "model", "init", "dropout", "epochs", "batch_size",
     "learning_rate", "seed",
 };
 /* Indexed by act_kind, init_kind and optim_kind. */
 static const char *const act_names[] = {"relu", "elu", "leaky_relu", "prelu"};
 static const char *const init_names[] = {"he", "glorot"};
 static const char *const optim_names[] = {"adam", "sgd"};
+/* Indexed by es_monitor - 1. */
+static const char *const monitor_names[] = {"val_loss", "val_accuracy"};
 
 const char *axis_name(axis_id a)
 {
@@ -491,6 +493,7 @@ typedef struct {
 static const field axis_fields[AXIS_COUNT] = {
     [AXIS_ACTIVATION] = {"activation", F_ENUM, 0, 0, 0, 0, act_names, 4, NULL},
     [AXIS_ALPHA] = {"alpha", F_REAL, 0, INFINITY, 1, 1, NULL, 0, NULL},
+    [AXIS_MODEL] = {"model", F_INT, 0, 0, 0, 0, NULL, 0, "a model"},   /* parse_models */
     [AXIS_INIT] = {"init", F_ENUM, 0, 0, 0, 0, init_names, 2, NULL},
     [AXIS_DROPOUT] = {"dropout", F_REAL, 0, 1, 0, 1, NULL, 0, NULL},
     [AXIS_EPOCHS] = {"epochs", F_INT, 1, EPOCHS_MAX, 0, 0, NULL, 0, "a positive integer"},
@@ -504,6 +507,13 @@ static const field f_validation_split = {"validation_split", F_REAL, 0, 1, 1, 1,
 static const field f_train_limit = {"train_limit", F_INT, 0, TWO_POW_53, 0, 0, NULL, 0,
                                     "an integer >= 0"};
 static const field f_optimizer = {"optimizer", F_ENUM, 0, 0, 0, 0, optim_names, 2, NULL};
+static const field f_monitor = {"monitor", F_ENUM, 0, 0, 0, 0, monitor_names, 2, NULL};
+static const field f_patience = {"patience", F_INT, 1, EPOCHS_MAX, 0, 0, NULL, 0,
+                                 "a positive integer"};
+static const field f_conv = {"conv", F_INT, 1, MODEL_MAX_CHANNELS, 0, 0, NULL, 0,
+                             "a channel count in [1, 4096]"};
+static const field f_dense = {"dense", F_INT, 1, MODEL_MAX_WIDTH, 0, 0, NULL, 0,
+                              "a width in [1, 65536]"};
 
 /* "in [0, 1)" or "> 0". */
 static const char *range_text(const field *f, char *buf, size_t size)
@@ -749,15 +759,264 @@ static int has_value(const axis_values *ax, double v)
 }
 
 /* Runs before excludes: relu ignores alpha, so it counts once. Doubles hold
- * the product exactly up to 2^53 and cannot overflow (8 axes of <= 1e5). */
+ * the product exactly up to 2^53 and cannot overflow (9 axes of <= 1e5). */
 static double grid_count(const sweep_config *c)
 {
     const axis_values *act = &c->axis[AXIS_ACTIVATION];
     double relu = has_value(act, ACT_RELU);
     double total = relu + (act->n - relu) * c->axis[AXIS_ALPHA].n;
-    for (int a = AXIS_INIT; a < AXIS_COUNT; a++)
-        total *= c->axis[a].n;
+    for (int a = 0; a < AXIS_COUNT; a++)
+        if (a != AXIS_ACTIVATION && a != AXIS_ALPHA)
+            total *= c->axis[a].n;
     return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* Models.                                                             */
+
+void model_shape_default(model_shape *m)
+{
+    memset(m, 0, sizeof *m);
+    m->n_conv = 2;
+    m->conv[0] = 32;
+    m->conv[1] = 64;
+    m->n_dense = 1;
+    m->dense[0] = 256;
+}
+
+int model_shape_equal(const model_shape *a, const model_shape *b)
+{
+    if (a->n_conv != b->n_conv || a->n_dense != b->n_dense)
+        return 0;
+    for (int i = 0; i < a->n_conv; i++)
+        if (a->conv[i] != b->conv[i])
+            return 0;
+    for (int i = 0; i < a->n_dense; i++)
+        if (a->dense[i] != b->dense[i])
+            return 0;
+    return 1;
+}
+
+int model_shape_is_default(const model_shape *m)
+{
+    model_shape d;
+    model_shape_default(&d);
+    return model_shape_equal(m, &d);
+}
+
+void model_shape_text(const model_shape *m, char *buf, size_t size)
+{
+    size_t o = 0;
+    if (!size)
+        return;
+    buf[0] = '\0';
+    o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "conv=");
+    for (int i = 0; i < m->n_conv && i < MODEL_MAX_CONV; i++)
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%d", i ? "-" : "", m->conv[i]);
+    o += (size_t)snprintf(buf + o, o < size ? size - o : 0, ";dense=");
+    if (m->n_dense == 0)
+        snprintf(buf + o, o < size ? size - o : 0, "none");
+    for (int i = 0; i < m->n_dense && i < MODEL_MAX_DENSE; i++)
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%d", i ? "-" : "", m->dense[i]);
+}
+
+/* As written in YAML: "{conv: [32, 64], dense: [256]}". */
+static void model_yaml_text(const model_shape *m, char *buf, size_t size)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "{conv: [");
+    for (int i = 0; i < m->n_conv && i < MODEL_MAX_CONV; i++)
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%d", i ? ", " : "", m->conv[i]);
+    o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "], dense: [");
+    for (int i = 0; i < m->n_dense && i < MODEL_MAX_DENSE; i++)
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%d", i ? ", " : "", m->dense[i]);
+    snprintf(buf + o, o < size ? size - o : 0, "]}");
+}
+
+int model_shape_fits(const model_shape *m, int h, int w, int *block, int *bh, int *bw)
+{
+    for (int k = 0; k < m->n_conv; k++) {
+        if (h < 4 || w < 4) {
+            *block = k + 1;
+            *bh = h;
+            *bw = w;
+            return 0;
+        }
+        h = (h - 2) / 2;
+        w = (w - 2) / 2;
+    }
+    return 1;
+}
+
+double model_shape_params(const model_shape *m, int h, int w, int n_classes)
+{
+    int block, bh, bw;
+    if (!model_shape_fits(m, h, w, &block, &bh, &bw))
+        return -1;
+    double total = 0, c = 1;
+    for (int k = 0; k < m->n_conv; k++) {
+        total += (double)m->conv[k] * c * 9 + m->conv[k];
+        c = m->conv[k];
+        h = (h - 2) / 2;
+        w = (w - 2) / 2;
+    }
+    double in = c * h * w;
+    for (int k = 0; k <= m->n_dense; k++) {
+        double out = k < m->n_dense ? m->dense[k] : n_classes;
+        total += out * in + out;
+        in = out;
+    }
+    return total;
+}
+
+/* Checks m against h x w images; what names them in messages. */
+static int check_model_fits(parser *p, const config_model *m, int h, int w, const char *what)
+{
+    char t[400];
+    int block, bh, bw;
+    model_yaml_text(&m->shape, t, sizeof t);
+    const char *dflt = m->line ? "" : "the default ";
+    if (!model_shape_fits(&m->shape, h, w, &block, &bh, &bw)) {
+        int line = m->line ? m->conv_line[block - 1] : 0, col = m->line ? m->conv_col[block - 1] : 0;
+        char msg[800];
+        snprintf(msg, sizeof msg,
+                 "%smodel %s does not fit %s%dx%d images: conv block %d gets a %dx%d input, and "
+                 "a 3x3 conv then a 2x2 pool need at least 4x4 (at most %d conv block%s)",
+                 dflt, t, what, h, w, block, bh, bw, block - 1, block == 2 ? " fits" : "s fit");
+        if (line)
+            return fail_at(p, line, col, "%s", msg);
+        sw_err(p->err, SW_EINPUT, "%s: %s", p->path, msg);
+        return SW_EINPUT;
+    }
+    double params = model_shape_params(&m->shape, h, w, 10);
+    if (params > MODEL_MAX_PARAMS) {
+        char msg[800];
+        snprintf(msg, sizeof msg,
+                 "%smodel %s has %.0f parameters on %s%dx%d images, more than the limit of %ld",
+                 dflt, t, params, what, h, w, MODEL_MAX_PARAMS);
+        if (m->line)
+            return fail_at(p, m->line, m->col, "%s", msg);
+        sw_err(p->err, SW_EINPUT, "%s: %s", p->path, msg);
+        return SW_EINPUT;
+    }
+    return 0;
+}
+
+/* A list of layer sizes (or one size): conv or dense of a model. */
+static int parse_sizes(parser *p, const field *f, const ynode *n, int max, int allow_empty,
+                       int *out, int *count, int *lines, int *cols)
+{
+    char b[200];
+    const ynode *const *items = (const ynode *const *)&n;
+    int len = 1;
+    if (n->type == Y_MAP || is_null(n))
+        return fail(p, n, "%s must be a list of sizes like [32, 64], got %s", f->name,
+                    show(n, b, sizeof b));
+    if (n->type == Y_SEQ) {
+        items = (const ynode *const *)n->kid;
+        len = n->n;
+    }
+    if (len == 0 && !allow_empty)
+        return fail(p, n, "%s must list at least one %s block", f->name, f->name);
+    if (len > max)
+        return fail(p, n, "%s has %d layers, more than the limit of %d", f->name, len, max);
+    for (int i = 0; i < len; i++) {
+        double v;
+        int rc;
+        if (items[i]->type != Y_SCALAR)
+            return fail(p, items[i], "%s sizes must be single values, got %s", f->name,
+                        show(items[i], b, sizeof b));
+        if ((rc = parse_value(p, f, items[i], &v, 0)))
+            return rc;
+        out[i] = (int)v;
+        if (lines) {
+            lines[i] = items[i]->line;
+            cols[i] = items[i]->col;
+        }
+    }
+    *count = len;
+    return 0;
+}
+
+/* One model mapping, {conv: [...], dense: [...]}; a key left out keeps the
+ * default model's layers. fit: check it against 28x28 images. */
+static int parse_model(parser *p, const ynode *n, config_model *m, int fit)
+{
+    static const char *const names[] = {"conv", "dense"};
+    const ynode *k[2], *v[2];
+    char b[200];
+    int rc;
+    memset(m, 0, sizeof *m);
+    model_shape_default(&m->shape);
+    m->line = n->line;
+    m->col = n->col;
+    for (int i = 0; i < m->shape.n_conv; i++) {
+        m->conv_line[i] = n->line;
+        m->conv_col[i] = n->col;
+    }
+    if (n->type != Y_MAP)
+        return fail(p, n, "a model must be a mapping like {conv: [32, 64], dense: [256]}, got %s",
+                    show(n, b, sizeof b));
+    if ((rc = map_fields(p, n, "model", names, 2, k, v)))
+        return rc;
+    if (v[0] && (rc = parse_sizes(p, &f_conv, v[0], MODEL_MAX_CONV, 0, m->shape.conv,
+                                  &m->shape.n_conv, m->conv_line, m->conv_col)))
+        return rc;
+    if (v[1] && (rc = parse_sizes(p, &f_dense, v[1], MODEL_MAX_DENSE, 1, m->shape.dense,
+                                  &m->shape.n_dense, NULL, NULL)))
+        return rc;
+    return fit ? check_model_fits(p, m, 28, 28, "") : 0;
+}
+
+/* model: at the top level (one model) or as a grid axis (one or a list). */
+static int parse_models(parser *p, const ynode *key, const ynode *val, sweep_config *c)
+{
+    char b[200];
+    const ynode *const *items = (const ynode *const *)&val;
+    int n = 1;
+    if (is_null(val))
+        return fail(p, val, "model has no value: give a mapping like {conv: [32, 64], "
+                            "dense: [256]} or a list of them, or leave the key out");
+    if (val->type == Y_SEQ) {
+        items = (const ynode *const *)val->kid;
+        n = val->n;
+        if (n == 0)
+            return fail(p, val, "model must not be an empty list");
+        if (n > AXIS_MAX_VALUES)
+            return fail(p, val, "model has %d values, more than the limit of %d", n,
+                        AXIS_MAX_VALUES);
+    }
+    c->models = calloc((size_t)n, sizeof *c->models);
+    c->axis[AXIS_MODEL].v = malloc((size_t)n * sizeof *c->axis[AXIS_MODEL].v);
+    if (!c->models || !c->axis[AXIS_MODEL].v)
+        return oom(p);
+    c->axis[AXIS_MODEL].line = key->line;
+    c->axis[AXIS_MODEL].col = key->col;
+    for (int i = 0; i < n; i++) {
+        int rc = parse_model(p, items[i], &c->models[i], 1);
+        if (rc)
+            return rc;
+        for (int j = 0; j < i; j++)
+            if (model_shape_equal(&c->models[j].shape, &c->models[i].shape)) {
+                model_yaml_text(&c->models[i].shape, b, sizeof b);
+                return fail(p, items[i], "duplicate model %s in model (first given at line %d)",
+                            b, c->models[j].line);
+            }
+        c->axis[AXIS_MODEL].v[i] = i;
+        c->n_models = c->axis[AXIS_MODEL].n = i + 1;
+    }
+    return 0;
+}
+
+int config_check_models(const sweep_config *c, int rows, int cols, sw_error *err)
+{
+    parser p = {c->path ? c->path : "<config>", err, 0};
+    for (int i = 0; i < c->n_models; i++) {
+        int rc = check_model_fits(&p, &c->models[i], rows, cols, "the data's ");
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -799,18 +1058,84 @@ static int parse_data(parser *p, const ynode *map, sweep_config *c)
     return 0;
 }
 
+/* A YAML 1.2 boolean: true or false (any case as YAML allows). */
+static int parse_bool(parser *p, const char *name, const ynode *n, int *out)
+{
+    static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False", "FALSE"};
+    char b[200];
+    if (n->type == Y_SCALAR && n->plain)
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(n->s, t[i]) == 0 && strlen(t[i]) == n->len) {
+                *out = 1;
+                return 0;
+            }
+            if (strcmp(n->s, f[i]) == 0 && strlen(f[i]) == n->len) {
+                *out = 0;
+                return 0;
+            }
+        }
+    return fail(p, n, "%s must be true or false, got %s", name, show(n, b, sizeof b));
+}
+
+/* train.early_stopping: {monitor: val_loss | val_accuracy, patience: N,
+ * restore_best: true | false}; monitor defaults to val_loss and
+ * restore_best to false, as in Keras; patience has no default. */
+static int parse_early_stopping(parser *p, const ynode *map, sweep_config *c)
+{
+    static const char *const names[] = {"monitor", "patience", "restore_best"};
+    const ynode *k[3], *v[3];
+    double d;
+    char b[200];
+    int rc;
+    if (is_null(map))
+        return 0;
+    if (map->type != Y_MAP)
+        return fail(p, map, "early_stopping must be a mapping like {monitor: val_loss, "
+                            "patience: 3, restore_best: true}, got %s", show(map, b, sizeof b));
+    if ((rc = map_fields(p, map, "early_stopping", names, 3, k, v)))
+        return rc;
+    es_settings es = {ES_VAL_LOSS, 0, 0};
+    for (int i = 0; i < 2; i++)
+        if (v[i] && v[i]->type != Y_SCALAR)
+            return fail(p, v[i], "early_stopping.%s must be a single value, got %s", names[i],
+                        show(v[i], b, sizeof b));
+    if (v[0]) {
+        if ((rc = parse_value(p, &f_monitor, v[0], &d, 0)))
+            return rc;
+        es.monitor = (es_monitor)((int)d + 1);
+    }
+    if (!v[1])
+        return fail(p, map, "early_stopping needs 'patience': the epochs without improvement "
+                            "before a run stops, like {monitor: val_loss, patience: 3}");
+    if ((rc = parse_value(p, &f_patience, v[1], &d, 0)))
+        return rc;
+    es.patience = (int)d;
+    if (v[2] && (rc = parse_bool(p, "restore_best", v[2], &es.restore_best)))
+        return rc;
+    c->early_stopping = es;
+    return 0;
+}
+
 /* train: batch_size and learning_rate become one-value axes, unless the
  * grid gives them (then both places is an error, found in parse_grid). */
 static int parse_train(parser *p, const ynode *map, sweep_config *c, const ynode **k,
                        const ynode **v)
 {
-    static const char *const names[] = {"batch_size", "optimizer", "learning_rate"};
+    static const char *const names[] = {"batch_size", "optimizer", "learning_rate",
+                                        "early_stopping"};
     const field *fs[3] = {&axis_fields[AXIS_BATCH_SIZE], &f_optimizer,
                           &axis_fields[AXIS_LEARNING_RATE]};
+    const ynode *kk[4], *vv[4];
     double d[3];
     char b[200];
     int rc = need_map(p, map, "train");
-    if (rc || (rc = map_fields(p, map, "train", names, 3, k, v)))
+    if (rc || (rc = map_fields(p, map, "train", names, 4, kk, vv)))
+        return rc;
+    for (int i = 0; i < 3; i++) {
+        k[i] = kk[i];
+        v[i] = vv[i];
+    }
+    if (vv[3] && (rc = parse_early_stopping(p, vv[3], c)))
         return rc;
     for (int i = 0; i < 3; i++) {
         if (!v[i])
@@ -832,7 +1157,8 @@ static int parse_train(parser *p, const ynode *map, sweep_config *c, const ynode
     return 0;
 }
 
-static int parse_grid(parser *p, const ynode *map, sweep_config *c, const ynode **train_k)
+static int parse_grid(parser *p, const ynode *map, sweep_config *c, const ynode **train_k,
+                      const ynode *model_k)
 {
     const ynode *k[AXIS_COUNT], *v[AXIS_COUNT];
     int rc = need_map(p, map, "grid");
@@ -847,6 +1173,14 @@ static int parse_grid(parser *p, const ynode *map, sweep_config *c, const ynode 
         if (tk)
             return fail(p, k[a], "%s is set in both train (line %d) and grid; keep one",
                         axis_names[a], tk->line);
+        if (a == AXIS_MODEL) {
+            if (model_k)
+                return fail(p, k[a], "model is set both at the top level (line %d) and in "
+                                     "grid; keep one", model_k->line);
+            if ((rc = parse_models(p, k[a], v[a], c)))
+                return rc;
+            continue;
+        }
         int elu = a == AXIS_ALPHA && has_value(&c->axis[AXIS_ACTIVATION], ACT_ELU);
         if ((rc = parse_axis(p, (axis_id)a, k[a], v[a], &c->axis[a], elu)))
             return rc;
@@ -888,6 +1222,18 @@ static int parse_exclude(parser *p, const ynode *list, sweep_config *c)
         for (int a = 0; a < AXIS_COUNT; a++) {
             if (!v[a])
                 continue;
+            if (a == AXIS_MODEL) {
+                /* a model not in the grid matches nothing, like any value */
+                config_model m;
+                if ((rc = parse_model(p, v[a], &m, 0)))
+                    return rc;
+                x->v[a] = -1;
+                for (int i = 0; i < c->n_models; i++)
+                    if (model_shape_equal(&m.shape, &c->models[i].shape))
+                        x->v[a] = i;
+                x->mask |= 1u << a;
+                continue;
+            }
             if (v[a]->type != Y_SCALAR)
                 return fail(p, v[a], "exclude values must be single values, got %s",
                             show(v[a], b, sizeof b));
@@ -924,9 +1270,9 @@ static int parse_name(parser *p, const ynode *n, sweep_config *c)
 
 static int parse_top(parser *p, const ynode *root, sweep_config *c)
 {
-    static const char *const names[] = {"name", "data", "train", "grid", "exclude"};
-    enum { K_NAME, K_DATA, K_TRAIN, K_GRID, K_EXCLUDE };
-    const ynode *k[5], *v[5], *tk[3] = {NULL, NULL, NULL}, *tv[3];
+    static const char *const names[] = {"name", "data", "train", "model", "grid", "exclude"};
+    enum { K_NAME, K_DATA, K_TRAIN, K_MODEL, K_GRID, K_EXCLUDE };
+    const ynode *k[6], *v[6], *tk[3] = {NULL, NULL, NULL}, *tv[3];
     char b[200];
     int rc;
 
@@ -936,9 +1282,9 @@ static int parse_top(parser *p, const ynode *root, sweep_config *c)
         return fail(p, root, "the config is empty (it needs at least a 'name')");
     if (root->type != Y_MAP)
         return fail(p, root, "the config must be a mapping of settings "
-                             "(name, data, train, grid, exclude), got %s",
+                             "(name, data, train, model, grid, exclude), got %s",
                     show(root, b, sizeof b));
-    if ((rc = map_fields(p, root, "", names, 5, k, v)))
+    if ((rc = map_fields(p, root, "", names, 6, k, v)))
         return rc;
     if (!v[K_NAME])
         return fail(p, root, "missing required key 'name'");
@@ -957,10 +1303,25 @@ static int parse_top(parser *p, const ynode *root, sweep_config *c)
     if (v[K_TRAIN] && !is_null(v[K_TRAIN]) && (rc = parse_train(p, v[K_TRAIN], c, tk, tv)))
         return rc;
 
-    if (v[K_GRID] && !is_null(v[K_GRID]) && (rc = parse_grid(p, v[K_GRID], c, tk)))
+    const ynode *model_k = v[K_MODEL] && !is_null(v[K_MODEL]) ? k[K_MODEL] : NULL;
+    if (model_k) {
+        if (v[K_MODEL]->type == Y_SEQ)
+            return fail(p, v[K_MODEL], "model at the top level is one model; to try several, "
+                                       "put the list under grid:");
+        if ((rc = parse_models(p, k[K_MODEL], v[K_MODEL], c)))
+            return rc;
+    }
+    if (v[K_GRID] && !is_null(v[K_GRID]) && (rc = parse_grid(p, v[K_GRID], c, tk, model_k)))
         return rc;
+    if (c->n_models == 0) {
+        c->models = calloc(1, sizeof *c->models);
+        if (!c->models)
+            return oom(p);
+        model_shape_default(&c->models[0].shape);
+        c->n_models = 1;
+    }
     static const double defaults[AXIS_COUNT] = {
-        [AXIS_ACTIVATION] = ACT_RELU, [AXIS_ALPHA] = 1.0, [AXIS_INIT] = INIT_HE,
+        [AXIS_ACTIVATION] = ACT_RELU, [AXIS_ALPHA] = 1.0, [AXIS_MODEL] = 0, [AXIS_INIT] = INIT_HE,
         [AXIS_DROPOUT] = 0.25, [AXIS_EPOCHS] = 25, [AXIS_BATCH_SIZE] = 250,
         [AXIS_LEARNING_RATE] = 0.001, [AXIS_SEED] = 1,
     };
@@ -1061,6 +1422,7 @@ void config_free(sweep_config *c)
     for (int a = 0; a < AXIS_COUNT; a++)
         free(c->axis[a].v);
     free(c->exclude);
+    free(c->models);
     free(c->name);
     free(c->data_dir);
     free(c->path);

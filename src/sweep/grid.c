@@ -36,12 +36,14 @@ static uint64_t mix64(uint64_t z)
 /* ------------------------------------------------------------------ */
 /* Expansion.                                                          */
 
-/* A run's value on an axis, as config stores axis values. */
+/* A run's value on an axis, as config stores axis values (not for the
+ * model axis, whose values are indices: see same_model). */
 static double run_axis(const run_settings *r, int a)
 {
     switch (a) {
     case AXIS_ACTIVATION: return r->activation;
     case AXIS_ALPHA: return r->alpha;
+    case AXIS_MODEL: return 0;
     case AXIS_INIT: return r->init;
     case AXIS_DROPOUT: return r->dropout;
     case AXIS_EPOCHS: return r->epochs;
@@ -51,15 +53,39 @@ static double run_axis(const run_settings *r, int a)
     }
 }
 
-/* NAN never compares equal, so relu runs never match an alpha key. */
+/* The run's model, the default one for a zeroed shape. */
+static model_shape run_model(const run_settings *r)
+{
+    model_shape m = r->model;
+    if (m.n_conv == 0)
+        model_shape_default(&m);
+    return m;
+}
+
+static int same_model(const run_settings *a, const run_settings *b)
+{
+    model_shape x = run_model(a), y = run_model(b);
+    return model_shape_equal(&x, &y);
+}
+
+/* NAN never compares equal, so relu runs never match an alpha key; a model
+ * key holds an index into c->models (-1: not in the grid, never matches). */
 static int excluded(const sweep_config *c, const run_settings *r)
 {
     for (int i = 0; i < c->n_exclude; i++) {
         const exclude_rule *x = &c->exclude[i];
         int match = 1;
-        for (int a = 0; a < AXIS_COUNT && match; a++)
-            if ((x->mask & (1u << a)) && run_axis(r, a) != x->v[a])
+        for (int a = 0; a < AXIS_COUNT && match; a++) {
+            if (!(x->mask & (1u << a)))
+                continue;
+            if (a == AXIS_MODEL) {
+                int k = (int)x->v[a];
+                model_shape m = run_model(r);
+                match = k >= 0 && k < c->n_models && model_shape_equal(&m, &c->models[k].shape);
+            } else if (run_axis(r, a) != x->v[a]) {
                 match = 0;
+            }
+        }
         if (match)
             return 1;
     }
@@ -73,7 +99,7 @@ static int same_run(const run_settings *a, const run_settings *b)
         if (x != y && !(isnan(x) && isnan(y)))
             return 0;
     }
-    return 1;
+    return same_model(a, b);
 }
 
 static uint64_t run_hash(const run_settings *r)
@@ -88,6 +114,11 @@ static uint64_t run_hash(const run_settings *r)
         memcpy(&bits, &x, sizeof bits);
         h = mix64(h ^ bits) + (uint64_t)k;
     }
+    model_shape m = run_model(r);
+    for (int i = 0; i < m.n_conv; i++)
+        h = mix64(h ^ (uint64_t)m.conv[i]) + 1;
+    for (int i = 0; i < m.n_dense; i++)
+        h = mix64(h ^ (uint64_t)m.dense[i]) + 2;
     return h;
 }
 
@@ -100,8 +131,9 @@ static double expanded_count(const sweep_config *c)
     for (int i = 0; i < act->n; i++)
         relu += act->v[i] == ACT_RELU;
     double total = relu + (act->n - relu) * c->axis[AXIS_ALPHA].n;
-    for (int a = AXIS_INIT; a < AXIS_COUNT; a++)
-        total *= c->axis[a].n;
+    for (int a = 0; a < AXIS_COUNT; a++)
+        if (a != AXIS_ACTIVATION && a != AXIS_ALPHA)
+            total *= c->axis[a].n;
     return total;
 }
 
@@ -114,6 +146,10 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
         if (c->axis[a].n < 1 || !c->axis[a].v)
             return sw_err(err, SW_EINPUT, "%s: the grid axis %s has no values", path,
                           axis_name((axis_id)a));
+    for (int i = 0; i < c->axis[AXIS_MODEL].n; i++)
+        if (!(c->axis[AXIS_MODEL].v[i] >= 0 && c->axis[AXIS_MODEL].v[i] < c->n_models))
+            return sw_err(err, SW_EINPUT, "%s: the grid's model %d is not among its %d models",
+                          path, i + 1, c->n_models);
     double total = expanded_count(c);
     if (total > GRID_MAX_RUNS)
         return sw_err(err, SW_EINPUT, "%s: the grid expands to %.0f runs, more than the limit of %d",
@@ -147,6 +183,8 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
             .optimizer = c->optimizer,
             .validation_split = c->validation_split,
             .train_limit = c->train_limit,
+            .model = c->models[(int)c->axis[AXIS_MODEL].v[idx[AXIS_MODEL]]].shape,
+            .early_stopping = c->early_stopping,
         };
         if (r.activation == ACT_RELU)
             r.alpha = NAN;
@@ -205,11 +243,17 @@ static void put_real(char *buf, size_t size, double v)
  *   seed=INT;batch_size=INT;learning_rate=REAL;optimizer=NAME;
  *   validation_split=REAL;train_limit=INT;data=16 lowercase hex digits
  * REAL is "%.17g" (see put_real), alpha is null for relu, INT is decimal.
+ * Settings added later are appended only when they differ from what every
+ * run had before them, so the keys of existing runs never change:
+ *   ;model=conv=INT-INT...;dense=INT-...|none   a model other than the
+ *                                           default (the runs.model text)
+ *   ;early_stopping=NAME,INT,INT            monitor, patience, restore_best
+ *                                           (0/1), when early stopping is on
  * Hashed with FNV-1a 64 then the splitmix64 finaliser, printed as 16
  * lowercase hex digits. */
 void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KEY_LEN + 1])
 {
-    char text[512], alpha[32], dropout[32], lr[32], split[32];
+    char text[768], alpha[32], dropout[32], lr[32], split[32];
     if (r->activation == ACT_RELU || isnan(r->alpha))
         snprintf(alpha, sizeof alpha, "null");
     else
@@ -227,6 +271,17 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
                        r->train_limit, (unsigned long long)data_identity);
     if (len < 0)
         len = 0;
+    model_shape m = run_model(r);
+    if (!model_shape_is_default(&m) && (size_t)len < sizeof text) {
+        char shape[256];
+        model_shape_text(&m, shape, sizeof shape);
+        len += snprintf(text + len, sizeof text - (size_t)len, ";model=%s", shape);
+    }
+    const es_settings *es = &r->early_stopping;
+    if (es->monitor != ES_OFF && (size_t)len < sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, ";early_stopping=%s,%d,%d",
+                        es->monitor == ES_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+                        es->patience, es->restore_best ? 1 : 0);
     if ((size_t)len >= sizeof text)
         len = (int)sizeof text - 1;   /* cannot happen: fields are bounded */
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -238,10 +293,12 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
 }
 
 /* "elu a=1 he d=0.25 e=25 s=3"; relu has no alpha; bs= and lr= only when
- * they differ from the train defaults (250, 0.001), to keep it short. */
+ * they differ from the train defaults (250, 0.001), and the model (as
+ * "conv=32-64-128;dense=256") only when it is not the default, to keep it
+ * short. */
 void grid_run_label(const run_settings *r, char *buf, size_t size)
 {
-    char alpha[40] = "", extra[64] = "";
+    char alpha[40] = "", extra[320] = "";
     if (!size)
         return;
     if (r->activation != ACT_RELU)
@@ -250,19 +307,25 @@ void grid_run_label(const run_settings *r, char *buf, size_t size)
     if (r->batch_size != 250)
         o += (size_t)snprintf(extra + o, sizeof extra - o, " bs=%d", r->batch_size);
     if (r->learning_rate != 0.001)
-        snprintf(extra + o, sizeof extra - o, " lr=%g", r->learning_rate);
+        o += (size_t)snprintf(extra + o, sizeof extra - o, " lr=%g", r->learning_rate);
+    model_shape m = run_model(r);
+    if (!model_shape_is_default(&m) && o < sizeof extra) {
+        char shape[256];
+        model_shape_text(&m, shape, sizeof shape);
+        snprintf(extra + o, sizeof extra - o, " %s", shape);
+    }
     snprintf(buf, size, "%s%s %s d=%g e=%d s=%lld%s", name_of(act_names, 4, (int)r->activation),
              alpha, name_of(init_names, 2, (int)r->init), r->dropout, r->epochs, r->seed, extra);
 }
 
 void grid_model_spec(const run_settings *r, model_spec *spec)
 {
+    model_shape m = run_model(r);
     memset(spec, 0, sizeof *spec);
-    spec->n_conv = 2;
-    spec->conv[0] = 32;
-    spec->conv[1] = 64;
-    spec->n_dense = 1;
-    spec->dense[0] = 256;
+    spec->n_conv = m.n_conv;
+    memcpy(spec->conv, m.conv, sizeof spec->conv);
+    spec->n_dense = m.n_dense;
+    memcpy(spec->dense, m.dense, sizeof spec->dense);
     spec->in_c = 1;
     spec->in_h = 28;
     spec->in_w = 28;

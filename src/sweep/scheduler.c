@@ -41,6 +41,8 @@ typedef struct {
     store *db;
     int slot, run;
     const char *checkpoint;
+    int n_layers;                               /* this epoch's layer statistics, */
+    layer_stat layers[MODEL_MAX_ACT_LAYERS];    /* recorded with its epoch row */
 } run_ctx;
 
 void sched_checkpoint_dir(const char *db_path, char *buf, size_t size)
@@ -80,10 +82,22 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void hook_layers(void *ctx, int epoch, const layer_stat *layers, int n_layers)
+{
+    run_ctx *rc = ctx;
+    (void)epoch;
+    rc->n_layers = n_layers < MODEL_MAX_ACT_LAYERS ? n_layers : MODEL_MAX_ACT_LAYERS;
+    memcpy(rc->layers, layers, sizeof *layers * (size_t)rc->n_layers);
+}
+
+/* The epoch row and its layer statistics, in one transaction. */
 static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
 {
     run_ctx *rc = ctx;
-    if (store_epoch_add(rc->db, rc->sh->run_ids[rc->run], epoch, m, err) != SW_OK)
+    int rcode = store_epoch_add_layers(rc->db, rc->sh->run_ids[rc->run], epoch, m, rc->layers,
+                                       rc->n_layers, err);
+    rc->n_layers = 0;
+    if (rcode != SW_OK)
         return err->code;
     if (rc->sh->o->on_epoch)
         rc->sh->o->on_epoch(rc->sh->o->ctx, rc->slot, rc->run, epoch, m);
@@ -169,6 +183,7 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     cfg.batch_size = r->batch_size;
     cfg.epochs = r->epochs;
     cfg.seed = (uint64_t)r->seed;
+    cfg.early_stopping = r->early_stopping;
     dataset_split(sh->d, r->validation_split, r->train_limit, &train, &val, &test);
 
     /* Resume from the last checkpoint; epochs past it are trained again
@@ -186,9 +201,10 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
         o->on_start(o->ctx, slot, i);
     rcode = store_epochs_truncate(db, sh->run_ids[i], found ? resume.epoch : 0, &err);
     if (rcode == SW_OK) {
-        run_ctx rc = {sh, db, slot, i, checkpoint};
-        train_hooks hooks = {.ctx = &rc, .on_batch = hook_batch, .on_epoch = hook_epoch,
-                             .on_checkpoint = hook_checkpoint, .stop = o->stop};
+        run_ctx rc = {.sh = sh, .db = db, .slot = slot, .run = i, .checkpoint = checkpoint};
+        train_hooks hooks = {.ctx = &rc, .on_batch = hook_batch, .on_layers = hook_layers,
+                             .on_epoch = hook_epoch, .on_checkpoint = hook_checkpoint,
+                             .stop = o->stop};
         rcode = train_run(&cfg, &train, &val, &test, o->threads, &hooks, &res, &err);
     }
     double wall = now_seconds() - t0;

@@ -61,7 +61,11 @@ static int status_from_name(const char *name)
 
 #define SETTING_COLUMNS                                                      \
     "sweep, activation, alpha, init, dropout, epochs, batch_size, "          \
-    "learning_rate, optimizer, validation_split, train_limit"
+    "learning_rate, optimizer, validation_split, train_limit, model, "       \
+    "early_stopping"
+
+/* The model of every run before schema version 2: the blog's. */
+#define DEFAULT_MODEL_TEXT "conv=32-64;dense=256"
 
 static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS sweeps (\n"
@@ -99,6 +103,13 @@ static const char SCHEMA_SQL[] =
     "  host TEXT,\n"
     "  pid INTEGER,\n"
     "  heartbeat_at TEXT,\n"
+    /* version 2, in the order the upgrade appends them */
+    "  model TEXT NOT NULL DEFAULT '" DEFAULT_MODEL_TEXT "',\n"
+    "  es_monitor TEXT,\n"
+    "  es_patience INTEGER,\n"
+    "  es_restore_best INTEGER,\n"
+    "  best_epoch INTEGER,\n"
+    "  stopped_epoch INTEGER,\n"
     "  UNIQUE (sweep_id, run_key)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS epochs (\n"
@@ -111,6 +122,17 @@ static const char SCHEMA_SQL[] =
     "  seconds REAL,\n"
     "  PRIMARY KEY (run_id, epoch)\n"
     ");\n"
+    "CREATE TABLE IF NOT EXISTS layer_stats (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),\n"
+    "  layer TEXT NOT NULL,\n"
+    "  mean_activation REAL,\n"
+    "  dead_fraction REAL,\n"
+    "  grad_norm REAL,\n"
+    "  PRIMARY KEY (run_id, epoch, layer),\n"
+    "  FOREIGN KEY (run_id, epoch) REFERENCES epochs(run_id, epoch)\n"
+    "    ON DELETE CASCADE\n"
+    ");\n"
     "CREATE VIEW IF NOT EXISTS summary AS\n"
     "-- One row per sweep and setting without the seed, over done runs.\n"
     "-- std_* is the sample standard deviation (n - 1), NULL when n = 1;\n"
@@ -118,7 +140,12 @@ static const char SCHEMA_SQL[] =
     "WITH done AS (\n"
     "  SELECT s.name AS sweep, r.run_id, r.activation, r.alpha, r.init,\n"
     "         r.dropout, r.epochs, r.batch_size, r.learning_rate, r.optimizer,\n"
-    "         r.validation_split, r.train_limit, r.test_accuracy, r.test_loss,\n"
+    "         r.validation_split, r.train_limit, r.model,\n"
+    "         CASE WHEN r.es_monitor IS NOT NULL THEN r.es_monitor ||\n"
+    "           ';patience=' || r.es_patience ||\n"
+    "           CASE WHEN r.es_restore_best THEN ';restore_best' ELSE '' END\n"
+    "         END AS early_stopping,\n"
+    "         r.test_accuracy, r.test_loss,\n"
     "         (SELECT max(e.val_accuracy) FROM epochs e\n"
     "           WHERE e.run_id = r.run_id) AS best_val,\n"
     "         (SELECT total(e.seconds) FROM epochs e\n"
@@ -158,19 +185,31 @@ static const char SCHEMA_SQL[] =
     "ORDER BY sweep, first_run;\n"   /* the grid's own order */
     "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION) ";\n";
 
+/* Version 1 to 2: the new runs columns (old runs had the default model and
+ * no early stopping), then SCHEMA_SQL adds layer_stats and the new view. */
+static const char UPGRADE_1_SQL[] =
+    "ALTER TABLE runs ADD COLUMN model TEXT NOT NULL DEFAULT '" DEFAULT_MODEL_TEXT "';\n"
+    "ALTER TABLE runs ADD COLUMN es_monitor TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN es_patience INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN es_restore_best INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN best_epoch INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN stopped_epoch INTEGER;\n"
+    "DROP VIEW IF EXISTS summary;\n";
+
 /* ----------------------------------------------------------- statements */
 
 enum {
     Q_OBJECTS, Q_USER_VERSION, Q_SWEEP_UPSERT, Q_SWEEP_FIND, Q_RUN_INSERT,
     Q_RUN_ID, Q_RUN_OWNER, Q_RUN_TAKE, Q_EPOCHS_CLEAR, Q_EPOCH_PUT,
     Q_HEARTBEAT, Q_RUN_FINISH, Q_STATUS, Q_EXPORT_SUMMARY, Q_EXPORT_RUNS,
-    Q_EXPORT_EPOCHS, Q_COUNT
+    Q_EXPORT_EPOCHS, Q_LAYER_PUT, Q_EXPORT_LAYERS, Q_COUNT
 };
 
 #define RUN_SETTINGS_COLUMNS                                                 \
     "r.run_id, r.run_key, r.activation, r.alpha, r.init, r.dropout, "        \
     "r.epochs, r.seed, r.batch_size, r.learning_rate, r.optimizer, "         \
-    "r.validation_split, r.train_limit, r.status"
+    "r.validation_split, r.train_limit, r.model, r.es_monitor, "            \
+    "r.es_patience, r.es_restore_best, r.status"
 
 static const char *const SQL[Q_COUNT] = {
     [Q_OBJECTS] =
@@ -178,7 +217,8 @@ static const char *const SQL[Q_COUNT] = {
         "  count(*), "
         "  count(CASE WHEN type = 'table' AND name IN "
         "    ('sweeps', 'runs', 'epochs') THEN 1 END), "
-        "  count(CASE WHEN type = 'view' AND name = 'summary' THEN 1 END) "
+        "  count(CASE WHEN type = 'view' AND name = 'summary' THEN 1 END), "
+        "  count(CASE WHEN type = 'table' AND name = 'layer_stats' THEN 1 END) "
         "FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
     [Q_USER_VERSION] = "PRAGMA user_version",
     [Q_SWEEP_UPSERT] =
@@ -190,8 +230,10 @@ static const char *const SQL[Q_COUNT] = {
     [Q_RUN_INSERT] =
         "INSERT INTO runs (sweep_id, run_key, activation, alpha, init, "
         "dropout, epochs, seed, batch_size, learning_rate, optimizer, "
-        "validation_split, train_limit) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+        "validation_split, train_limit, model, es_monitor, es_patience, "
+        "es_restore_best) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+        "?15, ?16, ?17) "
         "ON CONFLICT (sweep_id, run_key) DO NOTHING",
     [Q_RUN_ID] = "SELECT run_id FROM runs WHERE sweep_id = ?1 AND run_key = ?2",
     [Q_RUN_OWNER] =
@@ -200,7 +242,8 @@ static const char *const SQL[Q_COUNT] = {
         "UPDATE runs SET status = 'running', started_at = ?2, host = ?3, "
         "pid = ?4, threads = ?5, heartbeat_at = ?2, finished_at = NULL, "
         "wall_seconds = NULL, test_loss = NULL, test_accuracy = NULL, "
-        "error = NULL, diverged_epoch = NULL WHERE run_id = ?1",
+        "error = NULL, diverged_epoch = NULL, best_epoch = NULL, "
+        "stopped_epoch = NULL WHERE run_id = ?1",
     [Q_EPOCHS_CLEAR] = "DELETE FROM epochs WHERE run_id = ?1 AND epoch > ?2",
     [Q_EPOCH_PUT] =
         "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, "
@@ -209,8 +252,8 @@ static const char *const SQL[Q_COUNT] = {
     [Q_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2 WHERE run_id = ?1",
     [Q_RUN_FINISH] =
         "UPDATE runs SET status = ?2, finished_at = ?3, wall_seconds = ?4, "
-        "test_loss = ?5, test_accuracy = ?6, diverged_epoch = ?7, error = ?8 "
-        "WHERE run_id = ?1",
+        "test_loss = ?5, test_accuracy = ?6, diverged_epoch = ?7, error = ?8, "
+        "best_epoch = ?9, stopped_epoch = ?10 WHERE run_id = ?1",
     [Q_STATUS] =
         "WITH timing AS ("
         "  SELECT r.sweep_id, total(e.seconds) AS secs, count(e.seconds) AS n "
@@ -233,6 +276,7 @@ static const char *const SQL[Q_COUNT] = {
         "    WHERE e.run_id = r.run_id) AS best_val_accuracy, "
         "  (SELECT count(*) FROM epochs e "
         "    WHERE e.run_id = r.run_id) AS epochs_done, "
+        "  r.best_epoch, r.stopped_epoch, "
         "  r.diverged_epoch, r.error, r.host, r.pid "
         "FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
         "WHERE ?1 IS NULL OR s.name = ?1 "
@@ -245,6 +289,19 @@ static const char *const SQL[Q_COUNT] = {
         "  JOIN sweeps s ON s.sweep_id = r.sweep_id "
         "WHERE ?1 IS NULL OR s.name = ?1 "
         "ORDER BY s.name, r.run_id, e.epoch",
+    /* the epoch row is there first (layer_stats references it) */
+    [Q_LAYER_PUT] =
+        "INSERT OR REPLACE INTO layer_stats (run_id, epoch, layer, "
+        "mean_activation, dead_fraction, grad_norm) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* conv1..conv8 sort before dense1..dense8: the layers' own order */
+    [Q_EXPORT_LAYERS] =
+        "SELECT s.name AS sweep, " RUN_SETTINGS_COLUMNS ", "
+        "  l.epoch, l.layer, l.mean_activation, l.dead_fraction, l.grad_norm "
+        "FROM layer_stats l JOIN runs r ON r.run_id = l.run_id "
+        "  JOIN sweeps s ON s.sweep_id = r.sweep_id "
+        "WHERE ?1 IS NULL OR s.name = ?1 "
+        "ORDER BY s.name, r.run_id, l.epoch, l.layer",
 };
 
 struct store {
@@ -452,6 +509,7 @@ typedef struct {
     int objects;   /* tables, views, indexes and triggers not SQLite's own */
     int ours;      /* how many of sweeps, runs, epochs exist */
     int view;      /* summary exists */
+    int layers;    /* layer_stats exists */
 } schema_state;
 
 static int read_schema(store *s, schema_state *ss, int *notadb, sw_error *err)
@@ -470,6 +528,7 @@ static int read_schema(store *s, schema_state *ss, int *notadb, sw_error *err)
     ss->objects = sqlite3_column_int(st, 0);
     ss->ours = sqlite3_column_int(st, 1);
     ss->view = sqlite3_column_int(st, 2);
+    ss->layers = sqlite3_column_int(st, 3);
     stmt_done(st);
     st = stmt(s, Q_USER_VERSION, "reading the schema version", err);
     if (!st)
@@ -481,8 +540,9 @@ static int read_schema(store *s, schema_state *ss, int *notadb, sw_error *err)
     return SW_OK;
 }
 
-/* SW_OK when the database is ours (*empty = 0) or holds nothing at all
- * (*empty = 1); otherwise the reason it is refused. */
+/* SW_OK when the database is ours (*empty = 0), of this version or an
+ * older one to upgrade, or holds nothing at all (*empty = 1); otherwise
+ * the reason it is refused. */
 static int check_schema(store *s, const schema_state *ss, int *empty, sw_error *err)
 {
     *empty = ss->objects == 0 && ss->version == 0;
@@ -493,15 +553,16 @@ static int check_schema(store *s, const schema_state *ss, int *empty, sw_error *
                       STORE_SCHEMA_VERSION);
     if (*empty)
         return SW_OK;
-    if (ss->version != STORE_SCHEMA_VERSION || ss->ours != 3)
+    if (ss->version < 1 || ss->ours != 3)
         return sw_err(err, SW_EINPUT,
                       "%s: not a sweep database (it holds other tables)",
                       s->path);
     return SW_OK;
 }
 
-/* Creates the schema in one transaction, checking again under the write
- * lock: another process may have created it meanwhile. */
+/* Creates the schema, or upgrades an older one, in one transaction,
+ * checking again under the write lock: another process may have done it
+ * meanwhile. */
 static int create_schema(store *s, sw_error *err)
 {
     if (tx_begin(s, "creating the schema", err))
@@ -510,7 +571,12 @@ static int create_schema(store *s, sw_error *err)
     int notadb, empty;
     if (read_schema(s, &ss, &notadb, err) || check_schema(s, &ss, &empty, err))
         return tx_fail(s, err);
-    if ((empty || !ss.view) &&
+    if (!empty && ss.version == 1 &&
+        sqlite3_exec(s->db, UPGRADE_1_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, "upgrading the schema from version 1", err);
+        return tx_fail(s, err);
+    }
+    if ((empty || ss.version < STORE_SCHEMA_VERSION || !ss.view || !ss.layers) &&
         sqlite3_exec(s->db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(s, "creating the schema", err);
         return tx_fail(s, err);
@@ -636,8 +702,14 @@ static int open_impl(store *s, const char *path, int create, sw_error *err)
     if (empty && readonly)
         return sw_err(err, SW_EINPUT,
                       "%s: cannot create the schema: the file is read-only", path);
-    /* A dropped summary view is put back when we may write. */
-    if ((empty || (!ss.view && !readonly)) && create_schema(s, err))
+    int upgrade = !empty && ss.version < STORE_SCHEMA_VERSION;
+    if (upgrade && readonly)
+        return sw_err(err, SW_EINPUT,
+                      "%s: database schema version %d must be upgraded to %d, but the "
+                      "file is read-only", path, ss.version, STORE_SCHEMA_VERSION);
+    /* A dropped summary view or layer_stats table is put back when we may
+     * write. */
+    if ((empty || upgrade || ((!ss.view || !ss.layers) && !readonly)) && create_schema(s, err))
         return err->code;
     return SW_OK;
 }
@@ -782,6 +854,21 @@ static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
     rc = rc ? rc : bind_text(st, 11, OPTIM_NAMES[r->optimizer]);
     rc = rc ? rc : bind_real(st, 12, r->validation_split);
     rc = rc ? rc : sqlite3_bind_int64(st, 13, r->train_limit);
+    /* a zeroed model is the default one (grid.h) */
+    model_shape m = r->model;
+    char shape[256];
+    if (m.n_conv == 0)
+        model_shape_default(&m);
+    model_shape_text(&m, shape, sizeof shape);
+    rc = rc ? rc : bind_text(st, 14, shape);
+    const es_settings *es = &r->early_stopping;
+    int on = es->monitor == ES_VAL_LOSS || es->monitor == ES_VAL_ACCURACY;
+    rc = rc ? rc : bind_text(st, 15, on ? (es->monitor == ES_VAL_LOSS ? "val_loss"
+                                                                       : "val_accuracy")
+                                        : NULL);
+    rc = rc ? rc : on ? sqlite3_bind_int(st, 16, es->patience) : sqlite3_bind_null(st, 16);
+    rc = rc ? rc : on ? sqlite3_bind_int(st, 17, es->restore_best ? 1 : 0)
+                      : sqlite3_bind_null(st, 17);
     return rc;
 }
 
@@ -949,8 +1036,8 @@ int store_run_claim(store *s, long long run_id, int threads, int *claimed,
     return rc;
 }
 
-static int epoch_add(store *s, long long run_id, int epoch,
-                     const epoch_metrics *m, sw_error *err)
+static int epoch_add(store *s, long long run_id, int epoch, const epoch_metrics *m,
+                     const layer_stat *layers, int n_layers, sw_error *err)
 {
     char what[80];
     snprintf(what, sizeof what, "recording epoch %d of run %lld", epoch, run_id);
@@ -987,19 +1074,47 @@ static int epoch_add(store *s, long long run_id, int epoch,
     }
     if (step_done(s, put, what, err))
         return tx_fail(s, err);
+    /* replacing the epoch row dropped its old layer rows (ON DELETE CASCADE) */
+    sqlite3_stmt *lay = n_layers > 0 ? stmt(s, Q_LAYER_PUT, what, err) : NULL;
+    if (n_layers > 0 && !lay)
+        return tx_fail(s, err);
+    for (int i = 0; i < n_layers; i++) {
+        const layer_stat *l = &layers[i];
+        rc = sqlite3_bind_int64(lay, 1, run_id);
+        rc = rc ? rc : sqlite3_bind_int(lay, 2, epoch);
+        rc = rc ? rc : bind_text(lay, 3, l->layer);
+        rc = rc ? rc : bind_real(lay, 4, l->mean_activation);
+        rc = rc ? rc : bind_real(lay, 5, l->dead_fraction);
+        rc = rc ? rc : bind_real(lay, 6, l->grad_norm);
+        if (rc != SQLITE_OK) {
+            bind_fail(s, lay, what, err);
+            return tx_fail(s, err);
+        }
+        if (step_done(s, lay, what, err))
+            return tx_fail(s, err);
+    }
     return tx_commit(s, what, err);
+}
+
+int store_epoch_add_layers(store *s, long long run_id, int epoch, const epoch_metrics *m,
+                           const layer_stat *layers, int n_layers, sw_error *err)
+{
+    if (epoch < 1)
+        return sw_err(err, SW_EINPUT, "%s: epoch %d of run %lld: epochs count "
+                      "from 1", s->path, epoch, run_id);
+    if (n_layers < 0 || (n_layers > 0 && !layers))
+        return sw_err(err, SW_EINPUT, "%s: epoch %d of run %lld: %d layer statistics "
+                      "without values", s->path, epoch, run_id, n_layers);
+    pthread_mutex_lock(&s->lock);
+    int rc = epoch_add(s, run_id, epoch, m, layers, n_layers, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 int store_epoch_add(store *s, long long run_id, int epoch,
                     const epoch_metrics *m, sw_error *err)
 {
-    if (epoch < 1)
-        return sw_err(err, SW_EINPUT, "%s: epoch %d of run %lld: epochs count "
-                      "from 1", s->path, epoch, run_id);
-    pthread_mutex_lock(&s->lock);
-    int rc = epoch_add(s, run_id, epoch, m, err);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    return store_epoch_add_layers(s, run_id, epoch, m, NULL, 0, err);
 }
 
 static int run_finish(store *s, long long run_id, run_status st,
@@ -1030,6 +1145,10 @@ static int run_finish(store *s, long long run_id, run_status st,
     rc = rc ? rc : diverged_at > 0 ? sqlite3_bind_int(up, 7, diverged_at)
                                    : sqlite3_bind_null(up, 7);
     rc = rc ? rc : bind_text(up, 8, done ? NULL : error);
+    /* early stopping's epochs, for a run that finished */
+    int best = done ? res->best_epoch : 0, stopped = done ? res->stopped_epoch : 0;
+    rc = rc ? rc : best > 0 ? sqlite3_bind_int(up, 9, best) : sqlite3_bind_null(up, 9);
+    rc = rc ? rc : stopped > 0 ? sqlite3_bind_int(up, 10, stopped) : sqlite3_bind_null(up, 10);
     if (rc != SQLITE_OK) {
         bind_fail(s, up, what, err);
         return tx_fail(s, err);
@@ -1211,10 +1330,11 @@ static int export_csv(store *s, const char *what, const char *sweep, FILE *out,
     int id = strcmp(what, "summary") == 0 ? Q_EXPORT_SUMMARY
            : strcmp(what, "runs") == 0    ? Q_EXPORT_RUNS
            : strcmp(what, "epochs") == 0  ? Q_EXPORT_EPOCHS
+           : strcmp(what, "layer_stats") == 0 ? Q_EXPORT_LAYERS
                                           : -1;
     if (id < 0)
         return sw_err(err, SW_EINPUT, "cannot export '%s': expected summary, "
-                      "runs or epochs", what);
+                      "runs, epochs or layer_stats", what);
     if (sweep) {
         long long sweep_id;
         if (sweep_find(s, sweep, &sweep_id, err))
@@ -1363,24 +1483,26 @@ static int merge_rank(int status)
 }
 
 enum {
-    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_SWEEP_GET, M_SWEEP_PUT, M_RUN_GET,
+    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_IN_LAYERS, M_SWEEP_GET, M_SWEEP_PUT, M_RUN_GET,
     M_RUN_PUT, M_RUN_SET, M_EPOCHS_DEL, M_EPOCH_PUT, M_EPOCH_GET, M_EPOCH_COUNT,
-    M_COUNTS, M_COUNT
+    M_COUNTS, M_LAYER_PUT, M_COUNT
 };
 
-/* The first three read an input, the others the output. The runs columns
- * are read and written in this order: run_key (0), the settings (1-11),
- * then the state, status (12) to heartbeat_at (23). */
+/* The first four read an input, the others the output. The runs columns
+ * are read and written in this order: run_key (0), the settings (1-15),
+ * then the state, status (16) to stopped_epoch (29). */
 #define MERGE_RUN_COLUMNS                                                    \
     "run_key, activation, alpha, init, dropout, epochs, seed, batch_size, "  \
-    "learning_rate, optimizer, validation_split, train_limit, status, "      \
+    "learning_rate, optimizer, validation_split, train_limit, model, "       \
+    "es_monitor, es_patience, es_restore_best, status, "                     \
     "started_at, finished_at, wall_seconds, threads, test_loss, "            \
-    "test_accuracy, error, diverged_epoch, host, pid, heartbeat_at"
-#define MERGE_COL_STATUS 12
-#define MERGE_COL_TEST_LOSS 17
-#define MERGE_COL_ERROR 19
-#define MERGE_COL_RUN_ID 24
-#define MERGE_N_COLS 24
+    "test_accuracy, error, diverged_epoch, host, pid, heartbeat_at, "        \
+    "best_epoch, stopped_epoch"
+#define MERGE_COL_STATUS 16
+#define MERGE_COL_TEST_LOSS 21
+#define MERGE_COL_ERROR 23
+#define MERGE_COL_RUN_ID 30
+#define MERGE_N_COLS 30
 
 static const char *const MERGE_SQL[M_COUNT] = {
     [M_IN_SWEEPS] = "SELECT sweep_id, name, config_path, config_text, created_at "
@@ -1389,6 +1511,8 @@ static const char *const MERGE_SQL[M_COUNT] = {
                   "WHERE sweep_id = ?1 ORDER BY run_id",
     [M_IN_EPOCHS] = "SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, "
                     "seconds FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+    [M_IN_LAYERS] = "SELECT epoch, layer, mean_activation, dead_fraction, grad_norm "
+                    "FROM layer_stats WHERE run_id = ?1 ORDER BY epoch, layer",
     [M_SWEEP_GET] = "SELECT sweep_id, config_text FROM sweeps WHERE name = ?1",
     [M_SWEEP_PUT] = "INSERT INTO sweeps (name, config_path, config_text, created_at) "
                     "VALUES (?1, ?2, ?3, ?4)",
@@ -1396,11 +1520,13 @@ static const char *const MERGE_SQL[M_COUNT] = {
                   "WHERE sweep_id = ?1 AND run_key = ?2",
     [M_RUN_PUT] = "INSERT INTO runs (sweep_id, " MERGE_RUN_COLUMNS ") VALUES (?1, "
                   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                  "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                  "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
+                  "?30, ?31)",
     [M_RUN_SET] = "UPDATE runs SET status = ?2, started_at = ?3, finished_at = ?4, "
                   "wall_seconds = ?5, threads = ?6, test_loss = ?7, test_accuracy = ?8, "
                   "error = ?9, diverged_epoch = ?10, host = ?11, pid = ?12, "
-                  "heartbeat_at = ?13 WHERE run_id = ?1",
+                  "heartbeat_at = ?13, best_epoch = ?14, stopped_epoch = ?15 "
+                  "WHERE run_id = ?1",
     [M_EPOCHS_DEL] = "DELETE FROM epochs WHERE run_id = ?1",
     [M_EPOCH_PUT] = "INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, "
                     "val_loss, val_accuracy, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1408,6 +1534,8 @@ static const char *const MERGE_SQL[M_COUNT] = {
                     "FROM epochs WHERE run_id = ?1 AND epoch = ?2",
     [M_EPOCH_COUNT] = "SELECT count(*) FROM epochs WHERE run_id = ?1",
     [M_COUNTS] = "SELECT status, count(*) FROM runs WHERE sweep_id = ?1 GROUP BY status",
+    [M_LAYER_PUT] = "INSERT INTO layer_stats (run_id, epoch, layer, mean_activation, "
+                    "dead_fraction, grad_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 typedef struct {
@@ -1515,21 +1643,17 @@ static int bind_run_state(merge_ctx *m, sqlite3_stmt *dst, int first, sqlite3_st
     return rc;
 }
 
-/* Copies the input run's epochs to the output run, replacing any. */
-static int merge_epochs(merge_ctx *m, long long in_run, long long out_run, sw_error *err)
+/* Copies the input run's rows of get (ncols columns after run_id) to the
+ * output run through put. */
+static int merge_rows(merge_ctx *m, sqlite3_stmt *get, sqlite3_stmt *put, int ncols,
+                      long long in_run, long long out_run, sw_error *err)
 {
-    sqlite3_stmt *del = m->st[M_EPOCHS_DEL], *get = m->st[M_IN_EPOCHS],
-                 *put = m->st[M_EPOCH_PUT];
-    if (sqlite3_bind_int64(del, 1, out_run))
-        return bind_fail(m->out, del, m->what, err);
-    if (step_done(m->out, del, m->what, err))
-        return err->code;
     if (sqlite3_bind_int64(get, 1, in_run))
         return bind_fail(m->in, get, m->what, err);
     int rc;
     while ((rc = sqlite3_step(get)) == SQLITE_ROW) {
         int b = sqlite3_bind_int64(put, 1, out_run);
-        for (int c = 0; c < 6 && b == SQLITE_OK; c++)
+        for (int c = 0; c < ncols && b == SQLITE_OK; c++)
             b = sqlite3_bind_value(put, c + 2, sqlite3_column_value(get, c));
         if (b != SQLITE_OK) {
             stmt_done(get);
@@ -1544,6 +1668,20 @@ static int merge_epochs(merge_ctx *m, long long in_run, long long out_run, sw_er
         return bind_fail(m->in, get, m->what, err);
     stmt_done(get);
     return SW_OK;
+}
+
+/* Copies the input run's epochs and layer statistics to the output run,
+ * replacing any (deleting its epochs deletes their layer_stats rows). */
+static int merge_epochs(merge_ctx *m, long long in_run, long long out_run, sw_error *err)
+{
+    sqlite3_stmt *del = m->st[M_EPOCHS_DEL];
+    if (sqlite3_bind_int64(del, 1, out_run))
+        return bind_fail(m->out, del, m->what, err);
+    if (step_done(m->out, del, m->what, err))
+        return err->code;
+    if (merge_rows(m, m->st[M_IN_EPOCHS], m->st[M_EPOCH_PUT], 6, in_run, out_run, err))
+        return err->code;
+    return merge_rows(m, m->st[M_IN_LAYERS], m->st[M_LAYER_PUT], 5, in_run, out_run, err);
 }
 
 /* Whether two done copies agree: test scores and every epoch's metrics
@@ -1711,7 +1849,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
     if (store_open(&m->in, path, 0, err))
         return err->code;
     snprintf(m->note, sizeof m->note, "was running in %.120s when merged", path);
-    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_EPOCHS + 1, err);
+    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_LAYERS + 1, err);
     sqlite3_stmt *sw = m->st[M_IN_SWEEPS];
     while (rc == SW_OK) {
         int step = sqlite3_step(sw);
@@ -1722,7 +1860,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
         else
             rc = merge_sweep(m, sw, err);
     }
-    merge_finalize(m, M_IN_SWEEPS, M_IN_EPOCHS + 1);
+    merge_finalize(m, M_IN_SWEEPS, M_IN_LAYERS + 1);
     store_close(m->in);
     m->in = NULL;
     return rc;

@@ -1,7 +1,11 @@
-/* checkpoint.c: see checkpoint.h. Layout (little-endian as the machine
- * writes it; checkpoints are not meant to move between machines):
- *   magic "SWCKPT01", key[32], int32 epoch, int32 adam, int64 n, int64 t,
- *   float params[n], [float m[n], float v[n]], uint32 crc32 of all before. */
+/* checkpoint.c: see checkpoint.h. Layout (the machine's byte order and
+ * struct padding, zeroed; checkpoints are not meant to move between
+ * machines):
+ *   magic "SWCKPT02", key[32], int32 epoch, int32 adam, int64 n, int64 t,
+ *   int32 es_best_epoch, int32 es_wait, double es_best, int32 has_best,
+ *   float params[n], [float m[n], float v[n]], [float best[n]],
+ *   uint32 crc32 of all before.
+ * Version 01 (no early-stopping state) is not read: such a run starts over. */
 #include "train/checkpoint.h"
 
 #include <errno.h>
@@ -13,7 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define MAGIC "SWCKPT01"
+#define MAGIC "SWCKPT02"
 #define KEY_BYTES 32
 
 typedef struct {
@@ -21,6 +25,9 @@ typedef struct {
     char key[KEY_BYTES];
     int32_t epoch, adam;
     int64_t n, t;
+    int32_t es_best_epoch, es_wait;
+    double es_best;
+    int32_t has_best;
 } header;
 
 static int write_all(int fd, const void *buf, size_t len, uLong *crc)
@@ -68,13 +75,18 @@ int checkpoint_write(const char *path, const char *key, const train_state *st, s
     h.adam = st->adam_m != NULL;
     h.n = st->n;
     h.t = st->t;
+    h.es_best_epoch = st->es.best_epoch;
+    h.es_wait = st->es.wait;
+    h.es_best = st->es.best;
+    h.has_best = st->best_params != NULL;
     size_t bytes = sizeof(float) * (size_t)st->n;
     uLong crc = crc32(0, NULL, 0);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int ok = fd >= 0 && write_all(fd, &h, sizeof h, &crc) == 0 &&
              write_all(fd, st->params, bytes, &crc) == 0 &&
              (!h.adam || (write_all(fd, st->adam_m, bytes, &crc) == 0 &&
-                          write_all(fd, st->adam_v, bytes, &crc) == 0));
+                          write_all(fd, st->adam_v, bytes, &crc) == 0)) &&
+             (!h.has_best || write_all(fd, st->best_params, bytes, &crc) == 0);
     uint32_t c32 = (uint32_t)crc;
     uLong unused = 0;
     ok = ok && write_all(fd, &c32, sizeof c32, &unused) == 0 && fsync(fd) == 0;
@@ -96,6 +108,7 @@ void train_state_free(train_state *st)
     free(st->params);
     free(st->adam_m);
     free(st->adam_v);
+    free(st->best_params);
     memset(st, 0, sizeof *st);
 }
 
@@ -123,15 +136,20 @@ int checkpoint_read(const char *path, const char *key, long n_params, int adam,
     int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, MAGIC, 8) == 0 &&
              strncmp(h.key, key, KEY_BYTES) == 0 && (n_params <= 0 || h.n == n_params) &&
              h.n > 0 && h.n < (1L << 31) && h.adam == !!adam &&
-             h.epoch > 0 && h.t >= 0;
+             h.epoch > 0 && h.t >= 0 && h.es_best_epoch >= 0 && h.es_best_epoch <= h.epoch &&
+             h.es_wait >= 0 && (h.has_best == 0 || h.has_best == 1);
     if (ok) {
         crc = crc32(crc, (const Bytef *)&h, sizeof h);
         st->epoch = h.epoch;
         st->n = (long)h.n;
         st->t = (long)h.t;
+        st->es.best_epoch = h.es_best_epoch;
+        st->es.wait = h.es_wait;
+        st->es.best = h.es_best;
         ok = read_floats(f, &st->params, st->n, &crc) == 0 &&
              (!adam || (read_floats(f, &st->adam_m, st->n, &crc) == 0 &&
                         read_floats(f, &st->adam_v, st->n, &crc) == 0)) &&
+             (!h.has_best || read_floats(f, &st->best_params, st->n, &crc) == 0) &&
              fread(&stored, sizeof stored, 1, f) == 1 && stored == (uint32_t)crc &&
              fgetc(f) == EOF;
     }

@@ -33,6 +33,22 @@ typedef struct {
     float *pre, *post;          /* (out, B); post unused by the output layer */
 } dense_block;
 
+/* Statistics of one activation layer (see model.h). */
+typedef struct {
+    char name[16];
+    int C;                      /* channels (conv) or units (dense) */
+    long hw;                    /* positions per image: oh*ow, 1 for dense */
+    long w_off, w_size;         /* the layer's weight tensor */
+    uint8_t *fired;             /* (C, hw): output > 0 for some image seen */
+    double *chan_sum;           /* (C) scratch: one channel's sum */
+    double act_sum, act_count;  /* over every unit and image seen */
+    double grad_sum;            /* sum of per-batch weight-gradient norms */
+    long grad_batches;
+} act_layer;
+
+#define NORM_BLOCK 4096         /* gradient squares summed in blocks of this */
+#define STAT_LANES 16           /* partial sums of a row of activations */
+
 struct model {
     model_spec spec;
     int max_batch;
@@ -50,6 +66,9 @@ struct model {
     float *dcol;
     int batch;                  /* last forward's batch size */
     int dropped;                /* last forward applied dropout */
+    int n_act;                  /* activation layers: n_conv + hidden dense */
+    act_layer act[MODEL_MAX_ACT_LAYERS];
+    double *norm_part;          /* (blocks of the largest weight tensor) */
 };
 
 void model_spec_default(model_spec *s)
@@ -197,6 +216,40 @@ static int alloc_buffers(model *m, sw_error *err)
     return SW_OK;
 }
 
+/* Names, sizes and buffers of the activation layers' statistics. */
+static int alloc_stats(model *m, sw_error *err)
+{
+    long blocks = 1;
+    int ok = 1;
+    m->n_act = 0;
+    for (int k = 0; k < m->n_conv + m->n_dense - 1; k++) {
+        act_layer *a = &m->act[m->n_act++];
+        if (k < m->n_conv) {
+            const conv_block *b = &m->conv[k];
+            snprintf(a->name, sizeof a->name, "conv%d", k + 1);
+            a->C = b->oc;
+            a->hw = (long)b->oh * b->ow;
+            a->w_off = b->w_off;
+            a->w_size = (long)b->oc * b->ic * 9;
+        } else {
+            const dense_block *d = &m->dense[k - m->n_conv];
+            snprintf(a->name, sizeof a->name, "dense%d", k - m->n_conv + 1);
+            a->C = d->out;
+            a->hw = 1;
+            a->w_off = d->w_off;
+            a->w_size = (long)d->out * d->in;
+        }
+        long nb = (a->w_size + NORM_BLOCK - 1) / NORM_BLOCK;
+        blocks = nb > blocks ? nb : blocks;
+        ok = ok && (a->fired = calloc((size_t)a->C * (size_t)a->hw, 1)) &&
+             (a->chan_sum = calloc((size_t)a->C, sizeof(double)));
+    }
+    ok = ok && (m->norm_part = calloc((size_t)blocks, sizeof(double)));
+    if (!ok)
+        return sw_err(err, SW_ERUN, "model: out of memory");
+    return SW_OK;
+}
+
 int model_create(model **out, const model_spec *spec, int max_batch, sw_error *err)
 {
     *out = NULL;
@@ -207,7 +260,8 @@ int model_create(model **out, const model_spec *spec, int max_batch, sw_error *e
         return sw_err(err, SW_ERUN, "model: out of memory");
     m->spec = *spec;
     m->max_batch = max_batch;
-    if (plan_layers(m, err) != SW_OK || alloc_buffers(m, err) != SW_OK) {
+    if (plan_layers(m, err) != SW_OK || alloc_buffers(m, err) != SW_OK ||
+        alloc_stats(m, err) != SW_OK) {
         model_free(m);
         return err->code;
     }
@@ -232,6 +286,11 @@ void model_free(model *m)
         free(m->dense[k].pre);
         free(m->dense[k].post);
     }
+    for (int k = 0; k < m->n_act; k++) {
+        free(m->act[k].fired);
+        free(m->act[k].chan_sum);
+    }
+    free(m->norm_part);
     free(m->flat);
     free(m->grad_a);
     free(m->grad_b);
@@ -361,4 +420,111 @@ double model_loss(model *m, const uint8_t *labels, int B, int *correct, int back
         backward(m);
     }
     return loss;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Looking inside: activation statistics.                                 */
+
+int model_num_act_layers(const model *m) { return m->n_act; }
+
+void model_stats_reset(model *m)
+{
+    for (int k = 0; k < m->n_act; k++) {
+        act_layer *a = &m->act[k];
+        memset(a->fired, 0, (size_t)a->C * (size_t)a->hw);
+        a->act_sum = a->act_count = a->grad_sum = 0;
+        a->grad_batches = 0;
+    }
+}
+
+/* The output of activation layer k of the last forward, (C, B, hw). */
+static const float *act_output(const model *m, int k)
+{
+    return k < m->n_conv ? m->conv[k].post : m->dense[k - m->n_conv].post;
+}
+
+void model_stats_add_forward(model *m)
+{
+    int B = m->batch;
+    for (int k = 0; k < m->n_act; k++) {
+        act_layer *a = &m->act[k];
+        const float *post = act_output(m, k);
+        long hw = a->hw;
+        /* One thread per channel. Each image's row of hw values is summed
+         * in STAT_LANES float lanes (position i in lane i % STAT_LANES,
+         * which the compiler can vectorize without reordering anything),
+         * the lanes in order into a double, the rows in image order. */
+#pragma omp parallel for schedule(static) if ((long)a->C * B * hw > 65536)
+        for (int c = 0; c < a->C; c++) {
+            const float *p = post + (long)c * B * hw;
+            uint8_t *fired = a->fired + (long)c * hw;
+            double s = 0;
+            for (int b = 0; b < B; b++) {
+                const float *q = p + (long)b * hw;
+                float lane[STAT_LANES] = {0};
+                long i = 0;
+                for (; i + STAT_LANES <= hw; i += STAT_LANES)
+                    for (int j = 0; j < STAT_LANES; j++) {
+                        lane[j] += q[i + j];
+                        fired[i + j] |= q[i + j] > 0.0f;
+                    }
+                for (; i < hw; i++) {
+                    lane[i % STAT_LANES] += q[i];
+                    fired[i] |= q[i] > 0.0f;
+                }
+                double row = 0;
+                for (int j = 0; j < STAT_LANES; j++)
+                    row += lane[j];
+                s += row;
+            }
+            a->chan_sum[c] = s;
+        }
+        for (int c = 0; c < a->C; c++)
+            a->act_sum += a->chan_sum[c];
+        a->act_count += (double)a->C * (double)B * (double)hw;
+    }
+}
+
+void model_stats_add_grads(model *m)
+{
+    for (int k = 0; k < m->n_act; k++) {
+        act_layer *a = &m->act[k];
+        const float *g = m->grads + a->w_off;
+        long size = a->w_size, blocks = (size + NORM_BLOCK - 1) / NORM_BLOCK;
+        double *part = m->norm_part;
+        /* fixed blocks, each summed in index order by one thread */
+#pragma omp parallel for schedule(static) if (blocks > 4)
+        for (long blk = 0; blk < blocks; blk++) {
+            long from = blk * NORM_BLOCK, to = from + NORM_BLOCK < size ? from + NORM_BLOCK : size;
+            double lane[STAT_LANES] = {0}, s = 0;   /* i in lane i % STAT_LANES */
+            long i = from;
+            for (; i + STAT_LANES <= to; i += STAT_LANES)
+                for (int j = 0; j < STAT_LANES; j++)
+                    lane[j] += (double)g[i + j] * (double)g[i + j];
+            for (; i < to; i++)
+                lane[(i - from) % STAT_LANES] += (double)g[i] * (double)g[i];
+            for (int j = 0; j < STAT_LANES; j++)
+                s += lane[j];
+            part[blk] = s;
+        }
+        double total = 0;
+        for (long blk = 0; blk < blocks; blk++)
+            total += part[blk];
+        a->grad_sum += sqrt(total);
+        a->grad_batches++;
+    }
+}
+
+void model_stats_read(const model *m, layer_stat *out)
+{
+    for (int k = 0; k < m->n_act; k++) {
+        const act_layer *a = &m->act[k];
+        long units = (long)a->C * a->hw, dead = 0;
+        for (long i = 0; i < units; i++)
+            dead += !a->fired[i];
+        snprintf(out[k].layer, sizeof out[k].layer, "%s", a->name);
+        out[k].mean_activation = a->act_count > 0 ? a->act_sum / a->act_count : NAN;
+        out[k].dead_fraction = a->act_count > 0 ? (double)dead / (double)units : NAN;
+        out[k].grad_norm = a->grad_batches > 0 ? a->grad_sum / (double)a->grad_batches : NAN;
+    }
 }

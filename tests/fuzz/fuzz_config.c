@@ -4,6 +4,7 @@
  * and refuse with a one-line "fuzz.yaml:..." message. What it accepts must
  * expand (unless every run is excluded), and the runs' keys must be well
  * formed, repeatable and distinct (grid_expand collapses duplicate runs).
+ * Accepted models must print and count sanely and fit 28x28 images.
  * config_load must agree with config_parse on the same bytes. */
 #include <math.h>
 #include <stdint.h>
@@ -44,6 +45,36 @@ static void check_config(const sweep_config *c)
     }
     FUZZ_CHECK(c->n_exclude >= 0 && (c->n_exclude == 0 || c->exclude),
                "%d exclude rules", c->n_exclude);
+    FUZZ_CHECK(c->n_models >= 1 && c->models, "%d models", c->n_models);
+}
+
+/* Every model: its text, its size, and whether it fits other images (the
+ * parse checked 28x28 only). */
+static void check_models(const sweep_config *c)
+{
+    static const int sizes[][2] = {{28, 28}, {1, 1}, {4, 4}, {10, 10}, {65536, 3},
+                                   {1000000, 1000000}};
+    char text[512], tiny[7];
+    for (int i = 0; i < c->n_models; i++) {
+        const model_shape *m = &c->models[i].shape;
+        FUZZ_CHECK(m->n_conv >= 1 && m->n_conv <= MODEL_MAX_CONV && m->n_dense >= 0 &&
+                       m->n_dense <= MODEL_MAX_DENSE,
+                   "model %d: %d conv, %d dense", i, m->n_conv, m->n_dense);
+        model_shape_text(m, text, sizeof text);
+        FUZZ_CHECK(strlen(text) < sizeof text - 1, "model text cut: %s", text);
+        model_shape_text(m, tiny, sizeof tiny);   /* truncation path */
+        double params = model_shape_params(m, 28, 28, 10);
+        FUZZ_CHECK(params > 0 && params <= MODEL_MAX_PARAMS,
+                   "accepted model %s has %.0f parameters", text, params);
+    }
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        sw_error err = {0};
+        int rc = config_check_models(c, sizes[k][0], sizes[k][1], &err);
+        if (rc == SW_OK)
+            continue;
+        FUZZ_CHECK(k != 0, "a parsed model does not fit 28x28: %s", err.msg);
+        fz_check_error(rc, &err, PATH);
+    }
 }
 
 static void check_runs(const run_settings *runs, int n)
@@ -60,6 +91,10 @@ static void check_runs(const run_settings *runs, int n)
                    r->batch_size, r->seed);
         grid_run_key(r, 0x0123456789abcdefULL, keys[i]);
         FUZZ_CHECK(is_key(keys[i]), "malformed key '%.20s'", keys[i]);
+        for (int shards = 1; shards <= 7; shards += 3) {
+            int s = grid_shard_of(keys[i], shards);
+            FUZZ_CHECK(s >= 0 && s < shards, "shard %d of %d", s, shards);
+        }
         grid_run_key(r, 0x0123456789abcdefULL, again);
         FUZZ_CHECK(strcmp(keys[i], again) == 0, "key not repeatable");
         grid_run_label(r, label, sizeof label);
@@ -117,11 +152,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_load(data, size, rc, &err);
     if (rc != SW_OK) {
         fz_check_error(rc, &err, PATH);
-        FUZZ_CHECK(!c.name && !c.text && !c.path && !c.exclude,
+        FUZZ_CHECK(!c.name && !c.text && !c.path && !c.exclude && !c.models,
                    "a refused config still holds memory");
         return 0;
     }
     check_config(&c);
+    check_models(&c);
 
     run_settings *runs = NULL;
     int n = -1;

@@ -168,6 +168,29 @@ grid: {activaton: [Relu, ELU, leaky-relu], init: [He, xavier], optimiser: adam}
     "train-list.yaml": "name: t\ntrain: {batch_size: [32, 64], learning_rate: {a: 1}, optimizer: adamw}\n",
     "epochs-float.yaml": "name: e\ngrid: {epochs: [2.5, 1e3, 03, +4]}\n",
     "validation.yaml": "name: v\ndata: {validation_split: 1}\n",
+    "model.yaml": "name: m\nmodel: {conv: [16, 32, 64], dense: [128, 64]}\n",
+    "model-grid.yaml": """name: mg
+grid:
+  model: [{conv: [32, 64], dense: [256]}, {conv: [8]}, {conv: [4096], dense: []}]
+  seed: [1, 2]
+exclude:
+  - {model: {conv: [8]}, seed: 2}
+""",
+    "model-bad.yaml": """name: mb
+grid:
+  model: [{conv: [32, 64, 128, 256]}, {conv: [0]}, {conv: [32], dense: [65537]},
+          {conv: []}, {conv: [1, 2, 3, 4, 5, 6, 7, 8, 9]}, {cnv: [1]}, {conv: [8]}, {conv: [8]}]
+""",
+    "model-huge.yaml": "name: mh\nmodel: {conv: [4096, 4096], dense: [65536, 65536]}\n",
+    "model-both.yaml": "name: mb\nmodel: {conv: [8]}\ngrid: {model: [{conv: [8]}]}\n",
+    "early-stopping.yaml": """name: es
+train:
+  early_stopping: {monitor: val_accuracy, patience: 3, restore_best: true}
+""",
+    "early-stopping-bad.yaml": """name: es
+train:
+  early_stopping: {monitor: loss, patience: 0, restore_best: yes, delta: 1}
+""",
 }
 
 

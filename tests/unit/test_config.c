@@ -144,7 +144,10 @@ static void test_config_defaults(void)
     CHECK_INT(c.train_limit, 0);
     CHECK_INT(c.optimizer, OPT_ADAM);
     CHECK_INT(c.n_exclude, 0);
-    static const double want[AXIS_COUNT] = {ACT_RELU, 1.0, INIT_HE, 0.25, 25, 250, 0.001, 1};
+    static const double want[AXIS_COUNT] = {
+        [AXIS_ACTIVATION] = ACT_RELU, [AXIS_ALPHA] = 1.0, [AXIS_MODEL] = 0, [AXIS_INIT] = INIT_HE,
+        [AXIS_DROPOUT] = 0.25, [AXIS_EPOCHS] = 25, [AXIS_BATCH_SIZE] = 250,
+        [AXIS_LEARNING_RATE] = 0.001, [AXIS_SEED] = 1};
     for (int a = 0; a < AXIS_COUNT; a++) {
         CHECK_INT(c.axis[a].n, 1);
         CHECK_MSG(c.axis[a].n == 1 && c.axis[a].v[0] == want[a], "default of %s",
@@ -319,9 +322,9 @@ static void test_config_structure_errors(void)
     CHECK_ERR("# nothing but a comment\n",
               "t.yaml:1:1: the config is empty (it needs at least a 'name')");
     CHECK_ERR("- a\n- b\n", "t.yaml:1:1: the config must be a mapping of settings "
-                            "(name, data, train, grid, exclude), got a list");
+                            "(name, data, train, model, grid, exclude), got a list");
     CHECK_ERR("hello\n", "t.yaml:1:1: the config must be a mapping of settings "
-                         "(name, data, train, grid, exclude), got 'hello'");
+                         "(name, data, train, model, grid, exclude), got 'hello'");
     CHECK_ERR("name: x\n---\nname: y\n",
               "t.yaml:2:1: a config holds one YAML document, found a second one");
     CHECK_ERR("grid: {}\n", "t.yaml:1:1: missing required key 'name'");
@@ -370,13 +373,15 @@ static void test_config_unknown_and_duplicate_keys(void)
               "t.yaml:3:3: unknown key 'seeds' in grid (did you mean 'seed'?)");
     CHECK_ERR("name: x\ntrain:\n  lr: 0.1\n",
               "t.yaml:3:3: unknown key 'lr' in train (expected one of: batch_size, optimizer, "
-              "learning_rate)");
+              "learning_rate, early_stopping)");
     CHECK_ERR("name: x\ndata:\n  path: /x\n",
               "t.yaml:3:3: unknown key 'path' in data (expected one of: dir, validation_split, "
               "train_limit)");
+    CHECK_ERR("name: x\nmodle: {conv: [8]}\n",
+              "t.yaml:2:1: unknown key 'modle' (did you mean 'model'?)");
     CHECK_ERR("name: x\nmodel: cnn\n",
-              "t.yaml:2:1: unknown key 'model' (expected one of: name, data, train, grid, "
-              "exclude)");
+              "t.yaml:2:8: a model must be a mapping like {conv: [32, 64], dense: [256]}, "
+              "got 'cnn'");
     CHECK_ERR("name: x\ngrid:\n  seed: 1\n  dropout: 0.5\n  seed: 2\n",
               "t.yaml:5:3: duplicate key 'seed' (first given at line 3)");
     CHECK_ERR("name: x\nname: y\n", "t.yaml:2:1: duplicate key 'name' (first given at line 1)");
@@ -396,7 +401,7 @@ static void test_config_exclude_errors(void)
               "t.yaml:3:6: unknown key 'activaton' in exclude (did you mean 'activation'?)");
     CHECK_ERR("name: x\nexclude:\n  - {optimizer: sgd}\n",
               "t.yaml:3:6: unknown key 'optimizer' in exclude (expected one of: activation, "
-              "alpha, init, dropout, epochs, batch_size, learning_rate, seed)");
+              "alpha, model, init, dropout, epochs, batch_size, learning_rate, seed)");
     CHECK_ERR("name: x\nexclude:\n  - {dropout: [0.1, 0.2]}\n",
               "t.yaml:3:15: exclude values must be single values, got a list");
     CHECK_ERR("name: x\nexclude:\n  - {dropout: 2}\n",
@@ -913,6 +918,254 @@ static void test_grid_model_spec(void)
     CHECK(s.act == ACT_RELU && s.alpha == 0.0f);
 }
 
+/* ------------------------------------------------------------------ */
+/* Models and early stopping.                                          */
+
+static void test_config_model_and_early_stopping(void)
+{
+    sweep_config c;
+    sw_error e;
+    /* defaults: the blog's model, no early stopping */
+    CHECK_INT(parse(&c, "name: x\n", &e), 0);
+    CHECK_INT(c.n_models, 1);
+    CHECK(model_shape_is_default(&c.models[0].shape) && c.models[0].line == 0);
+    CHECK_INT(c.axis[AXIS_MODEL].n, 1);
+    CHECK_INT(c.early_stopping.monitor, ES_OFF);
+    config_free(&c);
+
+    const char *yaml = "name: x\n"
+                       "train:\n"
+                       "  early_stopping: {monitor: val_accuracy, patience: 4, restore_best: true}\n"
+                       "grid:\n"
+                       "  model:\n"
+                       "    - {conv: [16, 32], dense: [128, 64]}\n"
+                       "    - {conv: 8, dense: []}\n"
+                       "    - {dense: [512]}\n";
+    int rc = parse(&c, yaml, &e);
+    CHECK_MSG(rc == 0, "%s", e.msg);
+    if (rc)
+        return;
+    CHECK_INT(c.early_stopping.monitor, ES_VAL_ACCURACY);
+    CHECK_INT(c.early_stopping.patience, 4);
+    CHECK_INT(c.early_stopping.restore_best, 1);
+    CHECK_INT(c.n_models, 3);
+    CHECK_INT(c.axis[AXIS_MODEL].n, 3);
+    CHECK(c.axis[AXIS_MODEL].line == 5 && c.axis[AXIS_MODEL].col == 3);
+    const model_shape *m0 = &c.models[0].shape, *m1 = &c.models[1].shape, *m2 = &c.models[2].shape;
+    CHECK(m0->n_conv == 2 && m0->conv[0] == 16 && m0->conv[1] == 32);
+    CHECK(m0->n_dense == 2 && m0->dense[0] == 128 && m0->dense[1] == 64);
+    CHECK(m1->n_conv == 1 && m1->conv[0] == 8 && m1->n_dense == 0);
+    CHECK(m2->n_conv == 2 && m2->conv[1] == 64 && m2->n_dense == 1 && m2->dense[0] == 512);
+    CHECK(c.models[0].line == 6 && c.models[0].col == 7);
+    CHECK(c.models[0].conv_line[1] == 6 && c.models[0].conv_col[1] == 19);
+    char t[128];
+    model_shape_text(m0, t, sizeof t);
+    CHECK_STR(t, "conv=16-32;dense=128-64");
+    model_shape_text(m1, t, sizeof t);
+    CHECK_STR(t, "conv=8;dense=none");
+    CHECK(model_shape_params(m1, 28, 28, 10) == 8 * 9 + 8 + 10 * 8 * 13 * 13 + 10);
+    config_free(&c);
+
+    /* one model at the top level; monitor defaults to val_loss, restore_best to false */
+    rc = parse(&c, "name: x\nmodel:\n  conv: [32, 64, 128]\ntrain:\n  early_stopping:\n"
+                   "    patience: 2\n", &e);
+    CHECK_MSG(rc == 0, "%s", e.msg);
+    if (rc == 0) {
+        CHECK(c.n_models == 1 && c.models[0].shape.n_conv == 3 && c.models[0].shape.conv[2] == 128);
+        CHECK(c.early_stopping.monitor == ES_VAL_LOSS && c.early_stopping.patience == 2 &&
+              !c.early_stopping.restore_best);
+        config_free(&c);
+    }
+    /* early_stopping: null is off */
+    CHECK_INT(parse(&c, "name: x\ntrain: {early_stopping: ~}\n", &e), 0);
+    CHECK_INT(c.early_stopping.monitor, ES_OFF);
+    config_free(&c);
+}
+
+static void test_config_model_errors(void)
+{
+    /* the SPEC's model cannot take a fourth pool on 28x28 images */
+    CHECK_ERR("name: x\nmodel: {conv: [32, 64, 128, 256]}\n",
+              "t.yaml:2:29: model {conv: [32, 64, 128, 256], dense: [256]} does not fit 28x28 "
+              "images: conv block 4 gets a 1x1 input, and a 3x3 conv then a 2x2 pool need at "
+              "least 4x4 (at most 3 conv blocks fit)");
+    CHECK_ERR("name: x\ngrid:\n  model:\n    - {conv: [32]}\n    - {conv: [8, 8, 8, 8, 8]}\n",
+              "t.yaml:5:24: model {conv: [8, 8, 8, 8, 8], dense: [256]} does not fit 28x28 "
+              "images: conv block 4 gets a 1x1 input, and a 3x3 conv then a 2x2 pool need at "
+              "least 4x4 (at most 3 conv blocks fit)");
+    CHECK_ERR("name: x\nmodel: {conv: []}\n", "t.yaml:2:15: conv must list at least one conv block");
+    CHECK_ERR("name: x\nmodel: {conv: [32, 0]}\n",
+              "t.yaml:2:20: conv must be a channel count in [1, 4096], got 0");
+    CHECK_ERR("name: x\nmodel: {conv: [4097]}\n",
+              "t.yaml:2:16: conv must be at most 4096, got 4097");
+    CHECK_ERR("name: x\nmodel: {dense: [256, 65537]}\n",
+              "t.yaml:2:22: dense must be at most 65536, got 65537");
+    CHECK_ERR("name: x\nmodel: {dense: [-1]}\n",
+              "t.yaml:2:17: dense must be a width in [1, 65536], got -1");
+    CHECK_ERR("name: x\nmodel: {conv: [1, 1, 1, 1, 1, 1, 1, 1, 1]}\n",
+              "t.yaml:2:15: conv has 9 layers, more than the limit of 8");
+    CHECK_ERR("name: x\nmodel: {dense: [1, 1, 1, 1, 1, 1, 1, 1, 1]}\n",
+              "t.yaml:2:16: dense has 9 layers, more than the limit of 8");
+    CHECK_ERR("name: x\nmodel: {conv: [32.5]}\n",
+              "t.yaml:2:16: conv must be a channel count in [1, 4096], got '32.5'");
+    CHECK_ERR("name: x\nmodel: {conv: [[32]]}\n",
+              "t.yaml:2:16: conv sizes must be single values, got a list");
+    CHECK_ERR("name: x\nmodel: {conv: {a: 1}}\n",
+              "t.yaml:2:15: conv must be a list of sizes like [32, 64], got a mapping");
+    CHECK_ERR("name: x\nmodel: {convs: [32]}\n",
+              "t.yaml:2:9: unknown key 'convs' in model (did you mean 'conv'?)");
+    CHECK_ERR("name: x\nmodel: {layers: [32]}\n",
+              "t.yaml:2:9: unknown key 'layers' in model (expected one of: conv, dense)");
+    CHECK_ERR("name: x\nmodel: [{conv: [32]}]\n",
+              "t.yaml:2:8: model at the top level is one model; to try several, put the list "
+              "under grid:");
+    CHECK_ERR("name: x\nmodel: {conv: [16]}\ngrid:\n  model: {conv: [32]}\n",
+              "t.yaml:4:3: model is set both at the top level (line 2) and in grid; keep one");
+    CHECK_ERR("name: x\ngrid:\n  model: []\n", "t.yaml:3:10: model must not be an empty list");
+    CHECK_ERR("name: x\ngrid:\n  model:\n", "t.yaml:3:9: model has no value: give a mapping "
+              "like {conv: [32, 64], dense: [256]} or a list of them, or leave the key out");
+    CHECK_ERR("name: x\ngrid:\n  model: [{conv: [8]}, {conv: [16]}, {conv: [8], dense: [256]}]\n",
+              "t.yaml:3:38: duplicate model {conv: [8], dense: [256]} in model (first given at "
+              "line 3)");
+    CHECK_ERR("name: x\ngrid:\n  model: [cnn]\n",
+              "t.yaml:3:11: a model must be a mapping like {conv: [32, 64], dense: [256]}, got "
+              "'cnn'");
+    CHECK_ERR("name: x\nmodel: {conv: [4096, 4096, 4096], dense: [65536, 65536]}\n",
+              "t.yaml:2:8: model {conv: [4096, 4096, 4096], dense: [65536, 65536]} has "
+              "4866228234 parameters on 28x28 images, more than the limit of 100000000");
+
+    /* after the data loads: the same check against its image size */
+    sweep_config c;
+    sw_error e;
+    CHECK_INT(parse(&c, "name: x\ngrid:\n  model:\n    - {conv: [8]}\n    - {conv: [8, 16, 32]}\n",
+                    &e), 0);
+    CHECK_INT(config_check_models(&c, 28, 28, &e), 0);
+    CHECK_INT(config_check_models(&c, 16, 16, &e), SW_EINPUT);
+    CHECK_STR(e.msg, "t.yaml:5:22: model {conv: [8, 16, 32], dense: [256]} does not fit the "
+                     "data's 16x16 images: conv block 3 gets a 2x2 input, and a 3x3 conv then a "
+                     "2x2 pool need at least 4x4 (at most 2 conv blocks fit)");
+    config_free(&c);
+    CHECK_INT(parse(&c, "name: x\n", &e), 0);
+    memset(&e, 0, sizeof e);
+    CHECK_INT(config_check_models(&c, 8, 8, &e), SW_EINPUT);
+    CHECK_STR(e.msg, "t.yaml: the default model {conv: [32, 64], dense: [256]} does not fit the "
+                     "data's 8x8 images: conv block 2 gets a 3x3 input, and a 3x3 conv then a "
+                     "2x2 pool need at least 4x4 (at most 1 conv block fits)");
+    config_free(&c);
+}
+
+static void test_config_early_stopping_errors(void)
+{
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {monitor: val_acc, patience: 3}\n",
+              "t.yaml:3:29: monitor must be one of val_loss, val_accuracy, got 'val_acc' "
+              "(did you mean 'val_accuracy'?)");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {monitor: accuracy, patience: 3}\n",
+              "t.yaml:3:29: monitor must be one of val_loss, val_accuracy, got 'accuracy'");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {patience: 0}\n",
+              "t.yaml:3:30: patience must be a positive integer, got 0");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {patience: -2}\n",
+              "t.yaml:3:30: patience must be a positive integer, got -2");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {patience: [1, 2]}\n",
+              "t.yaml:3:30: early_stopping.patience must be a single value, got a list");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {monitor: val_loss}\n",
+              "t.yaml:3:19: early_stopping needs 'patience': the epochs without improvement "
+              "before a run stops, like {monitor: val_loss, patience: 3}");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {patience: 2, restore_best: yes}\n",
+              "t.yaml:3:47: restore_best must be true or false, got 'yes'");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {patiense: 2}\n",
+              "t.yaml:3:20: unknown key 'patiense' in early_stopping (did you mean 'patience'?)");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: {patience: 2, restore_best_weights: true}\n",
+              "t.yaml:3:33: unknown key 'restore_best_weights' in early_stopping (did you mean "
+              "'restore_best'?)");
+    CHECK_ERR("name: x\ntrain:\n  early_stopping: true\n",
+              "t.yaml:3:19: early_stopping must be a mapping like {monitor: val_loss, patience: "
+              "3, restore_best: true}, got 'true'");
+    CHECK_ERR("name: x\ntrain:\n  early_stoping: {patience: 2}\n",
+              "t.yaml:3:3: unknown key 'early_stoping' in train (did you mean 'early_stopping'?)");
+}
+
+/* Models as a grid axis: after alpha, before init; exclude by model. */
+static void test_grid_model_axis(void)
+{
+    run_settings *r = NULL;
+    int n = 0;
+    sw_error e;
+    const char *yaml = "name: x\ntrain: {early_stopping: {patience: 2}}\n"
+                       "grid:\n  activation: [relu, elu]\n  init: [he, glorot]\n"
+                       "  model: [{conv: [32, 64]}, {conv: [32, 64, 128]}]\n"
+                       "exclude:\n  - {activation: elu, model: {conv: [32, 64, 128]}}\n"
+                       "  - {model: {conv: [7]}}\n";
+    int rc = expand(yaml, &r, &n, &e);
+    CHECK_MSG(rc == 0, "%s", e.msg);
+    CHECK_INT(n, 6);
+    if (n != 6) {
+        free(r);
+        return;
+    }
+    /* relu: 2 models x 2 inits; elu: only the 2-block model */
+    int want_conv[6] = {2, 2, 3, 3, 2, 2};
+    for (int i = 0; i < 6; i++) {
+        CHECK_INT(r[i].activation, i < 4 ? ACT_RELU : ACT_ELU);
+        CHECK_INT(r[i].model.n_conv, want_conv[i]);
+        CHECK_INT(r[i].init, i % 2 ? INIT_GLOROT : INIT_HE);
+        CHECK(r[i].early_stopping.monitor == ES_VAL_LOSS && r[i].early_stopping.patience == 2);
+    }
+    model_spec s;
+    grid_model_spec(&r[2], &s);
+    CHECK(s.n_conv == 3 && s.conv[2] == 128 && s.n_dense == 1 && s.dense[0] == 256);
+    char label[128];
+    grid_run_label(&r[2], label, sizeof label);
+    CHECK_STR(label, "relu he d=0.25 e=25 s=1 conv=32-64-128;dense=256");
+    grid_run_label(&r[0], label, sizeof label);
+    CHECK_STR(label, "relu he d=0.25 e=25 s=1");
+    free(r);
+}
+
+/* Keys of runs without a model or early stopping are those of before both
+ * existed (golden values from the version 1 key code); each changes the
+ * key only when set. */
+static void test_grid_run_key_compatible(void)
+{
+    char k[RUN_KEY_LEN + 1], k2[RUN_KEY_LEN + 1];
+    run_settings r = base_run();
+    grid_run_key(&r, 0x0123456789abcdefULL, k);
+    CHECK_STR(k, "9284bc422a0ddda0");
+    model_shape_default(&r.model);   /* the default model, given explicitly */
+    grid_run_key(&r, 0x0123456789abcdefULL, k);
+    CHECK_STR(k, "9284bc422a0ddda0");
+    r.activation = ACT_RELU;
+    r.alpha = NAN;
+    grid_run_key(&r, 0x0123456789abcdefULL, k);
+    CHECK_STR(k, "1fad7304da7d0f0d");
+
+    r = base_run();
+    grid_run_key(&r, 1, k);
+    r.model.n_conv = 3;
+    r.model.conv[0] = 32;
+    r.model.conv[1] = 64;
+    r.model.conv[2] = 128;
+    r.model.n_dense = 1;
+    r.model.dense[0] = 256;
+    grid_run_key(&r, 1, k2);
+    CHECK(strcmp(k, k2) != 0);
+    r.model.dense[0] = 255;
+    grid_run_key(&r, 1, k);
+    CHECK(strcmp(k, k2) != 0);
+
+    r = base_run();
+    es_settings variants[] = {{ES_VAL_LOSS, 3, 0}, {ES_VAL_ACCURACY, 3, 0}, {ES_VAL_LOSS, 4, 0},
+                              {ES_VAL_LOSS, 3, 1}};
+    char keys[5][RUN_KEY_LEN + 1];
+    grid_run_key(&r, 1, keys[0]);
+    for (int i = 0; i < 4; i++) {
+        r.early_stopping = variants[i];
+        grid_run_key(&r, 1, keys[i + 1]);
+    }
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            CHECK_MSG(strcmp(keys[i], keys[j]) != 0, "early stopping %d and %d share a key", i, j);
+}
+
 void suite_config(void)
 {
     RUN_TEST(test_config_full);
@@ -938,4 +1191,9 @@ void suite_config(void)
     RUN_TEST(test_grid_run_key);
     RUN_TEST(test_grid_label);
     RUN_TEST(test_grid_model_spec);
+    RUN_TEST(test_config_model_and_early_stopping);
+    RUN_TEST(test_config_model_errors);
+    RUN_TEST(test_config_early_stopping_errors);
+    RUN_TEST(test_grid_model_axis);
+    RUN_TEST(test_grid_run_key_compatible);
 }

@@ -342,6 +342,11 @@ static void test_conv_gradients(void)
     conv_backward(NULL, NULL, dw2, db2, r, col, w, B, IC, H, W, OC);
     check_fd("conv dW (no din)", c.w, nw, dw2, conv_loss, &c, 1e-4, 1e-5);
     check_fd("conv db (no din)", c.b, OC, db2, conv_loss, &c, 1e-4, 1e-5);
+    /* the scratch conv_backward uses in col leaves what it needs intact:
+     * a second call adds the same again (one chunk here, so exactly) */
+    float first = dw2[5];
+    conv_backward(NULL, NULL, dw2, db2, r, col, w, B, IC, H, W, OC);
+    CHECK(dw2[5] == 2 * first);
     free(in), free(w), free(b), free(r), free(out), free(col), free(dcol);
     free(din), free(dw), free(db), free(dw2), free(db2);
     free(c.in), free(c.w), free(c.b), free(c.r), free(c.out);

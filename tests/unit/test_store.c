@@ -233,7 +233,7 @@ static epoch_metrics metrics(double val_acc, double seconds)
 static void finish_done(store *s, long long run_id, double acc, double loss)
 {
     sw_error err = {0};
-    train_result res = {TRAIN_DONE, 3, 0, loss, acc};
+    train_result res = {TRAIN_DONE, 3, 0, loss, acc, 0, 0};
     CHECK_MSG(store_run_finish(s, run_id, RUN_DONE, &res, 12.5, NULL, &err) == SW_OK,
               "%s", err.msg);
 }
@@ -285,10 +285,10 @@ static void test_create_schema(void)
     if (have_sqlite3_shell()) {
         char out[4096];
         CHECK(shell(path, "PRAGMA journal_mode; PRAGMA user_version", out, sizeof out) == 0);
-        CHECK_STR(out, "wal\n1\n");
+        CHECK_STR(out, "wal\n2\n");
         CHECK(shell(path, "SELECT name FROM sqlite_master WHERE type IN "
                     "('table', 'view') ORDER BY name", out, sizeof out) == 0);
-        CHECK_STR(out, "epochs\nruns\nsummary\nsweeps\n");
+        CHECK_STR(out, "epochs\nlayer_stats\nruns\nsummary\nsweeps\n");
     }
 }
 
@@ -566,7 +566,7 @@ static void test_failed_diverged_interrupted(void)
     epoch_metrics bad = metrics(0.1, 1.0);
     bad.train_loss = NAN;
     CHECK(store_epoch_add(s, ids[1], 1, &bad, &err) == SW_OK);   /* NaN stored as NULL */
-    train_result res = {TRAIN_DIVERGED, 1, 1, NAN, NAN};
+    train_result res = {TRAIN_DIVERGED, 1, 1, NAN, NAN, 0, 0};
     CHECK(store_run_finish(s, ids[0], RUN_FAILED, NULL, 3.0, "out of memory", &err) == SW_OK);
     CHECK(store_run_finish(s, ids[1], RUN_DIVERGED, &res, 3.0, NULL, &err) == SW_OK);
     res.status = TRAIN_INTERRUPTED;
@@ -722,7 +722,7 @@ static void test_concurrent_claims(void)
                 if (!claimed)
                     continue;
                 epoch_metrics m = metrics(0.5, 0.01);
-                train_result res = {TRAIN_DONE, 1, 0, 0.3, 0.9};
+                train_result res = {TRAIN_DONE, 1, 0, 0.3, 0.9, 0, 0};
                 if (store_epoch_add(c, ids[i], 1, &m, &err) != SW_OK ||
                     store_run_finish(c, ids[i], RUN_DONE, &res, 0.01, NULL, &err) != SW_OK)
                     _exit(3);
@@ -802,7 +802,8 @@ static void test_summary_view(void)
     }
     CHECK_INT(count_lines(csv), 3);   /* header, relu, elu (failed and pending left out) */
     const char *header = "sweep,activation,alpha,init,dropout,epochs,batch_size,learning_rate,"
-                         "optimizer,validation_split,train_limit,n,mean_test_accuracy,"
+                         "optimizer,validation_split,train_limit,model,early_stopping,"
+                         "n,mean_test_accuracy,"
                          "std_test_accuracy,mean_test_loss,std_test_loss,"
                          "mean_best_val_accuracy,mean_seconds_per_epoch\r\n";
     CHECK(strncmp(csv, header, strlen(header)) == 0);

@@ -10,6 +10,7 @@
 #include "base/rng.h"
 #include "test.h"
 #include "train/checkpoint.h"
+#include "train/early_stop.h"
 #include "train/trainer.h"
 
 static void set_threads(int n)
@@ -438,6 +439,11 @@ static int save_state(void *ctx, const train_state *st, sw_error *err)
     memcpy(sv->saved.adam_m, st->adam_m, bytes);
     sv->saved.adam_v = malloc(bytes);
     memcpy(sv->saved.adam_v, st->adam_v, bytes);
+    sv->saved.best_params = NULL;
+    if (st->best_params) {
+        sv->saved.best_params = malloc(bytes);
+        memcpy(sv->saved.best_params, st->best_params, bytes);
+    }
     sv->stop = 1;
     return SW_OK;
 }
@@ -492,7 +498,7 @@ static void test_resume_from_checkpoint_is_bit_identical(void)
 static void test_checkpoint_refuses_damage_and_strangers(void)
 {
     float p[5] = {1, 2, 3, 4, 5}, m[5] = {0}, v[5] = {0};
-    train_state st = {3, 5, p, m, v, 42}, back;
+    train_state st = {.epoch = 3, .n = 5, .params = p, .adam_m = m, .adam_v = v, .t = 42}, back;
     char path[512];
     int found = 1;
     sw_error err = {0};
@@ -525,6 +531,499 @@ static void test_checkpoint_refuses_damage_and_strangers(void)
     CHECK(strstr(err.msg, "no-such-folder") != NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* Looking inside: layer statistics.                                   */
+
+static const model_tensor *tensor_named(const model *m, const char *name)
+{
+    for (int i = 0; i < model_num_tensors(m); i++)
+        if (strcmp(model_tensor_at(m, i)->name, name) == 0)
+            return model_tensor_at(m, i);
+    return NULL;
+}
+
+/* ReLU with very negative conv1 biases: nothing fires, anywhere after. */
+static void test_layer_stats_dead_layer(void)
+{
+    model_spec s;
+    model *m = NULL;
+    sw_error err = {0};
+    synth_set d;
+    small_spec(&s, ACT_RELU);
+    CHECK_INT(model_create(&m, &s, 8, &err), SW_OK);
+    if (!m)
+        return;
+    CHECK_INT(model_num_act_layers(m), 3);
+    model_init_params(m, 5);
+    const model_tensor *b = tensor_named(m, "conv1.bias");
+    for (long i = 0; b && i < b->size; i++)
+        model_params(m)[b->offset + i] = -1e6f;
+    synth_make(&d, 8, 12, 3);
+    float x[8 * 144];
+    uint8_t y[8];
+    data_batch_floats(x, y, &d.split, NULL, 0, 8);
+    model_stats_reset(m);
+    model_forward(m, x, 8, 0, 0, 0);
+    model_stats_add_forward(m);
+    layer_stat st[3];
+    model_stats_read(m, st);
+    static const char *const names[] = {"conv1", "conv2", "dense1"};
+    for (int k = 0; k < 3; k++) {
+        CHECK_STR(st[k].layer, names[k]);
+        CHECK_MSG(st[k].dead_fraction == 1.0, "%s dead %g", names[k], st[k].dead_fraction);
+        CHECK_MSG(st[k].mean_activation == 0.0, "%s mean %g", names[k], st[k].mean_activation);
+        CHECK(isnan(st[k].grad_norm));   /* no backward seen */
+    }
+    /* the same model with its biases back: conv1 comes alive */
+    model_init_params(m, 5);
+    model_stats_reset(m);
+    model_forward(m, x, 8, 0, 0, 0);
+    model_stats_add_forward(m);
+    model_stats_read(m, st);
+    CHECK_MSG(st[0].dead_fraction < 1.0 && st[0].mean_activation > 0, "conv1 dead %g mean %g",
+              st[0].dead_fraction, st[0].mean_activation);
+    synth_free(&d);
+    model_free(m);
+}
+
+/* relu or elu of a float, as the kernels compute it (in double here). */
+static double act_ref(act_kind act, double v)
+{
+    return v > 0 ? v : act == ACT_ELU ? expm1(v) : 0.0;
+}
+
+/* A tiny model (6x6 -> conv 3 -> 4x4 -> pool 2x2 -> dense 4 -> 3 classes)
+ * computed by hand: mean activation and dead units over two batches, and
+ * the mean weight-gradient norm over two backward passes. */
+static void test_layer_stats_match_direct_computation(void)
+{
+    for (int act = ACT_RELU; act <= ACT_ELU; act++) {
+        model_spec s;
+        model *m = NULL;
+        sw_error err = {0};
+        model_spec_default(&s);
+        s.in_h = s.in_w = 6;
+        s.n_conv = 1;
+        s.conv[0] = 3;
+        s.n_dense = 1;
+        s.dense[0] = 4;
+        s.n_classes = 3;
+        s.act = (act_kind)act;
+        s.dropout = 0;
+        CHECK_INT(model_create(&m, &s, 5, &err), SW_OK);
+        if (!m)
+            return;
+        model_init_params(m, 17);
+        float *p = model_params(m);
+        const model_tensor *cw = tensor_named(m, "conv1.weight"), *cb = tensor_named(m, "conv1.bias"),
+                           *dw = tensor_named(m, "dense1.weight"), *db = tensor_named(m, "dense1.bias");
+        CHECK(cw && cb && dw && db);
+        if (!cw || !cb || !dw || !db)
+            return;
+        /* channel 0 alive, channel 1 mostly dead, channel 2 mixed; dense unit 3 dead */
+        p[cb->offset + 0] = 0.1f;
+        p[cb->offset + 1] = -3.0f;
+        p[cb->offset + 2] = -0.05f;
+        for (int j = 0; j < 4; j++)
+            p[db->offset + j] = j == 3 ? -50.0f : 0.02f * (float)j;
+        float x[5 * 36];
+        for (int i = 0; i < 5 * 36; i++)
+            x[i] = (float)rng_uniform(23, 1, 0, (uint64_t)i) * 2.0f - 0.5f;
+
+        /* by hand, in double, for all 5 images */
+        double conv_sum = 0, dense_sum = 0;
+        int conv_fired[3][16] = {{0}}, dense_fired[4] = {0};
+        for (int b = 0; b < 5; b++) {
+            double post[3][16], flat[12];
+            for (int c = 0; c < 3; c++)
+                for (int yy = 0; yy < 4; yy++)
+                    for (int xx = 0; xx < 4; xx++) {
+                        double v = p[cb->offset + c];
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                                v += (double)p[cw->offset + c * 9 + ky * 3 + kx] *
+                                     x[b * 36 + (yy + ky) * 6 + xx + kx];
+                        double a = act_ref((act_kind)act, v);
+                        post[c][yy * 4 + xx] = a;
+                        conv_sum += a;
+                        conv_fired[c][yy * 4 + xx] |= a > 0;
+                    }
+            for (int c = 0; c < 3; c++)
+                for (int py = 0; py < 2; py++)
+                    for (int px = 0; px < 2; px++) {
+                        double mx = -INFINITY;
+                        for (int dy = 0; dy < 2; dy++)
+                            for (int dx = 0; dx < 2; dx++) {
+                                double v = post[c][(2 * py + dy) * 4 + 2 * px + dx];
+                                mx = v > mx ? v : mx;
+                            }
+                        flat[c * 4 + py * 2 + px] = mx;
+                    }
+            for (int j = 0; j < 4; j++) {
+                double v = p[db->offset + j];
+                for (int i = 0; i < 12; i++)
+                    v += (double)p[dw->offset + j * 12 + i] * flat[i];
+                double a = act_ref((act_kind)act, v);
+                dense_sum += a;
+                dense_fired[j] |= a > 0;
+            }
+        }
+        int conv_dead = 0, dense_dead = 0;
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 16; i++)
+                conv_dead += !conv_fired[c][i];
+        for (int j = 0; j < 4; j++)
+            dense_dead += !dense_fired[j];
+        CHECK(conv_dead > 0 && conv_dead < 48);   /* the case is not trivial */
+        CHECK_INT(dense_fired[3], 0);
+
+        /* the model: the same 5 images in batches of 3 and 2 */
+        model_stats_reset(m);
+        model_forward(m, x, 3, 0, 0, 0);
+        model_stats_add_forward(m);
+        model_forward(m, x + 3 * 36, 2, 0, 0, 0);
+        model_stats_add_forward(m);
+        layer_stat st[2];
+        model_stats_read(m, st);
+        CHECK_STR(st[0].layer, "conv1");
+        CHECK_STR(st[1].layer, "dense1");
+        CHECK_NEAR(st[0].mean_activation, conv_sum / (5.0 * 48), 1e-5);
+        CHECK_NEAR(st[1].mean_activation, dense_sum / (5.0 * 4), 1e-5);
+        CHECK_MSG(st[0].dead_fraction == conv_dead / 48.0, "%s: conv1 dead %g, by hand %g",
+                  act_name((act_kind)act), st[0].dead_fraction, conv_dead / 48.0);
+        CHECK_MSG(st[1].dead_fraction == dense_dead / 4.0, "%s: dense1 dead %g, by hand %g",
+                  act_name((act_kind)act), st[1].dead_fraction, dense_dead / 4.0);
+
+        /* gradient norms: the mean over two backward passes */
+        uint8_t y[5] = {0, 1, 2, 1, 0};
+        double norm[2][2];
+        for (int pass = 0; pass < 2; pass++) {
+            int correct;
+            model_forward(m, x + pass * 36, 3, 1, 1, (uint64_t)pass);
+            model_loss(m, y + pass, 3, &correct, 1);
+            model_stats_add_grads(m);
+            const model_tensor *w[2] = {cw, dw};
+            for (int k = 0; k < 2; k++) {
+                double ss = 0;
+                for (long i = 0; i < w[k]->size; i++)
+                    ss += (double)model_grads(m)[w[k]->offset + i] * model_grads(m)[w[k]->offset + i];
+                norm[pass][k] = sqrt(ss);
+            }
+        }
+        model_stats_read(m, st);
+        for (int k = 0; k < 2; k++) {
+            double want = (norm[0][k] + norm[1][k]) / 2;
+            CHECK_MSG(want > 0 && fabs(st[k].grad_norm - want) <= 1e-12 * want,
+                      "%s: grad norm %.17g, by hand %.17g", st[k].layer, st[k].grad_norm, want);
+        }
+        model_free(m);
+    }
+}
+
+typedef struct {
+    int epochs;
+    int n_layers;
+    layer_stat layers[8][MODEL_MAX_ACT_LAYERS];
+    epoch_metrics m[16];
+} stat_log;
+
+static void log_layers(void *ctx, int epoch, const layer_stat *layers, int n_layers)
+{
+    stat_log *l = ctx;
+    if (epoch >= 1 && epoch <= 8 && n_layers <= MODEL_MAX_ACT_LAYERS) {
+        memcpy(l->layers[epoch - 1], layers, sizeof *layers * (size_t)n_layers);
+        l->n_layers = n_layers;
+    }
+}
+
+static int log_metrics(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
+{
+    stat_log *l = ctx;
+    (void)err;
+    if (epoch >= 1 && epoch <= 16)
+        l->m[epoch - 1] = *m;
+    l->epochs = epoch;
+    return SW_OK;
+}
+
+/* The statistics of a whole run, to the bit, with 1, 2 and 3 threads, on a
+ * model big enough for the parallel paths (conv1 has 8 x 32 x 26 x 26
+ * outputs per batch, dense1 25600 weights). */
+static void test_layer_stats_bit_identical_across_threads(void)
+{
+    synth_set tr, va;
+    synth_make(&tr, 96, 28, 11);
+    synth_make(&va, 70, 28, 12);
+    train_config c;
+    tiny_config(&c, ACT_ELU);
+    c.model.in_h = c.model.in_w = 28;
+    c.model.conv[0] = 8;
+    c.model.conv[1] = 16;
+    c.model.dense[0] = 64;
+    c.epochs = 2;
+    stat_log *l = calloc(3, sizeof *l);
+    if (!l)
+        return;
+    for (int t = 0; t < 3; t++) {
+        sw_error err = {0};
+        train_result r;
+        train_hooks hooks = {.ctx = &l[t], .on_layers = log_layers, .on_epoch = log_metrics};
+        CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, t + 1, &hooks, &r, &err), SW_OK);
+        CHECK_INT(l[t].n_layers, 3);
+        CHECK_INT(l[t].epochs, 2);
+    }
+    for (int t = 1; t < 3; t++)
+        CHECK_MSG(memcmp(l[0].layers, l[t].layers, sizeof l[0].layers) == 0,
+                  "layer statistics differ between 1 and %d threads", t + 1);
+    for (int e = 0; e < 2; e++)
+        for (int k = 0; k < 3; k++) {
+            const layer_stat *st = &l[0].layers[e][k];
+            CHECK(st->dead_fraction >= 0 && st->dead_fraction <= 1);
+            CHECK(isfinite(st->mean_activation) && st->grad_norm > 0);
+        }
+    /* skip_layer_stats: no calls, the same training */
+    stat_log *none = calloc(1, sizeof *none);
+    if (none) {
+        sw_error err = {0};
+        train_result r;
+        c.skip_layer_stats = 1;
+        train_hooks hooks = {.ctx = none, .on_layers = log_layers, .on_epoch = log_metrics};
+        CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 2, &hooks, &r, &err), SW_OK);
+        CHECK_INT(none->n_layers, 0);
+        CHECK(none->m[1].val_loss == l[0].m[1].val_loss);
+        free(none);
+    }
+    set_threads(1);
+    free(l);
+    synth_free(&tr);
+    synth_free(&va);
+}
+
+/* ------------------------------------------------------------------ */
+/* Early stopping.                                                     */
+
+/* Feeds a scripted sequence; returns the epoch it stops after (0: never),
+ * with the improvement flags in improved[]. */
+static int es_script(const es_settings *cfg, const double *v, int n, es_state *st,
+                     int *improved)
+{
+    es_init(st);
+    for (int e = 1; e <= n; e++)
+        if (es_update(cfg, st, e, v[e - 1], &improved[e - 1]))
+            return e;
+    return 0;
+}
+
+static void test_early_stopping_decisions(void)
+{
+    es_state st;
+    int imp[8];
+    /* val_loss, patience 3: equal is not better; stops after 3 epochs without */
+    es_settings loss3 = {ES_VAL_LOSS, 3, 0};
+    const double a[] = {1.0, 0.8, 0.85, 0.8, 0.9, 0.1};
+    CHECK_INT(es_script(&loss3, a, 6, &st, imp), 5);
+    CHECK(imp[0] && imp[1] && !imp[2] && !imp[3] && !imp[4]);
+    CHECK_INT(st.best_epoch, 2);
+    CHECK(st.best == 0.8);
+    CHECK_INT(st.wait, 3);
+    CHECK(es_stopped(&loss3, &st));
+    /* an improvement resets the count */
+    const double b[] = {1.0, 1.1, 1.2, 0.9, 1.0, 1.1, 1.2};
+    CHECK_INT(es_script(&loss3, b, 7, &st, imp), 7);
+    CHECK_INT(st.best_epoch, 4);
+    /* val_accuracy: higher is better */
+    es_settings acc2 = {ES_VAL_ACCURACY, 2, 1};
+    const double c[] = {0.5, 0.6, 0.6, 0.7, 0.65, 0.7};
+    CHECK_INT(es_script(&acc2, c, 6, &st, imp), 6);
+    CHECK_INT(st.best_epoch, 4);
+    CHECK(st.best == 0.7);
+    /* patience 1: the first epoch without improvement */
+    es_settings acc1 = {ES_VAL_ACCURACY, 1, 0};
+    CHECK_INT(es_script(&acc1, c, 6, &st, imp), 3);
+    CHECK_INT(st.best_epoch, 2);
+    /* NaN never improves, the first finite value always does */
+    const double d[] = {NAN, 2.0, NAN, 3.0};
+    CHECK_INT(es_script(&loss3, d, 4, &st, imp), 0);
+    CHECK(!imp[0] && imp[1] && !imp[2] && !imp[3]);
+    CHECK_INT(st.best_epoch, 2);
+    /* never improving after the first: stops after 1 + patience */
+    const double e[] = {1, 2, 3, 4, 5};
+    CHECK_INT(es_script(&loss3, e, 5, &st, imp), 4);
+    /* off: never stops, records nothing */
+    es_settings off = {ES_OFF, 0, 0};
+    CHECK_INT(es_script(&off, e, 5, &st, imp), 0);
+    CHECK_INT(st.best_epoch, 0);
+    CHECK(!es_stopped(&off, &st));
+    /* a zeroed state is a fresh one */
+    es_state zero = {0};
+    int improved = 0;
+    CHECK_INT(es_update(&loss3, &zero, 1, 5.0, &improved), 0);
+    CHECK(improved && zero.best_epoch == 1 && zero.best == 5.0);
+    CHECK_STR(es_monitor_name(ES_VAL_LOSS), "val_loss");
+    CHECK_STR(es_monitor_name(ES_VAL_ACCURACY), "val_accuracy");
+    CHECK(es_monitor_name(ES_OFF) == NULL);
+    CHECK_INT(es_monitor_from_name("val_accuracy"), ES_VAL_ACCURACY);
+    CHECK_INT(es_monitor_from_name("loss"), -1);
+}
+
+/* A real run with early stopping: it stops where the decision on its own
+ * recorded metrics says, and with restore_best the test scores (test set =
+ * validation set here) are exactly those of the best epoch. */
+static void test_early_stopping_real_run(void)
+{
+    synth_set tr, va;
+    synth_make(&tr, 200, 16, 21);
+    synth_make(&va, 60, 16, 22);
+    for (int restore = 0; restore <= 1; restore++) {
+        train_config c;
+        tiny_config(&c, ACT_RELU);
+        c.epochs = 12;
+        c.optimizer = OPT_SGD;
+        c.learning_rate = 0.05f;
+        c.early_stopping = (es_settings){ES_VAL_ACCURACY, 1, restore};
+        stat_log l = {0};
+        train_hooks hooks = {.ctx = &l, .on_epoch = log_metrics};
+        train_result r;
+        sw_error err = {0};
+        CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 2, &hooks, &r, &err), SW_OK);
+        CHECK_INT(r.status, TRAIN_DONE);
+        /* replay the decision on the recorded sequence */
+        es_state st;
+        es_init(&st);
+        int stop_at = 0;
+        for (int e = 1; e <= l.epochs && !stop_at; e++)
+            if (es_update(&c.early_stopping, &st, e, l.m[e - 1].val_accuracy, NULL))
+                stop_at = e;
+        CHECK_MSG(stop_at > 0 && stop_at < c.epochs, "the run did not stop early (%d epochs)",
+                  l.epochs);
+        CHECK_INT(l.epochs, stop_at);
+        CHECK_INT(r.epochs_done, stop_at);
+        CHECK_INT(r.stopped_epoch, stop_at);
+        CHECK_INT(r.best_epoch, st.best_epoch);
+        CHECK(r.best_epoch >= 1 && r.best_epoch < r.stopped_epoch);
+        int from = restore ? r.best_epoch : r.stopped_epoch;
+        if (from >= 1 && from <= 16) {
+            CHECK_MSG(r.test_loss == l.m[from - 1].val_loss,
+                      "restore_best %d: test loss %.17g, epoch %d's val loss %.17g", restore,
+                      r.test_loss, from, l.m[from - 1].val_loss);
+            CHECK(r.test_accuracy == l.m[from - 1].val_accuracy);
+        }
+    }
+    /* without early stopping: no best or stopped epoch */
+    train_config c;
+    tiny_config(&c, ACT_RELU);
+    c.epochs = 1;
+    train_result r;
+    sw_error err = {0};
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 1, NULL, &r, &err), SW_OK);
+    CHECK(r.best_epoch == 0 && r.stopped_epoch == 0);
+    /* patience 0 is refused (the config refuses it first) */
+    c.early_stopping = (es_settings){ES_VAL_LOSS, 0, 0};
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 1, NULL, &r, &err), SW_EINPUT);
+    set_threads(1);
+    synth_free(&tr);
+    synth_free(&va);
+}
+
+/* Interrupted after epoch 2 with early stopping (restore_best) on, through
+ * a checkpoint file, resumed: the same bits as an unbroken run. And a
+ * state saved after the stopping epoch trains no more on resume. */
+static void test_early_stopping_resume_is_bit_identical(void)
+{
+    synth_set tr, va;
+    synth_make(&tr, 200, 16, 21);
+    synth_make(&va, 60, 16, 22);
+    train_config c;
+    tiny_config(&c, ACT_RELU);
+    c.epochs = 12;
+    c.optimizer = OPT_ADAM;
+    c.early_stopping = (es_settings){ES_VAL_ACCURACY, 1, 1};
+    stat_log whole = {0}, resumed = {0};
+    train_result r_whole, r_part, r_resumed;
+    sw_error err = {0};
+    train_hooks hooks = {.ctx = &whole, .on_epoch = log_metrics};
+    CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 2, &hooks, &r_whole, &err), SW_OK);
+    CHECK_MSG(r_whole.stopped_epoch > 2 && r_whole.stopped_epoch < c.epochs,
+              "stopped after %d epochs", r_whole.stopped_epoch);
+
+    for (int at = 2; at <= r_whole.stopped_epoch; at += r_whole.stopped_epoch - 2) {
+        saver sv = {.at = at};
+        train_hooks part = {.on_checkpoint = save_state, .ctx = &sv, .stop = &sv.stop};
+        CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 1, &part, &r_part, &err), SW_OK);
+        CHECK_INT(sv.saved.epoch, at);
+        CHECK(sv.saved.best_params != NULL);
+        CHECK(sv.saved.es.best_epoch >= 1);
+
+        char path[512];
+        snprintf(path, sizeof path, "%s/es.ckpt", test_tmpdir());
+        CHECK_INT(checkpoint_write(path, "es-key", &sv.saved, &err), SW_OK);
+        train_state back;
+        int found = 0;
+        CHECK_INT(checkpoint_read(path, "es-key", sv.saved.n, 1, &back, &found, &err), SW_OK);
+        CHECK(found);
+        if (!found) {
+            train_state_free(&sv.saved);
+            break;
+        }
+        CHECK(back.es.best_epoch == sv.saved.es.best_epoch && back.es.wait == sv.saved.es.wait &&
+              back.es.best == sv.saved.es.best);
+        CHECK(back.best_params &&
+              memcmp(back.best_params, sv.saved.best_params, sizeof(float) * (size_t)back.n) == 0);
+
+        memset(&resumed, 0, sizeof resumed);
+        c.resume = &back;
+        hooks.ctx = &resumed;
+        CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 3, &hooks, &r_resumed, &err),
+                  SW_OK);
+        c.resume = NULL;
+        CHECK_INT(r_resumed.status, TRAIN_DONE);
+        CHECK_INT(r_resumed.stopped_epoch, r_whole.stopped_epoch);
+        CHECK_INT(r_resumed.best_epoch, r_whole.best_epoch);
+        CHECK(r_resumed.test_loss == r_whole.test_loss);
+        CHECK(r_resumed.test_accuracy == r_whole.test_accuracy);
+        if (at < r_whole.stopped_epoch) {
+            CHECK_INT(resumed.epochs, r_whole.stopped_epoch);
+            int e = r_whole.stopped_epoch - 1;
+            CHECK(resumed.m[e].val_loss == whole.m[e].val_loss);
+            CHECK(resumed.m[e].train_loss == whole.m[e].train_loss);
+        } else {
+            CHECK_INT(resumed.epochs, 0);   /* it had stopped: straight to the test */
+        }
+        train_state_free(&back);
+        train_state_free(&sv.saved);
+        if (r_whole.stopped_epoch - 2 <= 0)
+            break;
+    }
+    set_threads(1);
+    synth_free(&tr);
+    synth_free(&va);
+}
+
+/* Checkpoints of the first format (no early-stopping state) are not read:
+ * the run starts over. */
+static void test_checkpoint_old_format_not_found(void)
+{
+    float p[5] = {1, 2, 3, 4, 5}, m[5] = {0}, v[5] = {0}, best[5] = {5, 4, 3, 2, 1};
+    train_state st = {.epoch = 3, .n = 5, .params = p, .adam_m = m, .adam_v = v, .t = 42,
+                      .es = {0.25, 2, 1}, .best_params = best}, back;
+    char path[512];
+    int found = 0;
+    sw_error err = {0};
+    snprintf(path, sizeof path, "%s/v2.ckpt", test_tmpdir());
+    CHECK_INT(checkpoint_write(path, "key-a", &st, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK(found && back.es.best == 0.25 && back.es.best_epoch == 2 && back.es.wait == 1);
+    CHECK(back.best_params && back.best_params[0] == 5 && back.best_params[4] == 1);
+    train_state_free(&back);
+    FILE *f = fopen(path, "r+b");   /* the old magic */
+    if (f) {
+        fwrite("SWCKPT01", 1, 8, f);
+        fclose(f);
+    }
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK(!found && back.params == NULL);
+}
+
 void suite_train(void)
 {
     RUN_TEST(test_default_model_layout);
@@ -538,4 +1037,11 @@ void suite_train(void)
     RUN_TEST(test_run_metrics_bit_identical_across_threads);
     RUN_TEST(test_resume_from_checkpoint_is_bit_identical);
     RUN_TEST(test_checkpoint_refuses_damage_and_strangers);
+    RUN_TEST(test_layer_stats_dead_layer);
+    RUN_TEST(test_layer_stats_match_direct_computation);
+    RUN_TEST(test_layer_stats_bit_identical_across_threads);
+    RUN_TEST(test_early_stopping_decisions);
+    RUN_TEST(test_early_stopping_real_run);
+    RUN_TEST(test_early_stopping_resume_is_bit_identical);
+    RUN_TEST(test_checkpoint_old_format_not_found);
 }
