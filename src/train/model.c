@@ -62,7 +62,8 @@ struct model {
     int flat_c, flat_s;         /* flatten input: channels and spatial size */
     float *flat;                /* (flat_c*flat_s, B) */
     const float *input;         /* last forward's input, (B, pixels) */
-    float *grad_a, *grad_b;     /* backward ping-pong, largest activation */
+    float *grad_a, *grad_b;     /* backward ping-pong: pooled, flat and dense sizes */
+    float *grad_conv;           /* gradient of the largest conv output, full size */
     float *dcol;
     int batch;                  /* last forward's batch size */
     int dropped;                /* last forward applied dropout */
@@ -186,30 +187,44 @@ static int plan_layers(model *m, sw_error *err)
     return SW_OK;
 }
 
+/* relu, elu and leaky_relu with a positive slope keep the sign, so their
+ * backward can read the sign of x from the output: the activation then runs
+ * in place and no pre-activation copy is kept. PReLU's slopes are learned
+ * and may turn negative, so it keeps its input. */
+static int act_in_place(const model_spec *s)
+{
+    return s->act != ACT_PRELU && (s->act != ACT_LEAKY_RELU || s->alpha > 0);
+}
+
 static int alloc_buffers(model *m, sw_error *err)
 {
-    long B = m->max_batch, largest = (long)m->flat_c * m->flat_s, largest_col = 1;
+    long B = m->max_batch, flat = (long)m->flat_c * m->flat_s * B;
+    long ping = flat, conv_out = 1, largest_col = 1;
+    int in_place = act_in_place(&m->spec);
     int ok = (m->params = alloc_floats(m->n_params)) && (m->grads = alloc_floats(m->n_params));
     for (int k = 0; ok && k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         long ncol = conv_col_size((int)B, b->ic, b->h, b->w);
-        largest = n > largest ? n : largest;
-        largest = (long)b->ic * B * b->h * b->w > largest ? (long)b->ic * B * b->h * b->w : largest;
+        conv_out = n > conv_out ? n : conv_out;
+        ping = np > ping ? np : ping;
         largest_col = ncol > largest_col ? ncol : largest_col;
-        ok = (b->col = alloc_floats(ncol)) && (b->pre = alloc_floats(n)) &&
-             (b->post = alloc_floats(n)) && (b->pooled = alloc_floats(np)) &&
-             (b->argmax = malloc((size_t)np)) && (b->mask = malloc((size_t)np));
+        ok = (b->col = alloc_floats(ncol)) && (b->post = alloc_floats(n)) &&
+             (b->pre = in_place ? b->post : alloc_floats(n)) &&
+             (b->pooled = alloc_floats(np)) && (b->argmax = malloc((size_t)np)) &&
+             (b->mask = malloc((size_t)np));
     }
-    largest = largest > (long)m->flat_c * m->flat_s * B ? largest : (long)m->flat_c * m->flat_s * B;
     for (int k = 0; ok && k < m->n_dense; k++) {
         dense_block *d = &m->dense[k];
         long n = (long)d->out * B;
-        largest = n > largest ? n : largest;
-        ok = (d->pre = alloc_floats(n)) && (d->post = alloc_floats(n));
+        int last = k == m->n_dense - 1;
+        ping = n > ping ? n : ping;
+        ok = (d->pre = alloc_floats(n)) != NULL;
+        if (ok && !last)   /* the output layer's pre is the logits; it has no post */
+            ok = (d->post = in_place ? d->pre : alloc_floats(n)) != NULL;
     }
-    ok = ok && (m->flat = alloc_floats((long)m->flat_c * m->flat_s * B)) &&
-         (m->grad_a = alloc_floats(largest)) && (m->grad_b = alloc_floats(largest)) &&
+    ok = ok && (m->flat = alloc_floats(flat)) && (m->grad_a = alloc_floats(ping)) &&
+         (m->grad_b = alloc_floats(ping)) && (m->grad_conv = alloc_floats(conv_out)) &&
          (m->dcol = alloc_floats(largest_col));
     if (!ok)
         return sw_err(err, SW_ERUN, "model: out of memory");
@@ -276,15 +291,17 @@ void model_free(model *m)
     for (int k = 0; k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         free(b->col);
-        free(b->pre);
+        if (b->pre != b->post)
+            free(b->pre);
         free(b->post);
         free(b->pooled);
         free(b->argmax);
         free(b->mask);
     }
     for (int k = 0; k < m->n_dense; k++) {
+        if (m->dense[k].post != m->dense[k].pre)
+            free(m->dense[k].post);
         free(m->dense[k].pre);
-        free(m->dense[k].post);
     }
     for (int k = 0; k < m->n_act; k++) {
         free(m->act[k].fired);
@@ -294,6 +311,7 @@ void model_free(model *m)
     free(m->flat);
     free(m->grad_a);
     free(m->grad_b);
+    free(m->grad_conv);
     free(m->dcol);
     free(m->params);
     free(m->grads);
@@ -397,14 +415,14 @@ static void backward(model *m)
         conv_block *b = &m->conv[k];
         long n = (long)B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         act_params a = layer_act(m, b->a_off);
+        float *g_out = m->grad_conv;   /* d(loss)/d(conv output), full size */
         if (m->dropped)
             dropout_backward(g, g, b->mask, np, m->spec.dropout);
-        maxpool_backward(g_next, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
-        tmp = g, g = g_next, g_next = tmp;
-        act_backward(&a, g, b->a_off >= 0 ? m->grads + b->a_off : NULL, g, b->pre, b->post,
-                     b->oc, n);
+        maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
+        act_backward(&a, g_out, b->a_off >= 0 ? m->grads + b->a_off : NULL, g_out, b->pre,
+                     b->post, b->oc, n);
         conv_backward(k > 0 ? g_next : NULL, m->dcol, m->grads + b->w_off,
-                      m->grads + b->b_off, g, b->col, m->params + b->w_off, B, b->ic, b->h,
+                      m->grads + b->b_off, g_out, b->col, m->params + b->w_off, B, b->ic, b->h,
                       b->w, b->oc);
         tmp = g, g = g_next, g_next = tmp;
     }
