@@ -155,6 +155,9 @@ jobs_wall=$sw_wall jobs_rss=$sw_rss
 say "sweep: $n_runs runs, --jobs 1 --threads $cores..."
 run_sweep threads 1 "$cores"
 thr_wall=$sw_wall
+say "sweep: $n_runs runs, --jobs 1 --threads 1..."
+run_sweep serial 1 1
+serial_wall=$sw_wall
 if [ "$cores" = 2 ]; then
     rss2=$jobs_rss    # the jobs run above is a 2-job sweep
 else
@@ -165,6 +168,8 @@ fi
 jobs_rpm=$(calc %.2f "$n_runs * 60 / $jobs_wall")
 thr_rpm=$(calc %.2f "$n_runs * 60 / $thr_wall")
 jt_ratio=$(ratio "$jobs_rpm" "$thr_rpm")
+serial_rpm=$(calc %.2f "$n_runs * 60 / $serial_wall")
+js_ratio=$(ratio "$jobs_rpm" "$serial_rpm")
 
 # --- the table ---------------------------------------------------------------
 N=$cores
@@ -205,7 +210,9 @@ echo
 echo "sweep of $n_runs runs (relu, elu x seeds 1, 2; 1 epoch of $sw_data; 12000 validation, 10000 test), fresh database each:"
 row "--jobs $N --threads 1, runs/min" "$jobs_rpm" "" "" "$(calc %.1f "$jobs_wall") s wall"
 row "--jobs 1 --threads $N, runs/min" "$thr_rpm" "" "" "$(calc %.1f "$thr_wall") s wall"
+row "--jobs 1 --threads 1, runs/min" "$serial_rpm" "" "" "$(calc %.1f "$serial_wall") s wall"
 row "jobs/threads ratio" "$jt_ratio" "" "" "> 1: parallel runs beat parallel kernels"
+row "--jobs $N speed-up over --jobs 1" "$js_ratio" "" "" "both --threads 1; ideal $N"
 row "peak RSS MB, 2-job sweep" "$(whole "$rss2")" "" "" "target <= 200 MB on the full dataset ($mode data here)"
 echo
 say "done in $((SECONDS - t_start)) s"
