@@ -49,6 +49,7 @@ typedef struct {
     int n_dense, dense[MODEL_MAX_DENSE];  /* 0..MODEL_MAX_DENSE layers */
 } model_shape;
 
+#define MODEL_AXIS_MAX 1000           /* models in one grid */
 #define MODEL_MAX_CHANNELS 4096
 #define MODEL_MAX_WIDTH 65536
 #define MODEL_MAX_PARAMS 100000000L   /* 400 MB of weights, times 4 with Adam */

@@ -982,9 +982,11 @@ static int parse_models(parser *p, const ynode *key, const ynode *val, sweep_con
         n = val->n;
         if (n == 0)
             return fail(p, val, "model must not be an empty list");
-        if (n > AXIS_MAX_VALUES)
+        /* the duplicate check below is quadratic; a thousand architectures
+         * in one grid is already far past a study anyone runs */
+        if (n > MODEL_AXIS_MAX)
             return fail(p, val, "model has %d values, more than the limit of %d", n,
-                        AXIS_MAX_VALUES);
+                        MODEL_AXIS_MAX);
     }
     c->models = calloc((size_t)n, sizeof *c->models);
     c->axis[AXIS_MODEL].v = malloc((size_t)n * sizeof *c->axis[AXIS_MODEL].v);

@@ -982,6 +982,35 @@ static void test_config_model_and_early_stopping(void)
     config_free(&c);
 }
 
+/* The duplicate-model check is quadratic, so the axis has a limit; one
+ * past it is refused quickly, the limit itself parses. */
+static void test_config_model_axis_limit(void)
+{
+    for (int n = MODEL_AXIS_MAX; n <= MODEL_AXIS_MAX + 1; n++) {
+        size_t cap = 64 + (size_t)n * 32, len = 0;
+        char *yaml = malloc(cap);
+        len += (size_t)snprintf(yaml, cap, "name: m\ngrid:\n  model: [");
+        for (int i = 0; i < n; i++)
+            len += (size_t)snprintf(yaml + len, cap - len, "%s{conv: [%d, %d]}", i ? ", " : "",
+                                    1 + i / 10, 1 + i % 10);
+        len += (size_t)snprintf(yaml + len, cap - len, "]\n");
+        sweep_config c;
+        sw_error e = {0};
+        int rc = config_parse(&c, yaml, len, "t.yaml", &e);
+        if (n == MODEL_AXIS_MAX) {
+            CHECK_INT(rc, SW_OK);
+            if (rc == SW_OK) {
+                CHECK_INT(c.axis[AXIS_MODEL].n, n);
+                config_free(&c);
+            }
+        } else {
+            CHECK_INT(rc, SW_EINPUT);
+            CHECK(strstr(e.msg, "t.yaml:3:10: model has 1001 values, more than the limit of 1000") != NULL);
+        }
+        free(yaml);
+    }
+}
+
 static void test_config_model_errors(void)
 {
     /* the SPEC's model cannot take a fourth pool on 28x28 images */
@@ -1193,6 +1222,7 @@ void suite_config(void)
     RUN_TEST(test_grid_model_spec);
     RUN_TEST(test_config_model_and_early_stopping);
     RUN_TEST(test_config_model_errors);
+    RUN_TEST(test_config_model_axis_limit);
     RUN_TEST(test_config_early_stopping_errors);
     RUN_TEST(test_grid_model_axis);
     RUN_TEST(test_grid_run_key_compatible);
