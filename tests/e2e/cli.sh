@@ -2,24 +2,10 @@
 # End-to-end tests of the sweep CLI on a tiny synthetic dataset written by
 # build/synth_idx. Ends with "N passed, M failed".
 set -u
-SWEEP=${SWEEP:-build/sweep}
-SWEEP=$(cd "$(dirname "$SWEEP")" && pwd)/$(basename "$SWEEP")
-SYNTH=$(dirname "$SWEEP")/synth_idx
+. "$(dirname "$0")/lib/common.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/sweep-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-check() {  # check NAME CMD...: passes if CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok $name"
-    else
-        fail=$((fail + 1))
-        echo "not ok $name"
-    fi
-}
 q() { sqlite3 -batch -noheader "$@"; }
 have_sqlite3=1
 command -v sqlite3 >/dev/null || have_sqlite3=0

@@ -3,24 +3,10 @@
 # synthetic data written by build/synth_idx. Ends with "N passed, M failed".
 # The plot checks need gnuplot; without it they are skipped, not failed.
 set -u
-SWEEP=${SWEEP:-build/sweep}
-SWEEP=$(cd "$(dirname "$SWEEP")" && pwd)/$(basename "$SWEEP")
-SYNTH=$(dirname "$SWEEP")/synth_idx
+. "$(dirname "$0")/lib/common.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/sweep-e2e-compare.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-check() {  # check NAME CMD...: passes if CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok $name"
-    else
-        fail=$((fail + 1))
-        echo "not ok $name"
-    fi
-}
 col() {  # col FILE N: field N of each data row of a CSV (no quoted commas here)
     tr -d '\r' <"$1" | awk -F, -v n="$2" 'NR > 1 { print $n }' | tr '\n' ' ' | sed 's/ $//'
 }

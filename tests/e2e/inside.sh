@@ -3,24 +3,10 @@
 # end on a small synthetic dataset written by build/synth_idx; and the
 # upgrade of a version 1 database. Ends with "N passed, M failed".
 set -u
-SWEEP=${SWEEP:-build/sweep}
-SWEEP=$(cd "$(dirname "$SWEEP")" && pwd)/$(basename "$SWEEP")
-SYNTH=$(dirname "$SWEEP")/synth_idx
+. "$(dirname "$0")/lib/common.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/sweep-inside.XXXXXX")
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-check() {  # check NAME CMD...: passes if CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok $name"
-    else
-        fail=$((fail + 1))
-        echo "not ok $name"
-    fi
-}
 if ! command -v sqlite3 >/dev/null; then
     echo "skipped: the sqlite3 shell is not installed"
     echo "0 passed, 0 failed"

@@ -7,22 +7,8 @@
 # Skipped (with "skipped: REASON") only where Slurm cannot be installed.
 # Ends with "N passed, M failed".
 set -u
-SWEEP=${SWEEP:-build/sweep}
-SWEEP=$(cd "$(dirname "$SWEEP")" && pwd)/$(basename "$SWEEP")
-SYNTH=$(dirname "$SWEEP")/synth_idx
+. "$(dirname "$0")/lib/common.sh"
 CLUSTER=$(cd "$(dirname "$0")/../.." && pwd)/tools/slurm-cluster.sh
-pass=0 fail=0
-check() {  # check NAME CMD...: passes if CMD succeeds
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok $name"
-    else
-        fail=$((fail + 1))
-        echo "not ok $name"
-    fi
-}
 skip() {
     echo "skipped: $1"
     echo "0 passed, 0 failed"

@@ -4,9 +4,7 @@
 # libgomp keeps its thread pool until exit; its blocks are "still
 # reachable" or "possibly lost" and are not counted. Ends "N passed, M failed".
 set -u
-SWEEP=${SWEEP:-build/sweep}
-SWEEP=$(cd "$(dirname "$SWEEP")" && pwd)/$(basename "$SWEEP")
-SYNTH=$(dirname "$SWEEP")/synth_idx
+. "$(dirname "$0")/lib/common.sh"
 if ! command -v valgrind >/dev/null; then
     echo "skipped: valgrind is not installed"
     echo "0 passed, 0 failed"
@@ -20,18 +18,6 @@ fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/sweep-vg.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok $name"
-    else
-        fail=$((fail + 1))
-        echo "not ok $name"
-    fi
-}
 # 12x12 images keep the run short under valgrind; the network adapts
 mkdir data && "$SYNTH" data 100 40 12 >/dev/null
 cat > vg.yaml <<YAML
