@@ -23,7 +23,8 @@ typedef struct {
     long w_off, b_off, a_off;   /* parameter offsets; a_off -1 unless prelu */
     float *col;                 /* (ic*9, B*oh*ow) */
     float *pre, *post;          /* (oc, B, oh, ow) before / after activation */
-    float *pooled;              /* (oc, B, ph, pw), dropout applied in place */
+    float *pooled;              /* (oc, B, ph, pw) after activation, before dropout */
+    float *pooled_pre;          /* the same winners before activation; prelu only */
     uint8_t *argmax, *mask;     /* (oc, B, ph, pw) */
 } conv_block;
 
@@ -62,9 +63,10 @@ struct model {
     int flat_c, flat_s;         /* flatten input: channels and spatial size */
     float *flat;                /* (flat_c*flat_s, B) */
     const float *input;         /* last forward's input, (B, pixels) */
-    float *grad_a, *grad_b;     /* backward ping-pong: pooled, flat and dense sizes */
-    float *grad_conv;           /* gradient of the largest conv output, full size */
-    float *dcol;
+    float *grad_a, *grad_b;     /* backward ping-pong: pooled, flat and dense sizes;
+                                   grad_b also takes the forward's dropout output */
+    float *big;                 /* the largest conv block's post: in backward, the
+                                   full-size conv output gradient, then dcol */
     int batch;                  /* last forward's batch size */
     int dropped;                /* last forward applied dropout */
     int n_act;                  /* activation layers: n_conv + hidden dense */
@@ -196,23 +198,34 @@ static int act_in_place(const model_spec *s)
     return s->act != ACT_PRELU && (s->act != ACT_LEAKY_RELU || s->alpha > 0);
 }
 
+/* Backward needs the full-size activations only at the pooling winners,
+ * whose values the pooled tensors keep; so once forward is over, the
+ * largest conv output buffer is free, and backward uses it for the
+ * gradient of each conv output followed by that layer's dcol. */
 static int alloc_buffers(model *m, sw_error *err)
 {
     long B = m->max_batch, flat = (long)m->flat_c * m->flat_s * B;
-    long ping = flat, conv_out = 1, largest_col = 1;
-    int in_place = act_in_place(&m->spec);
+    long ping = flat, big_n = 1;
+    int in_place = act_in_place(&m->spec), big_k = 0;
+    for (int k = 0; k < m->n_conv; k++) {
+        conv_block *b = &m->conv[k];
+        long n = (long)b->oc * B * b->oh * b->ow;
+        long need = n + (k > 0 ? conv_col_size((int)B, b->ic, b->h, b->w) : 0);
+        big_n = need > big_n ? need : big_n;
+        if (n > (long)m->conv[big_k].oc * B * m->conv[big_k].oh * m->conv[big_k].ow)
+            big_k = k;
+    }
     int ok = (m->params = alloc_floats(m->n_params)) && (m->grads = alloc_floats(m->n_params));
     for (int k = 0; ok && k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
-        long ncol = conv_col_size((int)B, b->ic, b->h, b->w);
-        conv_out = n > conv_out ? n : conv_out;
         ping = np > ping ? np : ping;
-        largest_col = ncol > largest_col ? ncol : largest_col;
-        ok = (b->col = alloc_floats(ncol)) && (b->post = alloc_floats(n)) &&
+        ok = (b->col = alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w))) &&
+             (b->post = alloc_floats(k == big_k && big_n > n ? big_n : n)) &&
              (b->pre = in_place ? b->post : alloc_floats(n)) &&
-             (b->pooled = alloc_floats(np)) && (b->argmax = malloc((size_t)np)) &&
-             (b->mask = malloc((size_t)np));
+             (b->pooled = alloc_floats(np)) &&
+             (in_place || (b->pooled_pre = alloc_floats(np))) &&
+             (b->argmax = malloc((size_t)np)) && (b->mask = malloc((size_t)np));
     }
     for (int k = 0; ok && k < m->n_dense; k++) {
         dense_block *d = &m->dense[k];
@@ -224,10 +237,10 @@ static int alloc_buffers(model *m, sw_error *err)
             ok = (d->post = in_place ? d->pre : alloc_floats(n)) != NULL;
     }
     ok = ok && (m->flat = alloc_floats(flat)) && (m->grad_a = alloc_floats(ping)) &&
-         (m->grad_b = alloc_floats(ping)) && (m->grad_conv = alloc_floats(conv_out)) &&
-         (m->dcol = alloc_floats(largest_col));
+         (m->grad_b = alloc_floats(ping));
     if (!ok)
         return sw_err(err, SW_ERUN, "model: out of memory");
+    m->big = m->n_conv ? m->conv[big_k].post : NULL;
     return SW_OK;
 }
 
@@ -295,6 +308,7 @@ void model_free(model *m)
             free(b->pre);
         free(b->post);
         free(b->pooled);
+        free(b->pooled_pre);
         free(b->argmax);
         free(b->mask);
     }
@@ -311,8 +325,6 @@ void model_free(model *m)
     free(m->flat);
     free(m->grad_a);
     free(m->grad_b);
-    free(m->grad_conv);
-    free(m->dcol);
     free(m->params);
     free(m->grads);
     free(m);
@@ -357,6 +369,22 @@ static act_params layer_act(const model *m, long a_off)
     return a;
 }
 
+/* out[i] = the input that won pooling window i (argmax as maxpool_forward
+ * leaves it: 0..3, row-major in the 2x2 window). */
+static void gather_winners(float *out, const float *in, const uint8_t *argmax, long planes,
+                           int H, int W)
+{
+    const int PH = H / 2, PW = W / 2;
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; p++)
+        for (int y = 0; y < PH; y++)
+            for (int x = 0; x < PW; x++) {
+                long i = (p * PH + y) * PW + x;
+                int a = argmax[i];
+                out[i] = in[p * H * W + (long)(2 * y + a / 2) * W + 2 * x + a % 2];
+            }
+}
+
 void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                    uint64_t step)
 {
@@ -372,10 +400,17 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                      b->ic, b->h, b->w, b->oc);
         act_forward(&a, b->post, b->pre, b->oc, n);
         maxpool_forward(b->pooled, b->argmax, b->post, (long)b->oc * B, b->oh, b->ow);
-        if (m->dropped)
-            dropout_forward(b->pooled, b->mask, b->pooled, np, m->spec.dropout, seed,
-                            RNG_DROPOUT + (uint64_t)k, step);
+        if (b->pooled_pre)
+            gather_winners(b->pooled_pre, b->pre, b->argmax, (long)b->oc * B, b->oh, b->ow);
         in = b->pooled;
+        if (m->dropped) {
+            /* pooled stays as backward needs it; the next layer copies its
+             * input (conv into its col, flatten into flat), so the dropped
+             * values only pass through grad_b, free until backward */
+            dropout_forward(m->grad_b, b->mask, b->pooled, np, m->spec.dropout, seed,
+                            RNG_DROPOUT + (uint64_t)k, step);
+            in = m->grad_b;
+        }
     }
     flatten_forward(m->flat, in, m->flat_c, B, m->flat_s);
     in = m->flat;
@@ -415,15 +450,17 @@ static void backward(model *m)
         conv_block *b = &m->conv[k];
         long n = (long)B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         act_params a = layer_act(m, b->a_off);
-        float *g_out = m->grad_conv;   /* d(loss)/d(conv output), full size */
+        float *g_out = m->big, *dcol = m->big + n * b->oc;   /* see alloc_buffers */
         if (m->dropped)
             dropout_backward(g, g, b->mask, np, m->spec.dropout);
+        /* the activation's derivative is needed at the pooling winners
+         * only (elsewhere the gradient is zero), whose values pooled keeps */
+        act_backward(&a, g, b->a_off >= 0 ? m->grads + b->a_off : NULL, g,
+                     b->pooled_pre ? b->pooled_pre : b->pooled, b->pooled, b->oc,
+                     (long)B * b->ph * b->pw);
         maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
-        act_backward(&a, g_out, b->a_off >= 0 ? m->grads + b->a_off : NULL, g_out, b->pre,
-                     b->post, b->oc, n);
-        conv_backward(k > 0 ? g_next : NULL, m->dcol, m->grads + b->w_off,
-                      m->grads + b->b_off, g_out, b->col, m->params + b->w_off, B, b->ic, b->h,
-                      b->w, b->oc);
+        conv_backward(k > 0 ? g_next : NULL, dcol, m->grads + b->w_off, m->grads + b->b_off,
+                      g_out, b->col, m->params + b->w_off, B, b->ic, b->h, b->w, b->oc);
         tmp = g, g = g_next, g_next = tmp;
     }
 }
