@@ -2,11 +2,21 @@
 # The first set-up command: installs what is missing (with apt when root,
 # else prints the apt line), builds sweep, runs the quick sweep on the
 # default data and prints the comparison.
-#   usage: tools/setup.sh [--no-demo]
+#   usage: tools/setup.sh [--no-demo] [--test-tools]
+# --test-tools also installs valgrind and clang's libFuzzer, which the
+# memcheck and fuzz tests need (they say "skipped" without them); CI uses it.
 set -eu
 cd "$(dirname "$0")/.."
 
+demo=1
 PACKAGES="gcc make pkg-config libyaml-dev libsqlite3-dev zlib1g-dev sqlite3 dataset-fashion-mnist gnuplot-nox"
+for arg in "$@"; do
+    case $arg in
+    --no-demo) demo=0 ;;
+    --test-tools) PACKAGES="$PACKAGES valgrind clang libclang-rt-14-dev" ;;
+    *) echo "usage: tools/setup.sh [--no-demo] [--test-tools]" >&2; exit 2 ;;
+    esac
+done
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -26,5 +36,5 @@ if [ -n "$missing" ]; then
 fi
 
 make -j"$(nproc)"
-[ "${1:-}" = "--no-demo" ] && exit 0
+[ "$demo" = 1 ] || exit 0
 make demo
