@@ -543,6 +543,19 @@ static int read_schema(store *s, schema_state *ss, int *notadb, sw_error *err)
 /* SW_OK when the database is ours (*empty = 0), of this version or an
  * older one to upgrade, or holds nothing at all (*empty = 1); otherwise
  * the reason it is refused. */
+/* read_schema in one read transaction: its two statements then see one
+ * snapshot, even while another process is creating the schema (else the
+ * tables could look missing and the version present: "not ours"). */
+static int read_schema_snapshot(store *s, schema_state *ss, int *notadb, sw_error *err)
+{
+    int own = sqlite3_get_autocommit(s->db) &&
+              sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    int rc = read_schema(s, ss, notadb, err);
+    if (own)
+        sqlite3_exec(s->db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
 static int check_schema(store *s, const schema_state *ss, int *empty, sw_error *err)
 {
     *empty = ss->objects == 0 && ss->version == 0;
@@ -667,7 +680,7 @@ static int open_impl(store *s, const char *path, int create, sw_error *err)
     schema_state ss;
     int notadb, empty;
     sw_error first = {0};
-    if (read_schema(s, &ss, &notadb, &first)) {
+    if (read_schema_snapshot(s, &ss, &notadb, &first)) {
         if (notadb)   /* our wording, whatever SQLite's */
             return sw_err(err, SW_EINPUT,
                           "%s: not a sweep database (file is not a database)",
@@ -681,7 +694,7 @@ static int open_impl(store *s, const char *path, int create, sw_error *err)
         first.code = SW_OK;
         if (open_db(s, 0, 1, "opening", err))
             return err->code;
-        if (read_schema(s, &ss, &notadb, &first))
+        if (read_schema_snapshot(s, &ss, &notadb, &first))
             return sw_err(err, first.code, "%s", first.msg);
     }
     if (check_schema(s, &ss, &empty, err))

@@ -87,6 +87,10 @@ ra=$?
 wait $b
 rb=$?
 check "both processes exit 0" [ "$ra.$rb" = "0.0" ]
+if [ "$ra.$rb" != "0.0" ]; then   # say why, for whoever reads the log
+    echo "exit statuses $ra and $rb; their last lines:"
+    tail -n 5 a.err b.err
+fi
 check "each run trained exactly once" [ "$(cat a.err b.err | grep -c ': done, test_accuracy')" = 3 ]
 check "both processes trained" [ "$(grep -c ': done, test_accuracy' a.err)" -ge 1 ] 
 check "no 'database is locked' surfaced" bash -c "! grep -qi 'locked' a.err b.err"

@@ -692,6 +692,39 @@ static void test_stale_claim(void)
 }
 
 /* Several processes claim the same runs: each run is taken exactly once. */
+/* Processes that create the same new database at once all get it: none
+ * may see the schema half made (it once read the tables before another
+ * process committed them and the version after, and refused the file). */
+static void test_concurrent_create(void)
+{
+    char path[600];
+    int failures = 0;
+    for (int round = 0; round < 12; round++) {
+        snprintf(path, sizeof path, "%s/race-%d.db", test_tmpdir(), round);
+        pid_t kids[4];
+        for (int k = 0; k < 4; k++) {
+            kids[k] = fork();
+            if (kids[k] == 0) {
+                store *s = NULL;
+                sw_error err = {0};
+                int rc = store_open(&s, path, 1, &err);
+                if (rc != SW_OK)
+                    fprintf(stderr, "child: %s\n", err.msg);
+                store_close(s);
+                _exit(rc == SW_OK ? 0 : 1);
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            int status = 0;
+            if (kids[k] > 0 && waitpid(kids[k], &status, 0) == kids[k])
+                failures += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+            else
+                failures++;
+        }
+    }
+    CHECK_INT(failures, 0);
+}
+
 static void test_concurrent_claims(void)
 {
     enum { RUNS = 40, PROCS = 4 };
@@ -1030,6 +1063,7 @@ void suite_store(void)
     RUN_TEST(test_failed_diverged_interrupted);
     RUN_TEST(test_reclaim_and_truncate_epochs);
     RUN_TEST(test_stale_claim);
+    RUN_TEST(test_concurrent_create);
     RUN_TEST(test_concurrent_claims);
     RUN_TEST(test_summary_view);
     RUN_TEST(test_csv_quoting);
