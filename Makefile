@@ -23,8 +23,9 @@ override CFLAGS += -std=c11 -Wall -Wextra -Wshadow -D_GNU_SOURCE -Iinclude \
 LDFLAGS += $(OPENMP) $(SAN)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC  := $(sort $(wildcard src/base/*.c src/nn/*.c src/data/*.c src/train/*.c src/sweep/*.c))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+# Every .c under the library's folders, subfolders included (src/sweep/store/...).
+LIB_SRC  := $(sort $(shell find src/base src/nn src/data src/train src/sweep -name '*.c'))
+CLI_SRC  := $(sort $(shell find src/cli -name '*.c'))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
