@@ -52,8 +52,8 @@ complete_line() {  # complete_line WORD...: what _sweep offers for the last WORD
 }
 same_set() {  # same_set NAME A B: files A and B hold the same lines; else says the difference
     local name=$1 extra lack
-    lack=$(comm -23 "$2" "$3" | tr '\n' ' ')
-    extra=$(comm -13 "$2" "$3" | tr '\n' ' ')
+    lack=$(comm -23 "$2" "$3" | paste -sd ' ')
+    extra=$(comm -13 "$2" "$3" | paste -sd ' ')
     [ -s "$2" ] || lack="(sweep listed no names: has its message changed?)"
     check "$name${lack:+ (missing: $lack)}${extra:+ (not accepted by sweep: $extra)}" \
         [ -z "$lack$extra" ]
@@ -166,8 +166,11 @@ fi
 build=$(dirname "$SWEEP")
 case $build in "$ROOT"/*) build=${build#"$ROOT"/} ;; esac
 files="usr/bin/sweep usr/share/man/man1/sweep.1 usr/share/bash-completion/completions/sweep"
-# a make of its own: not the jobserver of a `make test` this may run under
-mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT" BUILD="$build" "$@"; }
+# a make of its own (not the jobserver of a `make test` this may run under)
+# that installs the binary under test as it is (-o: never rebuilt here)
+mk() {
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT" BUILD="$build" -o "$build/sweep" "$@"
+}
 mk install DESTDIR="$T/stage" PREFIX=/usr >make.out 2>&1
 check "make install DESTDIR PREFIX=/usr exits 0" [ $? -eq 0 ]
 miss=""
@@ -181,8 +184,8 @@ check "the installed completion is tools/sweep.bash" \
 check "nothing else is installed" \
     [ "$(find stage -type f | sort)" = "$(printf 'stage/%s\n' $files | sort)" ]
 if command -v man >/dev/null; then
-    check "man finds the installed page" \
-        [ "$(man -M "$T/stage/usr/share/man" -w sweep 2>/dev/null)" = "$T/stage/usr/share/man/man1/sweep.1" ]
+    found=$(man -M "$T/stage/usr/share/man" -w sweep 2>/dev/null)
+    check "man finds the installed page" [ "$found" = "$T/stage/usr/share/man/man1/sweep.1" ]
 fi
 mk uninstall DESTDIR="$T/stage" PREFIX=/usr >>make.out 2>&1
 check "make uninstall exits 0" [ $? -eq 0 ]
