@@ -72,7 +72,7 @@ _sweep_names()
 _sweep()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local cmd=${COMP_WORDS[1]} words list
+    local cmd=${COMP_WORDS[1]} list
     COMPREPLY=()
     # --flag=value: bash splits it at '=' (COMP_WORDBREAKS); join it back
     if [[ $cur == "=" && $prev == -* ]]; then
