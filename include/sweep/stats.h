@@ -99,8 +99,8 @@ typedef struct {
  * (sd(d)/sqrt(n)), dof = n - 1, interval mean(d) -+ t_{0.975,n-1} sd(d) /
  * sqrt(n). All differences equal: sd(d) = 0, and as in stats_welch p = 1
  * (t = 0) when they are 0, else p = 0 (t = +-INFINITY); the interval is the
- * point [diff, diff]. Returns 0; -1 when n < 2 (diff still set when n = 1,
- * everything else NAN). */
+ * point [diff, diff]. Returns 0; -1 when n < 2 or a value is NAN (diff
+ * still set when n >= 1, everything else NAN). */
 int stats_paired_test(const double *x, const double *b, int n, stats_comparison *out);
 
 /* Welch's test of x[0..n) against b[0..n_base): dof by Welch–Satterthwaite,
@@ -147,14 +147,16 @@ double stats_seeds_welch(double diff, double sd_x, double sd_b, double alpha, do
 
 /* ---- Sequential decision (`decide:` in a sweep) ------------------------- */
 
-/* The looks are at n = min, min + 1, ..., max pairs: K = max - min + 1 of
- * them. Each look takes the paired t-interval of the mean difference at
- * level 1 - STATS_ALPHA / K (Bonferroni: alpha split evenly over the looks,
- * a conservative Pocock design). Then, whatever the rule for stopping, all
- * the intervals hold the true difference together with probability >= 95%,
- * so a decision made at any look is wrong at most 5% of the time. Decided:
- * the interval lies beyond +-rope (better or worse) or within it
- * (equivalent); undecided after max: not decided. */
+/* `decide` looks after n = min, min + 1, ..., max pairs of seeds (K = max -
+ * min + 1 looks) at the paired t-interval of the mean difference, each at
+ * level 1 - 0.05/K: alpha split evenly over the looks (Bonferroni, a
+ * conservative Pocock-style design). Then all K intervals hold the true
+ * difference together with probability >= 95% whenever the sweep stops, so
+ * a decision is wrong at most 5% of the time. Better or worse: the interval
+ * lies beyond +-rope; equivalent: within it; neither by max: undecided.
+ * Chosen over an anytime-valid confidence sequence because for the few
+ * looks a seed budget allows its intervals are narrower, and each is an
+ * ordinary t-interval with the t-test's assumptions only. */
 typedef enum {
     STATS_UNDECIDED = 0,
     STATS_BETTER,

@@ -290,6 +290,12 @@ static void test_compare_edges(void)
     CHECK(isnan(c.p) && !isnan(c.diff));
     CHECK_INT(stats_welch_test(ELU, 0, RELU, 5, &c), -1);
     CHECK(isnan(c.diff));
+    /* a NAN value (a diverged run): no test */
+    const double withnan[] = {0.89, NAN, 0.9};
+    CHECK_INT(stats_paired_test(withnan, RELU, 3, &c), -1);
+    CHECK(isnan(c.p) && isnan(c.ci_low) && isnan(c.seeds));
+    CHECK_INT(stats_welch_test(withnan, 3, RELU, 5, &c), -1);
+    CHECK(isnan(c.p) && isnan(c.ci_low) && isnan(c.seeds));
 
     /* the same runs on both sides: nothing to find */
     CHECK_INT(stats_paired_test(ELU, ELU, 5, &c), 0);

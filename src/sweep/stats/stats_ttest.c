@@ -117,7 +117,7 @@ int stats_paired_test(const double *x, const double *b, int n, stats_comparison 
         return -1;
     double sd_d;
     diff_moments(x, b, n, &out->diff, &sd_d);
-    if (n < 2)
+    if (n < 2 || isnan(sd_d))
         return -1;
     finish_test(out, sd_d / sqrt((double)n), n - 1);
     stats_summary sx, sb;
