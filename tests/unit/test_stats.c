@@ -668,6 +668,10 @@ static void test_sentence_edges(void)
     stats_welch_test(ELU, 0, RELU, 3, &c);
     stats_sentence(buf, sizeof buf, "elu", "relu", &c, STATS_UNITS_POINTS);
     CHECK_STR(buf, "elu vs relu: no runs to compare (0 and 3)");
+    const double withnan[] = {0.89, NAN, 0.9};
+    stats_welch_test(withnan, 3, RELU, 3, &c);
+    stats_sentence(buf, sizeof buf, "elu", "relu", &c, STATS_UNITS_POINTS);
+    CHECK_STR(buf, "elu vs relu: no comparison, a run's value is not a number");
     /* identical groups */
     stats_paired_test(ELU, ELU, 5, &c);
     stats_sentence(buf, sizeof buf, "elu", "elu", &c, STATS_UNITS_POINTS);

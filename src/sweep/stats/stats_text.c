@@ -99,15 +99,23 @@ size_t stats_sentence(char *buf, size_t size, const char *name, const char *base
     double scale = units == STATS_UNITS_POINTS ? 100 : 1;
     const char *unit = units == STATS_UNITS_POINTS ? " points" : "";
     put(&t, "%s vs %s: ", name, base_name);
-    if (isnan(c->diff)) {
+    if (c->n < 1 || c->n_base < 1) {
         put(&t, "no runs to compare (%d and %d)", c->n, c->n_base);
+        return t.len;
+    }
+    if (isnan(c->diff)) {
+        put(&t, "no comparison, a run's value is not a number");
         return t.len;
     }
     double half = (c->ci_high - c->ci_low) / 2 * scale;
     int dec = decimals_for(half, decimals_for(fabs(c->diff) * scale, 2));
     put(&t, "%+.*f%s", dec, c->diff * scale, unit);
     if (isnan(c->p)) {
-        put(&t, ", too few seeds for a test (%d and %d; 2 each needed)", c->n, c->n_base);
+        if (c->n < 2 || c->n_base < 2)
+            put(&t, ", too few seeds for a test (%d and %d; 2 each needed)", c->n,
+                c->n_base);
+        else
+            put(&t, ", no test: a run's value is not a number");
         return t.len;
     }
     put(&t, " [%+.*f, %+.*f], %s p", dec, c->ci_low * scale, dec, c->ci_high * scale,

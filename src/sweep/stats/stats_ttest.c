@@ -188,7 +188,8 @@ int stats_holm(const double *p, int m, double *out)
     for (int i = 0; i < m; i++)
         if (isnan(p[i]))
             out[i] = NAN;   /* before writing the others: out may be p */
-    qsort(r, (size_t)k, sizeof *r, ranked_cmp);
+    if (k > 1)
+        qsort(r, (size_t)k, sizeof *r, ranked_cmp);
     double running = 0;
     for (int j = 0; j < k; j++) {
         double adj = (double)(k - j) * r[j].p;
