@@ -376,18 +376,18 @@ static void golden_conv(const char *name)
     int H = (int)golden_param(c, "H"), W = (int)golden_param(c, "W");
     int OC = (int)golden_param(c, "OC");
     long S = (long)H * W, OS = (long)(H - 2) * (W - 2);
-    float *x = falloc(B * IC * S), *col = falloc(conv_col_size(B, IC, H, W));
-    float *dcol = falloc(conv_col_size(B, IC, H, W)), *out = falloc(OC * B * OS);
+    float *x = falloc(B * IC * S), *col = falloc(conv_col_size(B, IC, H, W, 0));
+    float *dcol = falloc(conv_col_size(B, IC, H, W, 0)), *out = falloc(OC * B * OS);
     float *g = falloc(OC * B * OS), *dx = falloc(B * IC * S), *tmp = falloc(B * IC * S + OC * B * OS);
     float *dw = falloc(OC * IC * 9L), *db = falloc(OC);
 
     to_ours(x, t[0]->v, B, IC, S);
-    conv_forward(out, col, x, t[1]->v, t[2]->v, B, IC, H, W, OC);
+    conv_forward(out, col, x, t[1]->v, t[2]->v, B, IC, H, W, OC, 0);
     to_torch(tmp, out, B, OC, OS);
     compare(&r, "out", tmp, t[4]);
 
     to_ours(g, t[3]->v, B, OC, OS);
-    conv_backward(dx, dcol, dw, db, g, col, t[1]->v, B, IC, H, W, OC);
+    conv_backward(dx, dcol, dw, db, g, col, t[1]->v, B, IC, H, W, OC, 0);
     to_torch(tmp, dx, B, IC, S);
     compare(&r, "dx", tmp, t[5]);
     compare(&r, "dweight", dw, t[6]);
