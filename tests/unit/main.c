@@ -60,6 +60,10 @@ const char *test_tmpdir(void)
     return tmpdir;
 }
 
+/* Suites of issue #13's kernels (tests/unit/test_bn.c, test_golden_train.c). */
+void suite_bn(void);
+void suite_golden_train(void);
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -69,6 +73,8 @@ static const struct {
     {"golden", suite_golden},
     {"cluster", suite_cluster},
     {"stats", suite_stats},
+    {"bn", suite_bn},
+    {"golden_train", suite_golden_train},
 };
 
 int main(int argc, char **argv)
