@@ -23,6 +23,7 @@
  * pad 0 every operation is the one of the valid code. */
 #include "nn/conv.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -339,6 +340,7 @@ static void pad_copy(float *restrict dst, const float *restrict src, long planes
 void conv_forward(float *out, float *col, const float *in, const float *weight,
                   const float *bias, int B, int IC, int H, int W, int OC, int pad)
 {
+    assert(pad == 0 || pad == 1);
     /* Hs x Ws: the saved input's planes (padded when pad is 1) */
     const int Hs = H + 2 * pad, Ws = W + 2 * pad;
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9;
@@ -420,6 +422,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
                    const float *dout, const float *col, const float *weight,
                    int B, int IC, int H, int W, int OC, int pad)
 {
+    assert(pad == 0 || pad == 1);
     /* Hs x Ws: the saved input's planes (padded when pad is 1) */
     const int Hs = H + 2 * pad, Ws = W + 2 * pad;
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9;
