@@ -106,12 +106,12 @@ CLONES static void im2col_plane(float *restrict col, const float *restrict in,
 }
 
 /* din plane (c, b), H x W, = sum over the 9 taps of the shifted dcol rows
- * (OH x OW), taps in order; din pixel (yi, xi) is pixel (yi + pad, xi +
- * pad) of the padded input. Each din row is formed in a register, 16 columns at a time, from
- * the (up to) 9 dcol rows that reach it: a load that starts dx floats
- * early (still inside dcol: tap dx > 0 is at least one row of dcol in)
- * and whose lanes outside the dcol row are masked to +0 (adding +0 to a
- * sum that starts at +0 changes no bit). Loads may run on into the
+ * (OH x OW), taps in order; din pixel (yi, xi) is pixel (yi + pad,
+ * xi + pad) of the padded input. Each din row is formed in a register, 16
+ * columns at a time, from the (up to) 9 dcol rows that reach it: a load
+ * that starts dx - pad floats early (still inside dcol: tap dx > 0 is at
+ * least one row of dcol in) and whose lanes outside the dcol row are
+ * masked to +0 (adding +0 to a sum that starts at +0 changes no bit). Loads may run on into the
  * following dcol rows while they stay below end; stores may run into the
  * next din row, which is written after. The plain loop gives the same
  * sums for planes too close to end, or without vectors. */
