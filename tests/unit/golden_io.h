@@ -5,7 +5,7 @@
  * each test file takes what it uses.
  *
  * The rule: for each tensor, max |ours - torch| / max(max |torch|, 1e-12)
- * <= tol (GOLDEN_TOL unless the report says otherwise).
+ * <= tol: GOLDEN_TOL, or the tol given to the *_tol variants.
  * The folder is $SWEEP_GOLDEN_DIR, else tests/golden (tests run from the
  * repository root). SWEEP_GOLDEN_VERBOSE=1 prints each case's worst
  * relative error, =2 every tensor's. */
@@ -283,7 +283,6 @@ typedef struct {
     const char *case_name;
     char worst[96];
     double err;
-    double tol;   /* 0: GOLDEN_TOL */
 } golden_report;
 
 static inline int verbosity(void)
@@ -292,7 +291,8 @@ static inline int verbosity(void)
     return v ? atoi(v) : 0;
 }
 
-static inline void report(golden_report *r, const char *what, double err)
+/* Records one tensor's error; a failure above tol. */
+static inline void report_tol(golden_report *r, const char *what, double err, double tol)
 {
     if (verbosity() >= 2)
         printf("#   %-18s %-40s %.3g\n", r->case_name, what, err);
@@ -300,21 +300,27 @@ static inline void report(golden_report *r, const char *what, double err)
         r->err = err;
         snprintf(r->worst, sizeof r->worst, "%s", what);
     }
-    const double tol = r->tol > 0 ? r->tol : GOLDEN_TOL;
     if (!(err <= tol))
         test_fail(__FILE__, __LINE__, "%s: %s: relative error %.3g > %g", r->case_name, what,
                   err, tol);
 }
 
-static inline void report_end(const golden_report *r)
+static inline void report(golden_report *r, const char *what, double err)
 {
-    if (!(r->err <= (r->tol > 0 ? r->tol : GOLDEN_TOL)))
+    report_tol(r, what, err, GOLDEN_TOL);
+}
+
+static inline void report_end_tol(const golden_report *r, double tol)
+{
+    if (!(r->err <= tol))
         test_fail(__FILE__, __LINE__, "%s: worst tensor %s, relative error %.3g", r->case_name,
                   r->worst, r->err);
     if (verbosity() >= 1)
         printf("# golden %-18s worst %-22s relative error %.3g\n", r->case_name, r->worst,
                r->err);
 }
+
+static inline void report_end(const golden_report *r) { report_end_tol(r, GOLDEN_TOL); }
 
 /* max |ours - ref| / max(max |ref|, 1e-12) over ref's stored elements;
  * ours holds all ref->n elements in torch's layout. NaN gives infinity. */
@@ -331,10 +337,16 @@ static inline double rel_err(const float *ours, const golden_tensor *ref)
     return maxd / (maxr > 1e-12 ? maxr : 1e-12);
 }
 
+static inline void compare_tol(golden_report *r, const char *what, const float *ours,
+                               const golden_tensor *ref, double tol)
+{
+    report_tol(r, what, rel_err(ours, ref), tol);
+}
+
 static inline void compare(golden_report *r, const char *what, const float *ours,
                            const golden_tensor *ref)
 {
-    report(r, what, rel_err(ours, ref));
+    compare_tol(r, what, ours, ref, GOLDEN_TOL);
 }
 
 #endif

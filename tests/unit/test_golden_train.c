@@ -26,7 +26,7 @@ static golden_case *load(const char *name) { return golden_load_from(TRAIN_MANIF
 
 static void golden_bn(const char *name)
 {
-    golden_report r = {name, "", 0, 0};
+    golden_report r = {name, "", 0};
     golden_case *c = load(name);
     golden_tensor *t[14];
     static const char *const names[] = {"gamma", "beta", "x1", "x2", "x3", "g", "y3", "dx",
@@ -75,7 +75,7 @@ static void test_golden_bn1d(void) { golden_bn("bn1d"); }
 
 static void golden_conv_same(const char *name)
 {
-    golden_report r = {name, "", 0, 0};
+    golden_report r = {name, "", 0};
     golden_case *c = load(name);
     golden_tensor *t[9];
     static const char *const names[] = {"x", "weight", "bias", "g", "out", "dx", "dweight",
@@ -132,7 +132,7 @@ static double disp_err(const float *ours, const golden_tensor *ref, const float 
 static void golden_opt(const char *name)
 {
     static const char *const rules[] = {"adam", "adamw", "sgd", "rmsprop"};
-    golden_report r = {name, "", 0, OPT_TOL};
+    golden_report r = {name, "", 0};
     golden_case *c = load(name);
     golden_tensor *p0;
     if (!c || !(p0 = golden_get(c, "p0")))
@@ -166,7 +166,7 @@ static void golden_opt(const char *name)
         if (!g || !ref)
             break;
         rule->step(p, states & 1 ? s0 : NULL, states & 2 ? s1 : NULL, g->v, n, &h, k);
-        compare(&r, pname, p, ref);
+        compare_tol(&r, pname, p, ref, OPT_TOL);
         double e = disp_err(p, ref, p0->v);
         worst_disp = e > worst_disp ? e : worst_disp;
         CHECK_MSG(e <= OPT_DISP_TOL, "%s: %s - p0: relative error %.3g > %g", name, pname, e,
@@ -180,11 +180,11 @@ static void golden_opt(const char *name)
         CHECK_MSG(stored == !!(states & (1 << s)), "%s: state %s kept by torch: %d, by us: %d",
                   name, sname, stored, !!(states & (1 << s)));
         if (stored)
-            compare(&r, sname, s ? s1 : s0, golden_get(c, sname));
+            compare_tol(&r, sname, s ? s1 : s0, golden_get(c, sname), OPT_TOL);
     }
     if (verbosity() >= 1)
         printf("# golden %-18s displacement p_k - p0: relative error %.3g\n", name, worst_disp);
-    report_end(&r);
+    report_end_tol(&r, OPT_TOL);
     free(p), free(s0), free(s1);
 done:
     golden_free(c);
@@ -204,7 +204,7 @@ static void test_golden_opt_rmsprop_momentum(void) { golden_opt("opt_rmsprop_mom
 static void golden_sched(const char *name)
 {
     static const char *const kinds[] = {"constant", "step", "cosine"};
-    golden_report r = {name, "", 0, OPT_TOL};
+    golden_report r = {name, "", 0};
     golden_case *c = load(name);
     golden_tensor *lr;
     if (!c || !(lr = golden_get(c, "lr")))
@@ -220,12 +220,12 @@ static void golden_sched(const char *name)
     float *ours = falloc(epochs);
     for (int e = 0; e < epochs; e++)
         ours[e] = (float)lr_at(&s, golden_param(c, "base"), e, epochs);
-    compare(&r, "lr", ours, lr);
+    compare_tol(&r, "lr", ours, lr, OPT_TOL);
     /* each epoch on its own scale, not only against the largest rate */
     for (int e = 0; e < epochs; e++)
         CHECK_MSG(fabs(ours[e] - lr->v[e]) <= OPT_TOL * fabs(lr->v[e]),
                   "%s: epoch %d: %.9g vs torch %.9g", name, e, ours[e], lr->v[e]);
-    report_end(&r);
+    report_end_tol(&r, OPT_TOL);
     free(ours);
 done:
     golden_free(c);
