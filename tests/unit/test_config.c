@@ -904,9 +904,9 @@ static void test_grid_model_spec(void)
     r.init = INIT_GLOROT;
     r.dropout = 0.5;
     grid_model_spec(&r, &s);
-    CHECK_INT(s.n_conv, 2);
-    CHECK(s.conv[0] == 32 && s.conv[1] == 64);
-    CHECK(s.n_dense == 1 && s.dense[0] == 256);
+    CHECK_INT(s.shape.n_conv, 2);
+    CHECK(s.shape.conv[0] == 32 && s.shape.conv[1] == 64);
+    CHECK(s.shape.n_dense == 1 && s.shape.dense[0] == 256);
     CHECK(s.in_c == 1 && s.in_h == 28 && s.in_w == 28 && s.n_classes == 10);
     CHECK_INT(s.act, ACT_PRELU);
     CHECK(s.alpha == 0.25f);
@@ -1141,7 +1141,8 @@ static void test_grid_model_axis(void)
     }
     model_spec s;
     grid_model_spec(&r[2], &s);
-    CHECK(s.n_conv == 3 && s.conv[2] == 128 && s.n_dense == 1 && s.dense[0] == 256);
+    CHECK(s.shape.n_conv == 3 && s.shape.conv[2] == 128 && s.shape.n_dense == 1 &&
+          s.shape.dense[0] == 256);
     char label[128];
     grid_run_label(&r[2], label, sizeof label);
     CHECK_STR(label, "relu he d=0.25 e=25 s=1 conv=32-64-128;dense=256");

@@ -639,6 +639,7 @@ static double ref_act(const act_params *a, int c, double x)
     case ACT_ELU: return x > 0 ? x : a->alpha * expm1(x);
     case ACT_LEAKY_RELU: return x > 0 ? x : a->alpha * x;
     case ACT_PRELU: return x > 0 ? x : a->prelu_alpha[c] * x;
+    case ACT_COUNT: break;
     }
     return 0;
 }

@@ -60,9 +60,9 @@ static void small_spec(model_spec *s, act_kind act)
 {
     model_spec_default(s);
     s->in_h = s->in_w = 12;     /* 12 -> 10 -> 5 -> 3 -> 1 */
-    s->conv[0] = 3;
-    s->conv[1] = 4;
-    s->dense[0] = 6;
+    s->shape.conv[0] = 3;
+    s->shape.conv[1] = 4;
+    s->shape.dense[0] = 6;
     s->act = act;
     s->alpha = act == ACT_LEAKY_RELU ? 0.1f : act == ACT_PRELU ? 0.25f : 1.0f;
     s->dropout = 0.3f;
@@ -110,8 +110,8 @@ static void test_model_that_cannot_fit_is_refused(void)
     model *m = NULL;
     sw_error err = {0};
     model_spec_default(&s);
-    s.n_conv = 4;   /* 28 -> 13 -> 5 -> 1: a fourth block has nothing left */
-    s.conv[2] = s.conv[3] = 64;
+    s.shape.n_conv = 4;   /* 28 -> 13 -> 5 -> 1: a fourth block has nothing left */
+    s.shape.conv[2] = s.shape.conv[3] = 64;
     CHECK_INT(model_create(&m, &s, 8, &err), SW_EINPUT);
     CHECK(m == NULL);
     CHECK(strstr(err.msg, "conv block 4") != NULL);
@@ -326,9 +326,9 @@ static void tiny_config(train_config *c, act_kind act)
     model_spec_default(&c->model);
     c->model.act = act;
     c->model.in_h = c->model.in_w = 16;
-    c->model.conv[0] = 8;
-    c->model.conv[1] = 8;
-    c->model.dense[0] = 32;
+    c->model.shape.conv[0] = 8;
+    c->model.shape.conv[1] = 8;
+    c->model.shape.dense[0] = 32;
     c->optimizer = OPT_ADAM;
     c->learning_rate = 3e-3f;
     c->batch_size = 32;
@@ -603,10 +603,10 @@ static void test_layer_stats_match_direct_computation(void)
         sw_error err = {0};
         model_spec_default(&s);
         s.in_h = s.in_w = 6;
-        s.n_conv = 1;
-        s.conv[0] = 3;
-        s.n_dense = 1;
-        s.dense[0] = 4;
+        s.shape.n_conv = 1;
+        s.shape.conv[0] = 3;
+        s.shape.n_dense = 1;
+        s.shape.dense[0] = 4;
         s.n_classes = 3;
         s.act = (act_kind)act;
         s.dropout = 0;
@@ -757,9 +757,9 @@ static void test_layer_stats_bit_identical_across_threads(void)
     train_config c;
     tiny_config(&c, ACT_ELU);
     c.model.in_h = c.model.in_w = 28;
-    c.model.conv[0] = 8;
-    c.model.conv[1] = 16;
-    c.model.dense[0] = 64;
+    c.model.shape.conv[0] = 8;
+    c.model.shape.conv[1] = 16;
+    c.model.shape.dense[0] = 64;
     c.epochs = 2;
     stat_log *l = calloc(3, sizeof *l);
     if (!l)
