@@ -76,13 +76,15 @@ check:
 # libFuzzer targets for the input parsers (tests/fuzz/), built with clang into
 # build/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any
 # crash, leak or timeout. FUZZ_MERGE=1 adds new coverage to the corpora.
-# The library without src/nn (GCC-only builtins there), as an archive: each
+# The library without src/nn (GCC-only builtins there) but with the
+# activation table that config reads (it builds with clang), as an archive: each
 # target links only the objects it needs. No OpenMP, so coverage does not
 # depend on thread timing.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset
-FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(filter-out src/nn/%,$(LIB_SRC)))
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(filter-out src/nn/%,$(LIB_SRC)) \
+                src/nn/activation.c)
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 fuzz:

@@ -74,20 +74,6 @@ struct model {
     double *norm_part;          /* (blocks of the largest weight tensor) */
 };
 
-void model_spec_default(model_spec *s)
-{
-    memset(s, 0, sizeof *s);
-    model_shape_default(&s->shape);
-    s->in_c = 1;
-    s->in_h = 28;
-    s->in_w = 28;
-    s->n_classes = 10;
-    s->act = ACT_RELU;
-    s->alpha = 1.0f;
-    s->init = INIT_HE;
-    s->dropout = 0.25f;
-}
-
 static float *alloc_floats(long n)
 {
     size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) & ~(size_t)63;

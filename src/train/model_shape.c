@@ -1,8 +1,12 @@
-/* model_shape.c: a model's layer sizes as text, its fit and its size. */
+/* model_shape.c: the default model, a model's layer sizes as text, its
+ * fit and its size. Needs no kernel code, so the config loader (and its
+ * fuzz target) can link it without the model. */
 #include "train/model_shape.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "train/model.h"
 
 void model_shape_default(model_shape *m)
 {
@@ -12,6 +16,21 @@ void model_shape_default(model_shape *m)
     m->conv[1] = 64;
     m->n_dense = 1;
     m->dense[0] = 256;
+}
+
+/* Declared in model.h; here so that grid and config need no kernels. */
+void model_spec_default(model_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    model_shape_default(&s->shape);
+    s->in_c = 1;
+    s->in_h = 28;
+    s->in_w = 28;
+    s->n_classes = 10;
+    s->act = ACT_RELU;
+    s->alpha = 1.0f;
+    s->init = INIT_HE;
+    s->dropout = 0.25f;
 }
 
 int model_shape_equal(const model_shape *a, const model_shape *b)

@@ -1,5 +1,6 @@
-/* Tests of the YAML grid (config.c) and its expansion into runs (grid.c). */
+/* Tests of the YAML config (src/sweep/config/) and its expansion into runs (grid.c). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1196,6 +1197,54 @@ static void test_grid_run_key_compatible(void)
             CHECK_MSG(strcmp(keys[i], keys[j]) != 0, "early stopping %d and %d share a key", i, j);
 }
 
+/* The names a message lists are the tables' (every activation, init and
+ * optimizer, in table order), and each table name is accepted. */
+static void test_config_names_from_tables(void)
+{
+    char want[600], yaml[200];
+    size_t o = 0;
+    o += (size_t)snprintf(want + o, sizeof want - o, "t.yaml:3:15: activation must be one of ");
+    for (int k = 0; k < act_count(); k++)
+        o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", k ? ", " : "",
+                              act_name((act_kind)k));
+    snprintf(want + o, sizeof want - o, ", got 'zzzz'");
+    CHECK_ERR("name: x\ngrid:\n  activation: zzzz\n", want);
+    o = (size_t)snprintf(want, sizeof want, "t.yaml:3:9: init must be one of ");
+    for (int k = 0; k < init_count(); k++)
+        o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", k ? ", " : "",
+                              init_name((init_kind)k));
+    snprintf(want + o, sizeof want - o, ", got 'zzzz'");
+    CHECK_ERR("name: x\ngrid:\n  init: zzzz\n", want);
+    o = (size_t)snprintf(want, sizeof want, "t.yaml:3:14: optimizer must be one of ");
+    for (int k = 0; k < optim_count(); k++)
+        o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", k ? ", " : "",
+                              optim_name((optim_kind)k));
+    snprintf(want + o, sizeof want - o, ", got 'zzzz'");
+    CHECK_ERR("name: x\ntrain:\n  optimizer: zzzz\n", want);
+
+    for (int k = 0; k < act_count(); k++) {
+        sweep_config c;
+        sw_error e;
+        snprintf(yaml, sizeof yaml, "name: x\ngrid:\n  activation: %s\n  alpha: [0.5, 2]\n",
+                 act_name((act_kind)k));
+        CHECK_INT(parse(&c, yaml, &e), SW_OK);
+        if (e.code)
+            continue;
+        CHECK(c.axis[AXIS_ACTIVATION].n == 1 && c.axis[AXIS_ACTIVATION].v[0] == k);
+        /* an activation without alpha runs once whatever the alphas */
+        CHECK(config_grid_count(&c) == (act_info((act_kind)k)->takes_alpha ? 2 : 1));
+        config_free(&c);
+    }
+    for (int k = 0; k < init_count(); k++) {
+        sweep_config c;
+        sw_error e;
+        snprintf(yaml, sizeof yaml, "name: x\ngrid:\n  init: %s\n", init_name((init_kind)k));
+        CHECK_INT(parse(&c, yaml, &e), SW_OK);
+        if (!e.code)
+            config_free(&c);
+    }
+}
+
 void suite_config(void)
 {
     RUN_TEST(test_config_full);
@@ -1203,6 +1252,7 @@ void suite_config(void)
     RUN_TEST(test_config_scalar_and_list_axes);
     RUN_TEST(test_config_seed_range);
     RUN_TEST(test_config_value_errors);
+    RUN_TEST(test_config_names_from_tables);
     RUN_TEST(test_config_structure_errors);
     RUN_TEST(test_config_unknown_and_duplicate_keys);
     RUN_TEST(test_config_exclude_errors);
