@@ -104,7 +104,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
         {NULL, NULL, 0, NULL},
     };
     if (cli_parse("train", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         train_help();
         return 0;
@@ -145,7 +145,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
 
     dataset d;
     if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     data_split train, val, test;
     dataset_split(&d, split, train_limit, &train, &val, &test);
     cfg.model.in_h = d.rows;
@@ -160,7 +160,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
     int rc = train_run(&cfg, &train, &val, &test, threads, &hooks, &res, err);
     dataset_free(&d);
     if (rc != SW_OK)
-        return SW_ERUN;
+        return err->code;
     if (res.status == TRAIN_DIVERGED) {
         printf("diverged in epoch %d\n", res.diverged_epoch);
         return SW_ERUN;

@@ -166,7 +166,9 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
     if (!out || !table) {
         free(out);
         free(table);
-        return sw_err(err, SW_EINPUT, "%s: out of memory expanding the grid", path);
+        char what[300];
+        snprintf(what, sizeof what, "%s: expanding the grid", path);
+        return sw_oom(err, what);
     }
     for (size_t i = 0; i < cap; i++)
         table[i] = -1;

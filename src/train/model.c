@@ -226,7 +226,7 @@ static int alloc_buffers(model *m, sw_error *err)
     ok = ok && (m->flat = alloc_floats(flat)) && (m->grad_a = alloc_floats(ping)) &&
          (m->grad_b = alloc_floats(ping));
     if (!ok)
-        return sw_err(err, SW_ERUN, "model: out of memory");
+        return sw_oom(err, "model");
     m->big = m->n_conv ? m->conv[big_k].post : NULL;
     return SW_OK;
 }
@@ -261,7 +261,7 @@ static int alloc_stats(model *m, sw_error *err)
     }
     ok = ok && (m->norm_part = calloc((size_t)blocks, sizeof(double)));
     if (!ok)
-        return sw_err(err, SW_ERUN, "model: out of memory");
+        return sw_oom(err, "model");
     return SW_OK;
 }
 
@@ -272,7 +272,7 @@ int model_create(model **out, const model_spec *spec, int max_batch, sw_error *e
         return sw_err(err, SW_EINPUT, "model: batch size must be positive");
     model *m = calloc(1, sizeof *m);
     if (!m)
-        return sw_err(err, SW_ERUN, "model: out of memory");
+        return sw_oom(err, "model");
     m->spec = *spec;
     m->max_batch = max_batch;
     int rc = check_spec(spec, err);

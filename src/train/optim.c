@@ -74,7 +74,7 @@ int optim_init(optimizer *o, optim_kind kind, float lr, long n, sw_error *err)
         o->v = calloc((size_t)n, sizeof(float));
         if (!o->m || !o->v) {
             optim_free(o);
-            return sw_err(err, SW_ERUN, "optimizer: out of memory");
+            return sw_oom(err, "optimizer");
         }
     }
     return SW_OK;

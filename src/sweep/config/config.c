@@ -62,7 +62,8 @@ int config_load(sweep_config *c, const char *path, sw_error *err)
             if (!nb) {
                 if (len > (size_t)CONFIG_MAX_BYTES)
                     break;
-                rc = sw_err(err, SW_EINPUT, "%s: out of memory reading the config", path);
+                parser p = {path, err, 0};
+                rc = cfg_oom(&p);
                 break;
             }
             buf = nb;

@@ -60,6 +60,7 @@ int cfg_fail_at(parser *p, int line, int col, const char *fmt, ...)
 /* At n's place (1:1 for NULL). */
 int cfg_fail(parser *p, const ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Out of memory while reading p's file: SW_ERUN (sw_oom). */
 int cfg_oom(parser *p);
 /* Text for a one-line message: control bytes as '?', cut at 40
  * characters on a UTF-8 boundary. */

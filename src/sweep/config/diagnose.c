@@ -1,5 +1,6 @@
 /* diagnose.c: messages that name the place in the file ("path:line:col:
- * ..."), and suggestions for misspelt keys and names. */
+ * ..."), and suggestions for misspelt keys and names. Each failure is
+ * SW_EINPUT, except running out of memory (SW_ERUN, as sw_oom says). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,8 +32,9 @@ int cfg_fail(parser *p, const ynode *n, const char *fmt, ...)
 
 int cfg_oom(parser *p)
 {
-    sw_err(p->err, SW_EINPUT, "%s: out of memory reading the config", p->path);
-    return SW_EINPUT;
+    char what[300];
+    snprintf(what, sizeof what, "%s: reading the config", p->path);
+    return sw_oom(p->err, what);
 }
 
 const char *cfg_clip_text(const char *s, size_t len, char *buf, size_t size)
