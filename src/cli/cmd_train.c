@@ -50,9 +50,11 @@ static void train_help(void)
            "one line per epoch, then the test scores. Nothing is recorded.\n\n"
            "  --data DIR              MNIST-format folder (default $SWEEP_DATA, else\n"
            "                          " DEFAULT_DATA_DIR ")\n");
-    help_names("--activation NAME", act_count(), act_at, act_name(ACT_RELU));
+    model_spec def;
+    model_spec_default(&def);
+    help_names("--activation NAME", act_count(), act_at, act_name(def.act));
     printf("  --alpha X               elu/leaky_relu alpha, prelu initial alpha (default 1.0)\n");
-    help_names("--init NAME", init_count(), init_at, init_name(INIT_HE));
+    help_names("--init NAME", init_count(), init_at, init_name(def.init));
     printf("  --dropout X             dropout rate after each conv block (default 0.25)\n"
            "  --epochs N              (default 2)\n"
            "  --seed N                (default 1)\n"
@@ -82,8 +84,10 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
 
 int cmd_train(int argc, char **argv, sw_error *err)
 {
-    const char *data_dir = getenv("SWEEP_DATA"), *act = act_name(ACT_RELU),
-               *init = init_name(INIT_HE), *optim = optim_name(OPT_ADAM);
+    train_config cfg = {0};
+    model_spec_default(&cfg.model);   /* the defaults of the flags */
+    const char *data_dir = getenv("SWEEP_DATA"), *act = act_name(cfg.model.act),
+               *init = init_name(cfg.model.init), *optim = optim_name(OPT_ADAM);
     double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2;
     int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
     const char *pos[1];
@@ -109,8 +113,6 @@ int cmd_train(int argc, char **argv, sw_error *err)
         train_help();
         return 0;
     }
-    train_config cfg = {0};
-    model_spec_default(&cfg.model);
     int a = act_from_name(act), in = init_from_name(init), o = optim_from_name(optim);
     char names[400];
     if (a < 0) {

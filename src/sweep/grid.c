@@ -289,7 +289,7 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
     const char *monitor = es_monitor_name(es->monitor);
     if (es->monitor != ES_OFF && (size_t)len < sizeof text)
         len += snprintf(text + len, sizeof text - (size_t)len, ";early_stopping=%s,%d,%d",
-                        monitor ? monitor : "val_loss",
+                        monitor ? monitor : es_monitor_name(ES_VAL_LOSS),
                         es->patience, es->restore_best ? 1 : 0);
     if ((size_t)len >= sizeof text)
         len = (int)sizeof text - 1;   /* cannot happen: fields are bounded */

@@ -245,7 +245,7 @@ static void test_config_seed_range(void)
 
 static void test_config_value_errors(void)
 {
-    /* SPEC §3's example, at its line and column */
+    /* the documented example message: dropout 1.5 at line 7, column 12 */
     const char *spec_example = "name: x\n\n\n\n\ngrid:\n  dropout: 1.5\n";
     sweep_config c;
     sw_error e = {0};
@@ -1014,7 +1014,7 @@ static void test_config_model_axis_limit(void)
 
 static void test_config_model_errors(void)
 {
-    /* the SPEC's model cannot take a fourth pool on 28x28 images */
+    /* the blog's model cannot take a fourth pool on 28x28 images */
     CHECK_ERR("name: x\nmodel: {conv: [32, 64, 128, 256]}\n",
               "t.yaml:2:29: model {conv: [32, 64, 128, 256], dense: [256]} does not fit 28x28 "
               "images: conv block 4 gets a 1x1 input, and a 3x3 conv then a 2x2 pool need at "
