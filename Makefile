@@ -44,7 +44,10 @@ $(BUILD)/%.o: %.c
 # deterministic).
 $(BUILD)/src/nn/%.o: override CFLAGS += -ffp-contract=fast
 
+# Made afresh: `ar r` keeps members whose sources were moved or removed
+# (src/sweep/config.c -> src/sweep/config/), which then define twice.
 $(BUILD)/libsweep.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/sweep: $(CLI_OBJ) $(BUILD)/libsweep.a
@@ -94,6 +97,7 @@ fuzz:
 	  bash tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
 
 build/fuzz/libsweep-nonn.a: $(FUZZ_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(FUZZ_TARGETS:%=build/fuzz/%): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h \
