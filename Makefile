@@ -44,7 +44,10 @@ $(BUILD)/%.o: %.c
 # deterministic).
 $(BUILD)/src/nn/%.o: override CFLAGS += -ffp-contract=fast
 
+# Made afresh: `ar r` keeps members whose sources were moved or removed
+# (src/sweep/config.c -> src/sweep/config/), which then define twice.
 $(BUILD)/libsweep.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/sweep: $(CLI_OBJ) $(BUILD)/libsweep.a
@@ -76,13 +79,15 @@ check:
 # libFuzzer targets for the input parsers (tests/fuzz/), built with clang into
 # build/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any
 # crash, leak or timeout. FUZZ_MERGE=1 adds new coverage to the corpora.
-# The library without src/nn (GCC-only builtins there), as an archive: each
+# The library without src/nn (GCC-only builtins there) but with the
+# activation table that config reads (it builds with clang), as an archive: each
 # target links only the objects it needs. No OpenMP, so coverage does not
 # depend on thread timing.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset
-FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(filter-out src/nn/%,$(LIB_SRC)))
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(filter-out src/nn/%,$(LIB_SRC)) \
+                src/nn/activation.c)
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 fuzz:
@@ -92,6 +97,7 @@ fuzz:
 	  bash tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
 
 build/fuzz/libsweep-nonn.a: $(FUZZ_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(FUZZ_TARGETS:%=build/fuzz/%): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h \

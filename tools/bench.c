@@ -71,23 +71,24 @@ typedef struct {
 static void count_flops(const model *m, flop_count *fc)
 {
     const model_spec *s = model_get_spec(m);
+    const model_shape *sh = &s->shape;
     int c = s->in_c, h = s->in_h, w = s->in_w, in;
     memset(fc, 0, sizeof *fc);
-    for (int k = 0; k < s->n_conv; k++) {
+    for (int k = 0; k < sh->n_conv; k++) {
         int oh = h - 2, ow = w - 2;
         layer_flops *l = &fc->l[fc->n++];
         snprintf(l->name, sizeof l->name, "conv%d", k + 1);
-        l->fwd = 2.0 * s->conv[k] * c * 9 * (double)oh * ow;
+        l->fwd = 2.0 * sh->conv[k] * c * 9 * (double)oh * ow;
         l->has_dx = k > 0;
-        c = s->conv[k];
+        c = sh->conv[k];
         h = oh / 2;
         w = ow / 2;
     }
     in = c * h * w;
-    for (int k = 0; k <= s->n_dense; k++) {
-        int out = k == s->n_dense ? s->n_classes : s->dense[k];
+    for (int k = 0; k <= sh->n_dense; k++) {
+        int out = k == sh->n_dense ? s->n_classes : sh->dense[k];
         layer_flops *l = &fc->l[fc->n++];
-        if (k == s->n_dense)
+        if (k == sh->n_dense)
             snprintf(l->name, sizeof l->name, "out");
         else
             snprintf(l->name, sizeof l->name, "dense%d", k + 1);
@@ -113,7 +114,7 @@ static void count_flops(const model *m, flop_count *fc)
         if (!dot || strcmp(dot, ".weight") != 0)
             continue;
         double macs = (double)t->size;
-        if (layer < s->n_conv) {
+        if (layer < sh->n_conv) {
             macs *= (double)(h - 2) * (w - 2);
             h = (h - 2) / 2;
             w = (w - 2) / 2;

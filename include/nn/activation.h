@@ -1,29 +1,74 @@
-/* activation.h: relu, elu(alpha), leaky_relu(alpha), prelu (learnable alpha
- * per channel). Tensors are (C, n): channel c is the contiguous run
- * [c*n, (c+1)*n), n = B*H*W for conv layers and n = B for dense layers. */
+/* activation.h: the activations, one table row each, and their kernels on
+ * channel-major tensors. Tensors are (C, n): channel c is the contiguous
+ * run [c*n, (c+1)*n), n = B*H*W for conv layers and n = B for dense layers.
+ *
+ * Adding an activation: one act_kind value, one row in activation.c's
+ * table, one forward/backward kernel pair, and their tests (gradient
+ * check, bit-identity across thread counts) in tests/unit/test_nn.c. */
 #ifndef SWEEP_ACTIVATION_H
 #define SWEEP_ACTIVATION_H
 
-typedef enum { ACT_RELU, ACT_ELU, ACT_LEAKY_RELU, ACT_PRELU } act_kind;
+typedef enum { ACT_RELU, ACT_ELU, ACT_LEAKY_RELU, ACT_PRELU, ACT_COUNT } act_kind;
+
+/* Kernels over one run of n elements with one alpha (a parameter-free
+ * activation ignores it). Forward: out may alias in. Backward: din from
+ * dout, the forward's input x (in) and output y (out); din may alias dout,
+ * in and out must not alias each other unless the row says in_place. */
+typedef void act_forward_fn(float *out, const float *in, long n, float alpha);
+typedef void act_backward_fn(float *din, const float *dout, const float *in,
+                             const float *out, long n, float alpha);
+/* Backward of one channel whose alpha is learned: din as act_backward_fn,
+ * and returns the gradient of that alpha, summed in a fixed order. */
+typedef float act_alpha_grad_fn(float *din, const float *dout, const float *in,
+                                long n, float alpha);
+
+/* One activation: its name and the properties the other modules ask for. */
+typedef struct {
+    act_kind kind;
+    const char *name;        /* as written in YAML, on the CLI, in the database */
+    const char *alias;       /* another name accepted on input; NULL if none */
+    int takes_alpha;         /* alpha is a setting; else the run has none (NULL) */
+    double default_alpha;    /* the usual alpha (elu 1.0, leaky_relu 0.3 as
+                                Keras, prelu 0.25); 0 without alpha */
+    int in_place;            /* backward reads x only for its sign, and y > 0
+                                exactly when x > 0 (given alpha > 0 when it
+                                takes one): so forward may overwrite its input
+                                and backward be handed y as x, and the model
+                                keeps no pre-activation copy */
+    act_forward_fn *forward;
+    act_backward_fn *backward;
+    act_alpha_grad_fn *alpha_grad;   /* alpha learned per channel (prelu):
+                                        act_params.prelu_alpha holds it; NULL
+                                        for a fixed alpha */
+} act_desc;
+
+/* The row of kind; NULL if kind is not an activation. */
+const act_desc *act_info(act_kind kind);
+/* Number of activations: kinds are 0 .. act_count() - 1. */
+int act_count(void);
+/* Kind of a name or alias; -1 if unknown (or NULL). Case-sensitive. */
+int act_from_name(const char *name);
+/* Name of kind; "?" if kind is not an activation. */
+const char *act_name(act_kind kind);
+/* Whether a model may run kind in place at this alpha (see in_place). */
+int act_runs_in_place(act_kind kind, float alpha);
 
 typedef struct {
     act_kind kind;
-    float alpha;              /* elu alpha, leaky slope; unused by relu/prelu */
-    const float *prelu_alpha; /* (C) learnable slopes, prelu only */
+    float alpha;              /* elu alpha, leaky slope; unused without alpha
+                                 and by prelu */
+    const float *prelu_alpha; /* (C) learned slopes, when the row has alpha_grad */
 } act_params;
 
 /* out may alias in. */
 void act_forward(const act_params *a, float *out, const float *in, int C, long n);
 
 /* din (C,n) overwritten (may alias dout); in and out from the forward pass
- * (must not alias each other). dprelu_alpha (C) accumulates (+=), prelu
- * only (NULL otherwise). Per-channel sums in a fixed order. */
+ * (must not alias each other, unless act_runs_in_place). dprelu_alpha (C)
+ * accumulates (+=) for a learned alpha (NULL: not wanted). Per-channel sums
+ * in a fixed order. */
 void act_backward(const act_params *a, float *din, float *dprelu_alpha,
                   const float *dout, const float *in, const float *out,
                   int C, long n);
-
-/* Name <-> kind ("relu", "elu", "leaky_relu", "prelu"); -1 if unknown. */
-int act_from_name(const char *name);
-const char *act_name(act_kind kind);
 
 #endif

@@ -1,5 +1,9 @@
-/* config.h: the YAML grid of SPEC §3, parsed with libyaml into typed
- * settings. The only file that includes yaml.h is config.c. */
+/* config.h: a sweep's YAML config (name, data, train, model, grid,
+ * exclude), parsed with libyaml into typed settings. The loader lives in
+ * src/sweep/config/; only its yaml_tree.c includes yaml.h. Names of
+ * activations, inits and optimizers come from the tables of nn/activation.h,
+ * train/init.h and train/optim.h; the model's limits from
+ * train/model_shape.h. */
 #ifndef SWEEP_CONFIG_H
 #define SWEEP_CONFIG_H
 
@@ -41,18 +45,7 @@ typedef struct {
     double v[AXIS_COUNT]; /* model: an index into models, -1 if not in the grid */
 } exclude_rule;
 
-/* The layer sizes of a model (model.h's spec without its activation, init
- * and dropout): `model: {conv: [32, 64], dense: [256]}` is 3x3 conv + 2x2
- * pool blocks of 32 and 64 channels, then a hidden dense layer of 256. */
-typedef struct {
-    int n_conv, conv[MODEL_MAX_CONV];     /* 1..MODEL_MAX_CONV blocks */
-    int n_dense, dense[MODEL_MAX_DENSE];  /* 0..MODEL_MAX_DENSE layers */
-} model_shape;
-
 #define MODEL_AXIS_MAX 1000           /* models in one grid */
-#define MODEL_MAX_CHANNELS 4096
-#define MODEL_MAX_WIDTH 65536
-#define MODEL_MAX_PARAMS 100000000L   /* 400 MB of weights, times 4 with Adam */
 
 /* One model of the config, with the place of its conv list items for
  * messages (line 0: the default model, given nowhere). */
@@ -61,21 +54,6 @@ typedef struct {
     int line, col;                                 /* the model mapping */
     int conv_line[MODEL_MAX_CONV], conv_col[MODEL_MAX_CONV];
 } config_model;
-
-/* The blog's model: conv [32, 64], dense [256]. */
-void model_shape_default(model_shape *m);
-int model_shape_equal(const model_shape *a, const model_shape *b);
-int model_shape_is_default(const model_shape *m);
-/* "conv=32-64;dense=256" (the runs.model column; no commas, so CSV needs
- * no quotes); "dense=none" without hidden dense layers. */
-void model_shape_text(const model_shape *m, char *buf, size_t size);
-/* Whether the model fits h x w images: each conv block needs at least 4x4
- * (3x3 conv, then 2x2 pool). Else *block is the first conv block
- * (1-based) that does not fit and *bh x *bw its input. */
-int model_shape_fits(const model_shape *m, int h, int w, int *block, int *bh, int *bw);
-/* Parameters of the model on h x w images, n_classes outputs (without
- * PReLU slopes); -1 if it does not fit. */
-double model_shape_params(const model_shape *m, int h, int w, int n_classes);
 
 typedef struct {
     char *path;           /* as given on the command line */
@@ -102,6 +80,11 @@ int config_load(sweep_config *c, const char *path, sw_error *err);
 int config_parse(sweep_config *c, const char *text, size_t len,
                  const char *path, sw_error *err);
 void config_free(sweep_config *c);
+
+/* Runs the grid expands to before excludes: an activation without alpha
+ * (relu) counts once whatever the alphas. Exact in a double (9 axes of at
+ * most AXIS_MAX_VALUES values). */
+double config_grid_count(const sweep_config *c);
 
 /* Checks every model of c against the data's rows x cols images (the parse
  * checked them against 28x28). Errors name the model's place in the

@@ -10,7 +10,8 @@
 /* One run's fully resolved settings. */
 typedef struct {
     act_kind activation;
-    double alpha;             /* NAN for relu (ignored, stored as NULL) */
+    double alpha;             /* NAN when the activation takes none (relu;
+                                 stored as NULL) */
     init_kind init;
     double dropout;
     int epochs;

@@ -1,4 +1,5 @@
-/* model.h: the CNN of SPEC §3 (and deeper or wider variants of it).
+/* model.h: the CNN (the blog's model by default, or deeper or wider
+ * variants of it; model_shape.h has its layers and limits).
  *
  *   [conv 3x3 -> act -> maxpool 2 -> dropout] x n_conv
  *   -> flatten -> [dense -> act] x n_dense -> dense n_classes -> softmax
@@ -13,15 +14,11 @@
 
 #include "base/error.h"
 #include "nn/activation.h"
-
-#define MODEL_MAX_CONV 8
-#define MODEL_MAX_DENSE 8
-
-typedef enum { INIT_HE, INIT_GLOROT } init_kind;
+#include "train/init.h"
+#include "train/model_shape.h"
 
 typedef struct {
-    int n_conv, conv[MODEL_MAX_CONV];     /* out channels of each conv block */
-    int n_dense, dense[MODEL_MAX_DENSE];  /* widths of the hidden dense layers */
+    model_shape shape;    /* conv blocks' channels, hidden dense widths */
     int in_c, in_h, in_w, n_classes;
     act_kind act;
     float alpha;    /* elu/leaky alpha; prelu initial alpha */
@@ -29,8 +26,8 @@ typedef struct {
     float dropout;  /* rate after each conv block */
 } model_spec;
 
-/* The blog's model: conv 32, conv 64, dense 256, 1x28x28 in, 10 classes,
- * relu, he, dropout 0.25. */
+/* The blog's model (model_shape_default) on 1x28x28 images, 10 classes,
+ * relu (alpha 1), he, dropout 0.25. */
 void model_spec_default(model_spec *s);
 
 /* One parameter tensor inside the flat buffer. */
@@ -42,7 +39,8 @@ typedef struct {
 
 typedef struct model model;
 
-/* Checks the spec fits (each conv needs >= 3x3 input, each pool >= 2x2). */
+/* Checks the spec against model_shape.h's limits and that every conv block
+ * fits its input. */
 int model_create(model **out, const model_spec *spec, int max_batch, sw_error *err);
 void model_free(model *m);
 
@@ -53,8 +51,8 @@ float *model_grads(model *m);
 int model_num_tensors(const model *m);
 const model_tensor *model_tensor_at(const model *m, int i);
 
-/* He normal (fan_in) or Glorot uniform weights from the counter RNG keyed
- * on (seed, RNG_INIT + tensor index, 0, element); biases 0; prelu alphas
+/* Weights as spec init says (init.h), from the counter RNG keyed on (seed,
+ * RNG_INIT + tensor index, 0, element); biases 0; learned alphas (prelu)
  * set to spec alpha. */
 void model_init_params(model *m, uint64_t seed);
 

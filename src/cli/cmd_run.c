@@ -167,7 +167,7 @@ static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err
         model_shape_text(&shape, model_text, sizeof model_text);
         fprintf(out, "%5d  %-16s  %-11s  %-10s %5s %6s %7g %6d %5d %9g %6lld  %s\n", i + 1,
                 in->keys[i], state, act_name(r->activation), alpha,
-                r->init == INIT_HE ? "he" : "glorot", r->dropout, r->epochs, r->batch_size,
+                init_name(r->init), r->dropout, r->epochs, r->batch_size,
                 r->learning_rate, r->seed, model_text);
     }
     fprintf(out, "%s: %d runs", in->cfg.name, in->n);

@@ -11,24 +11,60 @@
 #include "sweep/config.h"
 #include "train/trainer.h"
 
-static const char train_help[] =
-    "usage: sweep train [FLAGS]\n\n"
-    "Trains one model of SPEC §3 and prints one line per epoch, then the test\n"
-    "scores. Nothing is recorded.\n\n"
-    "  --data DIR              MNIST-format folder (default $SWEEP_DATA, else\n"
-    "                          " DEFAULT_DATA_DIR ")\n"
-    "  --activation NAME       relu | elu | leaky_relu | prelu (default relu)\n"
-    "  --alpha X               elu/leaky_relu alpha, prelu initial alpha (default 1.0)\n"
-    "  --init NAME             he | glorot (default he)\n"
-    "  --dropout X             dropout rate after each conv block (default 0.25)\n"
-    "  --epochs N              (default 2)\n"
-    "  --seed N                (default 1)\n"
-    "  --batch-size N          (default 250)\n"
-    "  --learning-rate X       (default 0.001)\n"
-    "  --optimizer NAME        adam | sgd (default adam)\n"
-    "  --validation-split X    last fraction of the training set (default 0.2)\n"
-    "  --train-limit N         train on the first N training images (0 = all)\n"
-    "  --threads N             OpenMP threads (default: all cores)\n";
+/* The names of one table: "relu | elu | ..." (sep " | ") for the help,
+ * "relu, elu or prelu" (sep ", ", last " or ") for messages. */
+static void join_table(char *buf, size_t size, int n, const char *(*name)(int),
+                       const char *sep, const char *last)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < n && o < size; k++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s",
+                              k == 0 ? "" : k == n - 1 ? last : sep, name(k));
+}
+
+static const char *act_at(int k) { return act_name((act_kind)k); }
+static const char *init_at(int k) { return init_name((init_kind)k); }
+static const char *optim_at(int k) { return optim_name((optim_kind)k); }
+
+/* One flag of the help: its names from a table, wrapped under the text
+ * column when they do not fit one line. */
+static void help_names(const char *flag, int n, const char *(*name)(int), const char *dflt)
+{
+    int col = printf("  %-23s", flag);
+    for (int k = 0; k < n; k++) {
+        const char *s = name(k);
+        int len = (int)strlen(s) + (k ? 3 : 0);
+        if (k && col + len > 64)   /* room for " (default ...)" */
+            col = printf(" |\n%26s%s", "", s) - 3;   /* the new line's column */
+        else
+            col += printf("%s%s", k ? " | " : " ", s);
+    }
+    printf(" (default %s)\n", dflt);
+}
+
+static void train_help(void)
+{
+    printf("usage: sweep train [FLAGS]\n\n"
+           "Trains one model (the blog's CNN: conv [32, 64], dense [256]) and prints\n"
+           "one line per epoch, then the test scores. Nothing is recorded.\n\n"
+           "  --data DIR              MNIST-format folder (default $SWEEP_DATA, else\n"
+           "                          " DEFAULT_DATA_DIR ")\n");
+    model_spec def;
+    model_spec_default(&def);
+    help_names("--activation NAME", act_count(), act_at, act_name(def.act));
+    printf("  --alpha X               elu/leaky_relu alpha, prelu initial alpha (default 1.0)\n");
+    help_names("--init NAME", init_count(), init_at, init_name(def.init));
+    printf("  --dropout X             dropout rate after each conv block (default 0.25)\n"
+           "  --epochs N              (default 2)\n"
+           "  --seed N                (default 1)\n"
+           "  --batch-size N          (default 250)\n"
+           "  --learning-rate X       (default 0.001)\n");
+    help_names("--optimizer NAME", optim_count(), optim_at, optim_name(OPT_ADAM));
+    printf("  --validation-split X    last fraction of the training set (default 0.2)\n"
+           "  --train-limit N         train on the first N training images (0 = all)\n"
+           "  --threads N             OpenMP threads (default: all cores)\n");
+}
 
 static void print_epoch(void *ctx, int epoch, const epoch_metrics *m)
 {
@@ -48,7 +84,10 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
 
 int cmd_train(int argc, char **argv, sw_error *err)
 {
-    const char *data_dir = getenv("SWEEP_DATA"), *act = "relu", *init = "he", *optim = "adam";
+    train_config cfg = {0};
+    model_spec_default(&cfg.model);   /* the defaults of the flags */
+    const char *data_dir = getenv("SWEEP_DATA"), *act = act_name(cfg.model.act),
+               *init = init_name(cfg.model.init), *optim = optim_name(OPT_ADAM);
     double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2;
     int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
     const char *pos[1];
@@ -69,30 +108,36 @@ int cmd_train(int argc, char **argv, sw_error *err)
         {NULL, NULL, 0, NULL},
     };
     if (cli_parse("train", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
-        fputs(train_help, stdout);
+        train_help();
         return 0;
     }
-    train_config cfg = {0};
-    model_spec_default(&cfg.model);
-    int a = act_from_name(act), o = optim_from_name(optim);
-    if (a < 0)
-        return sw_err(err, SW_EINPUT, "sweep train: --activation must be relu, elu, leaky_relu or prelu, got '%s'", act);
-    if (strcmp(init, "he") != 0 && strcmp(init, "glorot") != 0)
-        return sw_err(err, SW_EINPUT, "sweep train: --init must be he or glorot, got '%s'", init);
-    if (o < 0)
-        return sw_err(err, SW_EINPUT, "sweep train: --optimizer must be adam or sgd, got '%s'", optim);
+    int a = act_from_name(act), in = init_from_name(init), o = optim_from_name(optim);
+    char names[400];
+    if (a < 0) {
+        join_table(names, sizeof names, act_count(), act_at, ", ", " or ");
+        return sw_err(err, SW_EINPUT, "sweep train: --activation must be %s, got '%s'", names, act);
+    }
+    if (in < 0) {
+        join_table(names, sizeof names, init_count(), init_at, ", ", " or ");
+        return sw_err(err, SW_EINPUT, "sweep train: --init must be %s, got '%s'", names, init);
+    }
+    if (o < 0) {
+        join_table(names, sizeof names, optim_count(), optim_at, ", ", " or ");
+        return sw_err(err, SW_EINPUT, "sweep train: --optimizer must be %s, got '%s'", names,
+                      optim);
+    }
     if (!(dropout >= 0 && dropout < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --dropout must be in [0, 1), got %g", dropout);
-    if (!(alpha > 0) && a != ACT_RELU)
+    if (!(alpha > 0) && act_info((act_kind)a)->takes_alpha)
         return sw_err(err, SW_EINPUT, "sweep train: --alpha must be > 0, got %g", alpha);
     if (epochs < 1 || batch < 1 || !(lr > 0) || !(split > 0 && split < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --epochs and --batch-size must be positive, "
                                       "--learning-rate > 0, --validation-split in (0, 1)");
     cfg.model.act = (act_kind)a;
     cfg.model.alpha = (float)alpha;
-    cfg.model.init = strcmp(init, "he") == 0 ? INIT_HE : INIT_GLOROT;
+    cfg.model.init = (init_kind)in;
     cfg.model.dropout = (float)dropout;
     cfg.optimizer = (optim_kind)o;
     cfg.learning_rate = (float)lr;
@@ -102,7 +147,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
 
     dataset d;
     if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     data_split train, val, test;
     dataset_split(&d, split, train_limit, &train, &val, &test);
     cfg.model.in_h = d.rows;
@@ -117,7 +162,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
     int rc = train_run(&cfg, &train, &val, &test, threads, &hooks, &res, err);
     dataset_free(&d);
     if (rc != SW_OK)
-        return SW_ERUN;
+        return err->code;
     if (res.status == TRAIN_DIVERGED) {
         printf("diverged in epoch %d\n", res.diverged_epoch);
         return SW_ERUN;

@@ -1,4 +1,5 @@
-/* activation.c: relu, elu, leaky_relu, prelu on channel-major tensors.
+/* activation.c: the activation table, its kernels, and the entry points
+ * that run a row's kernels over channel-major tensors.
  *
  * Work is cut into fixed chunks of one channel (never by thread count);
  * every element is computed by the same expression whichever thread or
@@ -152,27 +153,66 @@ CLONES static float prelu_channel(float *din, const float *g,
 }
 
 /* ---------------------------------------------------------------------------
+ * The table: every activation's name, properties and kernels. */
+
+static const act_desc table[] = {
+    [ACT_RELU] = {ACT_RELU, "relu", NULL, 0, 0.0, 1, fwd_relu, bwd_relu, NULL},
+    [ACT_ELU] = {ACT_ELU, "elu", NULL, 1, 1.0, 1, fwd_elu, bwd_elu, NULL},
+    [ACT_LEAKY_RELU] = {ACT_LEAKY_RELU, "leaky_relu", NULL, 1, 0.3, 1, fwd_leaky, bwd_leaky,
+                        NULL},
+    /* learned slopes may turn negative, so prelu keeps its input */
+    [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel},
+};
+_Static_assert(sizeof table / sizeof table[0] == ACT_COUNT, "one row per act_kind");
+
+const act_desc *act_info(act_kind kind)
+{
+    return (unsigned)kind < ACT_COUNT ? &table[kind] : NULL;
+}
+
+int act_count(void) { return ACT_COUNT; }
+
+int act_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int k = 0; k < ACT_COUNT; k++)
+        if (strcmp(name, table[k].name) == 0 ||
+            (table[k].alias && strcmp(name, table[k].alias) == 0))
+            return k;
+    return -1;
+}
+
+const char *act_name(act_kind kind)
+{
+    return (unsigned)kind < ACT_COUNT ? table[kind].name : "?";
+}
+
+int act_runs_in_place(act_kind kind, float alpha)
+{
+    const act_desc *d = act_info(kind);
+    return d && d->in_place && (!d->takes_alpha || alpha > 0);
+}
+
+/* ---------------------------------------------------------------------------
  * Public entry points */
 
-static float slope(const act_params *a, int c)
+/* The alpha of channel c: learned per channel, or the layer's. */
+static float slope(const act_params *a, const act_desc *d, int c)
 {
-    return a->kind == ACT_PRELU ? a->prelu_alpha[c] : a->alpha;
+    return d->alpha_grad ? a->prelu_alpha[c] : a->alpha;
 }
 
 void act_forward(const act_params *a, float *out, const float *in, int C, long n)
 {
+    const act_desc *d = &table[a->kind];
     const long nch = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static)
     for (long u = 0; u < C * nch; u++) {
         const int c = (int)(u / nch);
         const long off = c * n + u % nch * CHUNK;
         const long len = n - u % nch * CHUNK < CHUNK ? n - u % nch * CHUNK : CHUNK;
-        switch (a->kind) {
-        case ACT_RELU: fwd_relu(out + off, in + off, len, 0); break;
-        case ACT_ELU: fwd_elu(out + off, in + off, len, a->alpha); break;
-        case ACT_LEAKY_RELU:
-        case ACT_PRELU: fwd_leaky(out + off, in + off, len, slope(a, c)); break;
-        }
+        d->forward(out + off, in + off, len, slope(a, d, c));
     }
 }
 
@@ -180,13 +220,14 @@ void act_backward(const act_params *a, float *din, float *dprelu_alpha,
                   const float *dout, const float *in, const float *out,
                   int C, long n)
 {
-    /* PReLU with its alpha gradient: whole channels, so that each sum has
-     * one owner */
-    if (a->kind == ACT_PRELU && dprelu_alpha) {
+    const act_desc *d = &table[a->kind];
+    /* a learned alpha with its gradient: whole channels, so that each sum
+     * has one owner */
+    if (d->alpha_grad && dprelu_alpha) {
 #pragma omp parallel for schedule(static)
         for (int c = 0; c < C; c++)
-            dprelu_alpha[c] += prelu_channel(din + c * n, dout + c * n, in + c * n,
-                                             n, a->prelu_alpha[c]);
+            dprelu_alpha[c] += d->alpha_grad(din + c * n, dout + c * n, in + c * n, n,
+                                             a->prelu_alpha[c]);
         return;
     }
     const long nch = (n + CHUNK - 1) / CHUNK;
@@ -195,35 +236,6 @@ void act_backward(const act_params *a, float *din, float *dprelu_alpha,
         const int c = (int)(u / nch);
         const long off = c * n + u % nch * CHUNK;
         const long len = n - u % nch * CHUNK < CHUNK ? n - u % nch * CHUNK : CHUNK;
-        switch (a->kind) {
-        case ACT_RELU: bwd_relu(din + off, dout + off, in + off, out + off, len, 0); break;
-        case ACT_ELU: bwd_elu(din + off, dout + off, in + off, out + off, len, a->alpha); break;
-        case ACT_LEAKY_RELU:
-        case ACT_PRELU:
-            bwd_leaky(din + off, dout + off, in + off, out + off, len, slope(a, c));
-            break;
-        }
+        d->backward(din + off, dout + off, in + off, out + off, len, slope(a, d, c));
     }
-}
-
-static const char *const names[] = {
-    [ACT_RELU] = "relu", [ACT_ELU] = "elu", [ACT_LEAKY_RELU] = "leaky_relu",
-    [ACT_PRELU] = "prelu",
-};
-
-int act_from_name(const char *name)
-{
-    if (!name)
-        return -1;
-    for (int k = 0; k < (int)(sizeof names / sizeof names[0]); k++)
-        if (strcmp(name, names[k]) == 0)
-            return k;
-    return -1;
-}
-
-const char *act_name(act_kind kind)
-{
-    if ((unsigned)kind >= sizeof names / sizeof names[0])
-        return "?";
-    return names[kind];
 }

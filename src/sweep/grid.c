@@ -1,10 +1,11 @@
 /* grid.c: a config's cartesian product of runs, and their keys.
  *
- * Exclude rules and relu: a relu run has no alpha (NAN here, NULL in the
- * database), so a rule that names alpha never matches a relu run, just as
- * "WHERE alpha = 0.5" never selects one. {alpha: 0.5} thus drops the elu,
- * leaky_relu and prelu runs at 0.5 and leaves relu alone; config.c refuses
- * {activation: relu, alpha: X} since it could never match. */
+ * Exclude rules and alpha: a run whose activation takes no alpha (relu) has
+ * none (NAN here, NULL in the database), so a rule that names alpha never
+ * matches it, just as "WHERE alpha = 0.5" never selects one. {alpha: 0.5}
+ * thus drops the elu, leaky_relu and prelu runs at 0.5 and leaves relu
+ * alone; the config refuses {activation: relu, alpha: X} since it could
+ * never match. */
 #include "sweep/grid.h"
 
 #include <math.h>
@@ -12,15 +13,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Indexed by act_kind, init_kind and optim_kind (own tables: grid does not
- * depend on nn/ or train/ code). */
-static const char *const act_names[] = {"relu", "elu", "leaky_relu", "prelu"};
-static const char *const init_names[] = {"he", "glorot"};
-static const char *const optim_names[] = {"adam", "sgd"};
-
-static const char *name_of(const char *const *names, int n, int k)
+/* Whether a run's activation takes an alpha (else its alpha is NAN). */
+static int takes_alpha(act_kind k)
 {
-    return k >= 0 && k < n ? names[k] : "unknown";
+    const act_desc *d = act_info(k);
+    return d && d->takes_alpha;
+}
+
+/* Names from the tables; "unknown" for a kind outside them. */
+static const char *act_text(act_kind k)
+{
+    const act_desc *d = act_info(k);
+    return d ? d->name : "unknown";
+}
+
+static const char *init_text(init_kind k)
+{
+    const init_desc *d = init_info(k);
+    return d ? d->name : "unknown";
+}
+
+static const char *optim_text(optim_kind k)
+{
+    const optim_desc *d = optim_info(k);
+    return d ? d->name : "unknown";
 }
 
 static uint64_t mix64(uint64_t z)
@@ -122,20 +138,6 @@ static uint64_t run_hash(const run_settings *r)
     return h;
 }
 
-/* Runs before excludes, relu once whatever the alphas; exact in a double
- * (8 axes of at most AXIS_MAX_VALUES values cannot overflow it). */
-static double expanded_count(const sweep_config *c)
-{
-    const axis_values *act = &c->axis[AXIS_ACTIVATION];
-    double relu = 0;
-    for (int i = 0; i < act->n; i++)
-        relu += act->v[i] == ACT_RELU;
-    double total = relu + (act->n - relu) * c->axis[AXIS_ALPHA].n;
-    for (int a = 0; a < AXIS_COUNT; a++)
-        if (a != AXIS_ACTIVATION && a != AXIS_ALPHA)
-            total *= c->axis[a].n;
-    return total;
-}
 
 int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *err)
 {
@@ -150,7 +152,7 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
         if (!(c->axis[AXIS_MODEL].v[i] >= 0 && c->axis[AXIS_MODEL].v[i] < c->n_models))
             return sw_err(err, SW_EINPUT, "%s: the grid's model %d is not among its %d models",
                           path, i + 1, c->n_models);
-    double total = expanded_count(c);
+    double total = config_grid_count(c);
     if (total > GRID_MAX_RUNS)
         return sw_err(err, SW_EINPUT, "%s: the grid expands to %.0f runs, more than the limit of %d",
                       path, total, GRID_MAX_RUNS);
@@ -164,7 +166,9 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
     if (!out || !table) {
         free(out);
         free(table);
-        return sw_err(err, SW_EINPUT, "%s: out of memory expanding the grid", path);
+        char what[300];
+        snprintf(what, sizeof what, "%s: expanding the grid", path);
+        return sw_oom(err, what);
     }
     for (size_t i = 0; i < cap; i++)
         table[i] = -1;
@@ -186,12 +190,13 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
             .model = c->models[(int)c->axis[AXIS_MODEL].v[idx[AXIS_MODEL]]].shape,
             .early_stopping = c->early_stopping,
         };
-        if (r.activation == ACT_RELU)
+        if (!takes_alpha(r.activation))
             r.alpha = NAN;
         if (!excluded(c, &r)) {
-            /* Duplicates keep their first occurrence. Relu's alphas never
-             * get here (the odometer skips them); this catches repeated
-             * values in a config built by hand. */
+            /* Duplicates keep their first occurrence. The alphas of an
+             * activation without alpha never get here (the odometer skips
+             * them); this catches repeated values in a config built by
+             * hand. */
             size_t h = (size_t)run_hash(&r) & (cap - 1);
             while (table[h] >= 0 && !same_run(&out[table[h]], &r))
                 h = (h + 1) & (cap - 1);
@@ -200,11 +205,12 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
                 out[count++] = r;
             }
         }
-        /* Advance the odometer, seed fastest; relu walks one alpha only,
-         * so the loop runs at most GRID_MAX_RUNS times. */
+        /* Advance the odometer, seed fastest; an activation without
+         * alpha walks one alpha only, so the loop runs at most
+         * GRID_MAX_RUNS times. */
         int a = AXIS_COUNT - 1;
         for (; a >= 0; a--) {
-            int len = a == AXIS_ALPHA && r.activation == ACT_RELU ? 1 : c->axis[a].n;
+            int len = a == AXIS_ALPHA && !takes_alpha(r.activation) ? 1 : c->axis[a].n;
             if (++idx[a] < len)
                 break;
             idx[a] = 0;
@@ -242,7 +248,9 @@ static void put_real(char *buf, size_t size, double v)
  *   v1;activation=NAME;alpha=REAL|null;init=NAME;dropout=REAL;epochs=INT;
  *   seed=INT;batch_size=INT;learning_rate=REAL;optimizer=NAME;
  *   validation_split=REAL;train_limit=INT;data=16 lowercase hex digits
- * REAL is "%.17g" (see put_real), alpha is null for relu, INT is decimal.
+ * REAL is "%.17g" (see put_real), alpha is null for an activation without
+ * alpha (relu), INT is decimal; NAME is the name in the table of the
+ * activation, init or optimizer ("unknown" for a value outside it).
  * Settings added later are appended only when they differ from what every
  * run had before them, so the keys of existing runs never change:
  *   ;model=conv=INT-INT...;dense=INT-...|none   a model other than the
@@ -254,7 +262,7 @@ static void put_real(char *buf, size_t size, double v)
 void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KEY_LEN + 1])
 {
     char text[768], alpha[32], dropout[32], lr[32], split[32];
-    if (r->activation == ACT_RELU || isnan(r->alpha))
+    if (!takes_alpha(r->activation) || isnan(r->alpha))
         snprintf(alpha, sizeof alpha, "null");
     else
         put_real(alpha, sizeof alpha, r->alpha);
@@ -265,9 +273,9 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
                        "v1;activation=%s;alpha=%s;init=%s;dropout=%s;epochs=%d;seed=%lld;"
                        "batch_size=%d;learning_rate=%s;optimizer=%s;validation_split=%s;"
                        "train_limit=%ld;data=%016llx",
-                       name_of(act_names, 4, (int)r->activation), alpha,
-                       name_of(init_names, 2, (int)r->init), dropout, r->epochs, r->seed,
-                       r->batch_size, lr, name_of(optim_names, 2, (int)r->optimizer), split,
+                       act_text(r->activation), alpha,
+                       init_text(r->init), dropout, r->epochs, r->seed,
+                       r->batch_size, lr, optim_text(r->optimizer), split,
                        r->train_limit, (unsigned long long)data_identity);
     if (len < 0)
         len = 0;
@@ -278,9 +286,10 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
         len += snprintf(text + len, sizeof text - (size_t)len, ";model=%s", shape);
     }
     const es_settings *es = &r->early_stopping;
+    const char *monitor = es_monitor_name(es->monitor);
     if (es->monitor != ES_OFF && (size_t)len < sizeof text)
         len += snprintf(text + len, sizeof text - (size_t)len, ";early_stopping=%s,%d,%d",
-                        es->monitor == ES_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+                        monitor ? monitor : es_monitor_name(ES_VAL_LOSS),
                         es->patience, es->restore_best ? 1 : 0);
     if ((size_t)len >= sizeof text)
         len = (int)sizeof text - 1;   /* cannot happen: fields are bounded */
@@ -292,7 +301,7 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
     snprintf(key, RUN_KEY_LEN + 1, "%016llx", (unsigned long long)mix64(h));
 }
 
-/* "elu a=1 he d=0.25 e=25 s=3"; relu has no alpha; bs= and lr= only when
+/* "elu a=1 he d=0.25 e=25 s=3"; no alpha for an activation without one; bs= and lr= only when
  * they differ from the train defaults (250, 0.001), and the model (as
  * "conv=32-64-128;dense=256") only when it is not the default, to keep it
  * short. */
@@ -301,7 +310,7 @@ void grid_run_label(const run_settings *r, char *buf, size_t size)
     char alpha[40] = "", extra[320] = "";
     if (!size)
         return;
-    if (r->activation != ACT_RELU)
+    if (takes_alpha(r->activation))
         snprintf(alpha, sizeof alpha, " a=%g", r->alpha);
     size_t o = 0;
     if (r->batch_size != 250)
@@ -314,24 +323,16 @@ void grid_run_label(const run_settings *r, char *buf, size_t size)
         model_shape_text(&m, shape, sizeof shape);
         snprintf(extra + o, sizeof extra - o, " %s", shape);
     }
-    snprintf(buf, size, "%s%s %s d=%g e=%d s=%lld%s", name_of(act_names, 4, (int)r->activation),
-             alpha, name_of(init_names, 2, (int)r->init), r->dropout, r->epochs, r->seed, extra);
+    snprintf(buf, size, "%s%s %s d=%g e=%d s=%lld%s", act_text(r->activation), alpha,
+             init_text(r->init), r->dropout, r->epochs, r->seed, extra);
 }
 
 void grid_model_spec(const run_settings *r, model_spec *spec)
 {
-    model_shape m = run_model(r);
-    memset(spec, 0, sizeof *spec);
-    spec->n_conv = m.n_conv;
-    memcpy(spec->conv, m.conv, sizeof spec->conv);
-    spec->n_dense = m.n_dense;
-    memcpy(spec->dense, m.dense, sizeof spec->dense);
-    spec->in_c = 1;
-    spec->in_h = 28;
-    spec->in_w = 28;
-    spec->n_classes = 10;
+    model_spec_default(spec);   /* the input and the classes */
+    spec->shape = run_model(r);
     spec->act = r->activation;
-    spec->alpha = r->activation == ACT_RELU ? 0.0f : (float)r->alpha;
+    spec->alpha = takes_alpha(r->activation) ? (float)r->alpha : 0.0f;
     spec->init = r->init;
     spec->dropout = (float)r->dropout;
 }

@@ -74,24 +74,6 @@ struct model {
     double *norm_part;          /* (blocks of the largest weight tensor) */
 };
 
-void model_spec_default(model_spec *s)
-{
-    memset(s, 0, sizeof *s);
-    s->n_conv = 2;
-    s->conv[0] = 32;
-    s->conv[1] = 64;
-    s->n_dense = 1;
-    s->dense[0] = 256;
-    s->in_c = 1;
-    s->in_h = 28;
-    s->in_w = 28;
-    s->n_classes = 10;
-    s->act = ACT_RELU;
-    s->alpha = 1.0f;
-    s->init = INIT_HE;
-    s->dropout = 0.25f;
-}
-
 static float *alloc_floats(long n)
 {
     size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
@@ -114,41 +96,58 @@ static long add_tensor(model *m, const char *name, long size, int fan_in, int fa
     return t->offset;
 }
 
-/* Lays out parameters and checks that every block fits its input. */
-static int plan_layers(model *m, sw_error *err)
+/* Checks the spec against the limits of model_shape.h. */
+static int check_spec(const model_spec *s, sw_error *err)
+{
+    const model_shape *sh = &s->shape;
+    int block, bh, bw;
+    if (s->in_c != 1 || s->in_h < 1 || s->in_w < 1 || s->n_classes < 2)
+        return sw_err(err, SW_EINPUT, "model: input must be 1 channel and at least 2 classes");
+    if (!act_info(s->act) || !init_info(s->init))
+        return sw_err(err, SW_EINPUT, "model: unknown activation or initialisation");
+    if (sh->n_conv < 0 || sh->n_conv > MODEL_MAX_CONV || sh->n_dense < 0 ||
+        sh->n_dense > MODEL_MAX_DENSE)
+        return sw_err(err, SW_EINPUT, "model: at most %d conv and %d dense layers",
+                      MODEL_MAX_CONV, MODEL_MAX_DENSE);
+    for (int k = 0; k < sh->n_conv; k++)
+        if (sh->conv[k] < 1 || sh->conv[k] > MODEL_MAX_CHANNELS)
+            return sw_err(err, SW_EINPUT, "model: conv block %d has %d channels", k + 1,
+                          sh->conv[k]);
+    if (!model_shape_fits(sh, s->in_h, s->in_w, &block, &bh, &bw))
+        return sw_err(err, SW_EINPUT,
+                      "model: conv block %d gets a %dx%d input; a 3x3 conv and a 2x2 pool need "
+                      "at least %dx%d", block, bh, bw, MODEL_MIN_CONV_INPUT, MODEL_MIN_CONV_INPUT);
+    for (int k = 0; k <= sh->n_dense; k++) {
+        int out = k == sh->n_dense ? s->n_classes : sh->dense[k];
+        if (out < 1 || out > MODEL_MAX_WIDTH)
+            return sw_err(err, SW_EINPUT, "model: dense layer %d has %d units", k + 1, out);
+    }
+    return SW_OK;
+}
+
+/* Lays out the parameters of a checked spec, and each block's sizes. */
+static void plan_layers(model *m)
 {
     const model_spec *s = &m->spec;
     char name[32];
-    int prelu = s->act == ACT_PRELU;
-    if (s->in_c != 1 || s->in_h < 1 || s->in_w < 1 || s->n_classes < 2)
-        return sw_err(err, SW_EINPUT, "model: input must be 1 channel and at least 2 classes");
-    if (s->n_conv < 0 || s->n_conv > MODEL_MAX_CONV || s->n_dense < 0 ||
-        s->n_dense > MODEL_MAX_DENSE)
-        return sw_err(err, SW_EINPUT, "model: at most %d conv and %d dense layers",
-                      MODEL_MAX_CONV, MODEL_MAX_DENSE);
+    int learned = act_info(s->act)->alpha_grad != NULL;   /* one alpha per channel */
     int c = s->in_c, h = s->in_h, w = s->in_w;
-    for (int k = 0; k < s->n_conv; k++) {
+    for (int k = 0; k < s->shape.n_conv; k++) {
         conv_block *b = &m->conv[k];
-        if (s->conv[k] < 1 || s->conv[k] > 4096)
-            return sw_err(err, SW_EINPUT, "model: conv block %d has %d channels", k + 1, s->conv[k]);
-        if (h < 4 || w < 4)
-            return sw_err(err, SW_EINPUT,
-                          "model: conv block %d gets a %dx%d input; a 3x3 conv and a 2x2 pool need at least 4x4",
-                          k + 1, h, w);
         b->ic = c;
-        b->oc = s->conv[k];
+        b->oc = s->shape.conv[k];
         b->h = h;
         b->w = w;
-        b->oh = h - 2;
-        b->ow = w - 2;
-        b->ph = b->oh / 2;
-        b->pw = b->ow / 2;
+        b->oh = model_conv_out(h);
+        b->ow = model_conv_out(w);
+        b->ph = model_block_out(h);
+        b->pw = model_block_out(w);
         snprintf(name, sizeof name, "conv%d.weight", k + 1);
         b->w_off = add_tensor(m, name, (long)b->oc * c * 9, c * 9, b->oc * 9);
         snprintf(name, sizeof name, "conv%d.bias", k + 1);
         b->b_off = add_tensor(m, name, b->oc, 0, 0);
         b->a_off = -1;
-        if (prelu) {
+        if (learned) {
             snprintf(name, sizeof name, "conv%d.prelu", k + 1);
             b->a_off = add_tensor(m, name, b->oc, 0, 0);
         }
@@ -156,46 +155,33 @@ static int plan_layers(model *m, sw_error *err)
         h = b->ph;
         w = b->pw;
     }
-    m->n_conv = s->n_conv;
+    m->n_conv = s->shape.n_conv;
     m->flat_c = c;
     m->flat_s = h * w;
     int in = c * h * w;
-    for (int k = 0; k <= s->n_dense; k++) {
+    for (int k = 0; k <= s->shape.n_dense; k++) {
         dense_block *d = &m->dense[k];
-        int last = k == s->n_dense;
+        int last = k == s->shape.n_dense;
         d->in = in;
-        d->out = last ? s->n_classes : s->dense[k];
-        if (d->out < 1 || d->out > 65536)
-            return sw_err(err, SW_EINPUT, "model: dense layer %d has %d units", k + 1, d->out);
-        const char *base = last ? "out" : "dense";
+        d->out = last ? s->n_classes : s->shape.dense[k];
         if (last)
             snprintf(name, sizeof name, "out.weight");
         else
-            snprintf(name, sizeof name, "%s%d.weight", base, k + 1);
+            snprintf(name, sizeof name, "dense%d.weight", k + 1);
         d->w_off = add_tensor(m, name, (long)d->out * in, in, d->out);
         if (last)
             snprintf(name, sizeof name, "out.bias");
         else
-            snprintf(name, sizeof name, "%s%d.bias", base, k + 1);
+            snprintf(name, sizeof name, "dense%d.bias", k + 1);
         d->b_off = add_tensor(m, name, d->out, 0, 0);
         d->a_off = -1;
-        if (prelu && !last) {
+        if (learned && !last) {
             snprintf(name, sizeof name, "dense%d.prelu", k + 1);
             d->a_off = add_tensor(m, name, d->out, 0, 0);
         }
         in = d->out;
     }
-    m->n_dense = s->n_dense + 1;
-    return SW_OK;
-}
-
-/* relu, elu and leaky_relu with a positive slope keep the sign, so their
- * backward can read the sign of x from the output: the activation then runs
- * in place and no pre-activation copy is kept. PReLU's slopes are learned
- * and may turn negative, so it keeps its input. */
-static int act_in_place(const model_spec *s)
-{
-    return s->act != ACT_PRELU && (s->act != ACT_LEAKY_RELU || s->alpha > 0);
+    m->n_dense = s->shape.n_dense + 1;
 }
 
 /* Backward needs the full-size activations only at the pooling winners,
@@ -206,7 +192,8 @@ static int alloc_buffers(model *m, sw_error *err)
 {
     long B = m->max_batch, flat = (long)m->flat_c * m->flat_s * B;
     long ping = flat, big_n = 1;
-    int in_place = act_in_place(&m->spec), big_k = 0;
+    /* an activation that keeps the sign runs in place: no pre-activation copy */
+    int in_place = act_runs_in_place(m->spec.act, m->spec.alpha), big_k = 0;
     for (int k = 0; k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow;
@@ -239,7 +226,7 @@ static int alloc_buffers(model *m, sw_error *err)
     ok = ok && (m->flat = alloc_floats(flat)) && (m->grad_a = alloc_floats(ping)) &&
          (m->grad_b = alloc_floats(ping));
     if (!ok)
-        return sw_err(err, SW_ERUN, "model: out of memory");
+        return sw_oom(err, "model");
     m->big = m->n_conv ? m->conv[big_k].post : NULL;
     return SW_OK;
 }
@@ -274,7 +261,7 @@ static int alloc_stats(model *m, sw_error *err)
     }
     ok = ok && (m->norm_part = calloc((size_t)blocks, sizeof(double)));
     if (!ok)
-        return sw_err(err, SW_ERUN, "model: out of memory");
+        return sw_oom(err, "model");
     return SW_OK;
 }
 
@@ -285,13 +272,19 @@ int model_create(model **out, const model_spec *spec, int max_batch, sw_error *e
         return sw_err(err, SW_EINPUT, "model: batch size must be positive");
     model *m = calloc(1, sizeof *m);
     if (!m)
-        return sw_err(err, SW_ERUN, "model: out of memory");
+        return sw_oom(err, "model");
     m->spec = *spec;
     m->max_batch = max_batch;
-    if (plan_layers(m, err) != SW_OK || alloc_buffers(m, err) != SW_OK ||
-        alloc_stats(m, err) != SW_OK) {
+    int rc = check_spec(spec, err);
+    if (rc == SW_OK) {
+        plan_layers(m);
+        rc = alloc_buffers(m, err);
+    }
+    if (rc == SW_OK)
+        rc = alloc_stats(m, err);
+    if (rc != SW_OK) {
         model_free(m);
-        return err->code;
+        return rc;
     }
     *out = m;
     return SW_OK;
@@ -344,18 +337,12 @@ void model_init_params(model *m, uint64_t seed)
     for (int t = 0; t < m->n_tensors; t++) {
         const model_tensor *mt = &m->tensors[t];
         float *p = m->params + mt->offset;
-        uint64_t purpose = RNG_INIT + (uint64_t)t;
         if (strstr(mt->name, ".prelu")) {
             for (long i = 0; i < mt->size; i++)
                 p[i] = m->spec.alpha;
-        } else if (mt->fan_in > 0 && m->spec.init == INIT_HE) {
-            double std = sqrt(2.0 / mt->fan_in);
-            for (long i = 0; i < mt->size; i++)
-                p[i] = (float)(std * rng_normal(seed, purpose, 0, (uint64_t)i));
         } else if (mt->fan_in > 0) {
-            double limit = sqrt(6.0 / (mt->fan_in + mt->fan_out));
-            for (long i = 0; i < mt->size; i++)
-                p[i] = (float)(limit * (2.0 * rng_uniform(seed, purpose, 0, (uint64_t)i) - 1.0));
+            init_fill(m->spec.init, p, mt->size, mt->fan_in, mt->fan_out, seed,
+                      RNG_INIT + (uint64_t)t);
         }
         /* biases stay zero */
     }

@@ -32,6 +32,11 @@ check "version prints" bash -c "'$SWEEP' --version | grep -q '^sweep [0-9]'"
 for c in run plan status export train; do
     check "$c --help exits 0" bash -c "'$SWEEP' $c --help | grep -q usage"
 done
+check "train --help lists the activations from the table" \
+    bash -c "'$SWEEP' train --help | grep -q -- '--activation NAME       relu | elu | leaky_relu'"
+check "train --help stands on its own" bash -c "! '$SWEEP' train --help | grep -q SPEC"
+check "train names the valid activations" \
+    bash -c "'$SWEEP' train --activation nope 2>&1 | grep -q \"must be relu, elu, leaky_relu\""
 check "unknown command exits 2" bash -c "'$SWEEP' frobnicate 2>/dev/null; [ \$? -eq 2 ]"
 check "unknown flag exits 2" bash -c "'$SWEEP' run tiny.yaml --jbos 2 2>&1 >/dev/null | grep -q \"unknown option '--jbos'\""
 

@@ -1,5 +1,6 @@
-/* Tests of the YAML grid (config.c) and its expansion into runs (grid.c). */
+/* Tests of the YAML config (src/sweep/config/) and its expansion into runs (grid.c). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -244,7 +245,7 @@ static void test_config_seed_range(void)
 
 static void test_config_value_errors(void)
 {
-    /* SPEC §3's example, at its line and column */
+    /* the documented example message: dropout 1.5 at line 7, column 12 */
     const char *spec_example = "name: x\n\n\n\n\ngrid:\n  dropout: 1.5\n";
     sweep_config c;
     sw_error e = {0};
@@ -904,9 +905,9 @@ static void test_grid_model_spec(void)
     r.init = INIT_GLOROT;
     r.dropout = 0.5;
     grid_model_spec(&r, &s);
-    CHECK_INT(s.n_conv, 2);
-    CHECK(s.conv[0] == 32 && s.conv[1] == 64);
-    CHECK(s.n_dense == 1 && s.dense[0] == 256);
+    CHECK_INT(s.shape.n_conv, 2);
+    CHECK(s.shape.conv[0] == 32 && s.shape.conv[1] == 64);
+    CHECK(s.shape.n_dense == 1 && s.shape.dense[0] == 256);
     CHECK(s.in_c == 1 && s.in_h == 28 && s.in_w == 28 && s.n_classes == 10);
     CHECK_INT(s.act, ACT_PRELU);
     CHECK(s.alpha == 0.25f);
@@ -1013,7 +1014,7 @@ static void test_config_model_axis_limit(void)
 
 static void test_config_model_errors(void)
 {
-    /* the SPEC's model cannot take a fourth pool on 28x28 images */
+    /* the blog's model cannot take a fourth pool on 28x28 images */
     CHECK_ERR("name: x\nmodel: {conv: [32, 64, 128, 256]}\n",
               "t.yaml:2:29: model {conv: [32, 64, 128, 256], dense: [256]} does not fit 28x28 "
               "images: conv block 4 gets a 1x1 input, and a 3x3 conv then a 2x2 pool need at "
@@ -1141,7 +1142,8 @@ static void test_grid_model_axis(void)
     }
     model_spec s;
     grid_model_spec(&r[2], &s);
-    CHECK(s.n_conv == 3 && s.conv[2] == 128 && s.n_dense == 1 && s.dense[0] == 256);
+    CHECK(s.shape.n_conv == 3 && s.shape.conv[2] == 128 && s.shape.n_dense == 1 &&
+          s.shape.dense[0] == 256);
     char label[128];
     grid_run_label(&r[2], label, sizeof label);
     CHECK_STR(label, "relu he d=0.25 e=25 s=1 conv=32-64-128;dense=256");
@@ -1195,6 +1197,54 @@ static void test_grid_run_key_compatible(void)
             CHECK_MSG(strcmp(keys[i], keys[j]) != 0, "early stopping %d and %d share a key", i, j);
 }
 
+/* The names a message lists are the tables' (every activation, init and
+ * optimizer, in table order), and each table name is accepted. */
+static void test_config_names_from_tables(void)
+{
+    char want[600], yaml[200];
+    size_t o = 0;
+    o += (size_t)snprintf(want + o, sizeof want - o, "t.yaml:3:15: activation must be one of ");
+    for (int k = 0; k < act_count(); k++)
+        o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", k ? ", " : "",
+                              act_name((act_kind)k));
+    snprintf(want + o, sizeof want - o, ", got 'zzzz'");
+    CHECK_ERR("name: x\ngrid:\n  activation: zzzz\n", want);
+    o = (size_t)snprintf(want, sizeof want, "t.yaml:3:9: init must be one of ");
+    for (int k = 0; k < init_count(); k++)
+        o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", k ? ", " : "",
+                              init_name((init_kind)k));
+    snprintf(want + o, sizeof want - o, ", got 'zzzz'");
+    CHECK_ERR("name: x\ngrid:\n  init: zzzz\n", want);
+    o = (size_t)snprintf(want, sizeof want, "t.yaml:3:14: optimizer must be one of ");
+    for (int k = 0; k < optim_count(); k++)
+        o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", k ? ", " : "",
+                              optim_name((optim_kind)k));
+    snprintf(want + o, sizeof want - o, ", got 'zzzz'");
+    CHECK_ERR("name: x\ntrain:\n  optimizer: zzzz\n", want);
+
+    for (int k = 0; k < act_count(); k++) {
+        sweep_config c;
+        sw_error e;
+        snprintf(yaml, sizeof yaml, "name: x\ngrid:\n  activation: %s\n  alpha: [0.5, 2]\n",
+                 act_name((act_kind)k));
+        CHECK_INT(parse(&c, yaml, &e), SW_OK);
+        if (e.code)
+            continue;
+        CHECK(c.axis[AXIS_ACTIVATION].n == 1 && c.axis[AXIS_ACTIVATION].v[0] == k);
+        /* an activation without alpha runs once whatever the alphas */
+        CHECK(config_grid_count(&c) == (act_info((act_kind)k)->takes_alpha ? 2 : 1));
+        config_free(&c);
+    }
+    for (int k = 0; k < init_count(); k++) {
+        sweep_config c;
+        sw_error e;
+        snprintf(yaml, sizeof yaml, "name: x\ngrid:\n  init: %s\n", init_name((init_kind)k));
+        CHECK_INT(parse(&c, yaml, &e), SW_OK);
+        if (!e.code)
+            config_free(&c);
+    }
+}
+
 void suite_config(void)
 {
     RUN_TEST(test_config_full);
@@ -1202,6 +1252,7 @@ void suite_config(void)
     RUN_TEST(test_config_scalar_and_list_axes);
     RUN_TEST(test_config_seed_range);
     RUN_TEST(test_config_value_errors);
+    RUN_TEST(test_config_names_from_tables);
     RUN_TEST(test_config_structure_errors);
     RUN_TEST(test_config_unknown_and_duplicate_keys);
     RUN_TEST(test_config_exclude_errors);

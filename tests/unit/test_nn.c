@@ -639,6 +639,7 @@ static double ref_act(const act_params *a, int c, double x)
     case ACT_ELU: return x > 0 ? x : a->alpha * expm1(x);
     case ACT_LEAKY_RELU: return x > 0 ? x : a->alpha * x;
     case ACT_PRELU: return x > 0 ? x : a->prelu_alpha[c] * x;
+    case ACT_COUNT: break;
     }
     return 0;
 }
@@ -749,6 +750,82 @@ static void test_act_names(void)
     CHECK_INT(act_from_name("ELU"), -1);
     CHECK_INT(act_from_name(""), -1);
     CHECK_INT(act_from_name(NULL), -1);
+}
+
+/* Every row of the table is whole and names its own kind; the names and
+ * aliases are distinct; the properties are those of the contract. */
+static void test_act_table(void)
+{
+    CHECK_INT(act_count(), ACT_COUNT);
+    for (int k = 0; k < act_count(); k++) {
+        const act_desc *d = act_info((act_kind)k);
+        CHECK(d != NULL);
+        if (!d)
+            continue;
+        CHECK_INT(d->kind, k);
+        CHECK(d->name && d->forward && d->backward);
+        CHECK_STR(act_name((act_kind)k), d->name);
+        CHECK_INT(act_from_name(d->name), k);
+        if (d->alias)
+            CHECK_INT(act_from_name(d->alias), k);
+        CHECK(!d->alpha_grad || d->takes_alpha);   /* a learned alpha starts somewhere */
+        CHECK(d->takes_alpha ? d->default_alpha > 0 : d->default_alpha == 0);
+        for (int j = 0; j < k; j++) {
+            const act_desc *e = act_info((act_kind)j);
+            CHECK_MSG(strcmp(d->name, e->name) != 0, "%s twice", d->name);
+            CHECK_MSG(!d->alias || strcmp(d->alias, e->name) != 0, "alias %s taken", d->alias);
+            CHECK_MSG(!e->alias || strcmp(d->name, e->alias) != 0, "%s taken", d->name);
+        }
+    }
+    CHECK(act_info(ACT_COUNT) == NULL);
+    CHECK(act_info((act_kind)-1) == NULL);
+    CHECK_STR(act_name(ACT_COUNT), "?");
+    CHECK(!act_info(ACT_RELU)->takes_alpha);
+    CHECK(act_info(ACT_ELU)->default_alpha == 1.0);
+    CHECK(act_info(ACT_LEAKY_RELU)->default_alpha == 0.3);
+    CHECK(act_info(ACT_PRELU)->default_alpha == 0.25);
+    CHECK(act_info(ACT_PRELU)->alpha_grad != NULL && act_info(ACT_ELU)->alpha_grad == NULL);
+    CHECK(act_runs_in_place(ACT_RELU, 0));
+    CHECK(act_runs_in_place(ACT_ELU, 1.0f));
+    CHECK(act_runs_in_place(ACT_LEAKY_RELU, 0.3f));
+    CHECK(!act_runs_in_place(ACT_LEAKY_RELU, -0.3f));
+    CHECK(!act_runs_in_place(ACT_LEAKY_RELU, 0));
+    CHECK(!act_runs_in_place(ACT_PRELU, 0.25f));
+    CHECK(!act_runs_in_place(ACT_COUNT, 1.0f));
+}
+
+/* Backward handed y as x (the in-place case) gives din bit for bit as
+ * handed x: din1 from (x, y), din2 from (y, y). */
+static int in_place_backward_agrees(act_kind kind, float alpha)
+{
+    const int C = 3;
+    const long n = 4099, N = C * n;
+    float *in = falloc(N), *out = falloc(N), *g = falloc(N), *d1 = falloc(N), *d2 = falloc(N);
+    fill(in, N, 61, -4, 4);
+    fill(g, N, 62, -1, 1);
+    in[0] = 0.0f;
+    in[1] = -1e-40f;   /* subnormal: its output may round to -0 */
+    in[2] = 1e-40f;
+    act_params a = {kind, alpha, NULL};
+    act_forward(&a, out, in, C, n);
+    act_backward(&a, d1, NULL, g, in, out, C, n);
+    act_backward(&a, d2, NULL, g, out, out, C, n);
+    int same = memcmp(d1, d2, sizeof(float) * (size_t)N) == 0;
+    free(in), free(out), free(g), free(d1), free(d2);
+    return same;
+}
+
+/* Every row that says in_place holds to it at its default alpha; the check
+ * can fail: a leaky slope below zero flips the sign. */
+static void test_act_in_place_rows(void)
+{
+    for (int k = 0; k < act_count(); k++) {
+        const act_desc *d = act_info((act_kind)k);
+        if (d->in_place)
+            CHECK_MSG(in_place_backward_agrees((act_kind)k, (float)d->default_alpha),
+                      "%s says in_place, but its backward needs x", d->name);
+    }
+    CHECK(!in_place_backward_agrees(ACT_LEAKY_RELU, -0.5f));
 }
 
 /* ---------------------------------------------------------------------------
@@ -1035,6 +1112,8 @@ void suite_nn(void)
     RUN_TEST(test_activation_gradients);
     RUN_TEST(test_elu_accuracy);
     RUN_TEST(test_act_names);
+    RUN_TEST(test_act_table);
+    RUN_TEST(test_act_in_place_rows);
     RUN_TEST(test_dropout);
     RUN_TEST(test_softmax_golden);
     RUN_TEST(test_softmax_gradients);

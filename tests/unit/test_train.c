@@ -60,9 +60,9 @@ static void small_spec(model_spec *s, act_kind act)
 {
     model_spec_default(s);
     s->in_h = s->in_w = 12;     /* 12 -> 10 -> 5 -> 3 -> 1 */
-    s->conv[0] = 3;
-    s->conv[1] = 4;
-    s->dense[0] = 6;
+    s->shape.conv[0] = 3;
+    s->shape.conv[1] = 4;
+    s->shape.dense[0] = 6;
     s->act = act;
     s->alpha = act == ACT_LEAKY_RELU ? 0.1f : act == ACT_PRELU ? 0.25f : 1.0f;
     s->dropout = 0.3f;
@@ -110,8 +110,8 @@ static void test_model_that_cannot_fit_is_refused(void)
     model *m = NULL;
     sw_error err = {0};
     model_spec_default(&s);
-    s.n_conv = 4;   /* 28 -> 13 -> 5 -> 1: a fourth block has nothing left */
-    s.conv[2] = s.conv[3] = 64;
+    s.shape.n_conv = 4;   /* 28 -> 13 -> 5 -> 1: a fourth block has nothing left */
+    s.shape.conv[2] = s.shape.conv[3] = 64;
     CHECK_INT(model_create(&m, &s, 8, &err), SW_EINPUT);
     CHECK(m == NULL);
     CHECK(strstr(err.msg, "conv block 4") != NULL);
@@ -162,6 +162,118 @@ static void test_init_statistics(void)
         CHECK(model_params(m)[0] != first);
         model_free(m);
     }
+}
+
+/* The init table: rows whole and named; each draws as its row says (He
+ * normal on fan_in, Glorot uniform on fan_in + fan_out), bit for bit, and
+ * the model draws each weight tensor with it. */
+static void test_init_table(void)
+{
+    CHECK_INT(init_count(), INIT_COUNT);
+    for (int k = 0; k < init_count(); k++) {
+        const init_desc *d = init_info((init_kind)k);
+        CHECK(d && d->kind == (init_kind)k && d->scale > 0);
+        CHECK_INT(init_from_name(init_name((init_kind)k)), k);
+    }
+    CHECK_STR(init_name(INIT_HE), "he");
+    CHECK_STR(init_name(INIT_GLOROT), "glorot");
+    CHECK_STR(init_name(INIT_COUNT), "?");
+    CHECK(init_info(INIT_COUNT) == NULL);
+    CHECK_INT(init_from_name("xavier"), -1);
+    CHECK_INT(init_from_name(NULL), -1);
+
+    float w[300];
+    init_fill(INIT_HE, w, 300, 9, 288, 5, 77);
+    for (int i = 0; i < 300; i++)
+        CHECK(w[i] == (float)(sqrt(2.0 / 9) * rng_normal(5, 77, 0, (uint64_t)i)));
+    init_fill(INIT_GLOROT, w, 300, 9, 288, 5, 77);
+    for (int i = 0; i < 300; i++)
+        CHECK(w[i] == (float)(sqrt(6.0 / 297) * (2.0 * rng_uniform(5, 77, 0, (uint64_t)i) - 1.0)));
+
+    model_spec s;
+    model *m = NULL;
+    sw_error err = {0};
+    model_spec_default(&s);
+    s.init = INIT_GLOROT;
+    CHECK_INT(model_create(&m, &s, 2, &err), SW_OK);
+    if (!m)
+        return;
+    model_init_params(m, 9);
+    const model_tensor *t = model_tensor_at(m, 2);   /* conv2.weight */
+    float *want = malloc(sizeof(float) * (size_t)t->size);
+    init_fill(INIT_GLOROT, want, t->size, t->fan_in, t->fan_out, 9, RNG_INIT + 2);
+    CHECK(memcmp(want, model_params(m) + t->offset, sizeof(float) * (size_t)t->size) == 0);
+    free(want);
+    model_free(m);
+}
+
+/* The optimizer table: rows whole and named; moments where the row says. */
+static void test_optim_table(void)
+{
+    CHECK_INT(optim_count(), OPT_COUNT);
+    for (int k = 0; k < optim_count(); k++) {
+        const optim_desc *d = optim_info((optim_kind)k);
+        optimizer o;
+        sw_error err = {0};
+        CHECK(d && d->kind == (optim_kind)k && d->step);
+        CHECK_INT(optim_from_name(optim_name((optim_kind)k)), k);
+        CHECK_INT(optim_init(&o, (optim_kind)k, 0.1f, 4, &err), SW_OK);
+        CHECK((o.m != NULL) == (d->moments != 0) && (o.v != NULL) == (d->moments != 0));
+        optim_free(&o);
+    }
+    CHECK(optim_info(OPT_ADAM)->moments && !optim_info(OPT_SGD)->moments);
+    CHECK(optim_info(OPT_COUNT) == NULL);
+    CHECK_STR(optim_name(OPT_COUNT), "?");
+    CHECK_INT(optim_from_name(NULL), -1);
+}
+
+/* One geometry for config and model: the default model, its text, its
+ * fit, its parameter count (the model's tensors add up to it), and the
+ * limits the model refuses past. */
+static void test_model_shape(void)
+{
+    model_shape d;
+    model_spec s;
+    char text[128];
+    int block = 0, bh = 0, bw = 0;
+    model_shape_default(&d);
+    model_spec_default(&s);
+    CHECK(model_shape_equal(&d, &s.shape) && model_shape_is_default(&s.shape));
+    model_shape_text(&d, text, sizeof text);
+    CHECK_STR(text, "conv=32-64;dense=256");
+    model_shape_yaml(&d, text, sizeof text);
+    CHECK_STR(text, "{conv: [32, 64], dense: [256]}");
+    CHECK(model_shape_params(&d, 28, 28, 10) == 431242);   /* 320 + 18496 + 409856 + 2570 */
+
+    model *m = NULL;
+    sw_error err = {0};
+    CHECK_INT(model_create(&m, &s, 2, &err), SW_OK);
+    if (m) {
+        long sum = 0;
+        for (int t = 0; t < model_num_tensors(m); t++)
+            sum += model_tensor_at(m, t)->size;
+        CHECK_INT(sum, 431242);
+        model_free(m);
+    }
+
+    model_shape deep = d;
+    deep.n_conv = 4;
+    deep.conv[2] = deep.conv[3] = 8;
+    CHECK(!model_shape_fits(&deep, 28, 28, &block, &bh, &bw));
+    CHECK(block == 4 && bh == 1 && bw == 1);
+    CHECK(model_shape_params(&deep, 28, 28, 10) < 0);
+    deep.n_conv = 3;
+    CHECK(model_shape_fits(&deep, 28, 28, &block, &bh, &bw));
+    CHECK(!model_shape_fits(&deep, 20, 28, &block, &bh, &bw) && block == 3 && bh == 3);
+
+    s.shape.conv[1] = MODEL_MAX_CHANNELS + 1;
+    CHECK_INT(model_create(&m, &s, 2, &err), SW_EINPUT);
+    CHECK(strstr(err.msg, "conv block 2 has 4097 channels") != NULL);
+    model_spec_default(&s);
+    s.shape.dense[0] = MODEL_MAX_WIDTH + 1;
+    err = (sw_error){0};
+    CHECK_INT(model_create(&m, &s, 2, &err), SW_EINPUT);
+    CHECK(strstr(err.msg, "dense layer 1 has 65537 units") != NULL);
 }
 
 static double batch_loss(model *m, const float *x, const uint8_t *y, int B)
@@ -326,9 +438,9 @@ static void tiny_config(train_config *c, act_kind act)
     model_spec_default(&c->model);
     c->model.act = act;
     c->model.in_h = c->model.in_w = 16;
-    c->model.conv[0] = 8;
-    c->model.conv[1] = 8;
-    c->model.dense[0] = 32;
+    c->model.shape.conv[0] = 8;
+    c->model.shape.conv[1] = 8;
+    c->model.shape.dense[0] = 32;
     c->optimizer = OPT_ADAM;
     c->learning_rate = 3e-3f;
     c->batch_size = 32;
@@ -603,10 +715,10 @@ static void test_layer_stats_match_direct_computation(void)
         sw_error err = {0};
         model_spec_default(&s);
         s.in_h = s.in_w = 6;
-        s.n_conv = 1;
-        s.conv[0] = 3;
-        s.n_dense = 1;
-        s.dense[0] = 4;
+        s.shape.n_conv = 1;
+        s.shape.conv[0] = 3;
+        s.shape.n_dense = 1;
+        s.shape.dense[0] = 4;
         s.n_classes = 3;
         s.act = (act_kind)act;
         s.dropout = 0;
@@ -757,9 +869,9 @@ static void test_layer_stats_bit_identical_across_threads(void)
     train_config c;
     tiny_config(&c, ACT_ELU);
     c.model.in_h = c.model.in_w = 28;
-    c.model.conv[0] = 8;
-    c.model.conv[1] = 16;
-    c.model.dense[0] = 64;
+    c.model.shape.conv[0] = 8;
+    c.model.shape.conv[1] = 16;
+    c.model.shape.dense[0] = 64;
     c.epochs = 2;
     stat_log *l = calloc(3, sizeof *l);
     if (!l)
@@ -1029,6 +1141,9 @@ void suite_train(void)
     RUN_TEST(test_default_model_layout);
     RUN_TEST(test_model_that_cannot_fit_is_refused);
     RUN_TEST(test_init_statistics);
+    RUN_TEST(test_init_table);
+    RUN_TEST(test_optim_table);
+    RUN_TEST(test_model_shape);
     RUN_TEST(test_whole_model_gradient_check);
     RUN_TEST(test_adam_first_step_by_hand);
     RUN_TEST(test_training_steps_bit_identical_across_threads);
