@@ -101,10 +101,10 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.seed = (uint64_t)seed;
 
     dataset d;
-    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, err) != SW_OK)
+    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE, err))
         return SW_EINPUT;
     data_split train, val, test;
-    dataset_split(&d, split, train_limit, &train, &val, &test);
+    dataset_split(&d, &(data_split_opts){split, train_limit, 0, 0}, &train, &val, &test, NULL);
     cfg.model.in_h = d.rows;
     cfg.model.in_w = d.cols;
     printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "

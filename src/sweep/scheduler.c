@@ -184,7 +184,8 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     cfg.epochs = r->epochs;
     cfg.seed = (uint64_t)r->seed;
     cfg.early_stopping = r->early_stopping;
-    dataset_split(sh->d, r->validation_split, r->train_limit, &train, &val, &test);
+    dataset_split(sh->d, &(data_split_opts){r->validation_split, r->train_limit, 0, 0},
+                  &train, &val, &test, NULL);
 
     /* Resume from the last checkpoint; epochs past it are trained again
      * (bit-identically), so their rows go. */
