@@ -815,6 +815,9 @@ static void test_data_fashion_mnist(void)
     dataset_free(&d);
 }
 
+/* CIFAR, format detection, special files, limits, augmentation. */
+void suite_data_formats(void);
+
 void suite_data(void)
 {
     RUN_TEST(test_idx_read_shapes);
@@ -845,6 +848,7 @@ void suite_data(void)
     RUN_TEST(test_data_idx_classes_from_labels);
     RUN_TEST(test_data_error_label_out_of_range);
     RUN_TEST(test_data_error_train_test_size_mismatch);
+    suite_data_formats();
     /* Only where the full data is installed: unit tests never need it. */
     struct stat st;
     if (stat(FASHION_DIR, &st) == 0 && S_ISDIR(st.st_mode))
