@@ -178,6 +178,8 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     grid_model_spec(r, &cfg.model);
     cfg.model.in_h = sh->d->rows;   /* any MNIST-format image size */
     cfg.model.in_w = sh->d->cols;
+    cfg.model.in_c = sh->d->channels;
+    cfg.model.n_classes = sh->d->n_classes;
     cfg.optimizer = r->optimizer;
     cfg.learning_rate = (float)r->learning_rate;
     cfg.batch_size = r->batch_size;
