@@ -102,6 +102,8 @@ typedef struct {
  * labels) under a seed naming the format and labelling; how the records
  * are spread over batch files and the names files do not count.
  *
+ * Every format needs at least 2 training images and 1 test image.
+ *
  * On failure *d is all zeros. */
 int dataset_load(dataset *d, const char *dir, dataset_format fmt,
                  cifar_label label, sw_error *err);

@@ -249,6 +249,13 @@ int cifar_load(dataset *d, dataset_format fmt, cifar_label label, sw_error *err)
     if (!rc) {
         d->n_test = x->counts[nf - 1];
         d->n_train = x->first[nf - 2] + x->counts[nf - 2];
+        if (d->n_train < 2)
+            rc = sw_err(err, SW_EINPUT,
+                        "%s: only 1 training image; training needs at least 2 (one to learn "
+                        "from, one to validate on)",
+                        x->paths[0]);
+    }
+    if (!rc) {
         d->train_images = malloc((size_t)d->n_train * CIFAR_PIXELS);
         d->train_labels = malloc((size_t)d->n_train);
         d->test_images = malloc((size_t)d->n_test * CIFAR_PIXELS);

@@ -105,6 +105,11 @@ static int check_shapes(const idx_files *x, sw_error *err)
     if (n_train < 1 || n_test < 1)
         return sw_err(err, SW_EINPUT, "%s: no examples",
                       x->paths[n_train < 1 ? TRAIN_IMAGES : TEST_IMAGES]);
+    if (n_train < 2)
+        return sw_err(err, SW_EINPUT,
+                      "%s: only 1 training image; training needs at least 2 (one to learn "
+                      "from, one to validate on)",
+                      x->paths[TRAIN_IMAGES]);
     if (rows < 1 || cols < 1 || rows > INT_MAX / cols)
         return sw_err(err, SW_EINPUT, "%s: unusable image size %ldx%ld",
                       x->paths[TRAIN_IMAGES], rows, cols);

@@ -6,7 +6,9 @@
  *              names file; bit 7 leave out batch file number (bits 4-6)
  *   bytes 1-2  length of the names file's text, 16-bit little-endian
  *   then       the names file's text, then the records: every batch file of
- *              the folder holds these same record bytes
+ *              the folder holds these same record bytes, except CIFAR-100's
+ *              train.bin, which holds them twice (a folder needs 2 training
+ *              images and one record nearly fills the input)
  * The record bytes are also read alone with cifar_read as both formats: a
  * file is accepted exactly when it is a non-empty whole number of records
  * whose label bytes are in range, and then gives back those bytes. A loaded
@@ -28,7 +30,7 @@ static const char *const c100_files[2] = {"train.bin", "test.bin"};
 static const char *const names_files[3] = {"batches.meta.txt", "fine_label_names.txt",
                                            "coarse_label_names.txt"};
 
-static int fd_rec, fd_names;
+static int fd_rec, fd_twice, fd_names;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -36,6 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     fz_init_dir();
     fd_rec = fz_memfd("records");
+    fd_twice = fz_memfd("twice");
     fd_names = fz_memfd("names");
     fz_link(fd_rec, "records");
     return 0;
@@ -96,7 +99,8 @@ static void make_folder(int cifar100, int label_coarse, int names, int drop)
     int nf = cifar100 ? 2 : 6;
     for (int f = 0; f < nf; f++)
         if (f != drop)
-            fz_link(fd_rec, cifar100 ? c100_files[f] : c10_files[f]);
+            fz_link(cifar100 && f == 0 ? fd_twice : fd_rec,
+                    cifar100 ? c100_files[f] : c10_files[f]);
     if (names)
         fz_link(fd_names, names_files[cifar100 ? 1 + label_coarse : 0]);
 }
@@ -106,7 +110,7 @@ static void check_dataset(const dataset *d, int cifar100, cifar_label label, lon
     FUZZ_CHECK(d->format == (cifar100 ? DATA_CIFAR100 : DATA_CIFAR10), "format %d", d->format);
     FUZZ_CHECK(d->channels == 3 && d->rows == 32 && d->cols == 32, "%dx%dx%d images",
                d->channels, d->rows, d->cols);
-    FUZZ_CHECK(d->n_train == (cifar100 ? n : 5 * n) && d->n_test == n, "%ld train, %ld test",
+    FUZZ_CHECK(d->n_train == (cifar100 ? 2 : 5) * n && d->n_test == n, "%ld train, %ld test",
                d->n_train, d->n_test);
     int classes = !cifar100 ? 10 : label == CIFAR_COARSE ? 20 : 100;
     FUZZ_CHECK(d->n_classes == classes, "%d classes", d->n_classes);
@@ -152,6 +156,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fz_fill(fd_rec, rec, rec_len);
     fz_fill(fd_names, data + HEAD, name_len);
+    uint8_t *twice = malloc(2 * rec_len + 1);
+    if (!twice)
+        abort();
+    memcpy(twice, rec, rec_len);
+    memcpy(twice + rec_len, rec, rec_len);
+    fz_fill(fd_twice, twice, 2 * rec_len);
+    free(twice);
     check_one_file(rec, rec_len, 0, CIFAR_FINE);
     check_one_file(rec, rec_len, 1, label);
 

@@ -779,6 +779,20 @@ static void test_data_error_label_out_of_range(void)
     tiny_free(&t);
 }
 
+/* Refused when loading, before anything is stored: nothing would be left to
+ * train on after the validation split. */
+static void test_data_error_one_training_image(void)
+{
+    tiny t;
+    tiny_make(&t);
+    make_idx(&t, TR_IMG, 3, (long[]){1, ROWS, COLS});
+    make_idx(&t, TR_LAB, 1, (long[]){1});
+    const char *dir = fresh_dir("one_image");
+    tiny_write(&t, dir, 1);
+    check_load_fails(dir, names[TR_IMG], "only 1 training image");
+    tiny_free(&t);
+}
+
 static void test_data_error_train_test_size_mismatch(void)
 {
     tiny t;
@@ -848,6 +862,7 @@ void suite_data(void)
     RUN_TEST(test_data_idx_classes_from_labels);
     RUN_TEST(test_data_error_label_out_of_range);
     RUN_TEST(test_data_error_train_test_size_mismatch);
+    RUN_TEST(test_data_error_one_training_image);
     suite_data_formats();
     /* Only where the full data is installed: unit tests never need it. */
     struct stat st;

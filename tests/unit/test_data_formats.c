@@ -448,6 +448,16 @@ static void test_data_fifo_refused(void)
 
 /* ---- splits ---- */
 
+/* A one-image training file is refused when loading, naming the file. */
+static void test_data_one_training_image(void)
+{
+    const char *dir = cifar100_dir("c100_one_image", 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    CHECK_INT(truncate(path, REC100), 0);
+    check_fails(dir, DATA_AUTO, CIFAR_FINE, "c100_one_image/train.bin", "only 1 training image");
+}
+
 static void test_data_split_too_small(void)
 {
     dataset d;
@@ -677,6 +687,7 @@ void suite_data_formats(void)
     RUN_TEST(test_data_cifar_missing_file);
     RUN_TEST(test_data_cifar_bad_names);
     RUN_TEST(test_data_fifo_refused);
+    RUN_TEST(test_data_one_training_image);
     RUN_TEST(test_data_split_too_small);
     RUN_TEST(test_data_split_limits);
     RUN_TEST(test_data_augment_matches_definition);
