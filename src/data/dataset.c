@@ -61,11 +61,12 @@ static int detect_format(const char *dir, dataset_format *out, sw_error *err)
                       "%s: holds the files of several formats (%s); choose one with format", dir,
                       list);
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    int missing = stat(dir, &st) != 0;
+    if (missing || !S_ISDIR(st.st_mode))
         return sw_err(err, SW_EINPUT,
                       "%s: %s; expected a folder with %s/train-images-idx3-ubyte[.gz] and the "
                       "other IDX files, or CIFAR binary batches",
-                      dir, stat(dir, &st) != 0 ? strerror(errno) : "not a folder", dir);
+                      dir, missing ? strerror(errno) : "not a folder", dir);
     return sw_err(err, SW_EINPUT,
                   "%s: no dataset found: expected IDX files (%s/train-images-idx3-ubyte[.gz] "
                   "...), CIFAR-10 (data_batch_1.bin ... data_batch_5.bin, test_batch.bin) or "

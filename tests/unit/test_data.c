@@ -588,7 +588,7 @@ static void test_data_error_truncated_raw(void)
     tiny_free(&t);
 }
 
-/* Trailing bytes after the promised data are refused (see dataset.c). */
+/* Trailing bytes after the promised data are refused (src/data/idx.c). */
 static void test_data_error_trailing_data(void)
 {
     tiny t;
