@@ -60,6 +60,10 @@ $(BUILD)/synth_idx: tests/tools/synth_idx.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
+$(BUILD)/synth_cifar: tests/tools/synth_cifar.c $(BUILD)/libsweep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Unit tests, then the CLI end to end; tests/run.sh prints "N passed, M failed".
 test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx
 	@BUILD=$(BUILD) E2E="$(E2E)" bash tests/run.sh
@@ -85,7 +89,7 @@ check:
 # depend on thread timing.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset
+FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset fuzz_cifar
 FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(filter-out src/nn/%,$(LIB_SRC)) \
                 src/nn/activation.c)
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer

@@ -197,12 +197,12 @@ static int cmd_train(int argc, char **argv)
 
     dataset d;
     sw_error err = {0};
-    if (dataset_load(&d, dir && *dir ? dir : DEFAULT_DATA_DIR, &err) != SW_OK) {
+    if (dataset_load(&d, dir && *dir ? dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE, &err) != SW_OK) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return 2;
     }
     data_split train, val, test;
-    dataset_split(&d, 0.2, 0, &train, &val, &test);
+    dataset_split(&d, &(data_split_opts){0.2, 0, 0, 0}, &train, &val, &test, NULL);
     if (eval_n > val.n)
         eval_n = val.n;
 

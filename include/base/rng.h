@@ -12,6 +12,7 @@ enum {
     RNG_INIT = 1 << 8,      /* + parameter tensor index */
     RNG_SHUFFLE = 2 << 8,   /* step = epoch */
     RNG_DROPOUT = 3 << 8,   /* + dropout layer index; step = global batch */
+    RNG_AUGMENT = 4 << 8,   /* step = epoch, index = example in its split */
 };
 
 static inline uint64_t rng_mix(uint64_t z)

@@ -94,7 +94,7 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     memset(in, 0, sizeof *in);
     if (config_load(&in->cfg, path, err) != SW_OK ||
         grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
-        dataset_load(&in->data, in->cfg.data_dir, err) != SW_OK ||
+        dataset_load(&in->data, in->cfg.data_dir, DATA_AUTO, CIFAR_FINE, err) != SW_OK ||
         config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK)
         goto fail;
     in->keys = malloc(sizeof *in->keys * (size_t)in->n);

@@ -146,12 +146,14 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.seed = (uint64_t)seed;
 
     dataset d;
-    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, err) != SW_OK)
+    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE, err) != SW_OK)
         return err->code;
     data_split train, val, test;
-    dataset_split(&d, split, train_limit, &train, &val, &test);
+    dataset_split(&d, &(data_split_opts){split, train_limit, 0, 0}, &train, &val, &test, NULL);
     cfg.model.in_h = d.rows;
     cfg.model.in_w = d.cols;
+    cfg.model.in_c = d.channels;
+    cfg.model.n_classes = d.n_classes;
     printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
            "train %ld, validation %ld, test %ld\n",
            act, alpha, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);

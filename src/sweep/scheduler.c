@@ -178,13 +178,16 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     grid_model_spec(r, &cfg.model);
     cfg.model.in_h = sh->d->rows;   /* any MNIST-format image size */
     cfg.model.in_w = sh->d->cols;
+    cfg.model.in_c = sh->d->channels;
+    cfg.model.n_classes = sh->d->n_classes;
     cfg.optimizer = r->optimizer;
     cfg.learning_rate = (float)r->learning_rate;
     cfg.batch_size = r->batch_size;
     cfg.epochs = r->epochs;
     cfg.seed = (uint64_t)r->seed;
     cfg.early_stopping = r->early_stopping;
-    dataset_split(sh->d, r->validation_split, r->train_limit, &train, &val, &test);
+    dataset_split(sh->d, &(data_split_opts){r->validation_split, r->train_limit, 0, 0},
+                  &train, &val, &test, NULL);
 
     /* Resume from the last checkpoint; epochs past it are trained again
      * (bit-identically), so their rows go. */

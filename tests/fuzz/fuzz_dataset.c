@@ -83,7 +83,7 @@ static void make_folder(const uint8_t *const part[N_FILES], const size_t len[N_F
     }
 }
 
-static void check_split(const data_split *s, long n_max, int pixels)
+static void check_split(const data_split *s, long n_max, int pixels, int classes)
 {
     FUZZ_CHECK(s->n >= 0 && s->n <= n_max && s->pixels == pixels, "split of %ld", s->n);
     if (s->n == 0)
@@ -102,7 +102,7 @@ static void check_split(const data_split *s, long n_max, int pixels)
         for (int i = 0; i < count * pixels; i++)
             FUZZ_CHECK(out[i] >= 0.0f && out[i] <= 1.0f, "pixel %g", out[i]);
         for (int i = 0; i < count; i++)
-            FUZZ_CHECK(labels[i] <= 9, "label %d in a batch", labels[i]);
+            FUZZ_CHECK(labels[i] < classes, "label %d in a batch", labels[i]);
     }
 }
 
@@ -111,7 +111,10 @@ static void check_dataset(const dataset *d)
     FUZZ_CHECK(strcmp(d->dir, fz_dir) == 0, "dir '%s'", d->dir);
     FUZZ_CHECK(d->n_train >= 1 && d->n_test >= 1, "%ld train, %ld test", d->n_train,
                d->n_test);
-    FUZZ_CHECK(d->rows >= 1 && d->cols >= 1, "%dx%d images", d->rows, d->cols);
+    FUZZ_CHECK(d->rows >= 1 && d->cols >= 1 && d->channels == 1, "%dx%dx%d images",
+               d->channels, d->rows, d->cols);
+    FUZZ_CHECK(d->format == DATA_IDX && d->n_classes >= 2 && d->n_classes <= 256,
+               "format %d, %d classes", d->format, d->n_classes);
     FUZZ_CHECK(d->train_images && d->train_labels && d->test_images && d->test_labels,
                "missing arrays");
     long pixels = (long)d->rows * d->cols;
@@ -122,24 +125,33 @@ static void check_dataset(const dataset *d)
         sink ^= d->test_images[i];
     (void)sink;
     for (long i = 0; i < d->n_train; i++)
-        FUZZ_CHECK(d->train_labels[i] <= 9, "train label %d", d->train_labels[i]);
+        FUZZ_CHECK(d->train_labels[i] < d->n_classes, "train label %d", d->train_labels[i]);
     for (long i = 0; i < d->n_test; i++)
-        FUZZ_CHECK(d->test_labels[i] <= 9, "test label %d", d->test_labels[i]);
+        FUZZ_CHECK(d->test_labels[i] < d->n_classes, "test label %d", d->test_labels[i]);
 
     static const double splits[] = {0.0, 0.2, 0.5, 0.999, 1.0, NAN};
     for (size_t k = 0; k < sizeof splits / sizeof *splits; k++) {
         for (long limit = 0; limit <= 2; limit++) {
             data_split tr, va, te;
-            dataset_split(d, splits[k], limit, &tr, &va, &te);
-            check_split(&tr, d->n_train, (int)pixels);
-            check_split(&va, d->n_train, (int)pixels);
-            check_split(&te, d->n_test, (int)pixels);
+            sw_error err = {0};
+            data_split_opts o = {splits[k], limit, limit, limit};
+            int rc = dataset_split(d, &o, &tr, &va, &te, &err);
+            if (rc != SW_OK)
+                fz_check_error(rc, &err, d->dir);
+            FUZZ_CHECK((rc == SW_OK) == (tr.n >= 1 && (va.n >= 1 || !(splits[k] > 0))),
+                       "split %g of %ld: %ld + %ld, %s", splits[k], d->n_train, tr.n, va.n,
+                       rc ? "refused" : "accepted");
+            check_split(&tr, d->n_train, (int)pixels, d->n_classes);
+            check_split(&va, d->n_train, (int)pixels, d->n_classes);
+            check_split(&te, d->n_test, (int)pixels, d->n_classes);
             if (limit == 0)
                 FUZZ_CHECK(tr.n + va.n == d->n_train, "split %g: %ld + %ld of %ld",
                            splits[k], tr.n, va.n, d->n_train);
             else
-                FUZZ_CHECK(tr.n <= limit, "train_limit %ld gave %ld", limit, tr.n);
-            FUZZ_CHECK(te.n == d->n_test, "test split of %ld", te.n);
+                FUZZ_CHECK(tr.n <= limit && va.n <= limit && te.n <= limit,
+                           "limit %ld gave %ld, %ld, %ld", limit, tr.n, va.n, te.n);
+            FUZZ_CHECK(te.n == (limit && limit < d->n_test ? limit : d->n_test),
+                       "test split of %ld", te.n);
         }
     }
 }
@@ -148,7 +160,7 @@ static void check_dataset(const dataset *d)
 static int load(dataset *d)
 {
     sw_error err = {0};
-    int rc = dataset_load(d, fz_dir, &err);
+    int rc = dataset_load(d, fz_dir, DATA_AUTO, CIFAR_FINE, &err);
     if (rc != SW_OK) {
         fz_check_error(rc, &err, fz_dir);
         FUZZ_CHECK(!d->train_images && !d->test_labels && d->n_train == 0,

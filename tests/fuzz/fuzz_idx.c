@@ -64,7 +64,7 @@ static uint32_t be32(const uint8_t *p)
 }
 
 /* The format read directly: header, sizes whose running product stays
- * within 2 GiB (as dataset.c caps it), then exactly that many bytes. */
+ * within 2 GiB (as src/data/idx.c caps it), then exactly that many bytes. */
 static int raw_valid(const uint8_t *p, size_t n, int dims, size_t *head, uint64_t *total)
 {
     *head = 4 + 4 * (size_t)dims;

@@ -212,7 +212,7 @@ static void test_data_load_raw(void)
     const char *dir = tiny_dir("load_raw", 0);
     dataset d;
     sw_error err = {0};
-    CHECK_INT(dataset_load(&d, dir, &err), SW_OK);
+    CHECK_INT(dataset_load(&d, dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
     CHECK_MSG(err.code == SW_OK, "%s", err.msg);
     CHECK_STR(d.dir, dir);
     check_tiny(&d);
@@ -227,8 +227,8 @@ static void test_data_load_gz_same_as_raw(void)
     const char *gz_dir = tiny_dir("same_gz", 1);
     dataset a, b;
     sw_error err = {0};
-    CHECK_INT(dataset_load(&a, raw_dir, &err), SW_OK);
-    CHECK_INT(dataset_load(&b, gz_dir, &err), SW_OK);
+    CHECK_INT(dataset_load(&a, raw_dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
+    CHECK_INT(dataset_load(&b, gz_dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
     CHECK_MSG(err.code == SW_OK, "%s", err.msg);
     check_tiny(&b);
     CHECK(a.identity != 0);
@@ -251,7 +251,7 @@ static void test_data_load_prefers_gz(void)
     tiny_free(&t);
     dataset d;
     sw_error err = {0};
-    CHECK_INT(dataset_load(&d, dir, &err), SW_OK);
+    CHECK_INT(dataset_load(&d, dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
     CHECK(d.train_labels && d.train_labels[0] == 9 && d.train_labels[1] == 8);
     dataset_free(&d);
 }
@@ -269,7 +269,7 @@ static void test_data_load_dotted_names(void)
     tiny_free(&t);
     dataset d;
     sw_error err = {0};
-    CHECK_INT(dataset_load(&d, dir, &err), SW_OK);
+    CHECK_INT(dataset_load(&d, dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
     CHECK_MSG(err.code == SW_OK, "%s", err.msg);
     check_tiny(&d);
     dataset_free(&d);
@@ -286,7 +286,7 @@ static uint64_t identity_of(const char *name, int file, long byte, uint8_t value
     tiny_free(&t);
     dataset d;
     sw_error err = {0};
-    CHECK_INT(dataset_load(&d, dir, &err), SW_OK);
+    CHECK_INT(dataset_load(&d, dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
     uint64_t id = d.identity;
     dataset_free(&d);
     return id;
@@ -316,10 +316,21 @@ static void test_data_identity_is_pinned(void)
 
 /* ---- splits and batches ---- */
 
+/* dataset_split with today's two settings; the error is ignored here. */
+static void split_old(const dataset *d, double validation_split, long train_limit,
+                      data_split *train, data_split *val, data_split *test)
+{
+    data_split_opts o = {validation_split, train_limit, 0, 0};
+    dataset_split(d, &o, train, val, test, NULL);
+}
+
 static dataset synthetic(long n_train, long n_test, int rows, int cols)
 {
     dataset d;
     memset(&d, 0, sizeof d);
+    snprintf(d.dir, sizeof d.dir, "synthetic");
+    d.channels = 1;
+    d.n_classes = 10;
     d.rows = rows;
     d.cols = cols;
     d.n_train = n_train;
@@ -344,7 +355,7 @@ static void test_data_split_keras_arithmetic(void)
 {
     dataset d = synthetic(10, 3, 2, 3);
     data_split tr, va, te;
-    dataset_split(&d, 0.2, 0, &tr, &va, &te);
+    split_old(&d, 0.2, 0, &tr, &va, &te);
     CHECK_INT(tr.n, 8);
     CHECK_INT(va.n, 2);
     CHECK_INT(te.n, 3);
@@ -356,28 +367,28 @@ static void test_data_split_keras_arithmetic(void)
     CHECK(te.images == d.test_images && te.labels == d.test_labels);
 
     /* int(n * (1 - split)) as Python computes it */
-    dataset_split(&d, 0.3, 0, &tr, &va, NULL);
+    split_old(&d, 0.3, 0, &tr, &va, NULL);
     CHECK_INT(tr.n, 7);
-    dataset_split(&d, 0.1, 0, &tr, &va, NULL);
+    split_old(&d, 0.1, 0, &tr, &va, NULL);
     CHECK_INT(tr.n, 9);
-    dataset_split(&d, 0.0, 0, &tr, &va, NULL);
+    split_old(&d, 0.0, 0, &tr, &va, NULL);
     CHECK_INT(tr.n, 10);
     CHECK_INT(va.n, 0);
     dataset_free(&d);
 
     d = synthetic(49, 1, 1, 1);
-    dataset_split(&d, 0.3, 0, &tr, &va, NULL);
+    split_old(&d, 0.3, 0, &tr, &va, NULL);
     CHECK_INT(tr.n, 34);
     CHECK_INT(va.n, 15);
     dataset_free(&d);
     d = synthetic(3, 1, 1, 1);
-    dataset_split(&d, 0.7, 0, &tr, &va, NULL);   /* 3 * 0.30000000000000004 */
+    split_old(&d, 0.7, 0, &tr, &va, NULL);   /* 3 * 0.30000000000000004 */
     CHECK_INT(tr.n, 0);
     CHECK_INT(va.n, 3);
     dataset_free(&d);
 
     d = synthetic(60000, 1, 1, 1);
-    dataset_split(&d, 0.2, 0, &tr, &va, &te);
+    split_old(&d, 0.2, 0, &tr, &va, &te);
     CHECK_INT(tr.n, 48000);
     CHECK_INT(va.n, 12000);
     CHECK(va.images == d.train_images + 48000);
@@ -388,17 +399,17 @@ static void test_data_split_train_limit(void)
 {
     dataset d = synthetic(10, 3, 2, 3);
     data_split tr, va, te;
-    dataset_split(&d, 0.2, 5, &tr, &va, &te);
+    split_old(&d, 0.2, 5, &tr, &va, &te);
     CHECK_INT(tr.n, 5);
     CHECK(tr.images == d.train_images);
     CHECK_INT(va.n, 2);   /* validation unchanged */
     CHECK(va.images == d.train_images + 8 * 6);
     CHECK_INT(te.n, 3);
-    dataset_split(&d, 0.2, 8, &tr, &va, NULL);
+    split_old(&d, 0.2, 8, &tr, &va, NULL);
     CHECK_INT(tr.n, 8);
-    dataset_split(&d, 0.2, 1000, &tr, &va, NULL);
+    split_old(&d, 0.2, 1000, &tr, &va, NULL);
     CHECK_INT(tr.n, 8);
-    dataset_split(&d, 0.0, 3, &tr, &va, NULL);
+    split_old(&d, 0.0, 3, &tr, &va, NULL);
     CHECK_INT(tr.n, 3);
     CHECK_INT(va.n, 0);
     dataset_free(&d);
@@ -408,7 +419,7 @@ static void test_data_batch_floats_in_order(void)
 {
     dataset d = synthetic(10, 3, 2, 3);
     data_split tr;
-    dataset_split(&d, 0.2, 0, &tr, NULL, NULL);
+    split_old(&d, 0.2, 0, &tr, NULL, NULL);
     float out[4 * 6];
     uint8_t labels[4];
     data_batch_floats(out, labels, &tr, NULL, 3, 4);
@@ -430,7 +441,7 @@ static void test_data_batch_floats_with_order(void)
 {
     dataset d = synthetic(10, 3, 2, 3);
     data_split tr, va;
-    dataset_split(&d, 0.2, 0, &tr, &va, NULL);
+    split_old(&d, 0.2, 0, &tr, &va, NULL);
     const long order[] = {7, 0, 5, 5, 2, 1};
     float out[3 * 6];
     uint8_t labels[3];
@@ -456,7 +467,7 @@ static void test_data_batch_floats_large_batch(void)
     enum { N = 1200, R = 30, C = 30 };
     dataset d = synthetic(N, 1, R, C);
     data_split tr;
-    dataset_split(&d, 0.0, 0, &tr, NULL, NULL);
+    split_old(&d, 0.0, 0, &tr, NULL, NULL);
     long *order = malloc(N * sizeof *order);
     float *out = malloc((size_t)N * R * C * sizeof *out);
     uint8_t *labels = malloc(N);
@@ -486,7 +497,7 @@ static void check_load_fails(const char *dir, const char *needle,
     memset(&d, 0xab, sizeof d);
     memset(&zero, 0, sizeof zero);
     sw_error err = {0};
-    CHECK_INT(dataset_load(&d, dir, &err), SW_EINPUT);
+    CHECK_INT(dataset_load(&d, dir, DATA_AUTO, CIFAR_FINE, &err), SW_EINPUT);
     CHECK_INT(err.code, SW_EINPUT);
     CHECK_MSG(strstr(err.msg, needle), "\"%s\" lacks \"%s\"", err.msg, needle);
     if (needle2)
@@ -577,7 +588,7 @@ static void test_data_error_truncated_raw(void)
     tiny_free(&t);
 }
 
-/* Trailing bytes after the promised data are refused (see dataset.c). */
+/* Trailing bytes after the promised data are refused (src/data/idx.c). */
 static void test_data_error_trailing_data(void)
 {
     tiny t;
@@ -596,7 +607,7 @@ static void test_data_error_trailing_data(void)
     CHECK(fp && fputs("JUNK", fp) >= 0 && fclose(fp) == 0);
     dataset d;
     sw_error err = {0};
-    CHECK_INT(dataset_load(&d, dir, &err), SW_OK);
+    CHECK_INT(dataset_load(&d, dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
     CHECK_MSG(err.code == SW_OK, "%s", err.msg);
     check_tiny(&d);
     dataset_free(&d);
@@ -717,19 +728,68 @@ static void test_data_error_count_mismatch(void)
     tiny_free(&t);
 }
 
+/* IDX classes come from the training labels (EMNIST goes past 9); a test
+ * label outside them is refused, naming the test file and the record. */
+static void test_data_idx_classes_from_labels(void)
+{
+    tiny t;
+    tiny_make(&t);
+    tiny_data(&t, TR_LAB)[3] = 46;   /* EMNIST balanced has 47 classes */
+    const char *dir = fresh_dir("label46");
+    tiny_write(&t, dir, 1);
+    tiny_free(&t);
+    dataset d;
+    sw_error err = {0};
+    CHECK_INT(dataset_load(&d, dir, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
+    CHECK_MSG(err.code == SW_OK, "%s", err.msg);
+    CHECK_INT(d.n_classes, 47);
+    CHECK_INT(d.channels, 1);
+    CHECK_INT(d.format, DATA_IDX);
+    CHECK(d.class_names == NULL && dataset_class_name(&d, 0) == NULL);
+    dataset_free(&d);
+
+    /* the tiny set's own labels reach 9: ten classes */
+    dir = tiny_dir("label9", 0);
+    CHECK_INT(dataset_load(&d, dir, DATA_IDX, CIFAR_FINE, &err), SW_OK);
+    CHECK_INT(d.n_classes, 10);
+    dataset_free(&d);
+}
+
 static void test_data_error_label_out_of_range(void)
 {
     tiny t;
     tiny_make(&t);
-    tiny_data(&t, TR_LAB)[3] = 10;
-    check_broken_file("label10", TR_LAB, t.bytes[TR_LAB], t.len[TR_LAB], 1,
-                      "index 3");
+    tiny_data(&t, TE_LAB)[N_TEST - 1] = 10;   /* training labels are 0..9 */
+    check_broken_file("label10", TE_LAB, t.bytes[TE_LAB], t.len[TE_LAB], 1, "record 4");
     tiny_free(&t);
 
     tiny_make(&t);
-    tiny_data(&t, TE_LAB)[N_TEST - 1] = 255;
+    tiny_data(&t, TE_LAB)[2] = 255;
     check_broken_file("label255", TE_LAB, t.bytes[TE_LAB], t.len[TE_LAB], 0,
-                      "index 4");
+                      "label 255 at record 2 (byte offset 10)");
+    tiny_free(&t);
+
+    /* one class only: nothing to classify */
+    tiny_make(&t);
+    memset(tiny_data(&t, TR_LAB), 0, N_TRAIN);
+    memset(tiny_data(&t, TE_LAB), 0, N_TEST);
+    const char *dir = fresh_dir("one_class");
+    tiny_write(&t, dir, 0);
+    check_load_fails(dir, names[TR_LAB], "two classes");
+    tiny_free(&t);
+}
+
+/* Refused when loading, before anything is stored: nothing would be left to
+ * train on after the validation split. */
+static void test_data_error_one_training_image(void)
+{
+    tiny t;
+    tiny_make(&t);
+    make_idx(&t, TR_IMG, 3, (long[]){1, ROWS, COLS});
+    make_idx(&t, TR_LAB, 1, (long[]){1});
+    const char *dir = fresh_dir("one_image");
+    tiny_write(&t, dir, 1);
+    check_load_fails(dir, names[TR_IMG], "only 1 training image");
     tiny_free(&t);
 }
 
@@ -750,7 +810,7 @@ static void test_data_fashion_mnist(void)
 {
     dataset d;
     sw_error err = {0};
-    CHECK_INT(dataset_load(&d, FASHION_DIR, &err), SW_OK);
+    CHECK_INT(dataset_load(&d, FASHION_DIR, DATA_AUTO, CIFAR_FINE, &err), SW_OK);
     CHECK_MSG(err.code == SW_OK, "%s", err.msg);
     CHECK_INT(d.n_train, 60000);
     CHECK_INT(d.n_test, 10000);
@@ -761,13 +821,16 @@ static void test_data_fashion_mnist(void)
     CHECK_MSG(d.identity == 0x2759c8a40d782af5ULL, "identity 0x%016llx",
               (unsigned long long)d.identity);
     data_split tr, va, te;
-    dataset_split(&d, 0.2, 0, &tr, &va, &te);
+    split_old(&d, 0.2, 0, &tr, &va, &te);
     CHECK_INT(tr.n, 48000);
     CHECK_INT(va.n, 12000);
     CHECK_INT(te.n, 10000);
     CHECK_INT(tr.pixels, 784);
     dataset_free(&d);
 }
+
+/* CIFAR, format detection, special files, limits, augmentation. */
+void suite_data_formats(void);
 
 void suite_data(void)
 {
@@ -796,8 +859,11 @@ void suite_data(void)
     RUN_TEST(test_data_error_gzip_bad_crc);
     RUN_TEST(test_data_error_absurd_sizes);
     RUN_TEST(test_data_error_count_mismatch);
+    RUN_TEST(test_data_idx_classes_from_labels);
     RUN_TEST(test_data_error_label_out_of_range);
     RUN_TEST(test_data_error_train_test_size_mismatch);
+    RUN_TEST(test_data_error_one_training_image);
+    suite_data_formats();
     /* Only where the full data is installed: unit tests never need it. */
     struct stat st;
     if (stat(FASHION_DIR, &st) == 0 && S_ISDIR(st.st_mode))

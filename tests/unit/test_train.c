@@ -47,7 +47,7 @@ static void synth_make(synth_set *s, long n, int size, uint64_t seed)
                 p[r * size + c] = 230;
             }
     }
-    s->split = (data_split){s->images, s->labels, n, pixels};
+    s->split = (data_split){s->images, s->labels, n, pixels, 1, size, size};
 }
 
 static void synth_free(synth_set *s)
