@@ -7,6 +7,50 @@
 
 #include "store_internal.h"
 
+/* The epoch row, inside the caller's transaction. */
+static int put_epoch(store *s, long long run_id, int epoch, const epoch_metrics *m,
+                     const char *what, sw_error *err)
+{
+    sqlite3_stmt *put = db_stmt(s, Q_EPOCH_PUT, what, err);
+    if (!put)
+        return err->code;
+    int rc = sqlite3_bind_int64(put, 1, run_id);
+    rc = rc ? rc : sqlite3_bind_int(put, 2, epoch);
+    rc = rc ? rc : db_bind_real(put, 3, m->train_loss);
+    rc = rc ? rc : db_bind_real(put, 4, m->train_accuracy);
+    rc = rc ? rc : db_bind_real(put, 5, m->val_loss);
+    rc = rc ? rc : db_bind_real(put, 6, m->val_accuracy);
+    rc = rc ? rc : db_bind_real(put, 7, m->seconds);
+    if (rc != SQLITE_OK)
+        return db_bind_fail(s, put, what, err);
+    return db_step_done(s, put, what, err);
+}
+
+/* The epoch's layer rows, inside the caller's transaction, after the epoch
+ * row (layer_stats references it). Replacing the epoch row dropped its old
+ * layer rows (ON DELETE CASCADE). */
+static int put_layers(store *s, long long run_id, int epoch, const layer_stat *layers,
+                      int n_layers, const char *what, sw_error *err)
+{
+    sqlite3_stmt *lay = n_layers > 0 ? db_stmt(s, Q_LAYER_PUT, what, err) : NULL;
+    if (n_layers > 0 && !lay)
+        return err->code;
+    for (int i = 0; i < n_layers; i++) {
+        const layer_stat *l = &layers[i];
+        int rc = sqlite3_bind_int64(lay, 1, run_id);
+        rc = rc ? rc : sqlite3_bind_int(lay, 2, epoch);
+        rc = rc ? rc : db_bind_text(lay, 3, l->layer);
+        rc = rc ? rc : db_bind_real(lay, 4, l->mean_activation);
+        rc = rc ? rc : db_bind_real(lay, 5, l->dead_fraction);
+        rc = rc ? rc : db_bind_real(lay, 6, l->grad_norm);
+        if (rc != SQLITE_OK)
+            return db_bind_fail(s, lay, what, err);
+        if (db_step_done(s, lay, what, err))
+            return err->code;
+    }
+    return SW_OK;
+}
+
 static int epoch_add(store *s, long long run_id, int epoch, const epoch_metrics *m,
                      const layer_stat *layers, int n_layers, sw_error *err)
 {
@@ -18,8 +62,7 @@ static int epoch_add(store *s, long long run_id, int epoch, const epoch_metrics 
         return err->code;
     /* The heartbeat first: it tells a missing run apart from a failed insert. */
     sqlite3_stmt *beat = db_stmt(s, Q_HEARTBEAT, what, err);
-    sqlite3_stmt *put = beat ? db_stmt(s, Q_EPOCH_PUT, what, err) : NULL;
-    if (!put)
+    if (!beat)
         return db_tx_fail(s, err);
     if (sqlite3_bind_int64(beat, 1, run_id) || db_bind_text(beat, 2, now)) {
         db_bind_fail(s, beat, what, err);
@@ -32,38 +75,9 @@ static int epoch_add(store *s, long long run_id, int epoch, const epoch_metrics 
                run_id);
         return db_tx_fail(s, err);
     }
-    int rc = sqlite3_bind_int64(put, 1, run_id);
-    rc = rc ? rc : sqlite3_bind_int(put, 2, epoch);
-    rc = rc ? rc : db_bind_real(put, 3, m->train_loss);
-    rc = rc ? rc : db_bind_real(put, 4, m->train_accuracy);
-    rc = rc ? rc : db_bind_real(put, 5, m->val_loss);
-    rc = rc ? rc : db_bind_real(put, 6, m->val_accuracy);
-    rc = rc ? rc : db_bind_real(put, 7, m->seconds);
-    if (rc != SQLITE_OK) {
-        db_bind_fail(s, put, what, err);
+    if (put_epoch(s, run_id, epoch, m, what, err) ||
+        put_layers(s, run_id, epoch, layers, n_layers, what, err))
         return db_tx_fail(s, err);
-    }
-    if (db_step_done(s, put, what, err))
-        return db_tx_fail(s, err);
-    /* replacing the epoch row dropped its old layer rows (ON DELETE CASCADE) */
-    sqlite3_stmt *lay = n_layers > 0 ? db_stmt(s, Q_LAYER_PUT, what, err) : NULL;
-    if (n_layers > 0 && !lay)
-        return db_tx_fail(s, err);
-    for (int i = 0; i < n_layers; i++) {
-        const layer_stat *l = &layers[i];
-        rc = sqlite3_bind_int64(lay, 1, run_id);
-        rc = rc ? rc : sqlite3_bind_int(lay, 2, epoch);
-        rc = rc ? rc : db_bind_text(lay, 3, l->layer);
-        rc = rc ? rc : db_bind_real(lay, 4, l->mean_activation);
-        rc = rc ? rc : db_bind_real(lay, 5, l->dead_fraction);
-        rc = rc ? rc : db_bind_real(lay, 6, l->grad_norm);
-        if (rc != SQLITE_OK) {
-            db_bind_fail(s, lay, what, err);
-            return db_tx_fail(s, err);
-        }
-        if (db_step_done(s, lay, what, err))
-            return db_tx_fail(s, err);
-    }
     return db_tx_commit(s, what, err);
 }
 

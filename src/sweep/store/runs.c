@@ -63,7 +63,7 @@ int run_status_from_name(const char *name)
 /* ---------------------------------------------------------------- sweeps */
 
 int db_sweep_find(store *s, const char *name, long long *sweep_id,
-                      sw_error *err)
+                  sw_error *err)
 {
     *sweep_id = 0;
     sqlite3_stmt *st = db_stmt(s, Q_SWEEP_FIND, "finding a sweep", err);
@@ -261,7 +261,7 @@ int db_owner_gone(const store *s, const run_owner *o)
 }
 
 int db_read_owner(store *s, long long run_id, run_owner *o, const char *what,
-                      sw_error *err)
+                  sw_error *err)
 {
     memset(o, 0, sizeof *o);
     sqlite3_stmt *st = db_stmt(s, Q_RUN_OWNER, what, err);
