@@ -119,8 +119,20 @@ bench: $(BUILD)/sweep $(BUILD)/bench $(BUILD)/peak_flops
 
 -include $(BUILD)/tools/bench.d
 
+# The binary, its man page and its bash completion, under $(DESTDIR)$(PREFIX);
+# uninstall removes the same three files.
+BINDIR      ?= $(PREFIX)/bin
+MAN1DIR     ?= $(PREFIX)/share/man/man1
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
 install: $(BUILD)/sweep
-	install -D -m 755 $(BUILD)/sweep $(DESTDIR)$(PREFIX)/bin/sweep
+	install -D -m 755 $(BUILD)/sweep $(DESTDIR)$(BINDIR)/sweep
+	install -D -m 644 tools/sweep.1 $(DESTDIR)$(MAN1DIR)/sweep.1
+	install -D -m 644 tools/sweep.bash $(DESTDIR)$(BASHCOMPDIR)/sweep
+
+.PHONY: uninstall
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sweep $(DESTDIR)$(MAN1DIR)/sweep.1 $(DESTDIR)$(BASHCOMPDIR)/sweep
 
 clean:
 	rm -rf build

@@ -2,12 +2,12 @@
 #ifndef SWEEP_ERROR_H
 #define SWEEP_ERROR_H
 
-/* Exit-status-shaped error codes (SPEC §2). */
+/* Error codes, each the exit status main gives it. */
 enum {
     SW_OK = 0,
-    SW_ERUN = 1,     /* a run failed or diverged */
+    SW_ERUN = 1,     /* a run failed or diverged; also out of memory */
     SW_EINPUT = 2,   /* usage, config, data file or database error */
-    SW_EINTR = 130,  /* interrupted by SIGINT/SIGTERM */
+    SW_EINTR = 130,  /* interrupted by SIGINT, SIGTERM or SIGHUP */
 };
 
 typedef struct {
@@ -18,5 +18,10 @@ typedef struct {
 /* Records the first error only; later calls keep it. Returns code. */
 int sw_err(sw_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Out of memory while doing what ("loading the dataset"): SW_ERUN, since
+ * nothing in the input is wrong; the same settings may run on a larger
+ * machine or with fewer jobs. Returns SW_ERUN. */
+int sw_oom(sw_error *err, const char *what);
 
 #endif

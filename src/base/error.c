@@ -14,3 +14,8 @@ int sw_err(sw_error *err, int code, const char *fmt, ...)
     va_end(ap);
     return code;
 }
+
+int sw_oom(sw_error *err, const char *what)
+{
+    return sw_err(err, SW_ERUN, "%s: out of memory", what);
+}

@@ -60,10 +60,13 @@ const char *test_tmpdir(void)
     return tmpdir;
 }
 
+void suite_base(void);
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } suites[] = {
+    {"base", suite_base},
     {"rng", suite_rng},       {"nn", suite_nn},       {"data", suite_data},
     {"config", suite_config}, {"store", suite_store}, {"train", suite_train},
     {"golden", suite_golden},
