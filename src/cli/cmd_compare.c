@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/csv.h"
 #include "cli.h"
 #include "groups.h"
 #include "report.h"
@@ -47,21 +48,6 @@ typedef struct {
     stats_summary s;
 } group;
 
-static void put_csv_text(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void put_num(FILE *f, double v, const char *missing)
 {
     if (isnan(v))
@@ -83,7 +69,7 @@ static void write_csv(FILE *f, const rep_data *d, const int *by, int n_by, const
     for (int k = 0; k < n_groups; k++) {
         for (int i = 0; i < n_by; i++) {
             const rep_level *l = &d->levels[by[i]][g[k].level[i]];
-            put_csv_text(f, l->is_null ? (*missing ? "none" : "") : l->text);
+            sw_csv_str(f, l->is_null ? (*missing ? "none" : "") : l->text);
             fputc(',', f);
         }
         if (metric)
@@ -221,12 +207,12 @@ static int print_table(const table *t, const rep_data *d, const int *by, int n_b
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem)
-        return sw_err(err, SW_EINPUT, "sweep compare: out of memory");
+        return sw_oom(err, "sweep compare");
     write_csv(mem, d, by, n_by, csv ? metric : NULL, t->gs, t->n_groups, t->base,
               csv ? "" : "-");
     if (fclose(mem) != 0) {
         free(buf);
-        return sw_err(err, SW_EINPUT, "sweep compare: out of memory");
+        return sw_oom(err, "sweep compare");
     }
     if (csv) {
         fwrite(buf, 1, len, stdout);
@@ -257,10 +243,10 @@ static int compare(store *db, const char *sweep, const int *by, int n_by,
     int rc = SW_OK;
     if (rep_load(db, sweep, metric, &d, err) != SW_OK) {
         rep_free(&d);
-        return SW_EINPUT;
+        return err->code;
     }
     if (make_groups(&t, &d, by, n_by) != 0)
-        rc = sw_err(err, SW_EINPUT, "sweep compare: out of memory");
+        rc = sw_oom(err, "sweep compare");
     else if (t.n_groups <= 0)
         rc = sw_err(err, SW_EINPUT, "sweep compare: sweep '%s' has no done runs with %s%s",
                     sweep, metric_name, d.not_done ? " yet (see sweep status)" : "");
@@ -288,7 +274,7 @@ int cmd_compare(int argc, char **argv, sw_error *err)
         {NULL, NULL, 0, NULL},
     };
     if (cli_parse("compare", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         fputs(compare_help, stdout);
         return 0;
@@ -297,7 +283,7 @@ int cmd_compare(int argc, char **argv, sw_error *err)
         return sw_err(err, SW_EINPUT, "sweep compare: --by AXIS is required (e.g. --by activation)");
     int by[MAX_BY], n_by;
     if (rep_parse_by("compare", by_spec, by, &n_by, MAX_BY, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     int metric = -1;
     for (int m = 0; m < STORE_RUN_METRIC_COUNT; m++) {
         const char *name = store_run_metric_name((store_run_metric)m);
@@ -312,7 +298,7 @@ int cmd_compare(int argc, char **argv, sw_error *err)
     store *db;
     char *name;
     if (rep_open("compare", db_path, sweep, &db, &name, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     int rc = compare(db, name, by, n_by, (store_run_metric)metric, baseline, csv, err);
     free(name);
     store_close(db);

@@ -4,22 +4,19 @@
  * folder; user text reaches the script only inside single-quoted gnuplot
  * strings, where neither `backquotes` nor @macros are expanded. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
+#include "base/spawn.h"
 #include "cli.h"
 #include "groups.h"
 #include "report.h"
-
-extern char **environ;
 
 static const char plot_help[] =
     "usage: sweep plot [--db PATH] [--sweep NAME] [--metric M] [--by AXIS] -o FILE.png|FILE.svg\n\n"
@@ -60,42 +57,40 @@ static int find_gnuplot(char *out, size_t size)
     return 0;
 }
 
-/* Runs gnuplot on script; its stderr goes to errfile, whose first line
- * becomes the error message if it fails. */
-static int run_gnuplot(const char *gnuplot, const char *script, const char *errfile,
-                       sw_error *err)
+/* The line of gnuplot's stderr that says what failed ("" if none): it
+ * echoes the failing command first; its message follows. */
+static void gnuplot_message(const char *errfile, char *line, size_t size)
 {
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    char *argv[] = {"gnuplot", (char *)script, NULL};
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int rc = posix_spawn(&pid, gnuplot, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return sw_err(err, SW_EINPUT, "sweep plot: cannot run %s: %s", gnuplot, strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return sw_err(err, SW_EINPUT, "sweep plot: waiting for gnuplot: %s", strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return SW_OK;
-    char line[300] = "";
+    line[0] = 0;
     FILE *f = fopen(errfile, "r");
-    /* gnuplot echoes the failing command first; its message follows */
-    while (f && fgets(line, sizeof line, f)) {
+    while (f && fgets(line, (int)size, f)) {
         line[strcspn(line, "\n")] = 0;
         if (strstr(line, "line ") || strstr(line, "rror"))
             break;
     }
     if (f)
         fclose(f);
-    if (WIFSIGNALED(status))
-        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot killed by signal %d", WTERMSIG(status));
-    return sw_err(err, SW_EINPUT, "sweep plot: gnuplot failed (exit %d)%s%s",
-                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, line[0] ? ": " : "", line);
+}
+
+/* Runs gnuplot on script, its stdin and stdout on /dev/null and its stderr
+ * in errfile, whose telling line becomes the error message if it fails. */
+static int run_gnuplot(const char *gnuplot, const char *script, const char *errfile,
+                       sw_error *err)
+{
+    char *argv[] = {(char *)gnuplot, (char *)script, NULL};
+    sw_spawn_io io = {.quiet_out = 1, .err_file = errfile};
+    sw_error e = {0};
+    int status;
+    if (sw_spawn(argv, &io, &status, &e) == SW_OK)
+        return SW_OK;
+    if (status > 128)
+        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot killed by signal %d", status - 128);
+    char line[300];
+    gnuplot_message(errfile, line, sizeof line);
+    if (status >= 126 && !line[0])   /* it did not start */
+        return sw_err(err, SW_EINPUT, "sweep plot: %s", e.msg);
+    return sw_err(err, SW_EINPUT, "sweep plot: gnuplot failed (exit %d)%s%s", status,
+                  line[0] ? ": " : "", line);
 }
 
 /* A gnuplot single-quoted string: '' is a quote, nothing else is special;
@@ -194,9 +189,10 @@ static void make_label(const rep_data *d, const series *s, const int *axes, int 
 
 /* ---- the plot ---- */
 
+/* gnuplot's files, in a private temp folder: the numbers, the script,
+ * its stderr and the figure it draws. */
 typedef struct {
-    char dir[512], data[600], script[600], errfile[600];
-    char *tmp_out;
+    char dir[512], data[600], script[600], errfile[600], figure[600];
 } temp_files;
 
 static void temp_cleanup(temp_files *t)
@@ -207,11 +203,10 @@ static void temp_cleanup(temp_files *t)
         unlink(t->script);
     if (t->errfile[0])
         unlink(t->errfile);
+    if (t->figure[0])
+        unlink(t->figure);
     if (t->dir[0])
         rmdir(t->dir);
-    if (t->tmp_out)
-        unlink(t->tmp_out);
-    free(t->tmp_out);
 }
 
 static int write_data(const char *path, series *ss, int n_series, int max_epoch)
@@ -246,7 +241,7 @@ static int write_script(const char *path, const temp_files *t, int svg, const ch
     else
         fputs("set terminal pngcairo noenhanced size 1000,640 font 'sans,11'\n", f);
     fputs("set encoding utf8\nset output ", f);
-    put_quoted(f, t->tmp_out);
+    put_quoted(f, t->figure);
     fputs("\nset title ", f);
     put_quoted(f, title);
     fputs(" . \"\\n\" . ", f);
@@ -324,7 +319,7 @@ static int build_series(figure *f, const rep_data *d, int by, sw_error *err)
     f->ss = calloc((size_t)d->n_runs, sizeof *f->ss);   /* at most one series per run */
     run_groups g;
     if (!f->ec.run_series || !f->ss || groups_make(&g, d, f->axes, f->n_axes, 0) != 0)
-        return sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+        return sw_oom(err, "sweep plot");
     for (int k = 0; k < g.n_groups; k++) {
         for (int i = 0; i < f->n_axes; i++)
             f->ss[k].key[f->axes[i]] = d->runs[group_first(&g, k)].level[f->axes[i]];
@@ -356,11 +351,11 @@ static int aggregate(figure *f, const rep_data *d, sw_error *err)
         s->hi = calloc(m, sizeof(double));
         s->count = calloc(m, sizeof(int));
         if (!s->sum || !s->lo || !s->hi || !s->count)
-            return sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+            return sw_oom(err, "sweep plot");
     }
     char *has = calloc((size_t)d->n_runs, 1);
     if (!has)
-        return sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+        return sw_oom(err, "sweep plot");
     for (int i = 0; i < ec->n_points; i++) {
         series *s = &f->ss[ec->run_series[ec->pts[i].run]];
         int e = ec->pts[i].epoch;
@@ -400,9 +395,7 @@ static void make_titles(const rep_data *d, const char *metric, int by, char *tit
         snprintf(subtitle, size, "line: mean over seeds; band: min to max over seeds");
 }
 
-/* A private folder for the numbers and the script, and the figure's temp
- * file beside its target (made here, so that it is ours: O_EXCL). */
-static int make_temp_files(temp_files *t, const char *out_path, sw_error *err)
+static int make_temp_files(temp_files *t, int svg, sw_error *err)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(t->dir, sizeof t->dir, "%s/sweep-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -414,27 +407,45 @@ static int make_temp_files(temp_files *t, const char *out_path, sw_error *err)
     snprintf(t->data, sizeof t->data, "%s/data.txt", t->dir);
     snprintf(t->script, sizeof t->script, "%s/plot.gp", t->dir);
     snprintf(t->errfile, sizeof t->errfile, "%s/gnuplot.err", t->dir);
-    size_t len = strlen(out_path) + 32;
-    if (!(t->tmp_out = malloc(len)))
-        return sw_err(err, SW_EINPUT, "sweep plot: out of memory");
-    snprintf(t->tmp_out, len, "%s.%d.tmp", out_path, (int)getpid());
-    int fd = open(t->tmp_out, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) {
-        free(t->tmp_out);
-        t->tmp_out = NULL;
-        return sw_err(err, SW_EINPUT, "sweep plot: cannot write %s: %s", out_path,
-                      strerror(errno));
-    }
-    close(fd);
+    snprintf(t->figure, sizeof t->figure, "%s/figure.%s", t->dir, svg ? "svg" : "png");
     return SW_OK;
 }
 
-/* gnuplot draws the figure beside its target; it is renamed over it. */
+/* Copies the figure gnuplot drew into the output file. */
+static int copy_figure(const char *drawn, FILE *out, const char *out_path, sw_error *err)
+{
+    FILE *in = fopen(drawn, "rb");
+    char buf[65536];
+    size_t n, total = 0;
+    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        total += n;
+        if (fwrite(buf, 1, n, out) != n) {
+            fclose(in);
+            return sw_err(err, SW_EINPUT, "sweep plot: cannot write %s: %s", out_path,
+                          strerror(errno));
+        }
+    }
+    int bad = !in || ferror(in);
+    if (in)
+        fclose(in);
+    if (bad || total == 0)
+        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot wrote nothing to %s", out_path);
+    return SW_OK;
+}
+
+/* gnuplot draws the figure in the temp folder; it reaches out_path through
+ * an output file: a temp beside it, renamed over it when complete. */
 static int draw(const figure *f, const char *metric, const char *title, const char *subtitle,
                 const char *out_path, int svg, const char *gnuplot, sw_error *err)
 {
     temp_files t = {0};
-    int rc = make_temp_files(&t, out_path, err);
+    sw_outfile out = {0};
+    sw_error e = {0};
+    int rc = sw_out_open(&out, out_path, 0666, 0, &e);
+    if (rc != SW_OK)
+        rc = sw_err(err, e.code, "sweep plot: %s", e.msg);
+    if (rc == SW_OK)
+        rc = make_temp_files(&t, svg, err);
     if (rc == SW_OK &&
         (write_data(t.data, f->ss, f->n_series, f->ec.max_epoch) != 0 ||
          write_script(t.script, &t, svg, title, subtitle, metric, f->ss, f->n_series,
@@ -442,16 +453,12 @@ static int draw(const figure *f, const char *metric, const char *title, const ch
         rc = sw_err(err, SW_EINPUT, "sweep plot: cannot write in %s", t.dir);
     if (rc == SW_OK)
         rc = run_gnuplot(gnuplot, t.script, t.errfile, err);
-    struct stat st;
-    if (rc == SW_OK && (stat(t.tmp_out, &st) != 0 || st.st_size == 0))
-        rc = sw_err(err, SW_EINPUT, "sweep plot: gnuplot wrote nothing to %s", out_path);
-    if (rc == SW_OK && rename(t.tmp_out, out_path) != 0)
-        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot replace %s: %s", out_path,
-                    strerror(errno));
-    if (rc == SW_OK) {
-        free(t.tmp_out);
-        t.tmp_out = NULL;
-    }
+    if (rc == SW_OK)
+        rc = copy_figure(t.figure, out.f, out_path, err);
+    if (rc == SW_OK)
+        rc = sw_out_commit(&out, err);
+    else
+        sw_out_abort(&out);
     temp_cleanup(&t);
     return rc;
 }
@@ -464,7 +471,7 @@ static int plot(store *db, const char *sweep, store_epoch_metric metric, int by,
     const char *metric_name = store_epoch_metric_name(metric);
     if (rep_load(db, sweep, STORE_RUN_NO_METRIC, &d, err) != SW_OK) {
         rep_free(&d);
-        return SW_EINPUT;
+        return err->code;
     }
     int rc = SW_OK;
     if (d.n_runs == 0)
@@ -473,9 +480,9 @@ static int plot(store *db, const char *sweep, store_epoch_metric metric, int by,
     if (rc == SW_OK)
         rc = build_series(&f, &d, by, err);
     if (rc == SW_OK && store_done_epochs(db, sweep, metric, collect_epoch, &f.ec, err) != SW_OK)
-        rc = SW_EINPUT;
+        rc = err->code;
     if (rc == SW_OK && f.ec.oom)
-        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
+        rc = sw_oom(err, "sweep plot");
     if (rc == SW_OK && f.ec.n_points == 0)
         rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no epochs with %s", sweep,
                     metric_name);
@@ -502,7 +509,7 @@ int cmd_plot(int argc, char **argv, sw_error *err)
         {"--output", "-o", OPT_STRING, &out_path},     {NULL, NULL, 0, NULL},
     };
     if (cli_parse("plot", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         fputs(plot_help, stdout);
         return 0;
@@ -526,14 +533,14 @@ int cmd_plot(int argc, char **argv, sw_error *err)
     if (by_name && strchr(by_name, ','))
         return sw_err(err, SW_EINPUT, "sweep plot: --by takes one axis, got '%s'", by_name);
     if (by_name && rep_parse_by("plot", by_name, &by, &n_by, 1, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     char gnuplot[4096];
     if (!find_gnuplot(gnuplot, sizeof gnuplot))
         return sw_err(err, SW_EINPUT, "sweep plot: gnuplot not found; apt-get install gnuplot-nox");
     store *db;
     char *name;
     if (rep_open("plot", db_path, sweep, &db, &name, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     int rc = plot(db, name, (store_epoch_metric)metric, by, out_path, svg, gnuplot, err);
     free(name);
     store_close(db);

@@ -55,7 +55,7 @@ int rep_open(const char *cmd, const char *db_path, const char *want, store **db,
     *db = NULL;
     *name = NULL;
     if (store_open(db, db_path, 0, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     int rc = store_sweep_names(*db, &names, &n, err);
     if (rc == SW_OK) {
         join_names(names, n, list, sizeof list);
@@ -72,13 +72,13 @@ int rep_open(const char *cmd, const char *db_path, const char *want, store **db,
             rc = sw_err(err, SW_EINPUT, "sweep %s: %s holds %d sweeps; choose one with --sweep (%s)",
                         cmd, db_path, n, list);
         else if (!(*name = strdup(names[found < 0 ? 0 : found])))
-            rc = sw_err(err, SW_EINPUT, "sweep %s: out of memory", cmd);
+            rc = sw_oom(err, cmd);
     }
     store_names_free(names, n);
     if (rc != SW_OK) {
         store_close(*db);
         *db = NULL;
-        return SW_EINPUT;
+        return err->code;
     }
     return SW_OK;
 }
@@ -310,23 +310,23 @@ int rep_load(store *db, const char *sweep, store_run_metric metric, rep_data *d,
 {
     memset(d, 0, sizeof *d);
     if (!(d->sweep = strdup(sweep)))
-        return sw_err(err, SW_EINPUT, "out of memory");
+        return sw_oom(err, "reading the runs");
     load_ctx c = {.d = d};
     int rc = store_done_runs(db, sweep, metric, collect_run, &c, err);
     for (int a = 0; a < RA_COUNT; a++)
         free(c.slot[a]);
     if (rc != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (c.oom)
-        return sw_err(err, SW_EINPUT, "out of memory");
+        return sw_oom(err, "reading the runs");
     if (store_count_not_done(db, sweep, &d->not_done, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
 
     /* the stored config gives the grid's order; without it (or if it no
      * longer parses) the order the runs were recorded in stands */
     char *text = NULL, *path = NULL;
     if (store_sweep_config(db, sweep, &text, &path, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     free(path);
     sweep_config cfg;
     sw_error ignored = {0};
@@ -337,7 +337,7 @@ int rep_load(store *db, const char *sweep, store_run_metric metric, rep_data *d,
     if (have_cfg)
         config_free(&cfg);
     if (rc != 0)
-        return sw_err(err, SW_EINPUT, "out of memory");
+        return sw_oom(err, "reading the runs");
     return SW_OK;
 }
 

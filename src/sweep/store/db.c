@@ -8,17 +8,12 @@
 
 #include "store_internal.h"
 
+#include "base/clock.h"
+
 int db_fail(store *s, const char *what, sw_error *err)
 {
     return sw_err(err, SW_EINPUT, "%s: %s: %s", s->path, what,
                   sqlite3_errmsg(s->db));
-}
-
-static double now_monotonic(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static void sleep_ms(long ms)
@@ -89,12 +84,12 @@ int db_bind_fail(store *s, sqlite3_stmt *st, const char *what, sw_error *err)
  * "database is locked" after a few seconds of contention. */
 int db_exec_retry(store *s, const char *sql, const char *what, sw_error *err)
 {
-    double until = now_monotonic() + BUSY_RETRY_SECONDS;
+    double until = sw_now_seconds() + BUSY_RETRY_SECONDS;
     for (;;) {
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             return SW_OK;
-        if ((rc & 0xff) != SQLITE_BUSY || now_monotonic() > until)
+        if ((rc & 0xff) != SQLITE_BUSY || sw_now_seconds() > until)
             return db_fail(s, what, err);
         sleep_ms(20);
     }
@@ -125,6 +120,13 @@ int db_tx_fail(store *s, sw_error *err)
 {
     db_tx_rollback(s);
     return err->code;
+}
+
+int db_oom(const store *s, const char *what, sw_error *err)
+{
+    char where[512];
+    snprintf(where, sizeof where, "%s: %s", s->path, what);
+    return sw_oom(err, where);
 }
 
 void db_column_copy(sqlite3_stmt *st, int c, char *buf, size_t size)

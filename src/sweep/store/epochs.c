@@ -195,7 +195,7 @@ static int status_all(store *s, sweep_status **out, int *n, sw_error *err)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sweep_status *w = status_entry(&v, &len, &cap, st);
         if (!w) {
-            failed = sw_err(err, SW_EINPUT, "%s: %s: out of memory", s->path, what);
+            failed = db_oom(s, what, err);
             break;
         }
         status_add_run(s, w, st);

@@ -7,24 +7,7 @@
 
 #include "store_internal.h"
 
-/* RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled. */
-static void csv_text(FILE *f, const char *t, int len)
-{
-    int quote = 0;
-    for (int i = 0; i < len && !quote; i++)
-        quote = t[i] == ',' || t[i] == '"' || t[i] == '\r' || t[i] == '\n';
-    if (!quote) {
-        fwrite(t, 1, (size_t)len, f);
-        return;
-    }
-    fputc('"', f);
-    for (int i = 0; i < len; i++) {
-        if (t[i] == '"')
-            fputc('"', f);
-        fputc(t[i], f);
-    }
-    fputc('"', f);
-}
+#include "base/csv.h"
 
 /* The shortest form that reads back as the same double: exact like %.17g,
  * but 0.1 stays "0.1". */
@@ -47,7 +30,7 @@ static void csv_row(FILE *f, sqlite3_stmt *st, int header)
             fputc(',', f);
         if (header) {
             const char *name = sqlite3_column_name(st, i);
-            csv_text(f, name ? name : "", name ? (int)strlen(name) : 0);
+            sw_csv_str(f, name);
             continue;
         }
         switch (sqlite3_column_type(st, i)) {
@@ -61,7 +44,7 @@ static void csv_row(FILE *f, sqlite3_stmt *st, int header)
             break;
         default: {
             const char *t = (const char *)sqlite3_column_text(st, i);
-            csv_text(f, t ? t : "", sqlite3_column_bytes(st, i));
+            sw_csv_field(f, t ? t : "", t ? (size_t)sqlite3_column_bytes(st, i) : 0);
         }
         }
     }

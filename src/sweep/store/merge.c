@@ -364,7 +364,7 @@ static int merge_sweep(merge_ctx *m, sqlite3_stmt *sw, sw_error *err)
     }
     store_merge_report *r = merge_report_for(m, name, out_sweep);
     if (!r)
-        return sw_err(err, SW_ERUN, "%s: out of memory", m->out->path);
+        return sw_oom(err, m->out->path);
     r->inputs++;
     sqlite3_stmt *runs = m->st[M_IN_RUNS];
     if (sqlite3_bind_int64(runs, 1, sqlite3_column_int64(sw, 0)))

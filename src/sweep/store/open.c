@@ -9,34 +9,18 @@
 
 #include "store_internal.h"
 
-static int mkdir_parents(const char *path, sw_error *err)
+#include "base/fsutil.h"
+
+/* The database's folder and its parents, made when missing; errors name
+ * the database. */
+static int make_folder(const char *path, sw_error *err)
 {
-    char *dir = strdup(path);
-    if (!dir)
-        return sw_err(err, SW_EINPUT, "%s: out of memory", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) {
-        free(dir);
+    sw_error e = {0};
+    if (sw_mkdir_parent(path, &e) == SW_OK)
         return SW_OK;
-    }
-    *slash = '\0';
-    for (char *p = dir + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            sw_err(err, SW_EINPUT, "%s: cannot create folder %s: %s", path, dir,
-                   strerror(errno));
-            free(dir);
-            return err->code;
-        }
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    free(dir);
-    return SW_OK;
+    if (e.code == SW_ERUN)   /* out of memory: the message names path */
+        return sw_err(err, e.code, "%s", e.msg);
+    return sw_err(err, e.code, "%s: %s", path, e.msg);
 }
 
 /* The 16-byte magic string every SQLite database starts with. A file that
@@ -99,7 +83,7 @@ static int open_db(store *s, int create, int immutable, const char *what,
         size_t len = strlen(s->path);
         name = malloc(3 * len + 32);
         if (!name)
-            return sw_err(err, SW_EINPUT, "%s: out of memory", s->path);
+            return sw_oom(err, s->path);
         char *p = name + sprintf(name, "file:");
         for (const unsigned char *c = (const unsigned char *)s->path; *c; c++) {
             if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -116,10 +100,11 @@ static int open_db(store *s, int create, int immutable, const char *what,
         free(name);
     if (rc != SQLITE_OK) {
         if (!s->db)
-            return sw_err(err, SW_EINPUT, "%s: out of memory", s->path);
+            return sw_oom(err, s->path);
         return db_fail(s, what, err);
     }
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK)
+        return db_fail(s, "setting the busy timeout", err);
     return SW_OK;
 }
 
@@ -141,7 +126,7 @@ static int check_file(const char *path, int create, int *exists, sw_error *err)
     if (*exists && stt.st_size > 0 && !looks_like_sqlite(path, stt.st_size))
         return sw_err(err, SW_EINPUT,
                       "%s: not a sweep database (file is not a database)", path);
-    if (!*exists && mkdir_parents(path, err))
+    if (!*exists && make_folder(path, err))
         return err->code;
     return SW_OK;
 }
@@ -214,7 +199,7 @@ int store_open(store **out, const char *path, int create, sw_error *err)
     store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
-        return sw_err(err, SW_EINPUT, "%s: out of memory", path);
+        return sw_oom(err, path);
     }
     pthread_mutex_init(&s->lock, NULL);
     if (gethostname(s->host, sizeof s->host - 1) != 0)

@@ -40,11 +40,6 @@ const char *store_epoch_metric_name(store_epoch_metric m)
 
 /* --------------------------------------------------------------- sweeps */
 
-static int oom(store *s, const char *what, sw_error *err)
-{
-    return sw_err(err, SW_EINPUT, "%s: %s: out of memory", s->path, what);
-}
-
 static int sweep_names(store *s, char ***out, int *n, sw_error *err)
 {
     const char *what = "listing the sweeps";
@@ -58,7 +53,7 @@ static int sweep_names(store *s, char ***out, int *n, sw_error *err)
             int ncap = cap ? 2 * cap : 8;
             char **nv = realloc(v, (size_t)ncap * sizeof *nv);
             if (!nv) {
-                failed = oom(s, what, err);
+                failed = db_oom(s, what, err);
                 break;
             }
             v = nv;
@@ -66,7 +61,7 @@ static int sweep_names(store *s, char ***out, int *n, sw_error *err)
         }
         const char *name = (const char *)sqlite3_column_text(st, 0);
         if (!(v[len] = strdup(name ? name : "")))
-            failed = oom(s, what, err);
+            failed = db_oom(s, what, err);
         else
             len++;
     }
@@ -130,7 +125,7 @@ static int read_config(store *s, const char *sweep, char **text, char **path,
     if (failed) {
         free(*text), free(*path);
         *text = *path = NULL;
-        return oom(s, what, err);
+        return db_oom(s, what, err);
     }
     return SW_OK;
 }
@@ -281,7 +276,7 @@ static int select_rows(store *s, const char *sql, const char *const *params,
     const char **names = calloc((size_t)ncols + 1, sizeof *names);
     store_value *vals = calloc((size_t)ncols + 1, sizeof *vals);
     if (!names || !vals) {
-        rc = sw_err(err, SW_ERUN, "%s: out of memory", s->path);
+        rc = sw_oom(err, s->path);
     } else {
         for (int c = 0; c < ncols; c++)
             names[c] = sqlite3_column_name(st, c);

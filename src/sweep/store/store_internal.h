@@ -85,6 +85,8 @@ void db_tx_rollback(store *s);
 /* ISO-8601 UTC at second resolution: sorts as text, and SQLite's date
  * functions read it. */
 void db_iso_utc(time_t t, char buf[32]);
+/* Out of memory while doing what: SW_ERUN, naming the database. */
+int db_oom(const store *s, const char *what, sw_error *err);
 /* Text column c of st copied into buf ("" when NULL). */
 void db_column_copy(sqlite3_stmt *st, int c, char *buf, size_t size);
 
