@@ -1,4 +1,5 @@
-/* conv.c: 3x3 valid convolution, stride 1, as im2col + gemm over the batch.
+/* conv.c: 3x3 convolution, stride 1, "valid" (pad 0) or "same" (pad 1), as
+ * im2col + gemm over the batch.
  *
  * col (IC*9, P), P = B*OH*OW: row t = c*9 + dy*3 + dx holds, for every
  * output pixel p = (b, y, x), the input in[c][b][y+dy][x+dx]. Then
@@ -15,9 +16,14 @@
  *    dW + chunk 1 + chunk 2 + ... is summed in one order whatever the
  *    thread count; inside a chunk the threads split the output tiles (the
  *    gemm) and the rows (the bias sums, each in index order).
- * Each din plane is owned by one thread and adds its 9 taps in order. */
+ * Each din plane is owned by one thread and adds its 9 taps in order.
+ * Padding: the workspace keeps a zero-bordered copy of the input (IC,B,
+ * H+2,W+2), and everything but din runs as the valid convolution of that
+ * copy; col2im skips the border (its taps read at an offset of pad). With
+ * pad 0 every operation is the one of the valid code. */
 #include "nn/conv.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -55,12 +61,13 @@ static long chunk_floats(int B, int IC, int OH, int OW)
     return (long)IC * 9 * (cb < B ? cb : B) * OH * OW;
 }
 
-/* col: the saved input (IC,B,H,W), then scratch for two chunks (those of
- * the threads in the forward pass). dcol, of the same size: a chunk of col
- * for dW, then the threads' chunks of dcol. */
-long conv_col_size(int B, int IC, int H, int W)
+/* col: the saved (padded) input (IC,B,H+2pad,W+2pad), then scratch for two
+ * chunks (those of the threads in the forward pass). dcol, of the same
+ * size: a chunk of col for dW, then the threads' chunks of dcol. */
+long conv_col_size(int B, int IC, int H, int W, int pad)
 {
-    return (long)IC * B * H * W + 2 * chunk_floats(B, IC, H - 2, W - 2);
+    const int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    return (long)IC * B * Hp * Wp + 2 * chunk_floats(B, IC, Hp - 2, Wp - 2);
 }
 
 /* d[0..n) = s[0..n), 16 at a time. When room says 16 more floats may be
@@ -98,22 +105,23 @@ CLONES static void im2col_plane(float *restrict col, const float *restrict in,
     }
 }
 
-/* din plane (c, b) = sum over the 9 taps of the shifted dcol rows, taps in
- * order. Each din row is formed in a register, 16 columns at a time, from
- * the (up to) 9 dcol rows that reach it: a load that starts dx floats
- * early (still inside dcol: tap dx > 0 is at least one row of dcol in)
- * and whose lanes outside the dcol row are masked to +0 (adding +0 to a
- * sum that starts at +0 changes no bit). Loads may run on into the
+/* din plane (c, b), H x W, = sum over the 9 taps of the shifted dcol rows
+ * (OH x OW), taps in order; din pixel (yi, xi) is pixel (yi + pad,
+ * xi + pad) of the padded input. Each din row is formed in a register, 16
+ * columns at a time, from the (up to) 9 dcol rows that reach it: a load
+ * that starts dx - pad floats early (still inside dcol: tap dx > 0 is at
+ * least one row of dcol in) and whose lanes outside the dcol row are
+ * masked to +0 (adding +0 to a sum that starts at +0 changes no bit). Loads may run on into the
  * following dcol rows while they stay below end; stores may run into the
  * next din row, which is written after. The plain loop gives the same
  * sums for planes too close to end, or without vectors. */
 static inline __attribute__((always_inline)) float
-col2im_one(const float *dcol, long ldc, int OH, int OW, int yi, int xi)
+col2im_one(const float *dcol, long ldc, int OH, int OW, int yp, int xp)
 {
     float s = 0;
     for (int dy = 0; dy < 3; dy++)
         for (int dx = 0; dx < 3; dx++) {
-            int y = yi - dy, x = xi - dx;
+            int y = yp - dy, x = xp - dx;
             if (y >= 0 && y < OH && x >= 0 && x < OW)
                 s += dcol[(dy * 3 + dx) * ldc + y * OW + x];
         }
@@ -123,17 +131,17 @@ col2im_one(const float *dcol, long ldc, int OH, int OW, int yi, int xi)
 enum { MAXV = 8 };   /* col2im by vectors for rows up to 128 floats */
 
 /* Lane masks of the vector path: lane l of vector v for tap column dx is
- * kept when its dcol column 16v + l - dx is in [0, OW). Made once per
- * call of conv_backward, 0 if the rows are too long for vectors. */
-static int col2im_masks(int32_t valid[MAXV][3][16], int W)
+ * kept when its dcol column 16v + l + pad - dx is in [0, OW). Made once
+ * per call of conv_backward, 0 if the rows are too long for vectors. */
+static int col2im_masks(int32_t valid[MAXV][3][16], int W, int pad)
 {
-    const int OW = W - 2, nv = (W + 15) / 16;
+    const int OW = W + 2 * pad - 2, nv = (W + 15) / 16;
     if (nv > MAXV)
         return 0;
     for (int v = 0; v < nv; v++)
         for (int dx = 0; dx < 3; dx++)
             for (int l = 0; l < 16; l++) {
-                int pos = v * 16 + l - dx;
+                int pos = v * 16 + l + pad - dx;
                 valid[v][dx][l] = pos >= 0 && pos < OW ? -1 : 0;
             }
     return 1;
@@ -141,20 +149,21 @@ static int col2im_masks(int32_t valid[MAXV][3][16], int W)
 
 static inline __attribute__((always_inline)) void
 col2im_body(float *restrict din, const float *restrict dcol, long ldc, int H,
-            int W, const float *end, const int32_t (*valid)[3][16])
+            int W, int pad, const float *end, const int32_t (*valid)[3][16])
 {
-    const int OH = H - 2, OW = W - 2;
+    const int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
     const int nv = (W + 15) / 16;
     /* the furthest any vector load of this plane reaches */
-    const int safe = dcol + 8 * ldc + (OH - 1) * OW + 16 * nv <= end;
+    const int safe = dcol + 8 * ldc + (OH - 1) * OW + 16 * nv + pad <= end;
     if (valid && safe) {
         for (int yi = 0; yi < H; yi++) {
-            const int dy0 = yi - (OH - 1) > 0 ? yi - (OH - 1) : 0;
-            const int dy1 = yi < 2 ? yi : 2;
+            const int yp = yi + pad;
+            const int dy0 = yp - (OH - 1) > 0 ? yp - (OH - 1) : 0;
+            const int dy1 = yp < 2 ? yp : 2;
             for (int v = 0; v < nv; v++) {
                 v16f acc = {0};
                 for (int dy = dy0; dy <= dy1; dy++) {
-                    const float *r = dcol + dy * 3 * ldc + (yi - dy) * OW + 16 * v;
+                    const float *r = dcol + dy * 3 * ldc + (yp - dy) * OW + 16 * v + pad;
 #pragma GCC unroll 3
                     for (int dx = 0; dx < 3; dx++)
                         acc += (v16f)((v16i) * (const v16u *)(r + dx * ldc - dx) &
@@ -174,28 +183,28 @@ col2im_body(float *restrict din, const float *restrict dcol, long ldc, int H,
     } else {
         for (int yi = 0; yi < H; yi++)
             for (int xi = 0; xi < W; xi++)
-                din[yi * W + xi] = col2im_one(dcol, ldc, OH, OW, yi, xi);
+                din[yi * W + xi] = col2im_one(dcol, ldc, OH, OW, yi + pad, xi + pad);
     }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("arch=x86-64-v4"))) static void
-col2im_v4(float *din, const float *dcol, long ldc, int H, int W, const float *end,
-          const int32_t (*valid)[3][16])
+col2im_v4(float *din, const float *dcol, long ldc, int H, int W, int pad,
+          const float *end, const int32_t (*valid)[3][16])
 {
-    col2im_body(din, dcol, ldc, H, W, end, valid);
+    col2im_body(din, dcol, ldc, H, W, pad, end, valid);
 }
 #endif
 
 /* valid from col2im_masks, NULL for the plain loop only. */
-static void col2im_plane(float *din, const float *dcol, long ldc, int H, int W,
+static void col2im_plane(float *din, const float *dcol, long ldc, int H, int W, int pad,
                          const float *end, const int32_t (*valid)[3][16])
 {
 #if defined(__x86_64__) || defined(__i386__)
     if (valid && __builtin_cpu_supports("x86-64-v4"))
-        return col2im_v4(din, dcol, ldc, H, W, end, valid);
+        return col2im_v4(din, dcol, ldc, H, W, pad, end, valid);
 #endif
-    col2im_body(din, dcol, ldc, H, W, end, NULL);
+    col2im_body(din, dcol, ldc, H, W, pad, end, NULL);
 }
 
 /* o[0..n) += b, on a chunk the gemm has just written (still in L2; the
@@ -308,26 +317,56 @@ static int thread_chunks(int cb, int *cbt, int *nwork)
 #endif
 }
 
-void conv_forward(float *out, float *col, const float *in, const float *weight,
-                  const float *bias, int B, int IC, int H, int W, int OC)
+/* dst (planes, H+2, W+2) = src (planes, H, W) with a border of zeros. */
+static void pad_copy(float *restrict dst, const float *restrict src, long planes, int H, int W)
 {
-    const int OH = H - 2, OW = W - 2, K = IC * 9;
+    const int Wp = W + 2;
+    const long hwp = (long)(H + 2) * Wp;
+#pragma omp parallel for schedule(static)
+    for (long u = 0; u < planes; u++) {
+        float *d = dst + u * hwp;
+        const float *s = src + u * H * W;
+        memset(d, 0, sizeof(float) * (size_t)Wp);
+        for (int y = 0; y < H; y++) {
+            float *r = d + (long)(y + 1) * Wp;
+            r[0] = 0;
+            memcpy(r + 1, s + (long)y * W, sizeof(float) * (size_t)W);
+            r[W + 1] = 0;
+        }
+        memset(d + (long)(H + 1) * Wp, 0, sizeof(float) * (size_t)Wp);
+    }
+}
+
+void conv_forward(float *out, float *col, const float *in, const float *weight,
+                  const float *bias, int B, int IC, int H, int W, int OC, int pad)
+{
+    assert(pad == 0 || pad == 1);
+    /* Hs x Ws: the saved input's planes (padded when pad is 1) */
+    const int Hs = H + 2 * pad, Ws = W + 2 * pad;
+    const int OH = Hs - 2, OW = Ws - 2, K = IC * 9;
     const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * H * W;
+    const long nsave = (long)IC * B * Hs * Ws;
     int cb = chunk_images(IC, OH, OW);
     cb = cb < B ? cb : B;
     /* col: the copy of the input that conv_backward rebuilds col from
-     * (one big copy: faster than plane by plane), then scratch */
-    const long copies = (nin + COPY_TASK - 1) / COPY_TASK;
+     * (one big copy: faster than plane by plane), then scratch. Padded,
+     * the copy has borders and im2col reads it instead of in. */
+    const float *src = pad ? col : in;
+    if (pad) {
+        pad_copy(col, in, (long)IC * B, H, W);
+    } else {
+        const long copies = (nin + COPY_TASK - 1) / COPY_TASK;
 #pragma omp parallel for schedule(static)
-    for (long u = 0; u < copies; u++) {
-        long i0 = u * COPY_TASK, n = nin - i0 < COPY_TASK ? nin - i0 : COPY_TASK;
-        memcpy(col + i0, in + i0, (size_t)n * sizeof(float));
+        for (long u = 0; u < copies; u++) {
+            long i0 = u * COPY_TASK, n = nin - i0 < COPY_TASK ? nin - i0 : COPY_TASK;
+            memcpy(col + i0, in + i0, (size_t)n * sizeof(float));
+        }
     }
 #pragma omp parallel
     {
         int cbt, nwork;
         const int t = thread_chunks(cb, &cbt, &nwork);
-        float *chunk = t < nwork ? col + nin + (long)t * K * cbt * ohw : NULL;
+        float *chunk = t < nwork ? col + nsave + (long)t * K * cbt * ohw : NULL;
         for (int b0 = t * cbt; chunk && b0 < B; b0 += nwork * cbt) {
             const int nb = B - b0 < cbt ? B - b0 : cbt;
             const long pc = nb * ohw;
@@ -335,7 +374,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
             for (long u = 0; u < (long)IC * nb; u++) {
                 const long b = u / IC, c = u % IC;
                 im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             in + ((c * B) + b0 + b) * H * W, pc, H, W);
+                             src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws);
             }
             if (K <= SMALL_K) {
                 small_k_block(o, P, chunk, pc, weight, bias, K, OC, pc);
@@ -381,10 +420,13 @@ static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n
 
 void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
                    const float *dout, const float *col, const float *weight,
-                   int B, int IC, int H, int W, int OC)
+                   int B, int IC, int H, int W, int OC, int pad)
 {
-    const int OH = H - 2, OW = W - 2, K = IC * 9;
-    const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * H * W;
+    assert(pad == 0 || pad == 1);
+    /* Hs x Ws: the saved input's planes (padded when pad is 1) */
+    const int Hs = H + 2 * pad, Ws = W + 2 * pad;
+    const int OH = Hs - 2, OW = Ws - 2, K = IC * 9;
+    const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * Hs * Ws;
     /* conv_forward left the input at the start of col. Chunks of col for
      * dW are rebuilt in the dcol workspace; when no din is wanted (dcol is
      * then unused) in the scratch part of col, which conv_forward used the
@@ -393,7 +435,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
     const float *in = col;
     float *chunk = din ? dcol : (float *)col + nin;
     int32_t valid[MAXV][3][16] __attribute__((aligned(64)));
-    const int32_t(*vmask)[3][16] = col2im_masks(valid, W) ? valid : NULL;
+    const int32_t(*vmask)[3][16] = col2im_masks(valid, W, pad) ? valid : NULL;
     /* the bias gradient: running sums of each row of dout, in index order
      * across the chunks, taken while the chunk is on its way to the gemm */
     float bsum[OC];
@@ -417,7 +459,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
             for (long u = 0; u < tasks; u++) {
                 const long c = u / nb, b = u % nb;
                 im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             in + ((c * B) + b0 + b) * H * W, pc, H, W);
+                             in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws);
             }
         }
         gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
@@ -441,7 +483,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
             for (long u = 0; u < (long)IC * nb; u++) {
                 const long b = u / IC, c = u % IC;
                 col2im_plane(din + ((c * B) + b0 + b) * H * W,
-                             dchunk + c * 9 * pc + b * ohw, pc, H, W,
+                             dchunk + c * 9 * pc + b * ohw, pc, H, W, pad,
                              dchunk + K * pc, vmask);
             }
         }

@@ -210,7 +210,7 @@ static int alloc_buffers(model *m, sw_error *err)
     for (int k = 0; k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow;
-        long need = n + (k > 0 ? conv_col_size((int)B, b->ic, b->h, b->w) : 0);
+        long need = n + (k > 0 ? conv_col_size((int)B, b->ic, b->h, b->w, 0) : 0);
         big_n = need > big_n ? need : big_n;
         if (n > (long)m->conv[big_k].oc * B * m->conv[big_k].oh * m->conv[big_k].ow)
             big_k = k;
@@ -220,7 +220,7 @@ static int alloc_buffers(model *m, sw_error *err)
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         ping = np > ping ? np : ping;
-        ok = (b->col = alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w))) &&
+        ok = (b->col = alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w, 0))) &&
              (b->post = alloc_floats(k == big_k && big_n > n ? big_n : n)) &&
              (b->pre = in_place ? b->post : alloc_floats(n)) &&
              (b->pooled = alloc_floats(np)) &&
@@ -397,7 +397,7 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
         long n = (long)B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         act_params a = layer_act(m, b->a_off);
         conv_forward(b->pre, b->col, in, m->params + b->w_off, m->params + b->b_off, B,
-                     b->ic, b->h, b->w, b->oc);
+                     b->ic, b->h, b->w, b->oc, 0);
         act_forward(&a, b->post, b->pre, b->oc, n);
         maxpool_forward(b->pooled, b->argmax, b->post, (long)b->oc * B, b->oh, b->ow);
         if (b->pooled_pre)
@@ -460,7 +460,7 @@ static void backward(model *m)
                      (long)B * b->ph * b->pw);
         maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
         conv_backward(k > 0 ? g_next : NULL, dcol, m->grads + b->w_off, m->grads + b->b_off,
-                      g_out, b->col, m->params + b->w_off, B, b->ic, b->h, b->w, b->oc);
+                      g_out, b->col, m->params + b->w_off, B, b->ic, b->h, b->w, b->oc, 0);
         tmp = g, g = g_next, g_next = tmp;
     }
 }

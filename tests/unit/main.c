@@ -61,6 +61,9 @@ const char *test_tmpdir(void)
 }
 
 void suite_base(void);
+/* Suites of issue #13's kernels (tests/unit/test_bn.c, test_golden_train.c). */
+void suite_bn(void);
+void suite_golden_train(void);
 
 static const struct {
     const char *name;
@@ -72,6 +75,8 @@ static const struct {
     {"golden", suite_golden},
     {"cluster", suite_cluster},
     {"stats", suite_stats},
+    {"bn", suite_bn},
+    {"golden_train", suite_golden_train},
 };
 
 int main(int argc, char **argv)

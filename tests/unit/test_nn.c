@@ -278,17 +278,17 @@ static void test_conv_golden(void)
         in[i] = (float)(i + 1);
     for (int i = 0; i < 9; i++)
         w[i] = (float)(i + 1);
-    long ncol = conv_col_size(1, 1, 4, 4);
+    long ncol = conv_col_size(1, 1, 4, 4, 0);
     CHECK(ncol >= 36);
     float *col = falloc(ncol), *dcol = falloc(ncol);
-    conv_forward(out, col, in, w, bias, 1, 1, 4, 4, 1);
+    conv_forward(out, col, in, w, bias, 1, 1, 4, 4, 1, 0);
     CHECK(out[0] == 348.5f && out[1] == 393.5f && out[2] == 528.5f && out[3] == 573.5f);
 
     /* dout = 1 everywhere: dbias = 4; dW(i,j) = the 2x2 input block at
      * (i,j), e.g. dW(0,0) = 1+2+5+6 = 14, dW(2,2) = 11+12+15+16 = 54;
      * din(0,0) = w(0,0) = 1, din(1,1) = 1+2+4+5 = 12, din(3,3) = 9. */
     float dout[4] = {1, 1, 1, 1}, dw[9] = {0}, db[1] = {0}, din[16];
-    conv_backward(din, dcol, dw, db, dout, col, w, 1, 1, 4, 4, 1);
+    conv_backward(din, dcol, dw, db, dout, col, w, 1, 1, 4, 4, 1, 0);
     CHECK(db[0] == 4);
     CHECK(dw[0] == 14 && dw[1] == 18 && dw[8] == 54);
     CHECK(din[0] == 1 && din[5] == 12 && din[15] == 9 && din[3] == 3);
@@ -312,7 +312,7 @@ static void test_conv_gradients(void)
     const int B = 2, IC = 2, H = 6, W = 6, OC = 3;
     const long nin = (long)IC * B * H * W, nw = OC * IC * 9;
     const long nout = (long)OC * B * (H - 2) * (W - 2);
-    const long ncol = conv_col_size(B, IC, H, W);
+    const long ncol = conv_col_size(B, IC, H, W, 0);
     float *in = falloc(nin), *w = falloc(nw), *b = falloc(OC), *r = falloc(nout);
     float *out = falloc(nout), *col = falloc(ncol), *dcol = falloc(ncol);
     float *din = falloc(nin), *dw = falloc(nw), *db = falloc(OC);
@@ -322,14 +322,14 @@ static void test_conv_gradients(void)
     fill(r, nout, 13, -1, 1);
     conv_ctx c = {B, IC, H, W, OC, to_double(in, nin), to_double(w, nw),
                   to_double(b, OC), to_double(r, nout), malloc(nout * sizeof(double))};
-    conv_forward(out, col, in, w, b, B, IC, H, W, OC);
+    conv_forward(out, col, in, w, b, B, IC, H, W, OC, 0);
     conv_loss(&c);
     check_close("conv out", out, c.out, nout, 1e-6);
     /* gradients accumulate: start from a known value and subtract it */
     for (long i = 0; i < nw; i++)
         dw[i] = 1;
     db[0] = db[1] = db[2] = 1;
-    conv_backward(din, dcol, dw, db, r, col, w, B, IC, H, W, OC);
+    conv_backward(din, dcol, dw, db, r, col, w, B, IC, H, W, OC, 0);
     for (long i = 0; i < nw; i++)
         dw[i] -= 1;
     for (int i = 0; i < OC; i++)
@@ -339,13 +339,13 @@ static void test_conv_gradients(void)
     check_fd("conv din", c.in, nin, din, conv_loss, &c, 1e-4, 1e-5);
     /* din = NULL skips the data gradient but still accumulates the rest */
     float *dw2 = falloc(nw), *db2 = falloc(OC);
-    conv_backward(NULL, NULL, dw2, db2, r, col, w, B, IC, H, W, OC);
+    conv_backward(NULL, NULL, dw2, db2, r, col, w, B, IC, H, W, OC, 0);
     check_fd("conv dW (no din)", c.w, nw, dw2, conv_loss, &c, 1e-4, 1e-5);
     check_fd("conv db (no din)", c.b, OC, db2, conv_loss, &c, 1e-4, 1e-5);
     /* the scratch conv_backward uses in col leaves what it needs intact:
      * a second call adds the same again (one chunk here, so exactly) */
     float first = dw2[5];
-    conv_backward(NULL, NULL, dw2, db2, r, col, w, B, IC, H, W, OC);
+    conv_backward(NULL, NULL, dw2, db2, r, col, w, B, IC, H, W, OC, 0);
     CHECK(dw2[5] == 2 * first);
     free(in), free(w), free(b), free(r), free(out), free(col), free(dcol);
     free(din), free(dw), free(db), free(dw2), free(db2);
@@ -360,7 +360,7 @@ static void conv_reference_case(int B, int IC, int H, int W, int OC, int with_di
 {
     const int OH = H - 2, OW = W - 2, K = IC * 9;
     const long nin = (long)IC * B * H * W, nw = (long)OC * K, ohw = (long)OH * OW;
-    const long nout = OC * B * ohw, ncol = conv_col_size(B, IC, H, W);
+    const long nout = OC * B * ohw, ncol = conv_col_size(B, IC, H, W, 0);
     float *in = falloc(nin), *w = falloc(nw), *b = falloc(OC), *g = falloc(nout);
     float *out = falloc(nout), *col = falloc(ncol), *dcol = with_din ? falloc(ncol) : NULL;
     float *din = falloc(nin), *dw = falloc(nw), *db = falloc(OC);
@@ -368,8 +368,8 @@ static void conv_reference_case(int B, int IC, int H, int W, int OC, int with_di
     fill(w, nw, 15, -0.5f, 0.5f);
     fill(b, OC, 16, -0.5f, 0.5f);
     fill(g, nout, 17, -1, 1);
-    conv_forward(out, col, in, w, b, B, IC, H, W, OC);
-    conv_backward(with_din ? din : NULL, dcol, dw, db, g, col, w, B, IC, H, W, OC);
+    conv_forward(out, col, in, w, b, B, IC, H, W, OC, 0);
+    conv_backward(with_din ? din : NULL, dcol, dw, db, g, col, w, B, IC, H, W, OC, 0);
     double *want = calloc((size_t)(nin > nout ? nin : nout) + nw, sizeof(double));
     double *mag = calloc((size_t)(nin > nout ? nin : nout) + nw, sizeof(double));
     int shown = 0;
@@ -912,7 +912,7 @@ static void compare_runs(const char *what, outputs *runs, int nruns)
 static void conv_run(outputs *o, int B, int IC, int H, int W, int OC)
 {
     const long nin = (long)IC * B * H * W, nw = OC * IC * 9;
-    const long nout = (long)OC * B * (H - 2) * (W - 2), ncol = conv_col_size(B, IC, H, W);
+    const long nout = (long)OC * B * (H - 2) * (W - 2), ncol = conv_col_size(B, IC, H, W, 0);
     float *in = falloc(nin), *w = falloc(nw), *b = falloc(OC), *out = falloc(nout);
     float *col = falloc(ncol), *dcol = falloc(ncol), *din = falloc(nin);
     float *dw = falloc(nw), *db = falloc(OC), *g = falloc(nout);
@@ -920,8 +920,8 @@ static void conv_run(outputs *o, int B, int IC, int H, int W, int OC)
     fill(w, nw, 71, -0.3f, 0.3f);
     fill(b, OC, 72, -0.1f, 0.1f);
     fill(g, nout, 73, -1, 1);
-    conv_forward(out, col, in, w, b, B, IC, H, W, OC);
-    conv_backward(IC > 1 ? din : NULL, dcol, dw, db, g, col, w, B, IC, H, W, OC);
+    conv_forward(out, col, in, w, b, B, IC, H, W, OC, 0);
+    conv_backward(IC > 1 ? din : NULL, dcol, dw, db, g, col, w, B, IC, H, W, OC, 0);
     keep(o, out, nout);
     keep(o, din, nin);
     keep(o, dw, nw);

@@ -1,6 +1,6 @@
-/* stats.c: descriptive statistics, Student's t and Welch's test. The t
- * distribution goes through the regularized incomplete beta function,
- * evaluated by its continued fraction (modified Lentz). */
+/* stats_dist.c: the distributions behind `sweep compare`: Student's t through the
+ * regularized incomplete beta function, evaluated by its continued fraction
+ * (modified Lentz), and the power of the t-test from the noncentral t. */
 #include "sweep/stats.h"
 
 #include <float.h>
@@ -10,31 +10,6 @@
 #define BETA_EPS 1e-16
 #define TINY 1e-300
 #define T_NORMAL_DOF 1e10     /* beyond this, Student's t is taken as normal */
-
-double stats_mean(const double *x, int n)
-{
-    if (n < 1)
-        return NAN;
-    double s = 0;
-    for (int i = 0; i < n; i++)
-        s += x[i];
-    double m = s / n;
-    /* second pass removes most of the first pass's rounding error */
-    double r = 0;
-    for (int i = 0; i < n; i++)
-        r += x[i] - m;
-    return m + r / n;
-}
-
-double stats_sd(const double *x, int n)
-{
-    if (n < 2)
-        return NAN;
-    double m = stats_mean(x, n), ss = 0;
-    for (int i = 0; i < n; i++)
-        ss += (x[i] - m) * (x[i] - m);
-    return sqrt(ss / (n - 1));
-}
 
 /* Stirling's series of ln Gamma(z) minus its leading terms, for z >= 100
  * (the next term, 1/(1188 z^9), is below 1e-21 there). */
@@ -197,36 +172,51 @@ double stats_t_quantile(double p, double dof)
     return p > 0.5 ? t : -t;
 }
 
-void stats_describe(const double *x, int n, stats_summary *out)
+
+/* ---- The noncentral t, for power -------------------------------------- */
+
+#define NCT_PANELS 4096   /* Simpson panels over ln S; even */
+
+static double normal_cdf(double x)
 {
-    out->n = n;
-    out->mean = stats_mean(x, n);
-    out->sd = stats_sd(x, n);
-    out->ci_low = out->ci_high = NAN;
-    if (n >= 2) {
-        double half = stats_t_quantile(0.975, n - 1) * out->sd / sqrt((double)n);
-        out->ci_low = out->mean - half;
-        out->ci_high = out->mean + half;
-    }
+    return 0.5 * erfc(-x / sqrt(2.0));
 }
 
-int stats_welch(const stats_summary *a, const stats_summary *b, stats_welch_result *out)
+/* The power's integrand at v = ln S: rejection probability given S. */
+static double nct_reject(double crit, double nc, double v)
 {
-    out->t = out->dof = out->p = NAN;
-    if (a->n < 2 || b->n < 2 || isnan(a->sd) || isnan(b->sd))
-        return -1;
-    double va = a->sd * a->sd / a->n, vb = b->sd * b->sd / b->n, se2 = va + vb;
-    double diff = a->mean - b->mean;
-    if (se2 == 0) {
-        out->dof = a->n + b->n - 2;
-        out->t = diff == 0 ? 0 : copysign(INFINITY, diff);
-        out->p = diff == 0 ? 1 : 0;
+    double cs = crit * exp(v);
+    return normal_cdf(nc - cs) + normal_cdf(-nc - cs);
+}
+
+double stats_nct_power(double crit, double dof, double nc)
+{
+    if (isnan(crit) || isnan(nc) || !(dof >= 1))
+        return NAN;
+    crit = fabs(crit);
+    nc = fabs(nc);
+    if (isinf(nc))
+        return 1;
+    if (isinf(crit))
         return 0;
+    if (dof > T_NORMAL_DOF)
+        return normal_cdf(nc - crit) + normal_cdf(-nc - crit);
+    /* v = ln S has log density dof (v - (e^{2v} - 1) / 2) + const, mode 0
+     * and curvature -2 dof there. The range keeps everything above e^-35
+     * of the mode: the upper tail falls doubly exponentially, the lower
+     * one like e^{dof v}. Dividing by the same rule's integral of the
+     * density removes the normalising constant (and most of the rule's
+     * error). */
+    double sigma = 1 / sqrt(2 * dof);
+    double lo = -fmax(14 * sigma, 40 / dof), hi = fmin(14 * sigma, 2.5);
+    double h = (hi - lo) / NCT_PANELS, num = 0, den = 0;
+    for (int i = 0; i <= NCT_PANELS; i++) {
+        double v = lo + i * h;
+        double w = (i == 0 || i == NCT_PANELS) ? 1 : (i % 2 ? 4 : 2);
+        double dens = w * exp(dof * (v - expm1(2 * v) / 2));
+        num += dens * nct_reject(crit, nc, v);
+        den += dens;
     }
-    /* shares of the variance, so that tiny variances cannot underflow */
-    double wa = va / se2, wb = vb / se2;
-    out->t = diff / sqrt(se2);
-    out->dof = 1 / (wa * wa / (a->n - 1) + wb * wb / (b->n - 1));
-    out->p = stats_t_two_sided(out->t, out->dof);
-    return 0;
+    double p = num / den;
+    return p > 1 ? 1 : p;
 }

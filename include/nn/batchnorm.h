@@ -1,0 +1,47 @@
+/* batchnorm.h: batch normalisation over (C, n) tensors, channel-major as in
+ * activation.h: channel c is the contiguous run [c*n, (c+1)*n), n = B*H*W
+ * after a conv layer and n = B after a dense layer.
+ *
+ * Keras' BatchNormalization defaults (momentum 0.99, epsilon 1e-3), which
+ * are torch.nn.BatchNorm{1,2}d(eps=1e-3, momentum=0.01):
+ *   training:   y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, with
+ *               the batch mean and the biased batch variance (1/n);
+ *               moving = momentum * moving + (1 - momentum) * batch, where
+ *               the batch variance is the UNBIASED one (1/(n-1)) as PyTorch
+ *               updates running_var (Keras would take the biased one; the
+ *               PyTorch reference is our yardstick; after 100s of steps the
+ *               two differ by a factor n/(n-1), 1 + 6e-6 for a conv layer).
+ *   evaluation: y = gamma * (x - moving_mean) / sqrt(moving_var + eps) + beta.
+ * Per-channel sums run in double, over one channel on one thread, in an
+ * order fixed by n alone: the same bits at any thread count.
+ *
+ * Memory: backward recomputes x_hat from the layer's input x and the saved
+ * per-channel mean and 1/std (2C floats) rather than keeping x_hat (C*n
+ * floats); the caller keeps x (the conv or dense output) until backward. */
+#ifndef SWEEP_BATCHNORM_H
+#define SWEEP_BATCHNORM_H
+
+#define BN_MOMENTUM 0.99   /* Keras' momentum (PyTorch's 0.01) */
+#define BN_EPSILON 1e-3
+
+/* Training forward. x, y (C,n), y may alias x; gamma, beta (C).
+ * saved (2C) receives the batch mean [0, C) and 1/sqrt(var + eps) [C, 2C),
+ * for bn_backward. moving_mean, moving_var (C) are updated in place (pass
+ * NULL for both to leave them out). With n == 1 the unbiased variance is
+ * undefined (PyTorch refuses); the biased one, 0, is taken. */
+void bn_forward_train(float *y, float *saved, float *moving_mean, float *moving_var,
+                      const float *x, const float *gamma, const float *beta, int C, long n,
+                      double momentum, double eps);
+
+/* Evaluation forward with the moving statistics. y may alias x. */
+void bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
+                     const float *moving_mean, const float *moving_var, int C, long n,
+                     double eps);
+
+/* Backward of the training forward. dy (C,n); x the forward's input;
+ * saved as left by bn_forward_train. dx (C,n) is overwritten (may alias
+ * dy); dgamma, dbeta (C) are accumulated (+=). */
+void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                 const float *gamma, const float *saved, int C, long n);
+
+#endif

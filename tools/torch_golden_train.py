@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""Golden values from PyTorch for sweep's training pieces: batch norm, same
+padding, optimizer update rules and learning-rate schedules.
+
+Run (Debian's python3-torch; torch 1.13 was used for the committed files):
+
+    /usr/bin/python3 tools/torch_golden_train.py tests/golden
+
+It rewrites tests/golden/manifest_train.txt and one <case>.bin.gz per case;
+tests/unit/test_golden_train.c (`build/test_unit golden_train`) checks the
+C code against them. The file format, the input formula (`gen` lines) and
+the Case writer are those of tools/torch_golden.py, imported from it; only
+the manifest's name differs, so that each script rewrites its own cases.
+
+Cases:
+  bn2d, bn2d_big    BatchNorm2d(C, eps=1e-3, momentum=0.01) (Keras' 0.99),
+  bn1d              BatchNorm1d for dense layers: three training steps on
+                    inputs x1, x2, x3 (gen), running statistics starting at
+                    mean 0, var 1 (torch's and Keras' start); y3 (output of
+                    step 3), and for upstream gradient g on step 3: dx,
+                    dgamma, dbeta; running_mean and running_var after the 3
+                    steps (torch updates running_var with the UNBIASED batch
+                    variance); y_eval, evaluation of x1 with them.
+  conv_same_*       conv2d 3x3, padding=1: out, and for upstream g: dx,
+                    dweight (OC, IC*9), dbias.
+  opt_*             one optimizer over STEPS steps of a fixed gradient
+                    sequence g1..gSTEPS (gen) from p0 (gen), hyper-
+                    parameters as params (float32 values, given to torch as
+                    the same numbers): p1..pSTEPS after each step, and the
+                    final state (s0, s1: the buffers of optim_rules.h).
+  sched_*           the learning rate of each epoch under
+                    torch.optim.lr_scheduler.StepLR / CosineAnnealingLR,
+                    stepped once per epoch (float32).
+"""
+import gzip
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import torch_golden  # noqa: E402
+from torch_golden import Case, f32  # noqa: E402
+
+MANIFEST = "manifest_train.txt"
+STEPS = 5
+
+
+def write_cases(outdir, cases):
+    """torch_golden.write_all, to MANIFEST."""
+    os.makedirs(outdir, exist_ok=True)
+    man = ["# sweep golden values: written by tools/torch_golden_train.py, do not edit.",
+           f"# torch {torch.__version__}; format described at the top of tools/torch_golden.py."]
+    for c in cases:
+        fname = f"{c.name}.bin.gz"
+        with open(os.path.join(outdir, fname), "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9,
+                               mtime=0) as gz:
+                for b in c.blobs:
+                    gz.write(b)
+        man.append(f"case {c.name} {fname}")
+        man.extend(c.lines)
+        man.append("end")
+    with open(os.path.join(outdir, MANIFEST), "w") as f:
+        f.write("\n".join(man) + "\n")
+
+
+# --------------------------------------------------------------------------
+# Batch norm
+
+def case_bn(name, shape, kind, arg, salt):
+    """shape (B, C) or (B, C, H, W); inputs of gen kind/arg."""
+    c = Case(name)
+    B, C = shape[0], shape[1]
+    S = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    for k, v in (("B", B), ("C", C), ("S", S)):
+        c.param(k, v)
+    bn = (torch.nn.BatchNorm2d if len(shape) == 4 else torch.nn.BatchNorm1d)(
+        C, eps=1e-3, momentum=0.01)
+    with torch.no_grad():
+        bn.weight.copy_(c.gen("gamma", [C], "signed", salt + 1, 1.5))
+        bn.bias.copy_(c.gen("beta", [C], "signed", salt + 2, 0.5))
+    bn.train()
+    xs = [c.gen(f"x{k}", list(shape), kind, salt + 2 + k, arg) for k in (1, 2, 3)]
+    g = c.gen("g", list(shape), "signed", salt + 9, 1.0)
+    for k, x in enumerate(xs, start=1):
+        x = x.clone().requires_grad_()
+        y = bn(x)
+        if k == 3:
+            y.backward(g)
+            c.data("y3", y)
+            c.data("dx", x.grad)
+            c.data("dgamma", bn.weight.grad)
+            c.data("dbeta", bn.bias.grad)
+    c.data("running_mean", bn.running_mean)
+    c.data("running_var", bn.running_var)
+    bn.eval()
+    with torch.no_grad():
+        c.data("y_eval", bn(xs[0]))
+    return c
+
+
+# --------------------------------------------------------------------------
+# Same padding
+
+def case_conv_same(name, B, IC, H, W, OC, salt):
+    c = Case(name)
+    for k, v in (("B", B), ("IC", IC), ("H", H), ("W", W), ("OC", OC)):
+        c.param(k, v)
+    x = c.gen("x", [B, IC, H, W], "signed", salt + 1, 1.0).requires_grad_()
+    w = c.gen("weight", [OC, IC * 9], "signed", salt + 2,
+              f32(math.sqrt(3.0 / (IC * 9)))).requires_grad_()
+    b = c.gen("bias", [OC], "signed", salt + 3, f32(0.5)).requires_grad_()
+    g = c.gen("g", [B, OC, H, W], "signed", salt + 4, 1.0)
+    out = F.conv2d(x, w.view(OC, IC, 3, 3), b, padding=1)
+    out.backward(g)
+    c.data("out", out)
+    c.data("dx", x.grad)
+    c.data("dweight", w.grad)
+    c.data("dbias", b.grad)
+    return c
+
+
+# --------------------------------------------------------------------------
+# Optimizers
+
+RULES = {"adam": 0, "adamw": 1, "sgd": 2, "rmsprop": 3}
+
+
+def case_opt(name, rule, salt, n=50, lr=0.01, wd=0.0, momentum=0.0, nesterov=False):
+    c = Case(name)
+    hp = {"lr": f32(lr), "beta1": f32(0.9), "beta2": f32(0.999), "rho": f32(0.9),
+          "eps": f32(1e-7), "momentum": f32(momentum), "weight_decay": f32(wd)}
+    c.param("rule", RULES[rule])
+    c.param("n", n)
+    c.param("steps", STEPS)
+    c.param("nesterov", int(nesterov))
+    for k, v in hp.items():
+        c.param(k, v)
+    p = c.gen("p0", [n], "signed", salt, 1.0).clone().requires_grad_()
+    grads = [c.gen(f"g{k}", [n], "signed", salt + k, 1.0) for k in range(1, STEPS + 1)]
+    if rule == "adam":
+        opt = torch.optim.Adam([p], lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]),
+                               eps=hp["eps"], weight_decay=hp["weight_decay"])
+    elif rule == "adamw":
+        opt = torch.optim.AdamW([p], lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]),
+                                eps=hp["eps"], weight_decay=hp["weight_decay"])
+    elif rule == "sgd":
+        opt = torch.optim.SGD([p], lr=hp["lr"], momentum=hp["momentum"], dampening=0,
+                              weight_decay=hp["weight_decay"], nesterov=nesterov)
+    else:
+        opt = torch.optim.RMSprop([p], lr=hp["lr"], alpha=hp["rho"], eps=hp["eps"],
+                                  weight_decay=hp["weight_decay"], momentum=hp["momentum"])
+    for k, g in enumerate(grads, start=1):
+        p.grad = g.clone()
+        opt.step()
+        c.data(f"p{k}", p)
+    st = opt.state[p]
+    keys = {"adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq"),
+            "sgd": ("momentum_buffer", None), "rmsprop": ("square_avg", "momentum_buffer")}[rule]
+    for sname, key in zip(("s0", "s1"), keys):
+        if key is not None and st.get(key) is not None:
+            c.data(sname, st[key])
+    return c
+
+
+# --------------------------------------------------------------------------
+# Schedules
+
+SCHEDS = {"constant": 0, "step": 1, "cosine": 2}
+
+
+def case_sched(name, kind, epochs, every=1, gamma=1.0, base=0.1):
+    c = Case(name)
+    c.param("kind", SCHEDS[kind])
+    c.param("epochs", epochs)
+    c.param("every", every)
+    c.param("gamma", gamma)
+    c.param("base", base)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    if kind == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=every, gamma=gamma)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=0)
+    lrs = []
+    for _ in range(epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    c.data("lr", torch.tensor(lrs, dtype=torch.float64))
+    return c
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: /usr/bin/python3 tools/torch_golden_train.py OUTDIR", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    torch.manual_seed(0)   # nothing is random; set anyway
+    torch.use_deterministic_algorithms(True)
+    assert torch_golden.gen_values(1, "const", 0, 2.0)[0] == 2.0
+    cases = [
+        case_bn("bn2d", (4, 3, 5, 5), "unit", 0.0, 2000),
+        case_bn("bn2d_big", (16, 2, 12, 12), "unit", 0.0, 2100),
+        case_bn("bn1d", (6, 5), "signed", 2.0, 2200),
+        case_conv_same("conv_same_ic1", 3, 1, 7, 7, 4, 2300),
+        case_conv_same("conv_same_ic3", 2, 3, 5, 8, 2, 2400),
+        case_conv_same("conv_same_ic4", 2, 4, 6, 6, 5, 2500),
+        case_conv_same("conv_same_28", 2, 1, 28, 28, 3, 2600),
+        case_conv_same("conv_same_wide", 3, 2, 9, 37, 3, 2700),
+        case_opt("opt_adam", "adam", 3000),
+        case_opt("opt_adam_wd", "adam", 3100, wd=0.1),
+        case_opt("opt_adamw", "adamw", 3200, wd=0.1),
+        case_opt("opt_sgd", "sgd", 3300, lr=0.1, wd=0.01),
+        case_opt("opt_sgd_momentum", "sgd", 3400, lr=0.1, wd=0.01, momentum=0.9),
+        case_opt("opt_sgd_nesterov", "sgd", 3500, lr=0.1, wd=0.01, momentum=0.9,
+                 nesterov=True),
+        case_opt("opt_rmsprop", "rmsprop", 3600, wd=0.01),
+        case_opt("opt_rmsprop_momentum", "rmsprop", 3700, wd=0.01, momentum=0.9),
+        case_sched("sched_step", "step", 10, every=3, gamma=0.5),
+        case_sched("sched_step1", "step", 7, every=1, gamma=0.9),
+        case_sched("sched_cosine", "cosine", 10),
+        case_sched("sched_cosine7", "cosine", 7),
+    ]
+    write_cases(sys.argv[1], cases)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
