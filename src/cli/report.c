@@ -243,7 +243,6 @@ static int config_rank(const sweep_config *cfg, int a, const rep_level *l, const
     }
     if (ca == AXIS_ACTIVATION || ca == AXIS_INIT) {
         for (int i = 0; i < av->n; i++) {
-            /* replaced by init_name() after h-names lands */
             const char *name = ca == AXIS_ACTIVATION ? act_name((act_kind)av->v[i])
                                : (init_kind)av->v[i] == INIT_HE ? "he" : "glorot";
             if (strcmp(l->text, name) == 0)
