@@ -262,6 +262,11 @@ static int compare(store *db, const char *sweep, const int *by, int n_by,
     return rc;
 }
 
+static const char *run_metric(int m)
+{
+    return store_run_metric_name((store_run_metric)m);
+}
+
 int cmd_compare(int argc, char **argv, sw_error *err)
 {
     const char *db_path = DEFAULT_DB, *sweep = NULL, *by_spec = NULL, *metric_name = "test_accuracy",
@@ -284,17 +289,9 @@ int cmd_compare(int argc, char **argv, sw_error *err)
     int by[MAX_BY], n_by;
     if (rep_parse_by("compare", by_spec, by, &n_by, MAX_BY, err) != SW_OK)
         return err->code;
-    int metric = -1;
-    for (int m = 0; m < STORE_RUN_METRIC_COUNT; m++) {
-        const char *name = store_run_metric_name((store_run_metric)m);
-        if (name && strcmp(metric_name, name) == 0)
-            metric = m;
-    }
+    int metric = rep_pick_metric("compare", metric_name, run_metric, STORE_RUN_METRIC_COUNT, err);
     if (metric < 0)
-        return sw_err(err, SW_EINPUT,
-                      "sweep compare: unknown metric '%s' (metrics: test_accuracy, test_loss, "
-                      "best_val_accuracy, best_val_loss, seconds_per_epoch)",
-                      metric_name);
+        return err->code;
     store *db;
     char *name;
     if (rep_open("compare", db_path, sweep, &db, &name, err) != SW_OK)

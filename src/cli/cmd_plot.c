@@ -498,6 +498,11 @@ static int plot(store *db, const char *sweep, store_epoch_metric metric, int by,
     return rc;
 }
 
+static const char *epoch_metric(int m)
+{
+    return store_epoch_metric_name((store_epoch_metric)m);
+}
+
 int cmd_plot(int argc, char **argv, sw_error *err)
 {
     const char *db_path = DEFAULT_DB, *sweep = NULL, *metric_name = "val_accuracy",
@@ -520,15 +525,9 @@ int cmd_plot(int argc, char **argv, sw_error *err)
     if (!svg && !ends_with(out_path, ".png"))
         return sw_err(err, SW_EINPUT, "sweep plot: -o must name a .png or .svg file, got '%s'",
                       out_path);
-    int metric = -1;
-    for (int m = 0; m < STORE_EPOCH_METRIC_COUNT; m++)
-        if (strcmp(metric_name, store_epoch_metric_name((store_epoch_metric)m)) == 0)
-            metric = m;
+    int metric = rep_pick_metric("plot", metric_name, epoch_metric, STORE_EPOCH_METRIC_COUNT, err);
     if (metric < 0)
-        return sw_err(err, SW_EINPUT,
-                      "sweep plot: unknown metric '%s' (metrics: val_accuracy, val_loss, "
-                      "train_accuracy, train_loss)",
-                      metric_name);
+        return err->code;
     int by = -1, n_by = 0;
     if (by_name && strchr(by_name, ','))
         return sw_err(err, SW_EINPUT, "sweep plot: --by takes one axis, got '%s'", by_name);

@@ -440,6 +440,23 @@ int rep_pooled(const rep_data *d, const int *by, int n_by, int only_valued, char
     return count;
 }
 
+int rep_pick_metric(const char *cmd, const char *name, const char *(*name_of)(int), int n,
+                    sw_error *err)
+{
+    char list[256];
+    size_t len = 0;
+    list[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const char *m = name_of(i);
+        if (m && strcmp(m, name) == 0)
+            return i;
+        if (m && len + 1 < sizeof list)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", m);
+    }
+    sw_err(err, SW_EINPUT, "sweep %s: unknown metric '%s' (metrics: %s)", cmd, name, list);
+    return -1;
+}
+
 int rep_find_level(const rep_data *d, rep_axis a, const char *text)
 {
     char *end;

@@ -76,6 +76,11 @@ int *rep_sort_runs(const rep_data *d, const int *axes, int n_axes, int only_valu
 /* Whether runs ra and rb have the same levels on axes. */
 int rep_same_levels(const rep_data *d, int ra, int rb, const int *axes, int n_axes);
 
+/* The index among n names (name_of(i); NULL ones are not choices) of
+ * name; -1 with an error that lists the choices if it is none of them. */
+int rep_pick_metric(const char *cmd, const char *name, const char *(*name_of)(int), int n,
+                    sw_error *err);
+
 /* Finds level text (numbers compare by value; "none" or "" is the empty
  * level) among an axis' levels; -1 if absent. */
 int rep_find_level(const rep_data *d, rep_axis a, const char *text);
