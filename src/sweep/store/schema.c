@@ -5,6 +5,8 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* --------------------------------------------------------------- schema */
+
 /* Newton's square root of v, in SQL: sqrt() is missing from SQLite builds
  * without the math functions, and the view must work in any shell. Starting
  * above the root, the iterates fall until rounding stops them. */
@@ -22,7 +24,7 @@
 /* The model of every run before schema version 2: the blog's. */
 #define DEFAULT_MODEL_TEXT "conv=32-64;dense=256"
 
-const char DB_SCHEMA_SQL[] =
+static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS sweeps (\n"
     "  sweep_id INTEGER PRIMARY KEY,\n"
     "  name TEXT NOT NULL UNIQUE,\n"
@@ -45,6 +47,8 @@ const char DB_SCHEMA_SQL[] =
     "  optimizer TEXT NOT NULL,\n"
     "  validation_split REAL,\n"
     "  train_limit INTEGER,\n"
+    /* run_status_name's table, as stored in every database (a unit test
+     * holds the two together) */
     "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', "
     "'running', 'done', 'failed', 'diverged', 'interrupted')),\n"
     "  started_at TEXT,\n"
@@ -142,7 +146,7 @@ const char DB_SCHEMA_SQL[] =
 
 /* Version 1 to 2: the new runs columns (old runs had the default model and
  * no early stopping), then SCHEMA_SQL adds layer_stats and the new view. */
-const char DB_UPGRADE_1_SQL[] =
+static const char UPGRADE_1_SQL[] =
     "ALTER TABLE runs ADD COLUMN model TEXT NOT NULL DEFAULT '" DEFAULT_MODEL_TEXT "';\n"
     "ALTER TABLE runs ADD COLUMN es_monitor TEXT;\n"
     "ALTER TABLE runs ADD COLUMN es_patience INTEGER;\n"
@@ -362,12 +366,12 @@ int db_create_schema(store *s, sw_error *err)
     if (read_schema(s, &ss, &notadb, err) || db_check_schema(s, &ss, &empty, err))
         return db_tx_fail(s, err);
     if (!empty && ss.version == 1 &&
-        sqlite3_exec(s->db, DB_UPGRADE_1_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, UPGRADE_1_SQL, NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(s, "upgrading the schema from version 1", err);
         return db_tx_fail(s, err);
     }
     if ((empty || ss.version < STORE_SCHEMA_VERSION || !ss.view || !ss.layers) &&
-        sqlite3_exec(s->db, DB_SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(s, "creating the schema", err);
         return db_tx_fail(s, err);
     }

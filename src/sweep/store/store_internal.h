@@ -45,10 +45,6 @@ enum {
 };
 extern const char *const DB_SQL[Q_COUNT];
 
-/* The schema of a new database, and the upgrade from version 1 (schema.c). */
-extern const char DB_SCHEMA_SQL[];
-extern const char DB_UPGRADE_1_SQL[];
-
 struct store {
     sqlite3 *db;
     char *path;
