@@ -159,7 +159,8 @@ typedef struct {
     store_value metric;   /* is_null without one */
 } store_run_row;
 
-/* Called per row, the row valid during the call; nonzero stops early. */
+/* Called per row, the row valid during the call; nonzero stops early.
+ * The store is busy meanwhile: fn must not call it. */
 typedef int (*store_run_fn)(void *ctx, const store_run_row *row);
 
 /* Calls fn for each done run of the sweep, by run_id, with metric. */
@@ -174,7 +175,8 @@ typedef enum {
 /* "val_accuracy", ...; NULL for a bad value. */
 const char *store_epoch_metric_name(store_epoch_metric m);
 
-/* Called per epoch (value NaN when not recorded); nonzero stops early. */
+/* Called per epoch (value NaN when not recorded); nonzero stops early.
+ * fn must not call the store. */
 typedef int (*store_epoch_fn)(void *ctx, long long run_id, int epoch, double value);
 
 /* Calls fn for each epoch of the sweep's done runs, by run_id and epoch. */
