@@ -1,7 +1,9 @@
-/* store.h: the SQLite database of SPEC §4, the user's query interface.
- * The only file that includes sqlite3.h is store.c. Every statement is
- * prepared with bound values; WAL, a busy timeout and foreign keys are on;
- * each epoch is committed in its own transaction. */
+/* store.h: the SQLite database of a sweep's runs and epochs, which users
+ * also read with their own tools (the sqlite3 shell, CSV export). Only the
+ * files of src/sweep/store/ include sqlite3.h. Every statement is prepared
+ * with bound values; WAL, a busy timeout and foreign keys are on; each
+ * epoch is committed in its own transaction. Callers ask typed questions:
+ * no SQL crosses this header. */
 #ifndef SWEEP_STORE_H
 #define SWEEP_STORE_H
 
@@ -49,7 +51,11 @@ typedef enum {
     RUN_PENDING, RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_DIVERGED,
     RUN_INTERRUPTED, RUN_STATUS_COUNT
 } run_status;
+/* The status' name as stored and shown ("pending", ...); "unknown" if st
+ * is not a status. The one table of these names. */
 const char *run_status_name(run_status st);
+/* The status of a name; -1 if none. */
+int run_status_from_name(const char *name);
 
 /* Current status of a run; for 'running' rows, *stale says whether the
  * owner is gone (same host and its pid dead, or lease older than
@@ -104,23 +110,78 @@ int store_status(store *s, sweep_status **out, int *n, sw_error *err);
 int store_export_csv(store *s, const char *what, const char *sweep,
                      FILE *out, sw_error *err);
 
-/* One column of a row from store_select: text is SQLite's text form
- * (NULL when is_null), num its numeric value. Valid during the callback. */
+/* ---- typed reads, for reports ---- */
+
+/* The names of all sweeps, sorted; *names and each name malloc'd (free
+ * with store_names_free). */
+int store_sweep_names(store *s, char ***names, int *n, sw_error *err);
+void store_names_free(char **names, int n);
+
+/* The config the sweep was last recorded with: *text and *path malloc'd,
+ * NULL where not stored; both NULL when there is no such sweep. */
+int store_sweep_config(store *s, const char *sweep, char **text, char **path,
+                       sw_error *err);
+
+/* How many of the sweep's runs are not done. */
+int store_count_not_done(store *s, const char *sweep, int *n, sw_error *err);
+
+/* One stored value: text is SQLite's text form, as the sqlite3 shell shows
+ * it (NULL when is_null), num its numeric value. */
 typedef struct {
     int is_null;
     double num;
     const char *text;
 } store_value;
 
-/* Called per row; a nonzero return stops the query early. */
-typedef int (*store_row_fn)(void *ctx, int ncols, const char *const *names,
-                            const store_value *vals);
+/* A run's settings, in the order reports list them. */
+typedef enum {
+    STORE_ACTIVATION, STORE_ALPHA, STORE_MODEL, STORE_INIT, STORE_DROPOUT,
+    STORE_EPOCHS, STORE_BATCH_SIZE, STORE_LEARNING_RATE, STORE_OPTIMIZER,
+    STORE_SEED, STORE_VALIDATION_SPLIT, STORE_TRAIN_LIMIT, STORE_SETTING_COUNT
+} store_setting;
 
-/* Runs one read-only SQL statement (a constant string written by us: values
- * travel only as the bound text params ?1..?n). For reports that need more
- * than the fixed queries above. A statement that writes is refused. */
-int store_select(store *s, const char *sql, const char *const *params, int n_params,
-                 store_row_fn fn, void *ctx, sw_error *err);
+/* A number per run. */
+typedef enum {
+    STORE_RUN_NO_METRIC,
+    STORE_RUN_TEST_ACCURACY,
+    STORE_RUN_TEST_LOSS,
+    STORE_RUN_BEST_VAL_ACCURACY,   /* max over its epochs */
+    STORE_RUN_BEST_VAL_LOSS,       /* min over its epochs */
+    STORE_RUN_SECONDS_PER_EPOCH,   /* mean over its epochs */
+    STORE_RUN_METRIC_COUNT
+} store_run_metric;
+/* "test_accuracy", ...; NULL for STORE_RUN_NO_METRIC or a bad value. */
+const char *store_run_metric_name(store_run_metric m);
+
+typedef struct {
+    long long run_id;
+    store_value setting[STORE_SETTING_COUNT];
+    store_value metric;   /* is_null without one */
+} store_run_row;
+
+/* Called per row, the row valid during the call; nonzero stops early.
+ * The store is busy meanwhile: fn must not call it. */
+typedef int (*store_run_fn)(void *ctx, const store_run_row *row);
+
+/* Calls fn for each done run of the sweep, by run_id, with metric. */
+int store_done_runs(store *s, const char *sweep, store_run_metric metric,
+                    store_run_fn fn, void *ctx, sw_error *err);
+
+/* A number per epoch. */
+typedef enum {
+    STORE_EPOCH_VAL_ACCURACY, STORE_EPOCH_VAL_LOSS, STORE_EPOCH_TRAIN_ACCURACY,
+    STORE_EPOCH_TRAIN_LOSS, STORE_EPOCH_METRIC_COUNT
+} store_epoch_metric;
+/* "val_accuracy", ...; NULL for a bad value. */
+const char *store_epoch_metric_name(store_epoch_metric m);
+
+/* Called per epoch (value NaN when not recorded); nonzero stops early.
+ * fn must not call the store. */
+typedef int (*store_epoch_fn)(void *ctx, long long run_id, int epoch, double value);
+
+/* Calls fn for each epoch of the sweep's done runs, by run_id and epoch. */
+int store_done_epochs(store *s, const char *sweep, store_epoch_metric metric,
+                      store_epoch_fn fn, void *ctx, sw_error *err);
 
 /* ---- merge ---- */
 

@@ -36,39 +36,23 @@ static const char merge_help[] =
 
 /* Runs in the sweep's grid, from the config text kept in the database
  * (its dataset is not needed to count); -1 if it cannot be read. */
-typedef struct {
-    char *text, *path;
-} config_row;
-
-static int take_config(void *ctx, int ncols, const char *const *names, const store_value *vals)
-{
-    (void)names;
-    config_row *c = ctx;
-    if (ncols == 2 && !vals[0].is_null) {
-        c->text = strdup(vals[0].text);
-        c->path = strdup(vals[1].is_null ? "config" : vals[1].text);
-    }
-    return 1;
-}
-
 static int grid_size(store *db, const char *name)
 {
-    static const char sql[] = "SELECT config_text, config_path FROM sweeps WHERE name = ?1";
-    config_row c = {NULL, NULL};
+    char *text = NULL, *path = NULL;
     sw_error err = {0};
     int n = -1;
-    if (store_select(db, sql, &name, 1, take_config, &c, &err) == SW_OK && c.text && c.path) {
+    if (store_sweep_config(db, name, &text, &path, &err) == SW_OK && text) {
         sweep_config cfg;
         run_settings *runs = NULL;
-        if (config_parse(&cfg, c.text, strlen(c.text), c.path, &err) == SW_OK) {
+        if (config_parse(&cfg, text, strlen(text), path ? path : "config", &err) == SW_OK) {
             if (grid_expand(&cfg, &runs, &n, &err) != SW_OK)
                 n = -1;
             free(runs);
             config_free(&cfg);
         }
     }
-    free(c.text);
-    free(c.path);
+    free(text);
+    free(path);
     return n;
 }
 

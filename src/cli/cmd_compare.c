@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/csv.h"
 #include "cli.h"
+#include "groups.h"
 #include "report.h"
 #include "sweep/stats.h"
 
@@ -39,38 +41,12 @@ static const char compare_help[] =
     "When both groups have zero variance, p is 1 if their means are equal and\n"
     "0 if not.\n";
 
-static const struct {
-    const char *name, *sql;
-} METRICS[] = {
-    {"test_accuracy", "r.test_accuracy"},
-    {"test_loss", "r.test_loss"},
-    {"best_val_accuracy", "(SELECT max(e.val_accuracy) FROM epochs e WHERE e.run_id = r.run_id)"},
-    {"best_val_loss", "(SELECT min(e.val_loss) FROM epochs e WHERE e.run_id = r.run_id)"},
-    {"seconds_per_epoch", "(SELECT avg(e.seconds) FROM epochs e WHERE e.run_id = r.run_id)"},
-};
-#define N_METRICS (int)(sizeof METRICS / sizeof METRICS[0])
-
 typedef struct {
     int level[MAX_BY];
     int n;
     const double *x;   /* n values, in the sorted array */
     stats_summary s;
 } group;
-
-static void put_csv_text(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 static void put_num(FILE *f, double v, const char *missing)
 {
@@ -93,7 +69,7 @@ static void write_csv(FILE *f, const rep_data *d, const int *by, int n_by, const
     for (int k = 0; k < n_groups; k++) {
         for (int i = 0; i < n_by; i++) {
             const rep_level *l = &d->levels[by[i]][g[k].level[i]];
-            put_csv_text(f, l->is_null ? (*missing ? "none" : "") : l->text);
+            sw_csv_str(f, l->is_null ? (*missing ? "none" : "") : l->text);
             fputc(',', f);
         }
         if (metric)
@@ -121,110 +97,128 @@ static void write_csv(FILE *f, const rep_data *d, const int *by, int n_by, const
     }
 }
 
-static int compare(store *db, const char *sweep, const int *by, int n_by, int metric,
-                   const char *baseline, int csv, sw_error *err)
+/* The table's rows: one group of runs per combination of levels. */
+typedef struct {
+    run_groups rg;
+    double *values;   /* the runs' values, in rg.idx's order */
+    group *gs;
+    int n_groups;
+    int *base;        /* per group: the group it is tested against, -1 none */
+    int base_level;   /* the baseline's level of the first axis */
+} table;
+
+static void table_free(table *t)
 {
-    rep_data d;
-    group *gs = NULL;
-    int n_groups = 0, *base = NULL, *idx = NULL, rc = SW_OK;
-    double *values = NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    if (rep_load(db, sweep, METRICS[metric].sql, &d, err) != SW_OK) {
-        rep_free(&d);
-        return SW_EINPUT;
-    }
-    /* rows sort by the later axes first, so that each block of the first
-     * axis (the baseline and the levels tested against it) is together */
-    int order[MAX_BY], n_idx;
+    groups_free(&t->rg);
+    free(t->values);
+    free(t->gs);
+    free(t->base);
+}
+
+/* Groups the runs that have a value by their levels of by. Rows sort by
+ * the later axes first, so that each block of the first axis (the
+ * baseline and the levels tested against it) is together. */
+static int make_groups(table *t, const rep_data *d, const int *by, int n_by)
+{
+    int order[MAX_BY];
     for (int i = 0; i < n_by; i++)
         order[i] = by[n_by - 1 - i];
-    idx = rep_sort_runs(&d, order, n_by, 1, &n_idx);
-    values = malloc(sizeof *values * (size_t)(n_idx ? n_idx : 1));
-    gs = calloc((size_t)(n_idx ? n_idx : 1), sizeof *gs);
-    if (!idx || !values || !gs) {
-        rc = sw_err(err, SW_EINPUT, "sweep compare: out of memory");
-        goto out;
+    if (groups_make(&t->rg, d, order, n_by, 1) != 0)
+        return -1;
+    int n = t->rg.n_idx, ng = t->rg.n_groups;
+    t->values = malloc(sizeof *t->values * (size_t)(n ? n : 1));
+    t->gs = calloc((size_t)(ng ? ng : 1), sizeof *t->gs);
+    t->base = malloc(sizeof *t->base * (size_t)(ng ? ng : 1));
+    if (!t->values || !t->gs || !t->base)
+        return -1;
+    for (int i = 0; i < n; i++)
+        t->values[i] = d->runs[t->rg.idx[i]].value;
+    for (int k = 0; k < ng; k++) {
+        group *g = &t->gs[k];
+        for (int i = 0; i < n_by; i++)
+            g->level[i] = d->runs[group_first(&t->rg, k)].level[by[i]];
+        g->x = t->values + t->rg.start[k];
+        g->n = group_size(&t->rg, k);
     }
-    for (int i = 0; i < n_idx; i++) {
-        values[i] = d.runs[idx[i]].value;
-        if (i == 0 || !rep_same_levels(&d, idx[i - 1], idx[i], by, n_by)) {
-            group *g = &gs[n_groups++];
-            for (int k = 0; k < n_by; k++)
-                g->level[k] = d.runs[idx[i]].level[by[k]];
-            g->x = values + i;
-        }
-        gs[n_groups - 1].n++;
+    t->n_groups = ng;
+    return 0;
+}
+
+/* The baseline's level of the first axis: --baseline's, else the first
+ * level, in grid order, that has runs to compare. */
+static int pick_baseline(table *t, const rep_data *d, const int *by, const char *baseline,
+                         sw_error *err)
+{
+    if (!baseline) {
+        t->base_level = INT_MAX;
+        for (int k = 0; k < t->n_groups; k++)
+            if (t->gs[k].level[0] < t->base_level)
+                t->base_level = t->gs[k].level[0];
+        return SW_OK;
     }
-    if (n_groups <= 0) {
-        rc = sw_err(err, SW_EINPUT, "sweep compare: sweep '%s' has no done runs with %s%s", sweep,
-                    METRICS[metric].name,
-                    d.not_done ? " yet (see sweep status)" : "");
-        goto out;
-    }
-    int base_level = -1;
-    if (baseline) {
-        base_level = rep_find_level(&d, (rep_axis)by[0], baseline);
-        char levels[512];
-        rep_list_levels(&d, (rep_axis)by[0], levels, sizeof levels);
-        if (base_level < 0) {
-            rc = sw_err(err, SW_EINPUT, "sweep compare: --baseline '%s' is not a level of %s (%s)",
-                        baseline, rep_axis_name((rep_axis)by[0]), levels);
-            goto out;
-        }
-    } else {
-        /* the first level, in grid order, that has runs to compare */
-        base_level = INT_MAX;
-        for (int k = 0; k < n_groups; k++)
-            if (gs[k].level[0] < base_level)
-                base_level = gs[k].level[0];
-    }
-    if (!(base = malloc(sizeof *base * (size_t)n_groups))) {
-        rc = sw_err(err, SW_EINPUT, "sweep compare: out of memory");
-        goto out;
-    }
-    /* each block: the groups with the same levels of the other axes */
-    for (int start = 0, end; start < n_groups; start = end) {
+    t->base_level = rep_find_level(d, (rep_axis)by[0], baseline);
+    if (t->base_level >= 0)
+        return SW_OK;
+    char levels[512];
+    rep_list_levels(d, (rep_axis)by[0], levels, sizeof levels);
+    return sw_err(err, SW_EINPUT, "sweep compare: --baseline '%s' is not a level of %s (%s)",
+                  baseline, rep_axis_name((rep_axis)by[0]), levels);
+}
+
+/* Each group's statistics, and its baseline: the group of the block (the
+ * groups with the same levels of the other axes) at the baseline level. */
+static void describe(table *t, int n_by)
+{
+    group *gs = t->gs;
+    for (int start = 0, end; start < t->n_groups; start = end) {
         int b = -1;
-        for (end = start; end < n_groups && memcmp(gs[end].level + 1, gs[start].level + 1,
-                                                   sizeof(int) * (size_t)(n_by - 1)) == 0;
+        for (end = start; end < t->n_groups && memcmp(gs[end].level + 1, gs[start].level + 1,
+                                                      sizeof(int) * (size_t)(n_by - 1)) == 0;
              end++)
-            if (gs[end].level[0] == base_level)
+            if (gs[end].level[0] == t->base_level)
                 b = end;
         for (int k = start; k < end; k++) {
             stats_describe(gs[k].x, gs[k].n, &gs[k].s);
-            base[k] = b;
+            t->base[k] = b;
         }
     }
+}
 
-    /* what was pooled or left out goes to stderr: the table stays clean */
+/* What was pooled or left out goes to stderr: the table stays clean. */
+static void warn_pooled(const rep_data *d, const int *by, int n_by)
+{
     char pooled[1024];
-    int n_pooled = rep_pooled(&d, by, n_by, 1, pooled, sizeof pooled);
+    int n_pooled = rep_pooled(d, by, n_by, 1, pooled, sizeof pooled);
     if (n_pooled)
         fprintf(stderr,
                 "sweep compare: warning: pooled over %s; runs that differ there count as "
                 "replicates (add %s to --by to split them)\n",
                 pooled, n_pooled > 1 ? "them" : "it");
-    if (d.not_done)
-        fprintf(stderr, "sweep compare: %d run%s not done left out\n", d.not_done,
-                d.not_done > 1 ? "s" : "");
+    if (d->not_done)
+        fprintf(stderr, "sweep compare: %d run%s not done left out\n", d->not_done,
+                d->not_done > 1 ? "s" : "");
+}
 
+/* The table on stdout: CSV, or aligned under a title that names the test. */
+static int print_table(const table *t, const rep_data *d, const int *by, int n_by,
+                       const char *metric, int csv, sw_error *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
-    if (!mem) {
-        rc = sw_err(err, SW_EINPUT, "sweep compare: out of memory");
-        goto out;
-    }
-    write_csv(mem, &d, by, n_by, csv ? METRICS[metric].name : NULL, gs, n_groups, base,
+    if (!mem)
+        return sw_oom(err, "sweep compare");
+    write_csv(mem, d, by, n_by, csv ? metric : NULL, t->gs, t->n_groups, t->base,
               csv ? "" : "-");
     if (fclose(mem) != 0) {
-        rc = sw_err(err, SW_EINPUT, "sweep compare: out of memory");
-        goto out;
+        free(buf);
+        return sw_oom(err, "sweep compare");
     }
     if (csv) {
         fwrite(buf, 1, len, stdout);
     } else {
-        const rep_level *bl = &d.levels[by[0]][base_level];
-        printf("sweep %s: %s by ", sweep, METRICS[metric].name);
+        const rep_level *bl = &d->levels[by[0]][t->base_level];
+        printf("sweep %s: %s by ", d->sweep, metric);
         for (int i = 0; i < n_by; i++)
             printf("%s%s", i ? ", " : "", rep_axis_name((rep_axis)by[i]));
         printf("; 95%% CI of the mean (Student t, n-1 dof)\n"
@@ -234,16 +228,43 @@ static int compare(store *db, const char *sweep, const int *by, int n_by, int me
         /* no folding: a column of equal means or n still shows in each row */
         cli_print_table(stdout, buf, 0);
     }
-    if (fflush(stdout) != 0 || ferror(stdout))
-        rc = sw_err(err, SW_EINPUT, "sweep compare: cannot write the output");
-out:
-    free(idx);
-    free(values);
-    free(gs);
-    free(base);
     free(buf);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return sw_err(err, SW_EINPUT, "sweep compare: cannot write the output");
+    return SW_OK;
+}
+
+static int compare(store *db, const char *sweep, const int *by, int n_by,
+                   store_run_metric metric, const char *baseline, int csv, sw_error *err)
+{
+    rep_data d;
+    table t = {0};
+    const char *metric_name = store_run_metric_name(metric);
+    int rc = SW_OK;
+    if (rep_load(db, sweep, metric, &d, err) != SW_OK) {
+        rep_free(&d);
+        return err->code;
+    }
+    if (make_groups(&t, &d, by, n_by) != 0)
+        rc = sw_oom(err, "sweep compare");
+    else if (t.n_groups <= 0)
+        rc = sw_err(err, SW_EINPUT, "sweep compare: sweep '%s' has no done runs with %s%s",
+                    sweep, metric_name, d.not_done ? " yet (see sweep status)" : "");
+    else
+        rc = pick_baseline(&t, &d, by, baseline, err);
+    if (rc == SW_OK) {
+        describe(&t, n_by);
+        warn_pooled(&d, by, n_by);
+        rc = print_table(&t, &d, by, n_by, metric_name, csv, err);
+    }
+    table_free(&t);
     rep_free(&d);
     return rc;
+}
+
+static const char *run_metric(int m)
+{
+    return store_run_metric_name((store_run_metric)m);
 }
 
 int cmd_compare(int argc, char **argv, sw_error *err)
@@ -258,7 +279,7 @@ int cmd_compare(int argc, char **argv, sw_error *err)
         {NULL, NULL, 0, NULL},
     };
     if (cli_parse("compare", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         fputs(compare_help, stdout);
         return 0;
@@ -267,21 +288,15 @@ int cmd_compare(int argc, char **argv, sw_error *err)
         return sw_err(err, SW_EINPUT, "sweep compare: --by AXIS is required (e.g. --by activation)");
     int by[MAX_BY], n_by;
     if (rep_parse_by("compare", by_spec, by, &n_by, MAX_BY, err) != SW_OK)
-        return SW_EINPUT;
-    int metric = -1;
-    for (int i = 0; i < N_METRICS; i++)
-        if (strcmp(metric_name, METRICS[i].name) == 0)
-            metric = i;
+        return err->code;
+    int metric = rep_pick_metric("compare", metric_name, run_metric, STORE_RUN_METRIC_COUNT, err);
     if (metric < 0)
-        return sw_err(err, SW_EINPUT,
-                      "sweep compare: unknown metric '%s' (metrics: test_accuracy, test_loss, "
-                      "best_val_accuracy, best_val_loss, seconds_per_epoch)",
-                      metric_name);
+        return err->code;
     store *db;
     char *name;
     if (rep_open("compare", db_path, sweep, &db, &name, err) != SW_OK)
-        return SW_EINPUT;
-    int rc = compare(db, name, by, n_by, metric, baseline, csv, err);
+        return err->code;
+    int rc = compare(db, name, by, n_by, (store_run_metric)metric, baseline, csv, err);
     free(name);
     store_close(db);
     return rc;

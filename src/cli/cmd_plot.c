@@ -4,21 +4,19 @@
  * folder; user text reaches the script only inside single-quoted gnuplot
  * strings, where neither `backquotes` nor @macros are expanded. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
+#include "base/spawn.h"
 #include "cli.h"
+#include "groups.h"
 #include "report.h"
-
-extern char **environ;
 
 static const char plot_help[] =
     "usage: sweep plot [--db PATH] [--sweep NAME] [--metric M] [--by AXIS] -o FILE.png|FILE.svg\n\n"
@@ -33,9 +31,6 @@ static const char plot_help[] =
     "                 the runs that differ in other axes (a warning names them);\n"
     "                 default: one line per setting without the seed\n"
     "  -o FILE        .png (pngcairo) or .svg; replaced atomically\n";
-
-static const char *const METRICS[] = {"val_accuracy", "val_loss", "train_accuracy", "train_loss"};
-#define N_METRICS (int)(sizeof METRICS / sizeof METRICS[0])
 
 /* Okabe-Ito colours, told apart with colour blindness too */
 static const char *const COLORS[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
@@ -62,42 +57,40 @@ static int find_gnuplot(char *out, size_t size)
     return 0;
 }
 
-/* Runs gnuplot on script; its stderr goes to errfile, whose first line
- * becomes the error message if it fails. */
-static int run_gnuplot(const char *gnuplot, const char *script, const char *errfile,
-                       sw_error *err)
+/* The line of gnuplot's stderr that says what failed ("" if none): it
+ * echoes the failing command first; its message follows. */
+static void gnuplot_message(const char *errfile, char *line, size_t size)
 {
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    char *argv[] = {"gnuplot", (char *)script, NULL};
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int rc = posix_spawn(&pid, gnuplot, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return sw_err(err, SW_EINPUT, "sweep plot: cannot run %s: %s", gnuplot, strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return sw_err(err, SW_EINPUT, "sweep plot: waiting for gnuplot: %s", strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return SW_OK;
-    char line[300] = "";
+    line[0] = 0;
     FILE *f = fopen(errfile, "r");
-    /* gnuplot echoes the failing command first; its message follows */
-    while (f && fgets(line, sizeof line, f)) {
+    while (f && fgets(line, (int)size, f)) {
         line[strcspn(line, "\n")] = 0;
         if (strstr(line, "line ") || strstr(line, "rror"))
             break;
     }
     if (f)
         fclose(f);
-    if (WIFSIGNALED(status))
-        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot killed by signal %d", WTERMSIG(status));
-    return sw_err(err, SW_EINPUT, "sweep plot: gnuplot failed (exit %d)%s%s",
-                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, line[0] ? ": " : "", line);
+}
+
+/* Runs gnuplot on script, its stdin and stdout on /dev/null and its stderr
+ * in errfile, whose telling line becomes the error message if it fails. */
+static int run_gnuplot(const char *gnuplot, const char *script, const char *errfile,
+                       sw_error *err)
+{
+    char *argv[] = {(char *)gnuplot, (char *)script, NULL};
+    sw_spawn_io io = {.quiet_out = 1, .err_file = errfile};
+    sw_error e = {0};
+    int status;
+    if (sw_spawn(argv, &io, &status, &e) == SW_OK)
+        return SW_OK;
+    if (status > 128)
+        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot killed by signal %d", status - 128);
+    char line[300];
+    gnuplot_message(errfile, line, sizeof line);
+    if (status >= 126 && !line[0])   /* it did not start */
+        return sw_err(err, SW_EINPUT, "sweep plot: %s", e.msg);
+    return sw_err(err, SW_EINPUT, "sweep plot: gnuplot failed (exit %d)%s%s", status,
+                  line[0] ? ": " : "", line);
 }
 
 /* A gnuplot single-quoted string: '' is a quote, nothing else is special;
@@ -128,9 +121,8 @@ typedef struct {
 typedef struct {
     int *run_series;     /* per run index: its series */
     const rep_data *d;
-    series *s;
     int max_epoch, n_points;
-    int cap;
+    int cap, oom;
     struct point {
         int run, epoch;
         double v;
@@ -152,23 +144,21 @@ static int run_index(const rep_data *d, long long run_id)
     return -1;
 }
 
-static int collect_epoch(void *ctx, int ncols, const char *const *names, const store_value *v)
+static int collect_epoch(void *ctx, long long run_id, int epoch, double value)
 {
     epoch_ctx *c = ctx;
-    (void)ncols, (void)names;
-    int r = run_index(c->d, (long long)v[0].num);
-    int epoch = (int)v[1].num;
-    if (r < 0 || epoch < 1 || v[2].is_null || !isfinite(v[2].num))
+    int r = run_index(c->d, run_id);
+    if (r < 0 || epoch < 1 || !isfinite(value))
         return 0;
     if (c->n_points == c->cap) {
         int cap = c->cap ? 2 * c->cap : 256;
         struct point *p = realloc(c->pts, (size_t)cap * sizeof *p);
         if (!p)
-            return 1;
+            return c->oom = 1;
         c->pts = p;
         c->cap = cap;
     }
-    c->pts[c->n_points++] = (struct point){r, epoch, v[2].num};
+    c->pts[c->n_points++] = (struct point){r, epoch, value};
     if (epoch > c->max_epoch)
         c->max_epoch = epoch;
     return 0;
@@ -199,9 +189,10 @@ static void make_label(const rep_data *d, const series *s, const int *axes, int 
 
 /* ---- the plot ---- */
 
+/* gnuplot's files, in a private temp folder: the numbers, the script,
+ * its stderr and the figure it draws. */
 typedef struct {
-    char dir[512], data[600], script[600], errfile[600];
-    char *tmp_out;
+    char dir[512], data[600], script[600], errfile[600], figure[600];
 } temp_files;
 
 static void temp_cleanup(temp_files *t)
@@ -212,11 +203,10 @@ static void temp_cleanup(temp_files *t)
         unlink(t->script);
     if (t->errfile[0])
         unlink(t->errfile);
+    if (t->figure[0])
+        unlink(t->figure);
     if (t->dir[0])
         rmdir(t->dir);
-    if (t->tmp_out)
-        unlink(t->tmp_out);
-    free(t->tmp_out);
 }
 
 static int write_data(const char *path, series *ss, int n_series, int max_epoch)
@@ -251,7 +241,7 @@ static int write_script(const char *path, const temp_files *t, int svg, const ch
     else
         fputs("set terminal pngcairo noenhanced size 1000,640 font 'sans,11'\n", f);
     fputs("set encoding utf8\nset output ", f);
-    put_quoted(f, t->tmp_out);
+    put_quoted(f, t->figure);
     fputs("\nset title ", f);
     put_quoted(f, title);
     fputs(" . \"\\n\" . ", f);
@@ -291,187 +281,226 @@ static int ends_with(const char *s, const char *suffix)
     return n > m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-static int plot(store *db, const char *sweep, int metric, int by, const char *out_path, int svg,
-                const char *gnuplot, sw_error *err)
-{
-    rep_data d;
-    epoch_ctx ec = {0};
-    series *ss = NULL;
-    int n_series = 0, rc = SW_OK;
-    temp_files t = {0};
-    if (rep_load(db, sweep, NULL, &d, err) != SW_OK) {
-        rep_free(&d);
-        return SW_EINPUT;
-    }
-    if (d.n_runs == 0) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no done runs%s", sweep,
-                    d.not_done ? " yet (see sweep status)" : "");
-        goto out;
-    }
+/* What a figure is drawn from: the series and the epochs' points. */
+typedef struct {
+    int axes[RA_COUNT], n_axes;   /* the axes that name a series */
+    int varies[RA_COUNT];         /* per axes[i]: whether series differ there */
+    series *ss;
+    int n_series;
+    epoch_ctx ec;
+} figure;
 
-    /* the axes that name a series: --by's, or every setting but the seed */
-    int axes[RA_COUNT], n_axes = 0, varies[RA_COUNT] = {0};
+static void figure_free(figure *f)
+{
+    for (int k = 0; k < f->n_series; k++) {
+        free(f->ss[k].sum);
+        free(f->ss[k].lo);
+        free(f->ss[k].hi);
+        free(f->ss[k].count);
+    }
+    free(f->ss);
+    free(f->ec.run_series);
+    free(f->ec.pts);
+}
+
+/* One series per combination of levels on the axes (--by's, or every
+ * setting but the seed), in grid order: runs sorted by their levels, the
+ * first axis slowest. */
+static int build_series(figure *f, const rep_data *d, int by, sw_error *err)
+{
     if (by >= 0)
-        axes[n_axes++] = by;
+        f->axes[f->n_axes++] = by;
     else
         for (int a = 0; a < RA_COUNT; a++)
             if (a != RA_SEED)
-                axes[n_axes++] = a;
-    ec.d = &d;
-    ec.run_series = malloc(sizeof(int) * (size_t)d.n_runs);
-    ss = calloc((size_t)d.n_runs, sizeof *ss);   /* at most one series per run */
-    if (!ec.run_series || !ss) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
-        goto out;
+                f->axes[f->n_axes++] = a;
+    f->ec.d = d;
+    f->ec.run_series = malloc(sizeof(int) * (size_t)d->n_runs);
+    f->ss = calloc((size_t)d->n_runs, sizeof *f->ss);   /* at most one series per run */
+    run_groups g;
+    if (!f->ec.run_series || !f->ss || groups_make(&g, d, f->axes, f->n_axes, 0) != 0)
+        return sw_oom(err, "sweep plot");
+    for (int k = 0; k < g.n_groups; k++) {
+        for (int i = 0; i < f->n_axes; i++)
+            f->ss[k].key[f->axes[i]] = d->runs[group_first(&g, k)].level[f->axes[i]];
+        for (int i = g.start[k]; i < g.start[k + 1]; i++)
+            f->ec.run_series[g.idx[i]] = k;
     }
-    /* series in grid order: runs sorted by their levels, first axis slowest */
-    int n_idx, *idx = rep_sort_runs(&d, axes, n_axes, 0, &n_idx);
-    if (!idx) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
-        goto out;
-    }
-    for (int i = 0; i < n_idx; i++) {
-        if (i == 0 || !rep_same_levels(&d, idx[i - 1], idx[i], axes, n_axes)) {
-            for (int k = 0; k < n_axes; k++)
-                ss[n_series].key[axes[k]] = d.runs[idx[i]].level[axes[k]];
-            n_series++;
-        }
-        ec.run_series[idx[i]] = n_series - 1;
-    }
-    free(idx);
-    if (n_series > MAX_SERIES) {
-        rc = sw_err(err, SW_EINPUT,
-                    "sweep plot: %d lines would be unreadable (at most %d); choose --by AXIS",
-                    n_series, MAX_SERIES);
-        goto out;
-    }
-    for (int i = 0; i < n_axes; i++)
-        for (int k = 1; k < n_series; k++)
-            varies[i] |= ss[k].key[axes[i]] != ss[0].key[axes[i]];
+    f->n_series = g.n_groups;
+    groups_free(&g);
+    if (f->n_series > MAX_SERIES)
+        return sw_err(err, SW_EINPUT,
+                      "sweep plot: %d lines would be unreadable (at most %d); choose --by AXIS",
+                      f->n_series, MAX_SERIES);
+    for (int i = 0; i < f->n_axes; i++)
+        for (int k = 1; k < f->n_series; k++)
+            f->varies[i] |= f->ss[k].key[f->axes[i]] != f->ss[0].key[f->axes[i]];
+    return SW_OK;
+}
 
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT e.run_id, e.epoch, e.%s FROM epochs e JOIN runs r ON r.run_id = e.run_id "
-             "JOIN sweeps s ON s.sweep_id = r.sweep_id WHERE s.name = ?1 AND r.status = 'done' "
-             "ORDER BY e.run_id, e.epoch",
-             METRICS[metric]);
-    const char *params[] = {sweep};
-    if (store_select(db, sql, params, 1, collect_epoch, &ec, err) != SW_OK) {
-        rc = SW_EINPUT;
-        goto out;
+/* Per series and epoch: the sum, min and max over its runs' points; each
+ * series counts its runs that have points, and gets its label. */
+static int aggregate(figure *f, const rep_data *d, sw_error *err)
+{
+    const epoch_ctx *ec = &f->ec;
+    size_t m = (size_t)ec->max_epoch + 1;
+    for (int k = 0; k < f->n_series; k++) {
+        series *s = &f->ss[k];
+        s->sum = calloc(m, sizeof(double));
+        s->lo = calloc(m, sizeof(double));
+        s->hi = calloc(m, sizeof(double));
+        s->count = calloc(m, sizeof(int));
+        if (!s->sum || !s->lo || !s->hi || !s->count)
+            return sw_oom(err, "sweep plot");
     }
-    if (ec.n_points == 0) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no epochs with %s", sweep,
-                    METRICS[metric]);
-        goto out;
-    }
-    for (int k = 0; k < n_series; k++) {
-        size_t m = (size_t)ec.max_epoch + 1;
-        ss[k].sum = calloc(m, sizeof(double));
-        ss[k].lo = calloc(m, sizeof(double));
-        ss[k].hi = calloc(m, sizeof(double));
-        ss[k].count = calloc(m, sizeof(int));
-        if (!ss[k].sum || !ss[k].lo || !ss[k].hi || !ss[k].count) {
-            rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
-            goto out;
-        }
-    }
-    for (int i = 0; i < ec.n_points; i++) {
-        series *s = &ss[ec.run_series[ec.pts[i].run]];
-        int e = ec.pts[i].epoch;
-        double v = ec.pts[i].v;
+    char *has = calloc((size_t)d->n_runs, 1);
+    if (!has)
+        return sw_oom(err, "sweep plot");
+    for (int i = 0; i < ec->n_points; i++) {
+        series *s = &f->ss[ec->run_series[ec->pts[i].run]];
+        int e = ec->pts[i].epoch;
+        double v = ec->pts[i].v;
         s->lo[e] = s->count[e] && s->lo[e] < v ? s->lo[e] : v;
         s->hi[e] = s->count[e] && s->hi[e] > v ? s->hi[e] : v;
         s->sum[e] += v;
         s->count[e]++;
+        has[ec->pts[i].run] = 1;
     }
-    /* a series counts its runs that have points */
-    char *has = calloc((size_t)d.n_runs, 1);
-    if (!has) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
-        goto out;
-    }
-    for (int i = 0; i < ec.n_points; i++)
-        has[ec.pts[i].run] = 1;
-    for (int r = 0; r < d.n_runs; r++)
-        ss[ec.run_series[r]].n_runs += has[r];
+    for (int r = 0; r < d->n_runs; r++)
+        f->ss[ec->run_series[r]].n_runs += has[r];
     free(has);
-    for (int k = 0; k < n_series; k++)
-        make_label(&d, &ss[k], axes, n_axes, varies, ss[k].label, sizeof ss[k].label);
+    for (int k = 0; k < f->n_series; k++)
+        make_label(d, &f->ss[k], f->axes, f->n_axes, f->varies, f->ss[k].label,
+                   sizeof f->ss[k].label);
+    return SW_OK;
+}
 
-    char pooled[200], title[400], subtitle[400];
+/* The title and subtitle; with --by, a warning names the axes pooled. */
+static void make_titles(const rep_data *d, const char *metric, int by, char *title,
+                        char *subtitle, size_t size)
+{
+    char pooled[200];
     int by_axes[1] = {by};
-    int n_pooled = by >= 0 ? rep_pooled(&d, by_axes, 1, 0, pooled, sizeof pooled) : 0;
+    int n_pooled = by >= 0 ? rep_pooled(d, by_axes, 1, 0, pooled, sizeof pooled) : 0;
     if (n_pooled)
         fprintf(stderr,
                 "sweep plot: warning: pooled over %s; runs that differ there share a line\n",
                 pooled);
-    snprintf(title, sizeof title, "sweep %s: %s per epoch", sweep, METRICS[metric]);
+    snprintf(title, size, "sweep %s: %s per epoch", d->sweep, metric);
     if (n_pooled)
-        snprintf(subtitle, sizeof subtitle,
+        snprintf(subtitle, size,
                  "line: mean over the runs of each %s (seeds, pooled over %s); band: min to max",
                  rep_axis_name((rep_axis)by), pooled);
     else
-        snprintf(subtitle, sizeof subtitle, "line: mean over seeds; band: min to max over seeds");
+        snprintf(subtitle, size, "line: mean over seeds; band: min to max over seeds");
+}
 
-    /* a private folder for the numbers and the script */
+static int make_temp_files(temp_files *t, int svg, sw_error *err)
+{
     const char *tmp = getenv("TMPDIR");
-    snprintf(t.dir, sizeof t.dir, "%s/sweep-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(t.dir)) {
-        t.dir[0] = 0;
-        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot make a temp folder: %s", strerror(errno));
-        goto out;
+    snprintf(t->dir, sizeof t->dir, "%s/sweep-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(t->dir)) {
+        t->dir[0] = 0;
+        return sw_err(err, SW_EINPUT, "sweep plot: cannot make a temp folder: %s",
+                      strerror(errno));
     }
-    snprintf(t.data, sizeof t.data, "%s/data.txt", t.dir);
-    snprintf(t.script, sizeof t.script, "%s/plot.gp", t.dir);
-    snprintf(t.errfile, sizeof t.errfile, "%s/gnuplot.err", t.dir);
-    /* the figure is drawn beside its target and renamed over it */
-    size_t len = strlen(out_path) + 32;
-    if (!(t.tmp_out = malloc(len))) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: out of memory");
-        goto out;
+    snprintf(t->data, sizeof t->data, "%s/data.txt", t->dir);
+    snprintf(t->script, sizeof t->script, "%s/plot.gp", t->dir);
+    snprintf(t->errfile, sizeof t->errfile, "%s/gnuplot.err", t->dir);
+    snprintf(t->figure, sizeof t->figure, "%s/figure.%s", t->dir, svg ? "svg" : "png");
+    return SW_OK;
+}
+
+/* Copies the figure gnuplot drew into the output file. */
+static int copy_figure(const char *drawn, FILE *out, const char *out_path, sw_error *err)
+{
+    FILE *in = fopen(drawn, "rb");
+    char buf[65536];
+    size_t n, total = 0;
+    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        total += n;
+        if (fwrite(buf, 1, n, out) != n) {
+            fclose(in);
+            return sw_err(err, SW_EINPUT, "sweep plot: cannot write %s: %s", out_path,
+                          strerror(errno));
+        }
     }
-    snprintf(t.tmp_out, len, "%s.%d.tmp", out_path, (int)getpid());
-    int fd = open(t.tmp_out, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) {
-        free(t.tmp_out);
-        t.tmp_out = NULL;
-        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot write %s: %s", out_path, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    if (write_data(t.data, ss, n_series, ec.max_epoch) != 0 ||
-        write_script(t.script, &t, svg, title, subtitle, METRICS[metric], ss, n_series,
-                     ec.max_epoch) != 0) {
+    int bad = !in || ferror(in);
+    if (in)
+        fclose(in);
+    if (bad || total == 0)
+        return sw_err(err, SW_EINPUT, "sweep plot: gnuplot wrote nothing to %s", out_path);
+    return SW_OK;
+}
+
+/* gnuplot draws the figure in the temp folder; it reaches out_path through
+ * an output file: a temp beside it, renamed over it when complete. */
+static int draw(const figure *f, const char *metric, const char *title, const char *subtitle,
+                const char *out_path, int svg, const char *gnuplot, sw_error *err)
+{
+    temp_files t = {0};
+    sw_outfile out = {0};
+    sw_error e = {0};
+    int rc = sw_out_open(&out, out_path, 0666, 0, &e);
+    if (rc != SW_OK)
+        rc = sw_err(err, e.code, "sweep plot: %s", e.msg);
+    if (rc == SW_OK)
+        rc = make_temp_files(&t, svg, err);
+    if (rc == SW_OK &&
+        (write_data(t.data, f->ss, f->n_series, f->ec.max_epoch) != 0 ||
+         write_script(t.script, &t, svg, title, subtitle, metric, f->ss, f->n_series,
+                      f->ec.max_epoch) != 0))
         rc = sw_err(err, SW_EINPUT, "sweep plot: cannot write in %s", t.dir);
-        goto out;
-    }
-    if ((rc = run_gnuplot(gnuplot, t.script, t.errfile, err)) != SW_OK)
-        goto out;
-    struct stat st;
-    if (stat(t.tmp_out, &st) != 0 || st.st_size == 0) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: gnuplot wrote nothing to %s", out_path);
-        goto out;
-    }
-    if (rename(t.tmp_out, out_path) != 0) {
-        rc = sw_err(err, SW_EINPUT, "sweep plot: cannot replace %s: %s", out_path, strerror(errno));
-        goto out;
-    }
-    free(t.tmp_out);
-    t.tmp_out = NULL;
-out:
+    if (rc == SW_OK)
+        rc = run_gnuplot(gnuplot, t.script, t.errfile, err);
+    if (rc == SW_OK)
+        rc = copy_figure(t.figure, out.f, out_path, err);
+    if (rc == SW_OK)
+        rc = sw_out_commit(&out, err);
+    else
+        sw_out_abort(&out);
     temp_cleanup(&t);
-    for (int k = 0; k < n_series; k++) {
-        free(ss[k].sum);
-        free(ss[k].lo);
-        free(ss[k].hi);
-        free(ss[k].count);
+    return rc;
+}
+
+static int plot(store *db, const char *sweep, store_epoch_metric metric, int by,
+                const char *out_path, int svg, const char *gnuplot, sw_error *err)
+{
+    rep_data d;
+    figure f = {0};
+    const char *metric_name = store_epoch_metric_name(metric);
+    if (rep_load(db, sweep, STORE_RUN_NO_METRIC, &d, err) != SW_OK) {
+        rep_free(&d);
+        return err->code;
     }
-    free(ss);
-    free(ec.run_series);
-    free(ec.pts);
+    int rc = SW_OK;
+    if (d.n_runs == 0)
+        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no done runs%s", sweep,
+                    d.not_done ? " yet (see sweep status)" : "");
+    if (rc == SW_OK)
+        rc = build_series(&f, &d, by, err);
+    if (rc == SW_OK && store_done_epochs(db, sweep, metric, collect_epoch, &f.ec, err) != SW_OK)
+        rc = err->code;
+    if (rc == SW_OK && f.ec.oom)
+        rc = sw_oom(err, "sweep plot");
+    if (rc == SW_OK && f.ec.n_points == 0)
+        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no epochs with %s", sweep,
+                    metric_name);
+    if (rc == SW_OK)
+        rc = aggregate(&f, &d, err);
+    if (rc == SW_OK) {
+        char title[400], subtitle[400];
+        make_titles(&d, metric_name, by, title, subtitle, sizeof title);
+        rc = draw(&f, metric_name, title, subtitle, out_path, svg, gnuplot, err);
+    }
+    figure_free(&f);
     rep_free(&d);
     return rc;
+}
+
+static const char *epoch_metric(int m)
+{
+    return store_epoch_metric_name((store_epoch_metric)m);
 }
 
 int cmd_plot(int argc, char **argv, sw_error *err)
@@ -485,7 +514,7 @@ int cmd_plot(int argc, char **argv, sw_error *err)
         {"--output", "-o", OPT_STRING, &out_path},     {NULL, NULL, 0, NULL},
     };
     if (cli_parse("plot", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         fputs(plot_help, stdout);
         return 0;
@@ -496,28 +525,22 @@ int cmd_plot(int argc, char **argv, sw_error *err)
     if (!svg && !ends_with(out_path, ".png"))
         return sw_err(err, SW_EINPUT, "sweep plot: -o must name a .png or .svg file, got '%s'",
                       out_path);
-    int metric = -1;
-    for (int i = 0; i < N_METRICS; i++)
-        if (strcmp(metric_name, METRICS[i]) == 0)
-            metric = i;
+    int metric = rep_pick_metric("plot", metric_name, epoch_metric, STORE_EPOCH_METRIC_COUNT, err);
     if (metric < 0)
-        return sw_err(err, SW_EINPUT,
-                      "sweep plot: unknown metric '%s' (metrics: val_accuracy, val_loss, "
-                      "train_accuracy, train_loss)",
-                      metric_name);
+        return err->code;
     int by = -1, n_by = 0;
     if (by_name && strchr(by_name, ','))
         return sw_err(err, SW_EINPUT, "sweep plot: --by takes one axis, got '%s'", by_name);
     if (by_name && rep_parse_by("plot", by_name, &by, &n_by, 1, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     char gnuplot[4096];
     if (!find_gnuplot(gnuplot, sizeof gnuplot))
         return sw_err(err, SW_EINPUT, "sweep plot: gnuplot not found; apt-get install gnuplot-nox");
     store *db;
     char *name;
     if (rep_open("plot", db_path, sweep, &db, &name, err) != SW_OK)
-        return SW_EINPUT;
-    int rc = plot(db, name, metric, by, out_path, svg, gnuplot, err);
+        return err->code;
+    int rc = plot(db, name, (store_epoch_metric)metric, by, out_path, svg, gnuplot, err);
     free(name);
     store_close(db);
     return rc;

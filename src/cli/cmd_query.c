@@ -62,8 +62,10 @@ int cmd_status(int argc, char **argv, sw_error *err)
         return SW_EINPUT;
     }
     int cores = sched_cores();
-    printf("%-24s %6s %6s %8s %8s %7s %9s %12s %6s %8s\n", "sweep", "runs", "done", "running",
-           "pending", "failed", "diverged", "interrupted", "stale", "eta");
+    printf("%-24s %6s %6s %8s %8s %7s %9s %12s %6s %8s\n", "sweep", "runs",
+           run_status_name(RUN_DONE), run_status_name(RUN_RUNNING),
+           run_status_name(RUN_PENDING), run_status_name(RUN_FAILED),
+           run_status_name(RUN_DIVERGED), run_status_name(RUN_INTERRUPTED), "stale", "eta");
     for (int i = 0; i < n; i++) {
         int total = st[i].stale;
         for (int s = 0; s < RUN_STATUS_COUNT; s++)

@@ -1,5 +1,5 @@
-/* report.c: the sweep, runs and levels behind `compare` and `plot`. All
- * reads go through store_select with bound parameters. */
+/* report.c: the sweep, runs and levels behind `compare` and `plot`, read
+ * through the store's typed queries. */
 #include "report.h"
 
 #include <limits.h>
@@ -10,17 +10,24 @@
 #include "sweep/config.h"
 #include "train/model.h"
 
-/* name, column in runs, and the config axis that lists its levels */
+/* name, the store's setting, and the config axis that lists its levels */
 static const struct {
     const char *name;
+    store_setting setting;
     int config_axis;   /* -1: not a grid axis */
 } AXES[RA_COUNT] = {
-    {"activation", AXIS_ACTIVATION}, {"alpha", AXIS_ALPHA},
-    {"model", AXIS_MODEL},           {"init", AXIS_INIT},             {"dropout", AXIS_DROPOUT},
-    {"epochs", AXIS_EPOCHS},         {"batch_size", AXIS_BATCH_SIZE},
-    {"learning_rate", AXIS_LEARNING_RATE}, {"optimizer", -1},
-    {"seed", AXIS_SEED},             {"validation_split", -1},
-    {"train_limit", -1},
+    [RA_ACTIVATION] = {"activation", STORE_ACTIVATION, AXIS_ACTIVATION},
+    [RA_ALPHA] = {"alpha", STORE_ALPHA, AXIS_ALPHA},
+    [RA_MODEL] = {"model", STORE_MODEL, AXIS_MODEL},
+    [RA_INIT] = {"init", STORE_INIT, AXIS_INIT},
+    [RA_DROPOUT] = {"dropout", STORE_DROPOUT, AXIS_DROPOUT},
+    [RA_EPOCHS] = {"epochs", STORE_EPOCHS, AXIS_EPOCHS},
+    [RA_BATCH_SIZE] = {"batch_size", STORE_BATCH_SIZE, AXIS_BATCH_SIZE},
+    [RA_LEARNING_RATE] = {"learning_rate", STORE_LEARNING_RATE, AXIS_LEARNING_RATE},
+    [RA_OPTIMIZER] = {"optimizer", STORE_OPTIMIZER, -1},
+    [RA_SEED] = {"seed", STORE_SEED, AXIS_SEED},
+    [RA_VALIDATION_SPLIT] = {"validation_split", STORE_VALIDATION_SPLIT, -1},
+    [RA_TRAIN_LIMIT] = {"train_limit", STORE_TRAIN_LIMIT, -1},
 };
 
 const char *rep_axis_name(rep_axis a)
@@ -30,33 +37,12 @@ const char *rep_axis_name(rep_axis a)
 
 /* ---- the sweep ---- */
 
-typedef struct {
-    char **names;
-    int n, cap;
-} name_list;
-
-static int collect_name(void *ctx, int ncols, const char *const *names, const store_value *v)
-{
-    name_list *l = ctx;
-    (void)ncols, (void)names;
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        char **p = realloc(l->names, (size_t)cap * sizeof *p);
-        if (!p)
-            return 1;
-        l->names = p;
-        l->cap = cap;
-    }
-    l->names[l->n] = strdup(v[0].text ? v[0].text : "");
-    return l->names[l->n++] == NULL;
-}
-
-static void join_names(const name_list *l, char *buf, size_t size)
+static void join_names(char *const *names, int n, char *buf, size_t size)
 {
     size_t len = 0;
     buf[0] = 0;
-    for (int i = 0; i < l->n && len + 1 < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", l->names[i]);
+    for (int i = 0; i < n && len + 1 < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", names[i]);
     if (len >= size && size > 4)
         strcpy(buf + size - 4, "...");
 }
@@ -64,38 +50,35 @@ static void join_names(const name_list *l, char *buf, size_t size)
 int rep_open(const char *cmd, const char *db_path, const char *want, store **db,
              char **name, sw_error *err)
 {
-    name_list l = {0};
-    char list[512];
+    char **names = NULL, list[512];
+    int n = 0;
     *db = NULL;
     *name = NULL;
     if (store_open(db, db_path, 0, err) != SW_OK)
-        return SW_EINPUT;
-    int rc = store_select(*db, "SELECT name FROM sweeps ORDER BY name", NULL, 0, collect_name,
-                          &l, err);
+        return err->code;
+    int rc = store_sweep_names(*db, &names, &n, err);
     if (rc == SW_OK) {
-        join_names(&l, list, sizeof list);
+        join_names(names, n, list, sizeof list);
         int found = -1;
-        for (int i = 0; i < l.n; i++)
-            if (want && strcmp(l.names[i], want) == 0)
+        for (int i = 0; i < n; i++)
+            if (want && strcmp(names[i], want) == 0)
                 found = i;
-        if (l.n == 0)
+        if (n == 0)
             rc = sw_err(err, SW_EINPUT, "sweep %s: %s holds no sweep", cmd, db_path);
         else if (want && found < 0)
             rc = sw_err(err, SW_EINPUT, "sweep %s: no sweep '%s' in %s (sweeps: %s)", cmd, want,
                         db_path, list);
-        else if (!want && l.n > 1)
+        else if (!want && n > 1)
             rc = sw_err(err, SW_EINPUT, "sweep %s: %s holds %d sweeps; choose one with --sweep (%s)",
-                        cmd, db_path, l.n, list);
-        else if (!(*name = strdup(l.names[found < 0 ? 0 : found])))
-            rc = sw_err(err, SW_EINPUT, "sweep %s: out of memory", cmd);
+                        cmd, db_path, n, list);
+        else if (!(*name = strdup(names[found < 0 ? 0 : found])))
+            rc = sw_oom(err, cmd);
     }
-    for (int i = 0; i < l.n; i++)
-        free(l.names[i]);
-    free(l.names);
+    store_names_free(names, n);
     if (rc != SW_OK) {
         store_close(*db);
         *db = NULL;
-        return SW_EINPUT;
+        return err->code;
     }
     return SW_OK;
 }
@@ -203,12 +186,10 @@ static int level_index(load_ctx *c, int a, const store_value *v)
     return d->n_levels[a]++;
 }
 
-/* columns: run_id, the RA_COUNT settings, value */
-static int collect_run(void *ctx, int ncols, const char *const *names, const store_value *v)
+static int collect_run(void *ctx, const store_run_row *row)
 {
     load_ctx *c = ctx;
     rep_data *d = c->d;
-    (void)names, (void)ncols;
     if (d->n_runs == c->run_cap) {
         int cap = c->run_cap ? 2 * c->run_cap : 64;
         rep_run *p = realloc(d->runs, (size_t)cap * sizeof *p);
@@ -218,29 +199,14 @@ static int collect_run(void *ctx, int ncols, const char *const *names, const sto
         c->run_cap = cap;
     }
     rep_run *r = &d->runs[d->n_runs];
-    r->run_id = (long long)v[0].num;
+    r->run_id = row->run_id;
     for (int a = 0; a < RA_COUNT; a++)
-        if ((r->level[a] = level_index(c, a, &v[1 + a])) < 0)
+        if ((r->level[a] = level_index(c, a, &row->setting[AXES[a].setting])) < 0)
             return c->oom = 1;
-    r->has_value = !v[1 + RA_COUNT].is_null;
-    r->value = v[1 + RA_COUNT].num;
+    r->has_value = !row->metric.is_null;
+    r->value = row->metric.num;
     d->n_runs++;
     return 0;
-}
-
-static int collect_text(void *ctx, int ncols, const char *const *names, const store_value *v)
-{
-    (void)ncols, (void)names;
-    if (!v[0].is_null && v[0].text)
-        *(char **)ctx = strdup(v[0].text);
-    return 1;
-}
-
-static int collect_count(void *ctx, int ncols, const char *const *names, const store_value *v)
-{
-    (void)ncols, (void)names;
-    *(int *)ctx = (int)v[0].num;
-    return 1;
 }
 
 /* A config axis' values with their places, sorted by value for bsearch. */
@@ -338,41 +304,29 @@ static int order_levels(rep_data *d, const sweep_config *cfg)
     return 0;
 }
 
-int rep_load(store *db, const char *sweep, const char *value_sql, rep_data *d,
+int rep_load(store *db, const char *sweep, store_run_metric metric, rep_data *d,
              sw_error *err)
 {
     memset(d, 0, sizeof *d);
     if (!(d->sweep = strdup(sweep)))
-        return sw_err(err, SW_EINPUT, "out of memory");
-    /* built only from our constant fragments; the sweep travels bound */
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "SELECT r.run_id, r.activation, r.alpha, r.model, r.init, r.dropout, r.epochs, "
-             "r.batch_size, r.learning_rate, r.optimizer, r.seed, r.validation_split, "
-             "r.train_limit, %s FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
-             "WHERE s.name = ?1 AND r.status = 'done' ORDER BY r.run_id",
-             value_sql ? value_sql : "NULL");
+        return sw_oom(err, "reading the runs");
     load_ctx c = {.d = d};
-    const char *params[] = {sweep};
-    int rc = store_select(db, sql, params, 1, collect_run, &c, err);
+    int rc = store_done_runs(db, sweep, metric, collect_run, &c, err);
     for (int a = 0; a < RA_COUNT; a++)
         free(c.slot[a]);
     if (rc != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (c.oom)
-        return sw_err(err, SW_EINPUT, "out of memory");
-    if (store_select(db,
-                     "SELECT count(*) FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
-                     "WHERE s.name = ?1 AND r.status <> 'done'",
-                     params, 1, collect_count, &d->not_done, err) != SW_OK)
-        return SW_EINPUT;
+        return sw_oom(err, "reading the runs");
+    if (store_count_not_done(db, sweep, &d->not_done, err) != SW_OK)
+        return err->code;
 
     /* the stored config gives the grid's order; without it (or if it no
      * longer parses) the order the runs were recorded in stands */
-    char *text = NULL;
-    if (store_select(db, "SELECT config_text FROM sweeps WHERE name = ?1", params, 1,
-                     collect_text, &text, err) != SW_OK)
-        return SW_EINPUT;
+    char *text = NULL, *path = NULL;
+    if (store_sweep_config(db, sweep, &text, &path, err) != SW_OK)
+        return err->code;
+    free(path);
     sweep_config cfg;
     sw_error ignored = {0};
     int have_cfg = text && config_parse(&cfg, text, strlen(text), "<stored config>",
@@ -382,7 +336,7 @@ int rep_load(store *db, const char *sweep, const char *value_sql, rep_data *d,
     if (have_cfg)
         config_free(&cfg);
     if (rc != 0)
-        return sw_err(err, SW_EINPUT, "out of memory");
+        return sw_oom(err, "reading the runs");
     return SW_OK;
 }
 
@@ -484,6 +438,23 @@ int rep_pooled(const rep_data *d, const int *by, int n_by, int only_valued, char
     if (len >= size && size > 4)
         strcpy(buf + size - 4, "...");
     return count;
+}
+
+int rep_pick_metric(const char *cmd, const char *name, const char *(*name_of)(int), int n,
+                    sw_error *err)
+{
+    char list[256];
+    size_t len = 0;
+    list[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const char *m = name_of(i);
+        if (m && strcmp(m, name) == 0)
+            return i;
+        if (m && len + 1 < sizeof list)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", m);
+    }
+    sw_err(err, SW_EINPUT, "sweep %s: unknown metric '%s' (metrics: %s)", cmd, name, list);
+    return -1;
 }
 
 int rep_find_level(const rep_data *d, rep_axis a, const char *text)

@@ -21,7 +21,7 @@ typedef enum {
 
 const char *rep_axis_name(rep_axis a);
 
-/* One value an axis takes; text is SQLite's text form, "" for NULL (the
+/* One value an axis takes; text is its stored text form, "" for NULL (the
  * alpha of relu). */
 typedef struct {
     char *text;
@@ -54,11 +54,11 @@ int rep_open(const char *cmd, const char *db_path, const char *want, store **db,
 int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
                  sw_error *err);
 
-/* Loads the sweep's done runs. value_sql is an SQL expression over the run
- * `r` (one of our constant strings, or NULL for none). Levels are ordered
+/* Loads the sweep's done runs, each with metric (STORE_RUN_NO_METRIC for
+ * none) as its value. Levels are ordered
  * as the sweep's stored config lists them; relu's empty alpha first; values
  * the config no longer lists after, in the order first recorded. */
-int rep_load(store *db, const char *sweep, const char *value_sql, rep_data *d,
+int rep_load(store *db, const char *sweep, store_run_metric metric, rep_data *d,
              sw_error *err);
 void rep_free(rep_data *d);
 
@@ -75,6 +75,11 @@ int rep_pooled(const rep_data *d, const int *by, int n_by, int only_valued, char
 int *rep_sort_runs(const rep_data *d, const int *axes, int n_axes, int only_valued, int *n);
 /* Whether runs ra and rb have the same levels on axes. */
 int rep_same_levels(const rep_data *d, int ra, int rb, const int *axes, int n_axes);
+
+/* The index among n names (name_of(i); NULL ones are not choices) of
+ * name; -1 with an error that lists the choices if it is none of them. */
+int rep_pick_metric(const char *cmd, const char *name, const char *(*name_of)(int), int n,
+                    sw_error *err);
 
 /* Finds level text (numbers compare by value; "none" or "" is the empty
  * level) among an axis' levels; -1 if absent. */

@@ -130,7 +130,21 @@ if command -v gnuplot >/dev/null; then
     check "plot --by pooling warned" grep -q 'pooled over activation' plot.err
     "$SWEEP" plot --db c.db -o f.png >/dev/null 2>&1
     check "plot replaces a figure" [ $? -eq 0 ]
-    check "no temp files left beside the figure" [ -z "$(ls | grep '\.tmp$')" ]
+    check "no temp files left beside the figure" [ -z "$(ls -a | grep '\.tmp')" ]
+    # a gnuplot that fails: its message, the old figure kept, nothing left
+    mkdir -p fakebin tmpd
+    printf '#!/bin/sh\necho "\\"plot.gp\\" line 3: bad thing" >&2\nexit 1\n' >fakebin/gnuplot
+    chmod +x fakebin/gnuplot
+    cp f.png before.png
+    PATH="$T/fakebin:$PATH" TMPDIR="$T/tmpd" "$SWEEP" plot --db c.db -o f.png >/dev/null 2>err.txt
+    check "failing gnuplot exits 2" [ $? -eq 2 ]
+    check "failing gnuplot: its message" grep -q 'gnuplot failed (exit 1): "plot.gp" line 3: bad thing' err.txt
+    check "failing gnuplot: the old figure stays" cmp -s f.png before.png
+    check "failing gnuplot: no temp beside the figure" [ -z "$(ls -a | grep '\.tmp')" ]
+    check "failing gnuplot: no temp folder left" [ -z "$(ls -A tmpd)" ]
+    TMPDIR="$T/tmpd" "$SWEEP" plot --db c.db -o f.png >/dev/null 2>&1
+    check "plot after a failure exits 0" [ $? -eq 0 ]
+    check "plot leaves no temp folder" [ -z "$(ls -A tmpd)" ]
     "$SWEEP" plot --db c.db -o no-such-dir/f.png >/dev/null 2>err.txt
     check "plot into a missing folder exits 2" [ $? -eq 2 ]
 else

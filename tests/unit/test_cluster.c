@@ -13,6 +13,7 @@
 #include "sweep/slurm.h"
 #include "sweep/store.h"
 #include "test.h"
+#include "../../src/sweep/store/store_sql.h"
 
 /* ------------------------------------------------------------- helpers */
 

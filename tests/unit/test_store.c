@@ -13,6 +13,7 @@
 
 #include "sweep/store.h"
 #include "test.h"
+#include "../../src/sweep/store/store_sql.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -1049,6 +1050,250 @@ static void test_read_only_file(void)
     chmod(path, 0644);
 }
 
+/* ------------------------------------------------------ typed reads */
+
+static int take_text(void *ctx, int ncols, const char *const *names, const store_value *v)
+{
+    (void)names;
+    if (ncols > 0 && v[0].text)
+        snprintf(ctx, 4096, "%s", v[0].text);
+    return 1;
+}
+
+/* One table of status names, and the schema's CHECK lists every one: a
+ * status added to the table but not to the schema could not be stored. */
+static void test_status_names(void)
+{
+    for (int k = 0; k < RUN_STATUS_COUNT; k++) {
+        const char *name = run_status_name((run_status)k);
+        CHECK(name && strcmp(name, "unknown") != 0);
+        CHECK_INT(run_status_from_name(name), k);
+    }
+    CHECK_STR(run_status_name(RUN_INTERRUPTED), "interrupted");
+    CHECK_STR(run_status_name(RUN_STATUS_COUNT), "unknown");
+    CHECK_INT(run_status_from_name("Done"), -1);
+    CHECK_INT(run_status_from_name(NULL), -1);
+    long long sweep_id;
+    store *s = fresh("names.db", "n", NULL, 0, &sweep_id, NULL);
+    if (!s)
+        return;
+    char sql[4096] = "";
+    sw_error err = {0};
+    CHECK_MSG(store_select(s, "SELECT sql FROM sqlite_master WHERE name = 'runs'", NULL, 0,
+                           take_text, sql, &err) == SW_OK, "%s", err.msg);
+    const char *check = strstr(sql, "CHECK (status IN (");
+    CHECK(check != NULL);
+    for (int k = 0; check && k < RUN_STATUS_COUNT; k++) {
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", run_status_name((run_status)k));
+        CHECK_MSG(strstr(check, quoted) != NULL, "%s not in the schema's CHECK", quoted);
+    }
+    store_close(s);
+}
+
+/* Kinds that have no name are refused before anything is written. */
+static void test_unknown_kinds_refused(void)
+{
+    long long sweep_id, ids[1];
+    store *s = fresh("kinds.db", "k", NULL, 0, &sweep_id, NULL);
+    if (!s)
+        return;
+    char keys[1][RUN_KEY_LEN + 1];
+    key_of(keys[0], 9, 0);
+    for (int which = 0; which < 3; which++) {
+        run_settings r = settings(ACT_ELU, 1.0, 1);
+        if (which == 0)
+            r.activation = (act_kind)99;
+        else if (which == 1)
+            r.init = (init_kind)99;
+        else
+            r.optimizer = (optim_kind)99;
+        sw_error err = {0};
+        CHECK_INT(store_runs_ensure(s, sweep_id, &r, keys, 1, ids, &err), SW_EINPUT);
+        CHECK_MSG(strstr(err.msg, "unknown activation, init or optimizer"), "%s", err.msg);
+    }
+    long long found = -1;
+    sw_error err = {0};
+    CHECK(store_run_find(s, sweep_id, keys[0], &found, &err) == SW_OK && found == 0);
+    store_close(s);
+}
+
+typedef struct {
+    int n, stop_after;
+    long long id[8];
+    char activation[8][16], alpha[8][16], model[8][64];
+    int alpha_null[8], metric_null[8];
+    double metric[8], seed[8];
+} runs_seen;
+
+static int see_run(void *ctx, const store_run_row *r)
+{
+    runs_seen *c = ctx;
+    int i = c->n++;
+    c->id[i] = r->run_id;
+    snprintf(c->activation[i], 16, "%s", r->setting[STORE_ACTIVATION].text);
+    c->alpha_null[i] = r->setting[STORE_ALPHA].is_null;
+    snprintf(c->alpha[i], 16, "%s", r->setting[STORE_ALPHA].text ? r->setting[STORE_ALPHA].text
+                                                                 : "(null)");
+    snprintf(c->model[i], 64, "%s", r->setting[STORE_MODEL].text);
+    c->seed[i] = r->setting[STORE_SEED].num;
+    c->metric_null[i] = r->metric.is_null;
+    c->metric[i] = r->metric.num;
+    return c->n == c->stop_after;
+}
+
+typedef struct {
+    int n;
+    long long run[16];
+    int epoch[16];
+    double v[16];
+} epochs_seen;
+
+static int see_epoch(void *ctx, long long run_id, int epoch, double value)
+{
+    epochs_seen *c = ctx;
+    c->run[c->n] = run_id;
+    c->epoch[c->n] = epoch;
+    c->v[c->n++] = value;
+    return 0;
+}
+
+/* Two done runs with two epochs each, one failed, one pending. */
+static store *typed_fixture(const char *file, long long *ids)
+{
+    run_settings runs[4] = {settings(ACT_RELU, NAN, 1), settings(ACT_ELU, 1.0, 2),
+                            settings(ACT_ELU, 1.0, 3), settings(ACT_ELU, 1.0, 4)};
+    long long sweep_id;
+    store *s = fresh(file, "zeta", runs, 4, &sweep_id, ids);
+    if (!s)
+        return NULL;
+    sw_error err = {0};
+    sweep_config other = config_named("alpha");
+    other.path = NULL;
+    long long other_id;
+    CHECK(store_sweep_upsert(s, &other, &other_id, &err) == SW_OK);
+    for (int i = 0; i < 3; i++) {
+        int claimed = 0;
+        CHECK(store_run_claim(s, ids[i], 1, &claimed, &err) == SW_OK && claimed);
+    }
+    for (int i = 0; i < 2; i++) {
+        epoch_metrics m1 = metrics(0.5 + i, 2.0), m2 = metrics(0.25 + i, 4.0);
+        m1.val_loss = NAN;   /* stored as NULL */
+        CHECK(store_epoch_add(s, ids[i], 1, &m1, &err) == SW_OK);
+        CHECK(store_epoch_add(s, ids[i], 2, &m2, &err) == SW_OK);
+        finish_done(s, ids[i], 0.75 + 0.125 * i, 0.5);
+    }
+    CHECK(store_run_finish(s, ids[2], RUN_FAILED, NULL, 1.0, "boom", &err) == SW_OK);
+    CHECK_MSG(err.code == SW_OK, "%s", err.msg);
+    return s;
+}
+
+static void test_typed_sweeps(void)
+{
+    long long ids[4];
+    store *s = typed_fixture("typed_sweeps.db", ids);
+    if (!s)
+        return;
+    sw_error err = {0};
+    char **names = NULL;
+    int n = -1;
+    CHECK(store_sweep_names(s, &names, &n, &err) == SW_OK);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(names[0], "alpha");   /* sorted, not in insertion order */
+        CHECK_STR(names[1], "zeta");
+    }
+    store_names_free(names, n);
+    char *text = NULL, *path = NULL;
+    CHECK(store_sweep_config(s, "zeta", &text, &path, &err) == SW_OK);
+    CHECK_STR(text, "name: test\n");
+    CHECK_STR(path, "configs/test.yaml");
+    free(text), free(path);
+    CHECK(store_sweep_config(s, "alpha", &text, &path, &err) == SW_OK);
+    CHECK(text != NULL && path == NULL);   /* a NULL column stays NULL */
+    free(text), free(path);
+    text = path = (char *)"x";
+    CHECK(store_sweep_config(s, "nope", &text, &path, &err) == SW_OK);
+    CHECK(text == NULL && path == NULL);
+    int not_done = -1;
+    CHECK(store_count_not_done(s, "zeta", &not_done, &err) == SW_OK);
+    CHECK_INT(not_done, 2);   /* the failed and the pending run */
+    CHECK(store_count_not_done(s, "alpha", &not_done, &err) == SW_OK);
+    CHECK_INT(not_done, 0);
+    CHECK_MSG(err.code == SW_OK, "%s", err.msg);
+    store_close(s);
+}
+
+static void test_typed_runs(void)
+{
+    long long ids[4];
+    store *s = typed_fixture("typed_runs.db", ids);
+    if (!s)
+        return;
+    sw_error err = {0};
+    runs_seen seen = {0};
+    CHECK(store_done_runs(s, "zeta", STORE_RUN_BEST_VAL_ACCURACY, see_run, &seen, &err) == SW_OK);
+    CHECK_INT(seen.n, 2);   /* done runs only, by run_id */
+    CHECK(seen.id[0] == ids[0] && seen.id[1] == ids[1]);
+    CHECK_STR(seen.activation[0], "relu");
+    CHECK(seen.alpha_null[0] && strcmp(seen.alpha[0], "(null)") == 0);
+    CHECK_STR(seen.alpha[1], "1.0");   /* SQLite's text of the REAL */
+    CHECK_STR(seen.model[1], "conv=32-64;dense=256");
+    CHECK_NEAR(seen.seed[1], 2, 0);
+    CHECK_NEAR(seen.metric[0], 0.5, 0);   /* max over the epochs */
+    CHECK_NEAR(seen.metric[1], 1.5, 0);
+    struct {
+        store_run_metric m;
+        double want0;
+    } cases[] = {{STORE_RUN_TEST_ACCURACY, 0.75}, {STORE_RUN_TEST_LOSS, 0.5},
+                 {STORE_RUN_BEST_VAL_LOSS, 0.45}, {STORE_RUN_SECONDS_PER_EPOCH, 3.0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        runs_seen c = {0};
+        CHECK(store_done_runs(s, "zeta", cases[i].m, see_run, &c, &err) == SW_OK);
+        CHECK_MSG(c.n == 2 && !c.metric_null[0] && c.metric[0] == cases[i].want0,
+                  "%s: %g", store_run_metric_name(cases[i].m), c.metric[0]);
+    }
+    runs_seen none = {0}, first = {.stop_after = 1};
+    CHECK(store_done_runs(s, "zeta", STORE_RUN_NO_METRIC, see_run, &none, &err) == SW_OK);
+    CHECK(none.n == 2 && none.metric_null[0] && none.metric_null[1]);
+    CHECK(store_done_runs(s, "zeta", STORE_RUN_TEST_LOSS, see_run, &first, &err) == SW_OK);
+    CHECK_INT(first.n, 1);   /* a nonzero return stops */
+    CHECK_INT(store_done_runs(s, "zeta", STORE_RUN_METRIC_COUNT, see_run, &none, &err),
+              SW_EINPUT);
+    CHECK_STR(store_run_metric_name(STORE_RUN_SECONDS_PER_EPOCH), "seconds_per_epoch");
+    CHECK(store_run_metric_name(STORE_RUN_NO_METRIC) == NULL);
+    store_close(s);
+}
+
+static void test_typed_epochs(void)
+{
+    long long ids[4];
+    store *s = typed_fixture("typed_epochs.db", ids);
+    if (!s)
+        return;
+    sw_error err = {0};
+    epochs_seen e = {0};
+    CHECK(store_done_epochs(s, "zeta", STORE_EPOCH_VAL_LOSS, see_epoch, &e, &err) == SW_OK);
+    CHECK_INT(e.n, 4);   /* the failed run's epochs are not there */
+    if (e.n == 4) {
+        CHECK(e.run[0] == ids[0] && e.epoch[0] == 1 && isnan(e.v[0]));   /* NULL */
+        CHECK(e.run[1] == ids[0] && e.epoch[1] == 2 && e.v[1] == 0.45);
+        CHECK(e.run[3] == ids[1] && e.epoch[3] == 2);
+    }
+    epochs_seen acc = {0};
+    CHECK(store_done_epochs(s, "zeta", STORE_EPOCH_VAL_ACCURACY, see_epoch, &acc, &err) == SW_OK);
+    CHECK(acc.n == 4 && acc.v[0] == 0.5 && acc.v[3] == 1.25);
+    epochs_seen other = {0};
+    CHECK(store_done_epochs(s, "alpha", STORE_EPOCH_TRAIN_LOSS, see_epoch, &other, &err) == SW_OK);
+    CHECK_INT(other.n, 0);
+    CHECK_INT(store_done_epochs(s, "zeta", (store_epoch_metric)-1, see_epoch, &other, &err),
+              SW_EINPUT);
+    for (int m = 0; m < STORE_EPOCH_METRIC_COUNT; m++)
+        CHECK(store_epoch_metric_name((store_epoch_metric)m) != NULL);
+    CHECK_STR(store_epoch_metric_name(STORE_EPOCH_TRAIN_ACCURACY), "train_accuracy");
+    store_close(s);
+}
+
 void suite_store(void)
 {
     RUN_TEST(test_create_schema);
@@ -1070,4 +1315,9 @@ void suite_store(void)
     RUN_TEST(test_export_errors);
     RUN_TEST(test_status_counts);
     RUN_TEST(test_read_only_file);
+    RUN_TEST(test_status_names);
+    RUN_TEST(test_unknown_kinds_refused);
+    RUN_TEST(test_typed_sweeps);
+    RUN_TEST(test_typed_runs);
+    RUN_TEST(test_typed_epochs);
 }
