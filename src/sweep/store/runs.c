@@ -13,6 +13,7 @@
 
 #include "nn/activation.h"
 #include "train/early_stop.h"
+#include "train/init.h"
 #include "train/optim.h"
 
 /* ---------------------------------------------------------------- names */
@@ -34,9 +35,8 @@ static const char *optimizer_text(optim_kind k)
 
 static const char *init_text(init_kind k)
 {
-    /* replaced by init_name() after h-names lands */
-    static const char *const names[] = {"he", "glorot"};
-    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : NULL;
+    const char *name = init_name(k);
+    return init_from_name(name) == (int)k ? name : NULL;
 }
 
 /* The run statuses, in enum order: the one table of their names. The
@@ -158,7 +158,7 @@ static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
     int rc = sqlite3_bind_int64(st, 1, sweep_id);
     rc = rc ? rc : db_bind_text(st, 2, key);
     rc = rc ? rc : db_bind_text(st, 3, activation_text(r->activation));
-    rc = rc ? rc : db_bind_real(st, 4, r->activation == ACT_RELU ? NAN : r->alpha);
+    rc = rc ? rc : db_bind_real(st, 4, act_info(r->activation)->takes_alpha ? r->alpha : NAN);
     rc = rc ? rc : db_bind_text(st, 5, init_text(r->init));
     rc = rc ? rc : db_bind_real(st, 6, r->dropout);
     rc = rc ? rc : sqlite3_bind_int(st, 7, r->epochs);
