@@ -69,6 +69,7 @@ static const struct {
     {"golden", suite_golden},
     {"cluster", suite_cluster},
     {"stats", suite_stats},
+    {"act_smooth", suite_act_smooth},
 };
 
 int main(int argc, char **argv)
