@@ -8,13 +8,16 @@
  *   tanh      tanh(x)
  *   softplus  log(1 + e^x)   (beta 1, no threshold: see act_smooth.c)
  *
- * Each result is within about 1 ulp of the true value (rounded once from
- * double) for every finite float, subnormals and -0 included, and is finite.
+ * Each result is within a few ulp of the true value for every finite float,
+ * subnormals and -0 included (worst measured: selu 1.7, softplus 2.4, silu
+ * 3.5, tanh 3.5, mish 4.0, gelu 6.4 ulp; derivatives near their zeros in
+ * ulps of the terms that cancel), and is finite (saturating at FLT_MAX).
  * Results do not depend on n, alignment or the position in the buffer; the
  * same machine gives the same bits every time.
  *
  * forward:  out[i] = f(in[i]), i < n. out may alias in (exactly).
- * backward: din[i] = dout[i] * f'(in[i]), rounded once. din may alias dout
+ * backward: din[i] = dout[i] * f'(in[i]) (f' rounded to float first, which
+ *           matters only where it is subnormal). din may alias dout
  *           (exactly); in is the pre-activation. out (the forward output)
  *           is not read by these functions (every derivative here is
  *           computed from in, which is the accurate way) and may be NULL;

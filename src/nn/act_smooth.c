@@ -1,19 +1,21 @@
 /* act_smooth.c: selu, gelu, silu, mish, tanh, softplus and their
  * derivatives (include/nn/act_smooth.h).
  *
- * Computed in double from the float input, eight lanes at a time with GCC
- * vector types: each function is a few exponentials, at most one
- * reciprocal and some products, and with approximations good to about
- * 1e-10 in double the only sizeable error left is the one final rounding to
- * float (0.5 ulp). Double's range also absorbs what float's could not:
- * x e^x for x = -100 is a float subnormal but a plain double, and
- * intermediate e^200 would overflow float. No libm calls; the tail runs
- * through the same vector code from a padded copy, so an element's result
- * depends on nothing but its own input.
+ * Float arithmetic, sixteen lanes at a time with GCC vector types (one
+ * AVX-512 register): each function is one exponential, at most one
+ * division and a few products. A first version computed in double (eight
+ * lanes, every result rounded once: 0.5 ulp) cost 3 to 7 times ELU's
+ * kernel, a third of an epoch; this one stays within a few ulp (the
+ * worst measured per function is in tests/unit/test_act_smooth.c).
  *
- * Beyond where a result is exactly decided in float, inputs are clamped
- * (|x| <= 200 in exponentials: e^-200 is far below float's smallest
- * subnormal); each clamp says so where it is made. */
+ * The exponential returns e^x = (1 + p) 2^n with n apart, so that results
+ * that end in float's subnormal range (x e^x for x = -100) are formed in
+ * the normal range and scaled by 2^n last, in two exact steps and one
+ * rounding (scale2), never rounded twice. Beyond where a result is decided
+ * in float, inputs are clamped, and where a clamp could leave a nonzero
+ * result the true value is zero and it is masked; each clamp says so.
+ * No libm calls; the tail runs through the same vector code from a padded
+ * copy, so an element's result depends on nothing but its own input. */
 #include "nn/act_smooth.h"
 
 #include <float.h>
@@ -26,271 +28,276 @@
  * is involved, whatever gcc warns for the baseline clone. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-typedef float v4f __attribute__((vector_size(16)));
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v8fu __attribute__((vector_size(32), aligned(4), may_alias));
-typedef double v4d __attribute__((vector_size(32)));
-typedef double v8d __attribute__((vector_size(64)));
-typedef long long v8l __attribute__((vector_size(64)));
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int v16i __attribute__((vector_size(64)));
 
 /* ---------------------------------------------------------------------------
  * Lane helpers */
 
-VINLINE v8d splat(double a) { return (v8d){a, a, a, a, a, a, a, a}; }
-VINLINE v8d sel(v8l m, v8d a, v8d b) { return (v8d)((m & (v8l)a) | (~m & (v8l)b)); }
-VINLINE v8d vmin(v8d a, v8d b) { return sel(a < b, a, b); }
-VINLINE v8d vmax(v8d a, v8d b) { return sel(a > b, a, b); }
-VINLINE v8d vabs(v8d x) { return (v8d)((v8l)x & 0x7fffffffffffffffLL); }
-/* float <-> double in two halves: gcc 12 crashes converting whole
- * 512-bit vectors for the AVX2 clone (internal compiler error in
- * convert_mode_scalar). */
-VINLINE v8d load8(const float *p)
+VINLINE v16f splat(float a) { return (v16f){a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a}; }
+VINLINE v16f sel(v16i m, v16f a, v16f b) { return (v16f)((m & (v16i)a) | (~m & (v16i)b)); }
+VINLINE v16f vmin(v16f a, v16f b) { return sel(a < b, a, b); }
+VINLINE v16f vmax(v16f a, v16f b) { return sel(a > b, a, b); }
+VINLINE v16f vabs(v16f x) { return (v16f)((v16i)x & 0x7fffffff); }
+VINLINE v16f zero_where(v16i m, v16f v) { return (v16f)((v16i)v & ~m); }
+VINLINE v16i imax(v16i a, v16i b) { return ((a > b) & a) | (~(a > b) & b); }
+
+/* 2^n for n in [-126, 127]. */
+VINLINE v16f pow2(v16i n) { return (v16f)((n + 127) << 23); }
+
+/* v 2^n for n in [-252, 254]: two exact power-of-two steps, one rounding
+ * (into the subnormals if the result is that small). */
+VINLINE v16f scale2(v16f v, v16i n)
 {
-    v8f x = *(const v8fu *)p;
-    v4f lo = __builtin_shufflevector(x, x, 0, 1, 2, 3);
-    v4f hi = __builtin_shufflevector(x, x, 4, 5, 6, 7);
-    return __builtin_shufflevector(__builtin_convertvector(lo, v4d),
-                                   __builtin_convertvector(hi, v4d), 0, 1, 2, 3, 4, 5, 6, 7);
+    v16i h = n >> 1;
+    return v * pow2(h) * pow2(n - h);
 }
 
-VINLINE v8f narrow(v8d x)
+/* 2^max(n, -126): e = (1 + p) pow2c(n) is e^x where that is a normal float
+ * and a number below 2^-125 (standing in for it in 1 + e) elsewhere. */
+VINLINE v16f pow2c(v16i n) { return pow2(imax(n, (v16i){} - 126)); }
+
+/* Range reduction for e^x, x in [-180, 88]: x = n ln 2 + r, |r| <= 0.35,
+ * n = round(x / ln 2) by the 1.5 * 2^23 trick (n is then kd's low bits).
+ * ln 2 in two parts; k * LN2_HI (12 bits times at most 9) and x - k *
+ * LN2_HI are exact. */
+VINLINE v16f exp_reduce(v16f x, v16i *n)
 {
-    v4d lo = __builtin_shufflevector(x, x, 0, 1, 2, 3);
-    v4d hi = __builtin_shufflevector(x, x, 4, 5, 6, 7);
-    return __builtin_shufflevector(__builtin_convertvector(lo, v4f),
-                                   __builtin_convertvector(hi, v4f), 0, 1, 2, 3, 4, 5, 6, 7);
+    const float magic = 12582912.0f;
+    v16f kd = x * 1.44269504f + magic;
+    v16f k = kd - magic;
+    *n = (v16i)kd - 0x4b400000;
+    v16f r = x - k * 0.693359375f;
+    return r - k * -2.12194440e-4f;
 }
 
-/* Rounds to float, saturating at +-FLT_MAX: no finite input gives inf
- * (selu's scale and the derivatives' peaks above 1 could overflow). */
-VINLINE v8f to_f(v8d x)
+/* e^r - 1 for |r| <= 0.35 (Cephes' expf polynomial, about 1 ulp),
+ * relative to r near 0: no cancellation. */
+VINLINE v16f expm1_poly(v16f r)
 {
-    return narrow(vmax(vmin(x, splat(FLT_MAX)), splat(-FLT_MAX)));
-}
-
-/* 1/d for 2^-100 < |d| < 2^100: float's quotient (relative error at most
- * 2^-23 counting the rounding of d) and one Newton step, error <= 2^-45.
- * A double division costs several times as much. */
-VINLINE v8d rcp(v8d d)
-{
-    v8f q = 1.0f / narrow(d);
-    v8d r = load8((const float *)&q);
-    return r + r * (1.0 - d * r);
-}
-
-/* e^x = 2^k (1 + p) for |x| <= 700; returns 2^k and sets *p. k = round(x /
- * ln 2) by the 1.5 * 2^52 trick (k sits in kd's low mantissa bits, then
- * shifted into an exponent field); r = x - k ln 2 with ln 2 in two parts
- * (k * LN2_HI is exact); p = e^r - 1 by its Taylor series to r^9: |r| <=
- * 0.347, so the rest is below 2e-11 of p. */
-VINLINE v8d exp_split(v8d x, v8d *p)
-{
-    const double shift = 0x1.8p52;
-    v8d kd = x * 0x1.71547652b82fep0 + shift;
-    v8d k = kd - shift;
-    v8d r = x - k * 0x1.62e42feep-1;
-    r = r - k * 0x1.a39ef35793c76p-33;
-    v8d q = r * (1.0 / 362880) + 1.0 / 40320;
-    q = q * r + 1.0 / 5040;
-    q = q * r + 1.0 / 720;
-    q = q * r + 1.0 / 120;
-    q = q * r + 1.0 / 24;
-    q = q * r + 1.0 / 6;
-    q = q * r + 0.5;
-    *p = r + r * r * q;
-    return (v8d)(((v8l)kd << 52) + (1023LL << 52));
-}
-
-VINLINE v8d exp_d(v8d x)
-{
-    v8d p, s = exp_split(x, &p);
-    return s * p + s;
-}
-
-/* e^-|x|, clamped at e^-200 (below every float result it feeds). */
-VINLINE v8d exp_neg_abs(v8d x)
-{
-    return exp_d(-vmin(vabs(x), splat(200.0)));
+    v16f q = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
+    return r + r * r * q;
 }
 
 /* ---------------------------------------------------------------------------
- * The functions, f (forward) and d (derivative), on eight doubles */
+ * The functions, f (forward) and d (derivative), on sixteen floats */
 
-#define SELU_SA (ACT_SELU_SCALE * ACT_SELU_ALPHA)
+#define SELU_SCALE_F 1.05070098735548049342f
+#define SELU_SA_F 1.75809934084737685994f   /* scale * alpha */
 
-/* expm1 for x <= 0 as 2^k p + (2^k - 1): for k = 0 that is p itself, with
- * no cancellation near 0; for k != 0, |x| > 0.34 and the terms do not
- * cancel. Clamped at -200 (expm1 = -1 in double long before). */
-VINLINE v8d selu_f(v8d x)
+/* expm1 = 2^n p + (2^n - 1): for n = 0, p itself (no cancellation near 0);
+ * for n != 0, |x| > 0.34 and the terms do not cancel. Clamped at -87
+ * (2^n stays normal; expm1 is -1 in float long before). */
+VINLINE v16f selu_f(v16f x)
 {
-    v8d p, s = exp_split(vmax(vmin(x, splat(0)), splat(-200.0)), &p);
-    v8d em1 = s * p + (s - 1.0);
-    return sel(x > splat(0), x * ACT_SELU_SCALE, em1 * SELU_SA);
+    v16i n;
+    v16f p = expm1_poly(exp_reduce(vmax(vmin(x, splat(0)), splat(-87.0f)), &n));
+    v16f s = pow2(n);
+    v16f pos = vmin(x * SELU_SCALE_F, splat(FLT_MAX));   /* no inf */
+    return sel(x > splat(0), pos, (s * p + (s - 1.0f)) * SELU_SA_F);
 }
 
-VINLINE v8d selu_d(v8d x)
+/* scale * alpha * e^x, 0 in float below x = -104: clamped at -110. */
+VINLINE v16f selu_d(v16f x)
 {
-    v8d e = exp_d(vmax(vmin(x, splat(0)), splat(-200.0)));
-    return sel(x > splat(0), splat(ACT_SELU_SCALE), e * SELU_SA);
+    v16i n;
+    v16f p = expm1_poly(exp_reduce(vmax(vmin(x, splat(0)), splat(-110.0f)), &n));
+    return sel(x > splat(0), splat(SELU_SCALE_F), scale2((1.0f + p) * SELU_SA_F, n));
 }
 
-/* gelu: Phi(x) = 1 - Q(t) for x >= 0 and Q(t) for x < 0, t = |x|, where
- * Q(t) = Phi(-t) = phi(t) M(t), M the Mills ratio, evaluated as
- * e^(-t^2/2) s P(u): s = 4 / (t + 4), u = s mapped from [1/6, 1] to
- * [-1, 1], P a degree-12 least-squares fit (relative error 7e-11 on
- * [0, 20]; constant 1/(4 sqrt(2 pi)) folded in). t^2 is exact in double.
- * Past t = 20, t phi(t) < 1e-85: zero in float even times FLT_MAX (a huge
- * dout), so e is set to 0 there (Q = phi = 0). Sets *phi = phi(t). */
-VINLINE v8d gelu_q(v8d t, v8d *phi)
+/* gelu: Phi(x) = 1 - Q(t) for x >= 0 and Q(t) for x < 0, t = |x|, with
+ * Q(t) = Phi(-t) = e^(-t^2/2) s P(u): s = 3 / (t + 3), u = s mapped from
+ * [3/17.75, 1] to [-1, 1], P a degree-9 least-squares fit of the Mills
+ * ratio (times 1/(s sqrt(2 pi))) on [0, 14.75]. t^2 = hi + lo exactly:
+ * t split into 12 high bits and the rest. Past t = 14.75, x Q and t phi
+ * are zero in float: *em is set to 0 there. Returns s P(u); *em, *n give
+ * e^(-t^2/2) = em 2^n. */
+VINLINE v16f gelu_parts(v16f t, v16f *em, v16i *n)
 {
-    v8d tc = vmin(t, splat(20.0));
-    v8d e = exp_d(tc * tc * -0.5);
-    e = (v8d)((v8l)e & ~(t > splat(20.0)));
-    v8d r = rcp(tc + 4.0);
-    v8d u = r * 9.6 - 1.4;
-    v8d q = u * 1.6402996996384749e-07 + -6.0360835447092073e-07;
-    q = q * u + -2.1554863088898694e-06;
-    q = q * u + 8.4280035327537417e-06;
-    q = q * u + 2.6130506221642457e-05;
-    q = q * u + -8.5823092206522292e-05;
-    q = q * u + -0.00043456044820075501;
-    q = q * u + 0.00031803780802344586;
-    q = q * u + 0.0078338083731977967;
-    q = q * u + 0.033060749223996315;
-    q = q * u + 0.085202941752411859;
-    q = q * u + 0.15700636470398502;
-    q = q * u + 0.21706651821005574;
-    *phi = e * 0.39894228040143267794;
-    return e * (4.0 * r) * q;
+    v16f tc = vmin(t, splat(14.75f));
+    v16f th = (v16f)((v16i)tc & (int)0xfffff000), tl = tc - th;
+    v16f hi = th * th, lo = 2.0f * th * tl + tl * tl;
+    v16f r = exp_reduce(hi * -0.5f, n) + lo * -0.5f;
+    *em = zero_where(t > splat(14.75f), 1.0f + expm1_poly(r));
+    v16f s = 3.0f / (tc + 3.0f);
+    v16f u = s * 2.40677977f - 1.40677965f;
+    v16f q = u * -3.310363809e-06f + -2.138053969e-05f;
+    q = q * u + 5.643436816e-05f;
+    q = q * u + 2.142752346e-04f;
+    q = q * u + -7.131199236e-04f;
+    q = q * u + -2.502067480e-03f;
+    q = q * u + 7.331007160e-03f;
+    q = q * u + 5.797442049e-02f;
+    q = q * u + 1.636779606e-01f;
+    q = q * u + 2.739857733e-01f;
+    return s * q;
 }
 
-VINLINE v8d gelu_f(v8d x)
+#define INV_SQRT_2PI_F 0.398942280401432678f
+
+VINLINE v16f gelu_f(v16f x)
 {
-    v8d phi, q = gelu_q(vabs(x), &phi);
-    return x * sel(x > splat(0), 1.0 - q, q);
+    v16f em, t = vabs(x);
+    v16i n;
+    v16f m = gelu_parts(t, &em, &n) * em;   /* Q = m 2^n */
+    return sel(x > splat(0), x * (1.0f - m * pow2c(n)), scale2(x * m, n));
 }
 
-/* Phi(x) + x phi(x) */
-VINLINE v8d gelu_d(v8d x)
+/* Phi(x) + x phi(x): 1 - Q + t phi above 0, e^(-t^2/2) (s P - t / sqrt(2
+ * pi)) below, which crosses zero near x = -0.75. */
+VINLINE v16f gelu_d(v16f x)
 {
-    v8d t = vabs(x), phi, q = gelu_q(t, &phi);
-    return sel(x > splat(0), (1.0 - q) + t * phi, q - t * phi);
+    v16f em, t = vabs(x);
+    v16i n;
+    v16f sp = gelu_parts(t, &em, &n), c = pow2c(n);
+    v16f pos = 1.0f - sp * em * c + t * (em * c * INV_SQRT_2PI_F);
+    return sel(x > splat(0), pos, scale2(em * (sp - t * INV_SQRT_2PI_F), n));
 }
 
-/* sigmoid from e = e^-|x| and r = 1 / (1 + e): r for x >= splat(0), e r below;
- * sigmoid(x) sigmoid(-x) = e r^2 for both signs. Neither cancels. */
-VINLINE v8d sigmoid_parts(v8d x, v8d *e, v8d *r)
+/* e^-|x| = em 2^n with |x| clamped at 110 (e^-110 is zero in float, and so
+ * is every result it feeds, unless multiplied by x itself: masked there);
+ * *ec = em pow2c(n) for sums like 1 + e. */
+VINLINE v16f exp_neg_abs(v16f x, v16i *n, v16f *ec)
 {
-    *e = exp_neg_abs(x);
-    *r = rcp(1.0 + *e);
-    return sel(x >= splat(0), *r, *e * *r);
+    v16f em = 1.0f + expm1_poly(exp_reduce(-vmin(vabs(x), splat(110.0f)), n));
+    *ec = em * pow2c(*n);
+    return em;
 }
 
-VINLINE v8d silu_f(v8d x)
+/* silu = x sigmoid(x): x / (1 + e) for x >= 0, x e / (1 + e) below, with
+ * e = e^-|x|: neither cancels. */
+VINLINE v16f silu_f(v16f x)
 {
-    v8d e, r;
-    return x * sigmoid_parts(x, &e, &r);
+    v16i n, pos = x >= splat(0);
+    v16f ec, em = exp_neg_abs(x, &n, &ec);
+    v16f y = sel(pos, x, x * em) / (1.0f + ec);
+    return zero_where(x < splat(-110.0f), scale2(y, ~pos & n));
 }
 
-/* sigmoid(x) + x sigmoid(x) sigmoid(-x) */
-VINLINE v8d silu_d(v8d x)
+/* sigmoid(x) (1 + x sigmoid(-x)) = (1 + e (1 + x)) / (1 + e)^2 for x >= 0
+ * and e (1 + e + x) / (1 + e)^2 below (zero near x = -1.28). In e (1 + x),
+ * x is clamped at 80: ec stands in for e only in sums with 1. */
+VINLINE v16f silu_d(v16f x)
 {
-    v8d e, r, s = sigmoid_parts(x, &e, &r);
-    return s + x * e * r * r;
+    v16i n, pos = x >= splat(0);
+    v16f ec, em = exp_neg_abs(x, &n, &ec);
+    v16f d = 1.0f + ec;
+    v16f num = sel(pos, 1.0f + ec * (1.0f + vmin(x, splat(80.0f))), em * ((1.0f + ec) + x));
+    return zero_where(x < splat(-110.0f), scale2(num / (d * d), ~pos & n));
 }
 
-/* softplus = max(x, 0) + log1p(e^-|x|); log1p(e) = 2 atanh(s) with s = e /
- * (2 + e) <= 1/3, by its series to s^19 (the rest is below 2e-11). No
- * threshold: PyTorch returns x for x > 20, where the true value x + e^-x
- * rounds to x in float anyway (e^-20 < ulp(20) / 2000), so the two agree. */
-VINLINE v8d softplus_f(v8d x)
+/* softplus = max(x, 0) + log1p(e), e = e^-|x|: log1p(e) = 2 atanh(s), s =
+ * e / (2 + e) <= 1/3, by its series to s^13 (the rest below 2e-9). s is
+ * formed as (em / (2 + e)) 2^n so that it can be subnormal. No threshold:
+ * PyTorch returns x for x > 20, where x + e^-x rounds to x in float
+ * anyway (e^-20 < ulp(20) / 400), so the two agree. */
+VINLINE v16f softplus_f(v16f x)
 {
-    v8d e = exp_neg_abs(x);
-    v8d s = e * rcp(2.0 + e), z = s * s;
-    v8d q = z * (1.0 / 19) + 1.0 / 17;
-    q = q * z + 1.0 / 15;
-    q = q * z + 1.0 / 13;
-    q = q * z + 1.0 / 11;
-    q = q * z + 1.0 / 9;
-    q = q * z + 1.0 / 7;
-    q = q * z + 1.0 / 5;
-    q = q * z + 1.0 / 3;
-    return vmax(x, splat(0)) + 2.0 * (s + s * z * q);
+    v16i n;
+    v16f ec, em = exp_neg_abs(x, &n, &ec);
+    v16f sm = em / (2.0f + ec), sc = sm * pow2c(n), z = sc * sc;
+    v16f q = z * (1.0f / 15) + 1.0f / 13;
+    q = q * z + 1.0f / 11;
+    q = q * z + 1.0f / 9;
+    q = q * z + 1.0f / 7;
+    q = q * z + 1.0f / 5;
+    q = q * z + 1.0f / 3;
+    return vmax(x, splat(0)) + scale2(2.0f * (sm + sm * z * q), n);
 }
 
-VINLINE v8d softplus_d(v8d x)
+/* sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below */
+VINLINE v16f softplus_d(v16f x)
 {
-    v8d e, r;
-    return sigmoid_parts(x, &e, &r);
+    v16i n, pos = x >= splat(0);
+    v16f ec, em = exp_neg_abs(x, &n, &ec);
+    return scale2(sel(pos, splat(1.0f), em) / (1.0f + ec), ~pos & n);
 }
 
 /* mish: with w = e^x, tanh(softplus(x)) = w (w + 2) / (w (w + 2) + 2).
- * For x < 0 that is N / D with e = w; for x >= splat(0), dividing by w^2 with
- * e = 1/w: N = 1 + 2e, D = N + 2e^2. Sums of positive terms both ways.
- * The derivative tanh(sp) + x sech^2(sp) sigmoid(x) = N/D + 4x K / D^2,
- * K = w (1 + w) (x < 0) or e^2 (1 + e) (x >= 0). */
-VINLINE v8d mish_parts(v8d x, v8d *e, v8d *n, v8d *d)
+ * For x < 0 that is N / D with e = w; for x >= 0, dividing by w^2 with
+ * e = 1/w: N = 1 + 2e, D = N + 2e^2. Sums of positive terms both ways
+ * (ec standing in for e in them, its square vanishing where it does).
+ * Below 0, N = em (e + 2) 2^n. Sets *num (N, or N / 2^n below) and *den. */
+VINLINE v16i mish_parts(v16f x, v16i pos, v16f *em, v16f *ec, v16f *num, v16f *den)
 {
-    v8l pos = x >= splat(0);
-    *e = exp_neg_abs(x);
-    *n = sel(pos, 1.0 + 2.0 * *e, *e * (*e + 2.0));
-    *d = *n + sel(pos, 2.0 * *e * *e, splat(2.0));
-    return rcp(*d);
+    v16i n;
+    *em = exp_neg_abs(x, &n, ec);
+    v16f np = 1.0f + 2.0f * *ec, nm = *em * (*ec + 2.0f);
+    *num = sel(pos, np, nm);
+    *den = sel(pos, np + 2.0f * *ec * *ec, nm * pow2c(n) + 2.0f);
+    return n;
 }
 
-VINLINE v8d mish_f(v8d x)
+VINLINE v16f mish_f(v16f x)
 {
-    v8d e, n, d, r = mish_parts(x, &e, &n, &d);
-    return x * n * r;
+    v16i pos = x >= splat(0);
+    v16f em, ec, num, den;
+    v16i n = mish_parts(x, pos, &em, &ec, &num, &den);
+    v16f y = scale2(x * (num / den), ~pos & n);
+    return zero_where(x < splat(-110.0f), y);
 }
 
-VINLINE v8d mish_d(v8d x)
+/* tanh(sp) + x sech^2(sp) sigmoid(x) = (N D + 4x K) / D^2 with K = e^2 (1 +
+ * e) for x >= 0; below 0, e ((e + 2) D + 4x (1 + e)) / D^2, zero near
+ * x = -1.19. */
+VINLINE v16f mish_d(v16f x)
 {
-    v8d e, n, d, r = mish_parts(x, &e, &n, &d);
-    v8d k = sel(x >= splat(0), e, splat(1.0)) * e * (1.0 + e);
-    return n * r + 4.0 * x * k * r * r;
+    v16i pos = x >= splat(0);
+    v16f em, ec, num, den;
+    v16i n = mish_parts(x, pos, &em, &ec, &num, &den);
+    v16f k = sel(pos, ec * ec * (1.0f + ec), em * (1.0f + ec));
+    v16f top = sel(pos, num * den, em * ((ec + 2.0f) * den)) + x * (4.0f * k);
+    v16f y = scale2(top / (den * den), ~pos & n);
+    return zero_where(x < splat(-110.0f), y);
 }
 
-/* tanh(t) = -m / (2 + m) with m = expm1(-2t) (no cancellation near 0), and
- * tanh' = 4 e / (2 + m)^2 with e = e^-2t: both from one reduction. The
- * sign comes from x's bit, so tanh(-0) = -0. Clamped at t = 60: tanh is
- * 1 in float past 9.1, tanh' = 4 e^-120 is below float's range. */
-VINLINE v8d tanh_parts(v8d x, v8d *e, v8d *r)
+/* tanh(t) = -m / (2 + m), m = expm1(-2t) = 2^n p + (2^n - 1): no
+ * cancellation near 0. t clamped at 10 (tanh is 1 in float past 9.1); the
+ * sign is x's bit, so tanh(-0) = -0. */
+VINLINE v16f tanh_f(v16f x)
 {
-    v8d p, s = exp_split(-2.0 * vmin(vabs(x), splat(60.0)), &p);
-    v8d m = s * p + (s - 1.0);
-    *e = s * p + s;
-    *r = rcp(2.0 + m);
-    return m;
+    v16i n;
+    v16f p = expm1_poly(exp_reduce(-2.0f * vmin(vabs(x), splat(10.0f)), &n));
+    v16f s = pow2(n), m = s * p + (s - 1.0f);
+    v16f t = -m / (2.0f + m);
+    return (v16f)((v16i)t | ((v16i)x & (int)0x80000000));
 }
 
-VINLINE v8d tanh_f(v8d x)
+/* sech^2 = 4e / (1 + e)^2, e = e^-2t = (1 + p) 2^n, t clamped at 60 (4e^-120
+ * is zero in float). */
+VINLINE v16f tanh_d(v16f x)
 {
-    v8d e, r, m = tanh_parts(x, &e, &r);
-    v8d t = -m * r;
-    return (v8d)((v8l)t | ((v8l)x & (long long)0x8000000000000000ULL));
-}
-
-VINLINE v8d tanh_d(v8d x)
-{
-    v8d e, r;
-    tanh_parts(x, &e, &r);
-    return 4.0 * e * r * r;
+    v16i n;
+    v16f em = 1.0f + expm1_poly(exp_reduce(-2.0f * vmin(vabs(x), splat(60.0f)), &n));
+    v16f d = 1.0f + em * pow2c(n);
+    return scale2(4.0f * em / (d * d), n);
 }
 
 /* ---------------------------------------------------------------------------
- * The kernels: whole vectors, then the tail through a zero-padded copy. */
+ * The kernels: whole vectors, then the tail through a zero-padded copy.
+ * din = dout f'(x), saturated at +-FLT_MAX (selu's scale and the other
+ * peaks above 1 could overflow a huge dout). */
+
+VINLINE v16f times_grad(v16f g, v16f d)
+{
+    return vmax(vmin(g * d, splat(FLT_MAX)), splat(-FLT_MAX));
+}
 
 #define SMOOTH_KERNELS(name)                                                   \
     CLONES void act_##name##_forward(float *out, const float *in, long n)     \
     {                                                                          \
         long i = 0;                                                            \
-        for (; i + 8 <= n; i += 8)                                             \
-            *(v8fu *)(out + i) = to_f(name##_f(load8(in + i))); \
+        for (; i + 16 <= n; i += 16)                                           \
+            *(v16u *)(out + i) = name##_f(*(const v16u *)(in + i));            \
         if (i < n) {                                                           \
-            float x[8] = {0};                                                  \
+            float x[16] = {0};                                                 \
             memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v8f y = to_f(name##_f(load8(x)));                    \
+            v16f y = name##_f(*(const v16u *)x);                               \
             memcpy(out + i, &y, sizeof(float) * (size_t)(n - i));              \
         }                                                                      \
     }                                                                          \
@@ -300,15 +307,14 @@ VINLINE v8d tanh_d(v8d x)
     {                                                                          \
         (void)out;                                                             \
         long i = 0;                                                            \
-        for (; i + 8 <= n; i += 8) {                                           \
-            v8d g = load8(dout + i);                           \
-            *(v8fu *)(din + i) = to_f(g * name##_d(load8(in + i))); \
-        }                                                                      \
+        for (; i + 16 <= n; i += 16)                                           \
+            *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i),          \
+                                            name##_d(*(const v16u *)(in + i))); \
         if (i < n) {                                                           \
-            float g[8] = {0}, x[8] = {0};                                      \
+            float g[16] = {0}, x[16] = {0};                                    \
             memcpy(g, dout + i, sizeof(float) * (size_t)(n - i));              \
             memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v8f y = to_f(load8(g) * name##_d(load8(x))); \
+            v16f y = times_grad(*(const v16u *)g, name##_d(*(const v16u *)x));  \
             memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));             \
         }                                                                      \
     }
