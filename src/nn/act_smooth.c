@@ -114,17 +114,18 @@ VINLINE v16f selu_d(v16f x)
  * Q(t) = Phi(-t) = e^(-t^2/2) s P(u): s = 3 / (t + 3), u = s mapped from
  * [3/17.75, 1] to [-1, 1], P a degree-9 least-squares fit of the Mills
  * ratio (times 1/(s sqrt(2 pi))) on [0, 14.75]. t^2 = hi + lo exactly:
- * t split into 12 high bits and the rest. Past t = 14.75, x Q and t phi
- * are zero in float: *em is set to 0 there. Returns s P(u); *em, *n give
- * e^(-t^2/2) = em 2^n. */
-VINLINE v16f gelu_parts(v16f t, v16f *em, v16i *n)
+ * t split into 12 high bits and the rest. e^(-t^2/2) = (1 + *p) 2^n, the
+ * 1 + p left to the callers' products (one rounding less). Past t =
+ * 14.75, x Q and t phi are zero in float: the callers mask them. */
+VINLINE v16f gelu_parts(v16f t, v16f *p, v16i *n)
 {
     v16f tc = vmin(t, splat(14.75f));
     v16f th = (v16f)((v16i)tc & (int)0xfffff000), tl = tc - th;
     v16f hi = th * th, lo = 2.0f * th * tl + tl * tl;
-    v16f r = exp_reduce(hi * -0.5f, n) + lo * -0.5f;
-    *em = zero_where(t > splat(14.75f), 1.0f + expm1_poly(r));
-    v16f s = 3.0f / (tc + 3.0f);
+    *p = expm1_poly(exp_reduce(hi * -0.5f, n) + lo * -0.5f);
+    v16f d = tc + 3.0f, s = 3.0f / d;
+    v16f dl = vmin(tc, splat(3.0f)) - (d - vmax(tc, splat(3.0f)));   /* t + 3 - d */
+    v16f rho = (3.0f - s * d) - s * dl;                               /* 3 - s (t + 3) */
     v16f u = s * 2.40677977f - 1.40677965f;
     v16f q = u * -3.310363809e-06f + -2.138053969e-05f;
     q = q * u + 5.643436816e-05f;
@@ -135,28 +136,35 @@ VINLINE v16f gelu_parts(v16f t, v16f *em, v16i *n)
     q = q * u + 5.797442049e-02f;
     q = q * u + 1.636779606e-01f;
     q = q * u + 2.739857733e-01f;
-    return s * q;
+    /* s is off by rho / 3 relative, which moves M by F(s) = (1/M - t)(t + 3)
+     * times that (F to 3% by a line): corrected to first order */
+    v16f sq = s * q;
+    return sq + sq * ((s * 1.5251366f + 0.93231148f) * (rho * (1.0f / 3)));
 }
 
 #define INV_SQRT_2PI_F 0.398942280401432678f
 
 VINLINE v16f gelu_f(v16f x)
 {
-    v16f em, t = vabs(x);
+    v16f p, t = vabs(x);
     v16i n;
-    v16f m = gelu_parts(t, &em, &n) * em;   /* Q = m 2^n */
+    v16f sp = gelu_parts(t, &p, &n);
+    v16f m = zero_where(t > splat(14.75f), sp + sp * p);   /* Q = m 2^n */
     return sel(x > splat(0), x * (1.0f - m * pow2c(n)), scale2(x * m, n));
 }
 
-/* Phi(x) + x phi(x): 1 - Q + t phi above 0, e^(-t^2/2) (s P - t / sqrt(2
- * pi)) below, which crosses zero near x = -0.75. */
+/* Phi(x) + x phi(x): 1 - Q + t phi above 0 (t clamped where ec stands in
+ * for e), e^(-t^2/2) (s P - t / sqrt(2 pi)) below, which crosses zero near
+ * x = -0.75. */
 VINLINE v16f gelu_d(v16f x)
 {
-    v16f em, t = vabs(x);
+    v16f p, t = vabs(x);
     v16i n;
-    v16f sp = gelu_parts(t, &em, &n), c = pow2c(n);
-    v16f pos = 1.0f - sp * em * c + t * (em * c * INV_SQRT_2PI_F);
-    return sel(x > splat(0), pos, scale2(em * (sp - t * INV_SQRT_2PI_F), n));
+    v16f sp = gelu_parts(t, &p, &n), ec = (1.0f + p) * pow2c(n);
+    v16f pos = 1.0f - sp * ec + vmin(t, splat(14.75f)) * (ec * INV_SQRT_2PI_F);
+    v16f v = sp - t * INV_SQRT_2PI_F;
+    v = zero_where(t > splat(14.75f), v + v * p);
+    return sel(x > splat(0), pos, scale2(v, n));
 }
 
 /* e^-|x| = em 2^n with |x| clamped at 110 (e^-110 is zero in float, and so
