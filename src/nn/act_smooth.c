@@ -10,8 +10,8 @@
  *
  * The exponential returns e^x = (1 + p) 2^n with n apart, so that results
  * that end in float's subnormal range (x e^x for x = -100) are formed in
- * the normal range and scaled by 2^n last, in two exact steps and one
- * rounding (scale2), never rounded twice. Beyond where a result is decided
+ * the normal range and scaled by 2^n last, one exact step and one
+ * rounding (lo64), never rounded twice. Beyond where a result is decided
  * in float, inputs are clamped, and where a clamp could leave a nonzero
  * result the true value is zero and it is masked; each clamp says so.
  * No libm calls; the tail runs through the same vector code from a padded
@@ -41,22 +41,15 @@ VINLINE v16f vmin(v16f a, v16f b) { return sel(a < b, a, b); }
 VINLINE v16f vmax(v16f a, v16f b) { return sel(a > b, a, b); }
 VINLINE v16f vabs(v16f x) { return (v16f)((v16i)x & 0x7fffffff); }
 VINLINE v16f zero_where(v16i m, v16f v) { return (v16f)((v16i)v & ~m); }
-VINLINE v16i imax(v16i a, v16i b) { return ((a > b) & a) | (~(a > b) & b); }
 
 /* 2^n for n in [-126, 127]. */
 VINLINE v16f pow2(v16i n) { return (v16f)((n + 127) << 23); }
 
-/* v 2^n for n in [-252, 254]: two exact power-of-two steps, one rounding
- * (into the subnormals if the result is that small). */
-VINLINE v16f scale2(v16f v, v16i n)
-{
-    v16i h = n >> 1;
-    return v * pow2(h) * pow2(n - h);
-}
-
-/* 2^max(n, -126): e = (1 + p) pow2c(n) is e^x where that is a normal float
- * and a number below 2^-125 (standing in for it in 1 + e) elsewhere. */
-VINLINE v16f pow2c(v16i n) { return pow2(imax(n, (v16i){} - 126)); }
+/* 2^(n + 64) for n in [-190, 63]. v 2^n is then lo64(v * pow2_64(n)):
+ * the first product is exact (for |v| < 2^63, v not tiny), the second
+ * rounds once, into the subnormals if the result is that small. */
+VINLINE v16f pow2_64(v16i n) { return (v16f)((n + 191) << 23); }
+VINLINE v16f lo64(v16f v) { return v * 0x1p-64f; }
 
 /* Range reduction for e^x, x in [-180, 88]: x = n ln 2 + r, |r| <= 0.35,
  * n = round(x / ln 2) by the 1.5 * 2^23 trick (n is then kd's low bits).
@@ -107,7 +100,8 @@ VINLINE v16f selu_d(v16f x)
 {
     v16i n;
     v16f p = expm1_poly(exp_reduce(vmax(vmin(x, splat(0)), splat(-110.0f)), &n));
-    return sel(x > splat(0), splat(SELU_SCALE_F), scale2((1.0f + p) * SELU_SA_F, n));
+    v16f neg = lo64((1.0f + p) * SELU_SA_F * pow2_64(n));
+    return sel(x > splat(0), splat(SELU_SCALE_F), neg);
 }
 
 /* gelu: Phi(x) = 1 - Q(t) for x >= 0 and Q(t) for x < 0, t = |x|, with
@@ -149,31 +143,32 @@ VINLINE v16f gelu_f(v16f x)
     v16f p, t = vabs(x);
     v16i n;
     v16f sp = gelu_parts(t, &p, &n);
-    v16f m = zero_where(t > splat(14.75f), sp + sp * p);   /* Q = m 2^n */
-    return sel(x > splat(0), x * (1.0f - m * pow2c(n)), scale2(x * m, n));
+    v16f m = zero_where(t > splat(14.75f), sp + sp * p), pw = pow2_64(n);   /* Q = m 2^n */
+    return sel(x > splat(0), x * (1.0f - lo64(m * pw)), lo64(x * m * pw));
 }
 
-/* Phi(x) + x phi(x): 1 - Q + t phi above 0 (t clamped where ec stands in
- * for e), e^(-t^2/2) (s P - t / sqrt(2 pi)) below, which crosses zero near
- * x = -0.75. */
+/* Phi(x) + x phi(x): 1 - Q + t phi above 0, e^(-t^2/2) (s P - t / sqrt(2
+ * pi)) below, which crosses zero near x = -0.75. */
 VINLINE v16f gelu_d(v16f x)
 {
     v16f p, t = vabs(x);
     v16i n;
-    v16f sp = gelu_parts(t, &p, &n), ec = (1.0f + p) * pow2c(n);
+    v16f sp = gelu_parts(t, &p, &n), pw = pow2_64(n), ec = lo64((1.0f + p) * pw);
     v16f pos = 1.0f - sp * ec + vmin(t, splat(14.75f)) * (ec * INV_SQRT_2PI_F);
     v16f v = sp - t * INV_SQRT_2PI_F;
     v = zero_where(t > splat(14.75f), v + v * p);
-    return sel(x > splat(0), pos, scale2(v, n));
+    return sel(x > splat(0), pos, lo64(v * pw));
 }
 
 /* e^-|x| = em 2^n with |x| clamped at 110 (e^-110 is zero in float, and so
- * is every result it feeds, unless multiplied by x itself: masked there);
- * *ec = em pow2c(n) for sums like 1 + e. */
-VINLINE v16f exp_neg_abs(v16f x, v16i *n, v16f *ec)
+ * is every result it feeds, unless multiplied by x itself: masked there).
+ * Sets *pw = pow2_64(n) and *ec = e^-|x| (maybe subnormal or 0). */
+VINLINE v16f exp_neg_abs(v16f x, v16f *pw, v16f *ec)
 {
-    v16f em = 1.0f + expm1_poly(exp_reduce(-vmin(vabs(x), splat(110.0f)), n));
-    *ec = em * pow2c(*n);
+    v16i n;
+    v16f em = 1.0f + expm1_poly(exp_reduce(-vmin(vabs(x), splat(110.0f)), &n));
+    *pw = pow2_64(n);
+    *ec = lo64(em * *pw);
     return em;
 }
 
@@ -181,22 +176,21 @@ VINLINE v16f exp_neg_abs(v16f x, v16i *n, v16f *ec)
  * e = e^-|x|: neither cancels. */
 VINLINE v16f silu_f(v16f x)
 {
-    v16i n, pos = x >= splat(0);
-    v16f ec, em = exp_neg_abs(x, &n, &ec);
+    v16i pos = x >= splat(0);
+    v16f pw, ec, em = exp_neg_abs(x, &pw, &ec);
     v16f y = sel(pos, x, x * em) / (1.0f + ec);
-    return zero_where(x < splat(-110.0f), scale2(y, ~pos & n));
+    return zero_where(x < splat(-110.0f), sel(pos, y, lo64(y * pw)));
 }
 
 /* sigmoid(x) (1 + x sigmoid(-x)) = (1 + e (1 + x)) / (1 + e)^2 for x >= 0
- * and e (1 + e + x) / (1 + e)^2 below (zero near x = -1.28). In e (1 + x),
- * x is clamped at 80: ec stands in for e only in sums with 1. */
+ * and e (1 + e + x) / (1 + e)^2 below (zero near x = -1.28). */
 VINLINE v16f silu_d(v16f x)
 {
-    v16i n, pos = x >= splat(0);
-    v16f ec, em = exp_neg_abs(x, &n, &ec);
+    v16i pos = x >= splat(0);
+    v16f pw, ec, em = exp_neg_abs(x, &pw, &ec);
     v16f d = 1.0f + ec;
-    v16f num = sel(pos, 1.0f + ec * (1.0f + vmin(x, splat(80.0f))), em * ((1.0f + ec) + x));
-    return zero_where(x < splat(-110.0f), scale2(num / (d * d), ~pos & n));
+    v16f y = sel(pos, 1.0f + ec * (1.0f + x), em * (d + x)) / (d * d);
+    return zero_where(x < splat(-110.0f), sel(pos, y, lo64(y * pw)));
 }
 
 /* softplus = max(x, 0) + log1p(e), e = e^-|x|: log1p(e) = 2 atanh(s), s =
@@ -206,48 +200,46 @@ VINLINE v16f silu_d(v16f x)
  * anyway (e^-20 < ulp(20) / 400), so the two agree. */
 VINLINE v16f softplus_f(v16f x)
 {
-    v16i n;
-    v16f ec, em = exp_neg_abs(x, &n, &ec);
-    v16f sm = em / (2.0f + ec), sc = sm * pow2c(n), z = sc * sc;
+    v16f pw, ec, em = exp_neg_abs(x, &pw, &ec);
+    v16f sm = em / (2.0f + ec), sc = lo64(sm * pw), z = sc * sc;
     v16f q = z * (1.0f / 15) + 1.0f / 13;
     q = q * z + 1.0f / 11;
     q = q * z + 1.0f / 9;
     q = q * z + 1.0f / 7;
     q = q * z + 1.0f / 5;
     q = q * z + 1.0f / 3;
-    return vmax(x, splat(0)) + scale2(2.0f * (sm + sm * z * q), n);
+    return vmax(x, splat(0)) + lo64(2.0f * (sm + sm * z * q) * pw);
 }
 
 /* sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below */
 VINLINE v16f softplus_d(v16f x)
 {
-    v16i n, pos = x >= splat(0);
-    v16f ec, em = exp_neg_abs(x, &n, &ec);
-    return scale2(sel(pos, splat(1.0f), em) / (1.0f + ec), ~pos & n);
+    v16i pos = x >= splat(0);
+    v16f pw, ec, em = exp_neg_abs(x, &pw, &ec);
+    v16f y = sel(pos, splat(1.0f), em) / (1.0f + ec);
+    return sel(pos, y, lo64(y * pw));
 }
 
 /* mish: with w = e^x, tanh(softplus(x)) = w (w + 2) / (w (w + 2) + 2).
  * For x < 0 that is N / D with e = w; for x >= 0, dividing by w^2 with
- * e = 1/w: N = 1 + 2e, D = N + 2e^2. Sums of positive terms both ways
- * (ec standing in for e in them, its square vanishing where it does).
+ * e = 1/w: N = 1 + 2e, D = N + 2e^2. Sums of positive terms both ways.
  * Below 0, N = em (e + 2) 2^n. Sets *num (N, or N / 2^n below) and *den. */
-VINLINE v16i mish_parts(v16f x, v16i pos, v16f *em, v16f *ec, v16f *num, v16f *den)
+VINLINE void mish_parts(v16f x, v16i pos, v16f *em, v16f *ec, v16f *pw, v16f *num,
+                        v16f *den)
 {
-    v16i n;
-    *em = exp_neg_abs(x, &n, ec);
+    *em = exp_neg_abs(x, pw, ec);
     v16f np = 1.0f + 2.0f * *ec, nm = *em * (*ec + 2.0f);
     *num = sel(pos, np, nm);
-    *den = sel(pos, np + 2.0f * *ec * *ec, nm * pow2c(n) + 2.0f);
-    return n;
+    *den = sel(pos, np + 2.0f * *ec * *ec, lo64(nm * *pw) + 2.0f);
 }
 
 VINLINE v16f mish_f(v16f x)
 {
     v16i pos = x >= splat(0);
-    v16f em, ec, num, den;
-    v16i n = mish_parts(x, pos, &em, &ec, &num, &den);
-    v16f y = scale2(x * (num / den), ~pos & n);
-    return zero_where(x < splat(-110.0f), y);
+    v16f em, ec, pw, num, den;
+    mish_parts(x, pos, &em, &ec, &pw, &num, &den);
+    v16f y = x * (num / den);
+    return zero_where(x < splat(-110.0f), sel(pos, y, lo64(y * pw)));
 }
 
 /* tanh(sp) + x sech^2(sp) sigmoid(x) = (N D + 4x K) / D^2 with K = e^2 (1 +
@@ -256,12 +248,12 @@ VINLINE v16f mish_f(v16f x)
 VINLINE v16f mish_d(v16f x)
 {
     v16i pos = x >= splat(0);
-    v16f em, ec, num, den;
-    v16i n = mish_parts(x, pos, &em, &ec, &num, &den);
+    v16f em, ec, pw, num, den;
+    mish_parts(x, pos, &em, &ec, &pw, &num, &den);
     v16f k = sel(pos, ec * ec * (1.0f + ec), em * (1.0f + ec));
     v16f top = sel(pos, num * den, em * ((ec + 2.0f) * den)) + x * (4.0f * k);
-    v16f y = scale2(top / (den * den), ~pos & n);
-    return zero_where(x < splat(-110.0f), y);
+    v16f y = top / (den * den);
+    return zero_where(x < splat(-110.0f), sel(pos, y, lo64(y * pw)));
 }
 
 /* tanh(t) = -m / (2 + m), m = expm1(-2t) = 2^n p + (2^n - 1): no
@@ -282,8 +274,8 @@ VINLINE v16f tanh_d(v16f x)
 {
     v16i n;
     v16f em = 1.0f + expm1_poly(exp_reduce(-2.0f * vmin(vabs(x), splat(60.0f)), &n));
-    v16f d = 1.0f + em * pow2c(n);
-    return scale2(4.0f * em / (d * d), n);
+    v16f pw = pow2_64(n), d = 1.0f + lo64(em * pw);
+    return lo64(4.0f * em / (d * d) * pw);
 }
 
 /* ---------------------------------------------------------------------------
