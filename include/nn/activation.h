@@ -8,7 +8,11 @@
 #ifndef SWEEP_ACTIVATION_H
 #define SWEEP_ACTIVATION_H
 
-typedef enum { ACT_RELU, ACT_ELU, ACT_LEAKY_RELU, ACT_PRELU, ACT_COUNT } act_kind;
+typedef enum {
+    ACT_RELU, ACT_ELU, ACT_LEAKY_RELU, ACT_PRELU,
+    ACT_SELU, ACT_GELU, ACT_SILU, ACT_MISH, ACT_TANH, ACT_SOFTPLUS,   /* act_smooth.h */
+    ACT_COUNT
+} act_kind;
 
 /* Kernels over one run of n elements with one alpha (a parameter-free
  * activation ignores it). Forward: out may alias in. Backward: din from

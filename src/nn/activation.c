@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "nn/act_smooth.h"
+
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 enum { CHUNK = 16384 };   /* elements per task */
@@ -153,6 +155,31 @@ CLONES static float prelu_channel(float *din, const float *g,
 }
 
 /* ---------------------------------------------------------------------------
+ * The smooth activations (act_smooth.c) in the table's signatures: they take
+ * no alpha, and their derivatives are computed from x (so none runs in place;
+ * the model keeps the pre-activations, at the pooling winners for conv). */
+
+#define SMOOTH(f)                                                             \
+    static void fwd_##f(float *out, const float *in, long n, float alpha)     \
+    {                                                                         \
+        (void)alpha;                                                          \
+        act_##f##_forward(out, in, n);                                        \
+    }                                                                         \
+    static void bwd_##f(float *din, const float *dout, const float *in,       \
+                        const float *out, long n, float alpha)                \
+    {                                                                         \
+        (void)alpha;                                                          \
+        act_##f##_backward(din, dout, in, out, n);                            \
+    }
+
+SMOOTH(selu)
+SMOOTH(gelu)
+SMOOTH(silu)
+SMOOTH(mish)
+SMOOTH(tanh)
+SMOOTH(softplus)
+
+/* ---------------------------------------------------------------------------
  * The table: every activation's name, properties and kernels. */
 
 static const act_desc table[] = {
@@ -162,6 +189,13 @@ static const act_desc table[] = {
                         NULL},
     /* learned slopes may turn negative, so prelu keeps its input */
     [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel},
+    [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL},
+    [ACT_GELU] = {ACT_GELU, "gelu", NULL, 0, 0.0, 0, fwd_gelu, bwd_gelu, NULL},
+    [ACT_SILU] = {ACT_SILU, "silu", "swish", 0, 0.0, 0, fwd_silu, bwd_silu, NULL},
+    [ACT_MISH] = {ACT_MISH, "mish", NULL, 0, 0.0, 0, fwd_mish, bwd_mish, NULL},
+    [ACT_TANH] = {ACT_TANH, "tanh", NULL, 0, 0.0, 0, fwd_tanh, bwd_tanh, NULL},
+    [ACT_SOFTPLUS] = {ACT_SOFTPLUS, "softplus", NULL, 0, 0.0, 0, fwd_softplus, bwd_softplus,
+                      NULL},
 };
 _Static_assert(sizeof table / sizeof table[0] == ACT_COUNT, "one row per act_kind");
 

@@ -13,6 +13,7 @@
 #endif
 
 #include "base/rng.h"
+#include "nn/act_smooth.h"
 #include "nn/activation.h"
 #include "nn/conv.h"
 #include "nn/dense.h"
@@ -639,7 +640,7 @@ static double ref_act(const act_params *a, int c, double x)
     case ACT_ELU: return x > 0 ? x : a->alpha * expm1(x);
     case ACT_LEAKY_RELU: return x > 0 ? x : a->alpha * x;
     case ACT_PRELU: return x > 0 ? x : a->prelu_alpha[c] * x;
-    case ACT_COUNT: break;
+    default: break;   /* the smooth ones: test_act_smooth.c */
     }
     return 0;
 }
@@ -741,12 +742,17 @@ static void test_elu_accuracy(void)
 
 static void test_act_names(void)
 {
-    const char *names[] = {"relu", "elu", "leaky_relu", "prelu"};
-    for (int k = 0; k < 4; k++) {
+    const char *names[] = {"relu", "elu",  "leaky_relu", "prelu", "selu",
+                           "gelu", "silu", "mish",       "tanh",  "softplus"};
+    CHECK_INT(act_count(), 10);
+    for (int k = 0; k < 10; k++) {
         CHECK_INT(act_from_name(names[k]), k);
         CHECK_STR(act_name((act_kind)k), names[k]);
     }
-    CHECK_INT(act_from_name("gelu"), -1);
+    CHECK_INT(act_from_name("swish"), ACT_SILU);
+    CHECK_STR(act_name(ACT_SILU), "silu");   /* the alias is accepted, never stored */
+    CHECK_INT(act_from_name("Swish"), -1);
+    CHECK_INT(act_from_name("relu6"), -1);
     CHECK_INT(act_from_name("ELU"), -1);
     CHECK_INT(act_from_name(""), -1);
     CHECK_INT(act_from_name(NULL), -1);
@@ -792,6 +798,44 @@ static void test_act_table(void)
     CHECK(!act_runs_in_place(ACT_LEAKY_RELU, 0));
     CHECK(!act_runs_in_place(ACT_PRELU, 0.25f));
     CHECK(!act_runs_in_place(ACT_COUNT, 1.0f));
+    /* the smooth ones take no alpha, and their backward needs x */
+    for (int k = ACT_SELU; k <= ACT_SOFTPLUS; k++) {
+        CHECK(!act_info((act_kind)k)->takes_alpha && !act_info((act_kind)k)->alpha_grad);
+        CHECK(!act_runs_in_place((act_kind)k, 1.0f));
+    }
+}
+
+/* The table's rows of the smooth activations run act_smooth.c's kernels:
+ * through act_forward/act_backward (several channels, a channel longer than
+ * one task, alpha ignored) the same bits as the kernels called directly. */
+static void test_act_table_smooth_rows(void)
+{
+    typedef void fwd_fn(float *, const float *, long);
+    typedef void bwd_fn(float *, const float *, const float *, const float *, long);
+    static const struct { act_kind kind; fwd_fn *f; bwd_fn *b; } rows[] = {
+        {ACT_SELU, act_selu_forward, act_selu_backward},
+        {ACT_GELU, act_gelu_forward, act_gelu_backward},
+        {ACT_SILU, act_silu_forward, act_silu_backward},
+        {ACT_MISH, act_mish_forward, act_mish_backward},
+        {ACT_TANH, act_tanh_forward, act_tanh_backward},
+        {ACT_SOFTPLUS, act_softplus_forward, act_softplus_backward},
+    };
+    const int C = 3;
+    const long n = 20000, N = C * n;
+    float *x = falloc(N), *g = falloc(N), *y1 = falloc(N), *y2 = falloc(N);
+    float *d1 = falloc(N), *d2 = falloc(N);
+    fill(x, N, 50, -9, 9);
+    fill(g, N, 51, -1, 1);
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        act_params a = {rows[k].kind, 0.7f, NULL};
+        act_forward(&a, y1, x, C, n);
+        act_backward(&a, d1, NULL, g, x, y1, C, n);
+        rows[k].f(y2, x, N);
+        rows[k].b(d2, g, x, NULL, N);
+        CHECK_MSG(memcmp(y1, y2, N * sizeof(float)) == 0, "%s forward", act_name(rows[k].kind));
+        CHECK_MSG(memcmp(d1, d2, N * sizeof(float)) == 0, "%s backward", act_name(rows[k].kind));
+    }
+    free(x), free(g), free(y1), free(y2), free(d1), free(d2);
 }
 
 /* Backward handed y as x (the in-place case) gives din bit for bit as
@@ -1113,6 +1157,7 @@ void suite_nn(void)
     RUN_TEST(test_elu_accuracy);
     RUN_TEST(test_act_names);
     RUN_TEST(test_act_table);
+    RUN_TEST(test_act_table_smooth_rows);
     RUN_TEST(test_act_in_place_rows);
     RUN_TEST(test_dropout);
     RUN_TEST(test_softmax_golden);
