@@ -3,7 +3,7 @@
 
 Run (Debian's python3-torch; torch 1.13 was used for the committed files):
 
-    /usr/bin/python3 tools/torch_golden.py tests/golden [--new-models]
+    /usr/bin/python3 tools/torch_golden.py tests/golden
 
 It rewrites tests/golden/manifest.txt and one tests/golden/<case>.bin.gz per
 case; `build/test_unit golden` (tests/unit/test_golden.c) then checks our C
@@ -69,9 +69,13 @@ Cases:
                             activation and in grad.* for all but relu,
                             whose gradient is stored in full.
 
---new-models adds model_selu ... model_softplus (same model and formula
-weights; their `param act` is ACT_KIND below, which must match act_kind in
-include/nn/activation.h).
+model_selu ... model_softplus: the same model and formula weights; their
+`param act` is ACT_KIND below, which matches act_kind in
+include/nn/activation.h. (--new-models, which once added them, is still
+accepted and changes nothing.) The formula weights have variance 1/fan_in, which
+is LeCun's (the init selu assumes), so model_selu is selu as trained with
+lecun up to the distribution's shape; the init itself is tested in C
+(test_train.c), since it draws from sweep's RNG, not from the formula.
 
 Model cases choose their salt (searched from 1 up, recorded as `param salt`)
 so that no result depends on a coin toss of float rounding: in a float64
@@ -310,8 +314,8 @@ def case_xent(salt):
 # --------------------------------------------------------------------------
 # The whole model
 
-# act_kind numbers in include/nn/activation.h (the smooth ones as the
-# activation table is expected to number them; check when it lands).
+# act_kind numbers in include/nn/activation.h (test_nn.c's test_act_names
+# checks the C side's numbering).
 ACT_KIND = {"relu": 0, "elu": 1, "leaky_relu": 2, "prelu": 3, "selu": 4, "gelu": 5,
             "silu": 6, "mish": 7, "tanh": 8, "softplus": 9}
 
@@ -489,10 +493,9 @@ def case_model(act, alpha):
 
 def main():
     args = sys.argv[1:]
-    new_models = "--new-models" in args
     args = [a for a in args if a != "--new-models"]
     if len(args) != 1:
-        print("usage: /usr/bin/python3 tools/torch_golden.py OUTDIR [--new-models]",
+        print("usage: /usr/bin/python3 tools/torch_golden.py OUTDIR",
               file=sys.stderr)
         return 2
     torch.set_num_threads(1)
@@ -520,9 +523,8 @@ def main():
         case_model("elu", 1.0),
         case_model("leaky_relu", 0.1),
         case_model("prelu", 0.25),
+        *[case_model(act, 0.0) for act in SMOOTH],
     ]
-    if new_models:
-        cases += [case_model(act, 0.0) for act in SMOOTH]
     write_all(args[0], cases)
     return 0
 

@@ -475,6 +475,12 @@ static void test_golden_model_relu(void) { golden_model("model_relu"); }
 static void test_golden_model_elu(void) { golden_model("model_elu"); }
 static void test_golden_model_leaky_relu(void) { golden_model("model_leaky_relu"); }
 static void test_golden_model_prelu(void) { golden_model("model_prelu"); }
+static void test_golden_model_selu(void) { golden_model("model_selu"); }
+static void test_golden_model_gelu(void) { golden_model("model_gelu"); }
+static void test_golden_model_silu(void) { golden_model("model_silu"); }
+static void test_golden_model_mish(void) { golden_model("model_mish"); }
+static void test_golden_model_tanh(void) { golden_model("model_tanh"); }
+static void test_golden_model_softplus(void) { golden_model("model_softplus"); }
 
 void suite_golden(void)
 {
@@ -498,4 +504,10 @@ void suite_golden(void)
     RUN_TEST(test_golden_model_elu);
     RUN_TEST(test_golden_model_leaky_relu);
     RUN_TEST(test_golden_model_prelu);
+    RUN_TEST(test_golden_model_selu);
+    RUN_TEST(test_golden_model_gelu);
+    RUN_TEST(test_golden_model_silu);
+    RUN_TEST(test_golden_model_mish);
+    RUN_TEST(test_golden_model_tanh);
+    RUN_TEST(test_golden_model_softplus);
 }
