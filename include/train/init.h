@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-typedef enum { INIT_HE, INIT_GLOROT, INIT_COUNT } init_kind;
+typedef enum { INIT_HE, INIT_GLOROT, INIT_LECUN, INIT_COUNT } init_kind;
 
 typedef enum { INIT_NORMAL, INIT_UNIFORM } init_dist;
 typedef enum { INIT_FAN_IN, INIT_FAN_SUM } init_fan;   /* fan_in, fan_in + fan_out */

@@ -9,6 +9,7 @@
 static const init_desc table[] = {
     [INIT_HE] = {INIT_HE, "he", INIT_NORMAL, INIT_FAN_IN, 2.0},               /* He normal */
     [INIT_GLOROT] = {INIT_GLOROT, "glorot", INIT_UNIFORM, INIT_FAN_SUM, 6.0}, /* Glorot uniform */
+    [INIT_LECUN] = {INIT_LECUN, "lecun", INIT_NORMAL, INIT_FAN_IN, 1.0},      /* LeCun normal: selu */
 };
 _Static_assert(sizeof table / sizeof table[0] == INIT_COUNT, "one row per init_kind");
 

@@ -125,7 +125,7 @@ static void test_init_statistics(void)
     model_spec_default(&s);
     s.act = ACT_PRELU;
     s.alpha = 0.2f;
-    for (int init = INIT_HE; init <= INIT_GLOROT; init++) {
+    for (int init = 0; init < INIT_COUNT; init++) {
         s.init = (init_kind)init;
         CHECK_INT(model_create(&m, &s, 4, &err), SW_OK);
         if (!m)
@@ -147,8 +147,9 @@ static void test_init_statistics(void)
             } else if (!mt->fan_in) {
                 CHECK(var == 0);   /* biases zero */
             } else if (mt->size > 2000) {
-                double want = init == INIT_HE ? 2.0 / mt->fan_in
-                                              : 2.0 / (mt->fan_in + mt->fan_out);
+                double want = init == INIT_HE      ? 2.0 / mt->fan_in
+                              : init == INIT_LECUN ? 1.0 / mt->fan_in
+                                                   : 2.0 / (mt->fan_in + mt->fan_out);
                 CHECK_MSG(fabs(var / want - 1) < 0.1, "%s var %g want %g", mt->name, var, want);
                 if (init == INIT_GLOROT)
                     CHECK(lim <= sqrt(6.0 / (mt->fan_in + mt->fan_out)));
@@ -177,6 +178,8 @@ static void test_init_table(void)
     }
     CHECK_STR(init_name(INIT_HE), "he");
     CHECK_STR(init_name(INIT_GLOROT), "glorot");
+    CHECK_STR(init_name(INIT_LECUN), "lecun");
+    CHECK_INT(init_from_name("lecun"), INIT_LECUN);
     CHECK_STR(init_name(INIT_COUNT), "?");
     CHECK(init_info(INIT_COUNT) == NULL);
     CHECK_INT(init_from_name("xavier"), -1);
@@ -189,6 +192,9 @@ static void test_init_table(void)
     init_fill(INIT_GLOROT, w, 300, 9, 288, 5, 77);
     for (int i = 0; i < 300; i++)
         CHECK(w[i] == (float)(sqrt(6.0 / 297) * (2.0 * rng_uniform(5, 77, 0, (uint64_t)i) - 1.0)));
+    init_fill(INIT_LECUN, w, 300, 9, 288, 5, 77);   /* LeCun normal: std sqrt(1/fan_in) */
+    for (int i = 0; i < 300; i++)
+        CHECK(w[i] == (float)(sqrt(1.0 / 9) * rng_normal(5, 77, 0, (uint64_t)i)));
 
     model_spec s;
     model *m = NULL;
