@@ -53,7 +53,8 @@ static void train_help(void)
     model_spec def;
     model_spec_default(&def);
     help_names("--activation NAME", act_count(), act_at, act_name(def.act));
-    printf("  --alpha X               elu/leaky_relu alpha, prelu initial alpha (default 1.0)\n");
+    printf("  --alpha X               elu/leaky_relu alpha, prelu initial alpha (default:\n"
+           "                          the activation's own, elu 1.0, leaky_relu 0.3, prelu 0.25)\n");
     help_names("--init NAME", init_count(), init_at, init_name(def.init));
     printf("  --dropout X             dropout rate after each conv block (default 0.25)\n"
            "  --epochs N              (default 2)\n"
@@ -88,7 +89,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
     model_spec_default(&cfg.model);   /* the defaults of the flags */
     const char *data_dir = getenv("SWEEP_DATA"), *act = act_name(cfg.model.act),
                *init = init_name(cfg.model.init), *optim = optim_name(OPT_ADAM);
-    double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2;
+    double alpha = NAN, dropout = 0.25, lr = 0.001, split = 0.2;
     int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
     const char *pos[1];
     const cli_option opts[] = {
@@ -130,8 +131,13 @@ int cmd_train(int argc, char **argv, sw_error *err)
     }
     if (!(dropout >= 0 && dropout < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --dropout must be in [0, 1), got %g", dropout);
-    if (!(alpha > 0) && act_info((act_kind)a)->takes_alpha)
+    const act_desc *ad = act_info((act_kind)a);
+    if (isnan(alpha))   /* not given: the activation's usual one (0 without alpha) */
+        alpha = ad->default_alpha;
+    if (!(alpha > 0) && ad->takes_alpha)
         return sw_err(err, SW_EINPUT, "sweep train: --alpha must be > 0, got %g", alpha);
+    if (a == ACT_LEAKY_RELU && alpha == 1.0)
+        fprintf(stderr, "sweep: warning: --alpha 1: leaky_relu with slope 1 is linear\n");
     if (epochs < 1 || batch < 1 || !(lr > 0) || !(split > 0 && split < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --epochs and --batch-size must be positive, "
                                       "--learning-rate > 0, --validation-split in (0, 1)");
@@ -154,9 +160,12 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.model.in_w = d.cols;
     cfg.model.in_c = d.channels;
     cfg.model.n_classes = d.n_classes;
-    printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
+    char alpha_txt[32] = "";
+    if (ad->takes_alpha)
+        snprintf(alpha_txt, sizeof alpha_txt, " alpha=%g", alpha);
+    printf("# %s%s init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
            "train %ld, validation %ld, test %ld\n",
-           act, alpha, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
+           act_name((act_kind)a), alpha_txt, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
     fflush(stdout);
 
     train_hooks hooks = {.ctx = &train, .on_epoch = hook_epoch};
