@@ -66,9 +66,20 @@ typedef struct {
     es_settings early_stopping;    /* train.early_stopping; default off */
     int n_models;                  /* at least 1 after a parse */
     config_model *models;          /* model: or grid.model; default the blog's */
-    axis_values axis[AXIS_COUNT];  /* defaults fill axes not given */
+    axis_values axis[AXIS_COUNT];  /* defaults fill axes not given; alpha: every
+                                      alpha of the grid, in order of first
+                                      appearance */
+    axis_values alphas[ACT_COUNT]; /* the alphas the runs of each activation
+                                      take (grid.alpha's one list, its entry in
+                                      a map, else the row's default_alpha); n 0
+                                      for an activation without alpha or not
+                                      in the grid: see config_alphas */
     int n_exclude;
     exclude_rule *exclude;
+    int n_warnings;
+    char **warnings;               /* "path:line:col: message": legal settings
+                                      that are likely mistakes (leaky_relu with
+                                      alpha 1); the caller prints them */
 } sweep_config;
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
@@ -80,6 +91,10 @@ int config_load(sweep_config *c, const char *path, sw_error *err);
 int config_parse(sweep_config *c, const char *text, size_t len,
                  const char *path, sw_error *err);
 void config_free(sweep_config *c);
+
+/* The alphas that runs of activation k take: c->alphas[k], or the alpha
+ * axis when that is empty (a config built by hand). */
+const axis_values *config_alphas(const sweep_config *c, act_kind k);
 
 /* Runs the grid expands to before excludes: an activation without alpha
  * (relu) counts once whatever the alphas. Exact in a double (9 axes of at

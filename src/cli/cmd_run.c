@@ -92,8 +92,11 @@ static int parse_shard(const char *s, int *index, int *count, sw_error *err)
 static int load_input(sweep_input *in, const char *path, int shard, int shards, sw_error *err)
 {
     memset(in, 0, sizeof *in);
-    if (config_load(&in->cfg, path, err) != SW_OK ||
-        grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
+    if (config_load(&in->cfg, path, err) != SW_OK)
+        goto fail;
+    for (int i = 0; i < in->cfg.n_warnings; i++)   /* legal, likely a mistake */
+        fprintf(stderr, "sweep: warning: %s\n", in->cfg.warnings[i]);
+    if (grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
         dataset_load(&in->data, in->cfg.data_dir, DATA_AUTO, CIFAR_FINE, err) != SW_OK ||
         config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK)
         goto fail;

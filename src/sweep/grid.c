@@ -1,5 +1,9 @@
 /* grid.c: a config's cartesian product of runs, and their keys.
  *
+ * Alpha: each activation walks its own alphas (config_alphas: the one list,
+ * its entry in grid.alpha's map, or its default); an activation without
+ * alpha walks one, which the run does not keep.
+ *
  * Exclude rules and alpha: a run whose activation takes no alpha (relu) has
  * none (NAN here, NULL in the database), so a rule that names alpha never
  * matches it, just as "WHERE alpha = 0.5" never selects one. {alpha: 0.5}
@@ -173,11 +177,17 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
     for (size_t i = 0; i < cap; i++)
         table[i] = -1;
 
+    for (int i = 0; i < c->axis[AXIS_ACTIVATION].n; i++)
+        if (config_alphas(c, (act_kind)c->axis[AXIS_ACTIVATION].v[i])->n < 1)
+            return sw_err(err, SW_EINPUT, "%s: the grid's activation %s has no alphas", path,
+                          act_text((act_kind)c->axis[AXIS_ACTIVATION].v[i]));
+
     int idx[AXIS_COUNT] = {0}, count = 0;
     for (;;) {
+        act_kind act = (act_kind)c->axis[AXIS_ACTIVATION].v[idx[AXIS_ACTIVATION]];
         run_settings r = {
-            .activation = (act_kind)c->axis[AXIS_ACTIVATION].v[idx[AXIS_ACTIVATION]],
-            .alpha = c->axis[AXIS_ALPHA].v[idx[AXIS_ALPHA]],
+            .activation = act,
+            .alpha = config_alphas(c, act)->v[idx[AXIS_ALPHA]],
             .init = (init_kind)c->axis[AXIS_INIT].v[idx[AXIS_INIT]],
             .dropout = c->axis[AXIS_DROPOUT].v[idx[AXIS_DROPOUT]],
             .epochs = (int)c->axis[AXIS_EPOCHS].v[idx[AXIS_EPOCHS]],
@@ -210,7 +220,9 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
          * GRID_MAX_RUNS times. */
         int a = AXIS_COUNT - 1;
         for (; a >= 0; a--) {
-            int len = a == AXIS_ALPHA && !takes_alpha(r.activation) ? 1 : c->axis[a].n;
+            int len = a != AXIS_ALPHA         ? c->axis[a].n
+                      : takes_alpha(r.activation) ? config_alphas(c, r.activation)->n
+                                                  : 1;
             if (++idx[a] < len)
                 break;
             idx[a] = 0;

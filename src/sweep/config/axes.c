@@ -147,12 +147,11 @@ int cfg_has_value(const axis_values *ax, double v)
 double config_grid_count(const sweep_config *c)
 {
     const axis_values *act = &c->axis[AXIS_ACTIVATION];
-    double fixed = 0;   /* activations without alpha: one run whatever the alphas */
+    double total = 0;   /* activations without alpha: one run whatever the alphas */
     for (int i = 0; i < act->n; i++) {
         const act_desc *d = act_info((act_kind)act->v[i]);
-        fixed += !(d && d->takes_alpha);
+        total += d && d->takes_alpha ? config_alphas(c, (act_kind)act->v[i])->n : 1;
     }
-    double total = fixed + (act->n - fixed) * c->axis[AXIS_ALPHA].n;
     for (int a = 0; a < AXIS_COUNT; a++)
         if (a != AXIS_ACTIVATION && a != AXIS_ALPHA)
             total *= c->axis[a].n;

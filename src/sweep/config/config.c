@@ -93,6 +93,11 @@ void config_free(sweep_config *c)
         return;
     for (int a = 0; a < AXIS_COUNT; a++)
         free(c->axis[a].v);
+    for (int k = 0; k < ACT_COUNT; k++)
+        free(c->alphas[k].v);
+    for (int i = 0; i < c->n_warnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
     free(c->exclude);
     free(c->models);
     free(c->name);

@@ -7,6 +7,7 @@
  *                reals with bounds, strings, booleans
  *   axes.c       grid axes: lists, seed ranges, repeats, run count
  *   models.c     model mappings and their fit to the images
+ *   alpha.c      alphas per activation, and warnings
  *   sections.c   the top level: name, data, train, model, grid, exclude
  *   config.c     the public API: load, parse, free */
 #ifndef SWEEP_CONFIG_INTERNAL_H
@@ -123,6 +124,22 @@ int cfg_parse_axis(parser *p, axis_id a, const ynode *key, const ynode *val,
 /* A one-value axis given at line:col (0:0 for a default). */
 int cfg_set_single(parser *p, axis_values *ax, double v, int line, int col);
 int cfg_has_value(const axis_values *ax, double v);
+
+/* ------------------------------------------------------------------ */
+/* Alphas per activation, warnings (alpha.c).                          */
+
+/* Adds "path:line:col: message" (at n's place) to c->warnings; 0, or
+ * SW_ERUN out of memory. */
+int cfg_warn(parser *p, sweep_config *c, const ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* grid.alpha as a mapping {activation: value or list} (key: the alpha
+ * key); the grid's activation axis must be parsed already. */
+int cfg_parse_alpha_map(parser *p, const ynode *key, const ynode *map, sweep_config *c);
+/* Once the activation axis has its default: each activation of the grid
+ * that takes alpha gets its list (its own, the one list, or its
+ * default_alpha), and axis[AXIS_ALPHA] every alpha of the grid. list_val:
+ * grid.alpha's node when it was one value or list, for warnings. */
+int cfg_finish_alphas(parser *p, sweep_config *c, const ynode *list_val);
 
 /* ------------------------------------------------------------------ */
 /* Models (models.c).                                                  */
