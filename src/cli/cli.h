@@ -1,6 +1,6 @@
-/* cli.h: the commands of SPEC §2. Each cmd_* parses its own flags and
- * returns an exit status with err set on failure; only main prints errors
- * and exits. */
+/* cli.h: the commands of the `sweep` CLI. Each cmd_* parses its own flags
+ * and returns an exit status with err set on failure; only main prints
+ * errors and exits, with err's code when it is set. */
 #ifndef SWEEP_CLI_H
 #define SWEEP_CLI_H
 
