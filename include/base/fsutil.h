@@ -41,7 +41,10 @@ typedef struct {
  * its target, which is replaced in its own folder (the link stays), and
  * an existing non-regular file (FIFO, device, /dev/stdout) or anything
  * under /dev or /proc is opened and written directly, with no temp.
- * On failure nothing is left behind and o->f is NULL. */
+ * On failure nothing is left behind and o->f is NULL.
+ * A child program that writes the file itself (gnuplot's `set output`) is
+ * given o->tmp, or o->path when tmp is NULL; commit then syncs and renames
+ * what it wrote. */
 int sw_out_open(sw_outfile *o, const char *path, mode_t new_mode, int flags,
                 sw_error *err);
 

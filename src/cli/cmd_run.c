@@ -214,9 +214,10 @@ static int print_summary(store *db, const char *name, sw_error *err)
     if (!mem)
         return sw_oom(err, "the summary");
     int rc = store_export_csv(db, "summary", name, mem, err);
-    fclose(mem);
-    if (rc == SW_OK)
-        cli_print_table(stdout, buf, 1);
+    if (fclose(mem) != 0 && rc == SW_OK)   /* the text did not fit in memory */
+        rc = sw_oom(err, "the summary");
+    if (rc == SW_OK && cli_print_table(stdout, buf, 1) != SW_OK)
+        rc = sw_oom(err, "the summary");
     free(buf);
     return rc;
 }
