@@ -314,7 +314,7 @@ static int slurm_submit(const slurm_paths *p, const char *name, int shards, sw_e
     if (sbatch(merge_args, merge_id, sizeof merge_id, err) != SW_OK) {
         sw_error first = *err;
         err->code = SW_OK;
-        return sw_err(err, SW_EINPUT, "%s; the array job %s is submitted: merge it later "
+        return sw_err(err, first.code, "%s; the array job %s is submitted: merge it later "
                       "with 'sbatch --dependency=afterok:%s --kill-on-invalid-dep=yes %s %s'",
                       first.msg, array_id, array_id, p->merge_file, array_id);
     }
