@@ -125,6 +125,14 @@ static void test_base_out_writes_and_replaces(void)
     CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600);
     CHECK_INT(count_entries(dir), 1);
 
+    /* root keeps another user's file theirs */
+    if (geteuid() == 0 && chown(path, 4321, 4321) == 0) {
+        CHECK_INT(sw_out_open(&o, path, 0666, 0, &err), SW_OK);
+        CHECK_INT(sw_out_commit(&o, &err), SW_OK);
+        CHECK(stat(path, &st) == 0 && st.st_uid == 4321 && st.st_gid == 4321);
+        CHECK((st.st_mode & 07777) == 0600);
+    }
+
     /* a new file gets new_mode less the umask */
     mode_t old = umask(022);
     snprintf(path, sizeof path, "%s/script.sh", dir);
