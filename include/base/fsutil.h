@@ -36,9 +36,8 @@ typedef struct {
 /* Starts writing path. A regular file (new or existing) is written to a
  * temp file with an unpredictable name in the same folder, created with
  * O_EXCL|O_NOFOLLOW, holding the existing file's mode and, where we may,
- * its owner and group (a new file gets
- * new_mode less the umask: 0666 for data, 0777 for scripts); commit
- * renames it over path. Unless SW_OUT_REPLACE: a symlink is followed to
+ * its owner and group (a new file gets new_mode less the umask: 0666 for
+ * data, 0777 for scripts); commit renames it over path. Unless SW_OUT_REPLACE: a symlink is followed to
  * its target, which is replaced in its own folder (the link stays), and
  * an existing non-regular file (FIFO, device, /dev/stdout) or anything
  * under /dev or /proc is opened and written directly, with no temp.
