@@ -77,6 +77,18 @@ double model_loss(model *m, const uint8_t *labels, int B, int *correct, int back
  * layer, or one channel at one position (y, x) of a conv layer's output
  * (before pooling): conv1 of the blog's model has 32 x 26 x 26 units.
  *
+ * Dead: a unit is live for an image when the activation's derivative at
+ * its input x passes gradient, |f'(x)| >= 1e-3; dead for the epoch when it
+ * was live for no image seen. For relu that is "output never > 0" (as
+ * before issue 12); elu, selu and softplus: x always deep in the left tail
+ * (elu 1.0 below ln 1e-3 = -6.91, selu -7.47, softplus -6.91); gelu, silu,
+ * mish: the same for their left tails (-3.81, -8.99, -8.99; the isolated
+ * zero of their derivatives, near x = -0.75, -1.28, -1.19, is not counted:
+ * no unit sits on one point for every image); tanh: saturated at either
+ * end (|x| > 4.15); leaky_relu and prelu only with a slope below 1e-3 in
+ * magnitude (prelu per channel). The test is one comparison against the
+ * tails' ends, on x, or on y = f(x) for an activation run in place.
+ *
  * Every sum has a fixed order (an image's activations of one channel in 16
  * float lanes by position, added into a double per channel in image order,
  * channels in index order; gradient squares in double, in 16 lanes within
@@ -88,7 +100,7 @@ typedef struct {
     char layer[16];           /* "conv1", "dense1" */
     double mean_activation;   /* mean output of the activation over every
                                  unit and every image seen; NAN if none */
-    double dead_fraction;     /* units whose output was > 0 for no image seen */
+    double dead_fraction;     /* units dead for every image seen (below) */
     double grad_norm;         /* L2 norm of the layer's weight gradient,
                                  mean over the batches seen; NAN if none */
 } layer_stat;

@@ -479,10 +479,93 @@ void model_stats_reset(model *m)
     }
 }
 
-/* The output of activation layer k of the last forward, (C, B, hw). */
+/* The output of activation layer k of the last forward, (C, B, hw); its
+ * input, the same for a layer that ran in place (pre is post). */
 static const float *act_output(const model *m, int k)
 {
     return k < m->n_conv ? m->conv[k].post : m->dense[k - m->n_conv].post;
+}
+
+static const float *act_input(const model *m, int k)
+{
+    return k < m->n_conv ? m->conv[k].pre : m->dense[k - m->n_conv].pre;
+}
+
+/* Dead units (model.h): a unit is live for an image when |f'(x)| >=
+ * DEAD_SLOPE at its input x. Where that holds is an interval (lo, hi) of x
+ * (x on a saturated tail gives less), which for an activation run in place
+ * (its input overwritten) is tested on y = f(x) instead, f being increasing
+ * there. The tails' ends, solved in double for |f'| = 1e-3: */
+#define DEAD_SLOPE 1e-3
+#define SELU_LIVE_LO -7.4719885845251985f      /* ln(1e-3 / (scale alpha)) */
+#define GELU_LIVE_LO -3.8103714360016436f
+#define SILU_LIVE_LO -8.985061564075503f
+#define MISH_LIVE_LO -8.985213726840746f
+#define TANH_LIVE -4.146774726248986f          /* and its negation */
+#define SOFTPLUS_LIVE_LO -6.906754778648553f   /* ln(1e-3 / (1 - 1e-3)) */
+
+/* Channel c's live interval for the values src holds (on_post: y, else x). */
+static void live_range(const model *m, int k, int c, int on_post, float *lo, float *hi)
+{
+    const act_kind kind = m->spec.act;
+    const float a = m->spec.alpha;
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    switch (kind) {
+    case ACT_RELU: *lo = 0.0f; break;
+    case ACT_ELU:   /* a e^x on the left; x > ln(1e-3/a), y > a (e^that - 1) */
+        if (a <= DEAD_SLOPE)
+            *lo = 0.0f;
+        else
+            *lo = on_post ? (float)(a * expm1(log(DEAD_SLOPE / a))) : (float)log(DEAD_SLOPE / a);
+        break;
+    case ACT_LEAKY_RELU:   /* slope a on the left; y > 0 exactly when x > 0 */
+        if (fabsf(a) < DEAD_SLOPE)
+            *lo = 0.0f;
+        break;
+    case ACT_PRELU: {      /* the channel's learned slope; never in place */
+        long off = k < m->n_conv ? m->conv[k].a_off : m->dense[k - m->n_conv].a_off;
+        if (off >= 0 && fabsf(m->params[off + c]) < DEAD_SLOPE)
+            *lo = 0.0f;
+        break;
+    }
+    case ACT_SELU: *lo = SELU_LIVE_LO; break;
+    case ACT_GELU: *lo = GELU_LIVE_LO; break;
+    case ACT_SILU: *lo = SILU_LIVE_LO; break;
+    case ACT_MISH: *lo = MISH_LIVE_LO; break;
+    case ACT_TANH: *lo = TANH_LIVE, *hi = -TANH_LIVE; break;
+    case ACT_SOFTPLUS: *lo = SOFTPLUS_LIVE_LO; break;
+    case ACT_COUNT: break;
+    }
+}
+
+/* One channel of one layer: the sum of its outputs over the batch (each
+ * image's row in STAT_LANES float lanes by position, which the compiler
+ * can vectorize without reordering anything; the lanes in order into a
+ * double, the rows in image order), and its units that were live. */
+static double channel_stats(const float *post, const float *src, uint8_t *fired, int B, long hw,
+                            float lo, float hi)
+{
+    double s = 0;
+    for (int b = 0; b < B; b++) {
+        const float *q = post + (long)b * hw, *x = src + (long)b * hw;
+        float lane[STAT_LANES] = {0};
+        long i = 0;
+        for (; i + STAT_LANES <= hw; i += STAT_LANES)
+            for (int j = 0; j < STAT_LANES; j++) {
+                lane[j] += q[i + j];
+                fired[i + j] |= x[i + j] > lo && x[i + j] <= hi;
+            }
+        for (; i < hw; i++) {
+            lane[i % STAT_LANES] += q[i];
+            fired[i] |= x[i] > lo && x[i] <= hi;
+        }
+        double row = 0;
+        for (int j = 0; j < STAT_LANES; j++)
+            row += lane[j];
+        s += row;
+    }
+    return s;
 }
 
 void model_stats_add_forward(model *m)
@@ -490,36 +573,16 @@ void model_stats_add_forward(model *m)
     int B = m->batch;
     for (int k = 0; k < m->n_act; k++) {
         act_layer *a = &m->act[k];
-        const float *post = act_output(m, k);
+        const float *post = act_output(m, k), *src = act_input(m, k);
+        const int on_post = src == post;   /* ran in place: only y is left */
         long hw = a->hw;
-        /* One thread per channel. Each image's row of hw values is summed
-         * in STAT_LANES float lanes (position i in lane i % STAT_LANES,
-         * which the compiler can vectorize without reordering anything),
-         * the lanes in order into a double, the rows in image order. */
+        /* one thread per channel */
 #pragma omp parallel for schedule(static) if ((long)a->C * B * hw > 65536)
         for (int c = 0; c < a->C; c++) {
-            const float *p = post + (long)c * B * hw;
-            uint8_t *fired = a->fired + (long)c * hw;
-            double s = 0;
-            for (int b = 0; b < B; b++) {
-                const float *q = p + (long)b * hw;
-                float lane[STAT_LANES] = {0};
-                long i = 0;
-                for (; i + STAT_LANES <= hw; i += STAT_LANES)
-                    for (int j = 0; j < STAT_LANES; j++) {
-                        lane[j] += q[i + j];
-                        fired[i + j] |= q[i + j] > 0.0f;
-                    }
-                for (; i < hw; i++) {
-                    lane[i % STAT_LANES] += q[i];
-                    fired[i] |= q[i] > 0.0f;
-                }
-                double row = 0;
-                for (int j = 0; j < STAT_LANES; j++)
-                    row += lane[j];
-                s += row;
-            }
-            a->chan_sum[c] = s;
+            float lo, hi;
+            live_range(m, k, c, on_post, &lo, &hi);
+            a->chan_sum[c] = channel_stats(post + (long)c * B * hw, src + (long)c * B * hw,
+                                           a->fired + (long)c * hw, B, hw, lo, hi);
         }
         for (int c = 0; c < a->C; c++)
             a->act_sum += a->chan_sum[c];

@@ -704,18 +704,62 @@ static void test_layer_stats_dead_layer(void)
     model_free(m);
 }
 
-/* relu or elu of a float, as the kernels compute it (in double here). */
-static double act_ref(act_kind act, double v)
+/* conv1 biases far out on a flat side: every conv1 unit dead (both ends
+ * for tanh); leaky_relu's slope keeps it alive. */
+static void test_layer_stats_dead_every_activation(void)
 {
-    return v > 0 ? v : act == ACT_ELU ? expm1(v) : 0.0;
+    for (int act = 0; act < ACT_COUNT; act++)
+        for (int side = -1; side <= 1; side += 2) {
+            model_spec s;
+            model *m = NULL;
+            sw_error err = {0};
+            synth_set d;
+            small_spec(&s, (act_kind)act);
+            if (model_create(&m, &s, 4, &err) != SW_OK) {
+                CHECK_MSG(0, "%s", err.msg);
+                return;
+            }
+            model_init_params(m, 5);
+            const model_tensor *b = tensor_named(m, "conv1.bias");
+            for (long i = 0; b && i < b->size; i++)
+                model_params(m)[b->offset + i] = side * 1e4f;
+            synth_make(&d, 4, 12, 3);
+            float x[4 * 144];
+            uint8_t y[4];
+            data_batch_floats(x, y, &d.split, NULL, 0, 4);
+            model_stats_reset(m);
+            model_forward(m, x, 4, 0, 0, 0);
+            model_stats_add_forward(m);
+            layer_stat st[3];
+            model_stats_read(m, st);
+            double want = side > 0 ? (act == ACT_TANH ? 1.0 : 0.0)
+                                   : (act == ACT_LEAKY_RELU || act == ACT_PRELU ? 0.0 : 1.0);
+            CHECK_MSG(st[0].dead_fraction == want, "%s, biases %+g: conv1 dead %g, want %g",
+                      act_name((act_kind)act), side * 1e4, st[0].dead_fraction, want);
+            synth_free(&d);
+            model_free(m);
+        }
+}
+
+/* One unit's activation at v, and whether it is live there (model.h: the
+ * derivative at least 1e-3 in magnitude), from the kernels themselves on
+ * one element: f(v) and f'(v) = the backward of a gradient of 1. */
+static double unit_act(const act_params *a, double v, int *live)
+{
+    float x = (float)v, y, d, one = 1.0f;
+    act_forward(a, &y, &x, 1, 1);
+    act_backward(a, &d, NULL, &one, &x, &y, 1, 1);
+    *live = fabsf(d) >= 1e-3f;
+    return y;
 }
 
 /* A tiny model (6x6 -> conv 3 -> 4x4 -> pool 2x2 -> dense 4 -> 3 classes)
- * computed by hand: mean activation and dead units over two batches, and
- * the mean weight-gradient norm over two backward passes. */
+ * computed by hand for every activation: mean activation and dead units
+ * over two batches, and the mean weight-gradient norm over two backward
+ * passes. */
 static void test_layer_stats_match_direct_computation(void)
 {
-    for (int act = ACT_RELU; act <= ACT_ELU; act++) {
+    for (int act = 0; act < ACT_COUNT; act++) {
         model_spec s;
         model *m = NULL;
         sw_error err = {0};
@@ -727,6 +771,7 @@ static void test_layer_stats_match_direct_computation(void)
         s.shape.dense[0] = 4;
         s.n_classes = 3;
         s.act = (act_kind)act;
+        s.alpha = act_info(s.act)->takes_alpha ? (float)act_info(s.act)->default_alpha : 0.0f;
         s.dropout = 0;
         CHECK_INT(model_create(&m, &s, 5, &err), SW_OK);
         if (!m)
@@ -738,9 +783,17 @@ static void test_layer_stats_match_direct_computation(void)
         CHECK(cw && cb && dw && db);
         if (!cw || !cb || !dw || !db)
             return;
-        /* channel 0 alive, channel 1 mostly dead, channel 2 mixed; dense unit 3 dead */
+        const model_tensor *cp = tensor_named(m, "conv1.prelu"), *dp = tensor_named(m, "dense1.prelu");
+        if (act == ACT_PRELU && cp && dp) {   /* one channel, one unit with a flat left side */
+            p[cp->offset + 1] = 1e-4f;
+            p[dp->offset + 3] = -5e-4f;
+        }
+        act_params conv_a = {s.act, s.alpha, cp ? p + cp->offset : NULL};
+        act_params dense_a = {s.act, s.alpha, dp ? p + dp->offset : NULL};
+        /* channel 0 alive, channel 1 deep in the left tail, channel 2 mixed
+         * (for relu); dense unit 3 deep in the left tail */
         p[cb->offset + 0] = 0.1f;
-        p[cb->offset + 1] = -3.0f;
+        p[cb->offset + 1] = -12.0f;
         p[cb->offset + 2] = -0.05f;
         for (int j = 0; j < 4; j++)
             p[db->offset + j] = j == 3 ? -50.0f : 0.02f * (float)j;
@@ -748,7 +801,7 @@ static void test_layer_stats_match_direct_computation(void)
         for (int i = 0; i < 5 * 36; i++)
             x[i] = (float)rng_uniform(23, 1, 0, (uint64_t)i) * 2.0f - 0.5f;
 
-        /* by hand, in double, for all 5 images */
+        /* by hand, in double (the activation of each sum by its kernel), for all 5 images */
         double conv_sum = 0, dense_sum = 0;
         int conv_fired[3][16] = {{0}}, dense_fired[4] = {0};
         for (int b = 0; b < 5; b++) {
@@ -761,10 +814,14 @@ static void test_layer_stats_match_direct_computation(void)
                             for (int kx = 0; kx < 3; kx++)
                                 v += (double)p[cw->offset + c * 9 + ky * 3 + kx] *
                                      x[b * 36 + (yy + ky) * 6 + xx + kx];
-                        double a = act_ref((act_kind)act, v);
+                        int live;
+                        act_params one = conv_a;
+                        if (one.prelu_alpha)
+                            one.prelu_alpha += c;
+                        double a = unit_act(&one, v, &live);
                         post[c][yy * 4 + xx] = a;
                         conv_sum += a;
-                        conv_fired[c][yy * 4 + xx] |= a > 0;
+                        conv_fired[c][yy * 4 + xx] |= live;
                     }
             for (int c = 0; c < 3; c++)
                 for (int py = 0; py < 2; py++)
@@ -781,9 +838,13 @@ static void test_layer_stats_match_direct_computation(void)
                 double v = p[db->offset + j];
                 for (int i = 0; i < 12; i++)
                     v += (double)p[dw->offset + j * 12 + i] * flat[i];
-                double a = act_ref((act_kind)act, v);
+                int live;
+                act_params one = dense_a;
+                if (one.prelu_alpha)
+                    one.prelu_alpha += j;
+                double a = unit_act(&one, v, &live);
                 dense_sum += a;
-                dense_fired[j] |= a > 0;
+                dense_fired[j] |= live;
             }
         }
         int conv_dead = 0, dense_dead = 0;
@@ -792,8 +853,13 @@ static void test_layer_stats_match_direct_computation(void)
                 conv_dead += !conv_fired[c][i];
         for (int j = 0; j < 4; j++)
             dense_dead += !dense_fired[j];
-        CHECK(conv_dead > 0 && conv_dead < 48);   /* the case is not trivial */
-        CHECK_INT(dense_fired[3], 0);
+        if (act == ACT_LEAKY_RELU) {   /* slope 0.3 on the left: never dead */
+            CHECK_INT(conv_dead, 0);
+        } else {
+            CHECK_MSG(conv_dead >= 16 && conv_dead < 48, "%s: %d dead",   /* not trivial */
+                      act_name((act_kind)act), conv_dead);
+            CHECK_INT(dense_fired[3], 0);
+        }
 
         /* the model: the same 5 images in batches of 3 and 2 */
         model_stats_reset(m);
@@ -806,7 +872,7 @@ static void test_layer_stats_match_direct_computation(void)
         CHECK_STR(st[0].layer, "conv1");
         CHECK_STR(st[1].layer, "dense1");
         CHECK_NEAR(st[0].mean_activation, conv_sum / (5.0 * 48), 1e-5);
-        CHECK_NEAR(st[1].mean_activation, dense_sum / (5.0 * 4), 1e-5);
+        CHECK_NEAR(st[1].mean_activation, dense_sum / (5.0 * 4), 2e-5);
         CHECK_MSG(st[0].dead_fraction == conv_dead / 48.0, "%s: conv1 dead %g, by hand %g",
                   act_name((act_kind)act), st[0].dead_fraction, conv_dead / 48.0);
         CHECK_MSG(st[1].dead_fraction == dense_dead / 4.0, "%s: dense1 dead %g, by hand %g",
@@ -1160,6 +1226,7 @@ void suite_train(void)
     RUN_TEST(test_checkpoint_refuses_damage_and_strangers);
     RUN_TEST(test_layer_stats_dead_layer);
     RUN_TEST(test_layer_stats_match_direct_computation);
+    RUN_TEST(test_layer_stats_dead_every_activation);
     RUN_TEST(test_layer_stats_bit_identical_across_threads);
     RUN_TEST(test_early_stopping_decisions);
     RUN_TEST(test_early_stopping_real_run);
