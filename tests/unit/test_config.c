@@ -1400,6 +1400,17 @@ static void test_config_alpha_warnings(void)
         {"name: x\ngrid:\n  activation: [elu, leaky_relu]\n  alpha: {elu: 1}\n", NULL},
         {"name: x\ngrid:\n  activation: [elu, prelu]\n  alpha: [1]\n", NULL},
         {"name: x\ngrid:\n  activation: [leaky_relu]\n", NULL},
+        /* dropped by a rule of activation and alpha alone, or of alpha alone */
+        {"name: x\ngrid:\n  activation: [elu, leaky_relu]\n  alpha: [0.3, 1.0]\nexclude:\n"
+         "  - {activation: leaky_relu, alpha: 1.0}\n", NULL},
+        {"name: x\ngrid:\n  activation: [elu, leaky_relu]\n  alpha: [0.3, 1.0]\nexclude:\n"
+         "  - {alpha: 1}\n", NULL},
+        /* a rule that drops only some of them leaves the warning */
+        {"name: x\ngrid:\n  activation: [elu, leaky_relu]\n  alpha: [0.3, 1.0]\n"
+         "  init: [he, glorot]\nexclude:\n  - {activation: leaky_relu, alpha: 1.0, init: he}\n",
+         "t.yaml:4:16: leaky_relu with alpha 1 is linear"},
+        {"name: x\ngrid:\n  activation: [elu, leaky_relu]\n  alpha: [0.3, 1.0]\nexclude:\n"
+         "  - {activation: elu, alpha: 1.0}\n", "t.yaml:4:16: leaky_relu with alpha 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sweep_config c;

@@ -36,12 +36,27 @@ const axis_values *config_alphas(const sweep_config *c, act_kind k)
     return &c->axis[AXIS_ALPHA];
 }
 
+/* Whether a rule that names nothing but activation and alpha drops every
+ * run of kind at alpha a. */
+static int excluded_outright(const sweep_config *c, act_kind kind, double a)
+{
+    const unsigned keys = 1u << AXIS_ACTIVATION | 1u << AXIS_ALPHA;
+    for (int i = 0; i < c->n_exclude; i++) {
+        const exclude_rule *x = &c->exclude[i];
+        if (x->mask && !(x->mask & ~keys) &&
+            (!(x->mask & 1u << AXIS_ACTIVATION) || x->v[AXIS_ACTIVATION] == kind) &&
+            (!(x->mask & 1u << AXIS_ALPHA) || x->v[AXIS_ALPHA] == a))
+            return 1;
+    }
+    return 0;
+}
+
 /* leaky_relu at slope 1 is the identity: legal, never what is meant. val:
  * the value or list that gave ax's values, in order. */
 static int warn_linear(parser *p, sweep_config *c, const ynode *val, const axis_values *ax)
 {
     for (int i = 0; i < ax->n; i++) {
-        if (ax->v[i] != 1.0)
+        if (ax->v[i] != 1.0 || excluded_outright(c, ACT_LEAKY_RELU, 1.0))
             continue;
         const ynode *at = val && val->type == Y_SEQ && i < val->n ? val->kid[i] : val;
         int rc = cfg_warn(p, c, at, "leaky_relu with alpha 1 is linear (slope 1 on both sides "
@@ -112,8 +127,6 @@ int cfg_parse_alpha_map(parser *p, const ynode *key, const ynode *map, sweep_con
         }
         if ((rc = cfg_parse_axis(p, AXIS_ALPHA, keys[i], vals[i], &c->alphas[k], k == ACT_ELU)))
             return rc;
-        if (k == ACT_LEAKY_RELU && (rc = warn_linear(p, c, vals[i], &c->alphas[k])))
-            return rc;
     }
     return 0;
 }
@@ -130,14 +143,11 @@ static int copy_axis(parser *p, axis_values *to, const axis_values *from)
     return 0;
 }
 
-int cfg_finish_alphas(parser *p, sweep_config *c, const ynode *list_val)
+int cfg_finish_alphas(parser *p, sweep_config *c)
 {
     const axis_values *acts = &c->axis[AXIS_ACTIVATION];
     axis_values *all = &c->axis[AXIS_ALPHA];
     int one_list = all->n > 0, rc;
-    if (one_list && cfg_has_value(acts, ACT_LEAKY_RELU) &&
-        (rc = warn_linear(p, c, list_val, all)))
-        return rc;
     for (int i = 0; i < acts->n; i++) {
         act_kind k = (act_kind)acts->v[i];
         const act_desc *d = act_info(k);
@@ -165,6 +175,21 @@ int cfg_finish_alphas(parser *p, sweep_config *c, const ynode *list_val)
         for (int j = 0; j < ax->n; j++)
             if (!cfg_has_value(all, ax->v[j]))
                 all->v[all->n++] = ax->v[j];
+    }
+    return 0;
+}
+
+int cfg_warn_alphas(parser *p, sweep_config *c, const ynode *alpha_val)
+{
+    if (!alpha_val || !cfg_has_value(&c->axis[AXIS_ACTIVATION], ACT_LEAKY_RELU))
+        return 0;
+    if (alpha_val->type != Y_MAP)
+        return warn_linear(p, c, alpha_val, config_alphas(c, ACT_LEAKY_RELU));
+    const char *name = act_name(ACT_LEAKY_RELU);
+    for (int k = 0; k + 1 < alpha_val->n; k += 2) {
+        const ynode *key = alpha_val->kid[k];
+        if (key->len == strlen(name) && strcmp(key->s, name) == 0)
+            return warn_linear(p, c, alpha_val->kid[k + 1], config_alphas(c, ACT_LEAKY_RELU));
     }
     return 0;
 }

@@ -137,9 +137,12 @@ int cfg_warn(parser *p, sweep_config *c, const ynode *n, const char *fmt, ...)
 int cfg_parse_alpha_map(parser *p, const ynode *key, const ynode *map, sweep_config *c);
 /* Once the activation axis has its default: each activation of the grid
  * that takes alpha gets its list (its own, the one list, or its
- * default_alpha), and axis[AXIS_ALPHA] every alpha of the grid. list_val:
- * grid.alpha's node when it was one value or list, for warnings. */
-int cfg_finish_alphas(parser *p, sweep_config *c, const ynode *list_val);
+ * default_alpha), and axis[AXIS_ALPHA] every alpha of the grid. */
+int cfg_finish_alphas(parser *p, sweep_config *c);
+/* After the excludes: a warning at each place that runs leaky_relu at
+ * alpha 1 (unless a rule of activation and alpha alone drops it).
+ * alpha_val: grid.alpha's node (NULL if not given). */
+int cfg_warn_alphas(parser *p, sweep_config *c, const ynode *alpha_val);
 
 /* ------------------------------------------------------------------ */
 /* Models (models.c).                                                  */

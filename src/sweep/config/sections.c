@@ -127,7 +127,7 @@ static int parse_train(parser *p, const ynode *map, sweep_config *c, const ynode
 }
 
 static int parse_grid(parser *p, const ynode *map, sweep_config *c, const ynode **train_k,
-                      const ynode *model_k, const ynode **alpha_list)
+                      const ynode *model_k, const ynode **alpha_val)
 {
     const ynode *k[AXIS_COUNT], *v[AXIS_COUNT];
     int rc = need_map(p, map, "grid");
@@ -150,13 +150,13 @@ static int parse_grid(parser *p, const ynode *map, sweep_config *c, const ynode 
                 return rc;
             continue;
         }
+        if (a == AXIS_ALPHA)
+            *alpha_val = v[a];
         if (a == AXIS_ALPHA && v[a]->type == Y_MAP) {   /* alphas per activation */
             if ((rc = cfg_parse_alpha_map(p, k[a], v[a], c)))
                 return rc;
             continue;
         }
-        if (a == AXIS_ALPHA)
-            *alpha_list = v[a];
         int elu = a == AXIS_ALPHA && cfg_has_value(&c->axis[AXIS_ACTIVATION], ACT_ELU);
         if ((rc = cfg_parse_axis(p, (axis_id)a, k[a], v[a], &c->axis[a], elu)))
             return rc;
@@ -250,7 +250,7 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
 {
     static const char *const names[] = {"name", "data", "train", "model", "grid", "exclude"};
     enum { K_NAME, K_DATA, K_TRAIN, K_MODEL, K_GRID, K_EXCLUDE };
-    const ynode *k[6], *v[6], *tk[3] = {NULL, NULL, NULL}, *tv[3], *alpha_list = NULL;
+    const ynode *k[6], *v[6], *tk[3] = {NULL, NULL, NULL}, *tv[3], *alpha_val = NULL;
     char b[200];
     int rc;
 
@@ -290,7 +290,7 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
             return rc;
     }
     if (v[K_GRID] && !cfg_is_null(v[K_GRID]) &&
-        (rc = parse_grid(p, v[K_GRID], c, tk, model_k, &alpha_list)))
+        (rc = parse_grid(p, v[K_GRID], c, tk, model_k, &alpha_val)))
         return rc;
     if (c->n_models == 0) {
         c->models = calloc(1, sizeof *c->models);
@@ -309,10 +309,12 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
         if (a != AXIS_ALPHA && c->axis[a].n == 0 &&
             (rc = cfg_set_single(p, &c->axis[a], defaults[a], 0, 0)))
             return rc;
-    if ((rc = cfg_finish_alphas(p, c, alpha_list)))
+    if ((rc = cfg_finish_alphas(p, c)))
         return rc;
 
     if (v[K_EXCLUDE] && (rc = parse_exclude(p, v[K_EXCLUDE], c)))
+        return rc;
+    if ((rc = cfg_warn_alphas(p, c, alpha_val)))
         return rc;
 
     double runs = config_grid_count(c);
