@@ -11,8 +11,8 @@ _sweep_axes="activation alpha model init dropout epochs batch_size learning_rate
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
 _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
 _sweep_export_what="summary runs epochs layer_stats"
-_sweep_activations="relu elu leaky_relu prelu"
-_sweep_inits="he glorot"
+_sweep_activations="relu elu leaky_relu prelu selu gelu silu mish tanh softplus"
+_sweep_inits="he glorot lecun"
 _sweep_optimizers="adam sgd"
 
 # The flags of each command, as its --help lists them.
