@@ -102,6 +102,8 @@ static void put_fitted(FILE *f, const char *s, int font, double max_w)
 static void put_text(FILE *f, double x, double y, const char *anchor, int font,
                      const char *extra, const char *s, double max_w)
 {
+    if (!s)
+        return;
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%d\"%s%s>", x, y,
             anchor, font, extra ? " " : "", extra ? extra : "");
     put_fitted(f, s, font, max_w);
@@ -252,7 +254,7 @@ static int box_ranges(box *b, double ylo, double yhi, int nmax, double fix_lo, d
         b->yt.lo = fix_lo;   /* keep the asked range exactly; ticks inside */
         b->yt.hi = fix_hi;
     }
-    svg_nice_ticks(1, nmax, 6, 1, &b->xt);
+    svg_nice_ticks(1, nmax, 8, 1, &b->xt);
     if (nmax > 1) {
         b->xlo = 1;
         b->xhi = nmax;

@@ -61,6 +61,7 @@ const char *test_tmpdir(void)
 }
 
 void suite_base(void);
+void suite_report(void);
 
 static const struct {
     const char *name;
@@ -72,6 +73,7 @@ static const struct {
     {"golden", suite_golden},
     {"cluster", suite_cluster},
     {"stats", suite_stats},
+    {"report", suite_report},
 };
 
 int main(int argc, char **argv)
