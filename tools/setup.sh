@@ -13,7 +13,7 @@ PACKAGES="gcc make pkg-config libyaml-dev libsqlite3-dev zlib1g-dev sqlite3 data
 for arg in "$@"; do
     case $arg in
     --no-demo) demo=0 ;;
-    --test-tools) PACKAGES="$PACKAGES valgrind clang libclang-rt-14-dev" ;;
+    --test-tools) PACKAGES="$PACKAGES valgrind clang libclang-rt-14-dev chromium fonts-dejavu-core" ;;
     *) echo "usage: tools/setup.sh [--no-demo] [--test-tools]" >&2; exit 2 ;;
     esac
 done

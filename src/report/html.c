@@ -29,23 +29,27 @@ static const char STYLE[] =
     "white-space:pre-wrap;overflow-wrap:anywhere}\n"
     ".scroll{overflow-x:auto}\n"
     "table{border-collapse:collapse;font-size:13px;margin:.4em 0 .8em}\n"
-    "th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\n"
+    "th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;"
+    "white-space:nowrap}\n"
     "th{background:#f0f0f0;border-bottom:2px solid #bbb}\n"
     ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     "tr.base td{background:#f7f7f7}tr.bad td{background:#fdeceb}\n"
-    "td.err{font-family:\"DejaVu Sans Mono\",monospace;font-size:12px;max-width:28em;"
-    "overflow-wrap:anywhere}\n"
+    "td.err{font-family:\"DejaVu Sans Mono\",monospace;font-size:12px;min-width:16em;"
+    "white-space:normal;overflow-wrap:anywhere}\n"
     ".d-better{color:#006d2c;font-weight:bold}.d-worse{color:#b30000;font-weight:bold}\n"
     ".d-equivalent{color:#0a5a9c;font-weight:bold}\n"
     "ul.sentences li{margin:.25em 0}\n"
-    ".charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:14px}\n"
+    ".charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,460px));"
+    "gap:14px 28px}\n"
     "figure{margin:0 0 14px;break-inside:avoid}\n"
     "svg.chart{display:block;width:100%;height:auto}\n"
-    ".wide{max-width:640px}\n"
+    ".wide{max-width:640px}.multiples{max-width:960px}\n"
     ".none{color:#777;font-style:italic}\n"
     "@media print{@page{margin:14mm}body{font-size:10pt}nav{display:none}"
     "header,main{max-width:none;padding:0}h2{break-after:avoid}"
-    ".charts{grid-template-columns:1fr 1fr}table{font-size:8.5pt}tr{break-inside:avoid}"
+    ".charts{grid-template-columns:1fr 1fr;gap:8px 16px}.scroll{overflow:visible}"
+    "table{font-size:7.5pt}th,td,.num{white-space:normal;padding:2px 4px}tr{break-inside:avoid}"
+    ".wide{max-width:75%}"
     "a{color:inherit;text-decoration:none}pre{font-size:8.5pt}}\n";
 
 static const struct {
@@ -354,7 +358,7 @@ static int curves_multiples(FILE *f, const report_page *p)
                             .x_label = "epoch", .y_label = m == 0 ? "loss" : "accuracy",
                             .note = p->band_note, .n_panels = n, .panels = panels, .cols = 3,
                             .y_min = NAN, .y_max = NAN};
-        fputs("<figure>\n", f);
+        fputs("<figure class=\"multiples\">\n", f);
         svg_small_multiples(f, &mm);
         fputs("</figure>\n", f);
     }
@@ -434,7 +438,7 @@ static int layers_multiples(FILE *f, const report_page *p)
                             .y_label = k == 0 ? "mean activation" : "dead fraction",
                             .note = p->band_note, .n_panels = n, .panels = panels, .cols = 3,
                             .y_min = k == 0 ? NAN : 0, .y_max = NAN};
-        fputs("<figure>\n", f);
+        fputs("<figure class=\"multiples\">\n", f);
         svg_small_multiples(f, &mm);
         fputs("</figure>\n", f);
     }

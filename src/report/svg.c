@@ -8,10 +8,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FONT_TICK 11
-#define FONT_LABEL 12
-#define FONT_TITLE 13
-#define LEGEND_ROW 17
+#define FONT_TICK 12
+#define FONT_LABEL 13
+#define FONT_TITLE 14
+#define LEGEND_ROW 18
 #define FONT_FAMILY "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif"
 
 /* ==== Text ================================================================ */
@@ -466,7 +466,7 @@ void svg_line_chart(FILE *f, const svg_chart *c)
 /* ==== Small multiples ======================================================== */
 
 #define PANEL_W 230
-#define PANEL_H 165
+#define PANEL_H 174
 
 void svg_small_multiples(FILE *f, const svg_multiples *m)
 {
@@ -483,7 +483,7 @@ void svg_small_multiples(FILE *f, const svg_multiples *m)
     double tick_w = ok ? ticks_width(&shared.yt) : 20;
     double left = 24, top = m->title ? 30 : 8;
     double W = left + cols * PANEL_W + 6;
-    double grid_h = top + rows_p * PANEL_H + 34;
+    double grid_h = top + rows_p * PANEL_H + 24;
     const svg_chart *first = m->n_panels > 0 ? &m->panels[0] : NULL;
     int n_series = first ? first->n_series : 0;
     int lrows = first ? legend(NULL, first->series, n_series, 10, 0, W - 20) : 0;
@@ -497,9 +497,9 @@ void svg_small_multiples(FILE *f, const svg_multiples *m)
         box b = shared;
         double px = left + (p % cols) * PANEL_W, py = top + (p / cols) * PANEL_H;
         b.x0 = px + tick_w + 9;
-        b.y0 = py + 20;
+        b.y0 = py + 22;
         b.w = PANEL_W - (tick_w + 9) - 12;
-        b.h = PANEL_H - 20 - 24;
+        b.h = PANEL_H - 22 - 32;
         put_text(f, b.x0 + b.w / 2, py + 13, "middle", FONT_LABEL, "font-weight=\"bold\"",
                  c->title, PANEL_W - 8);
         if (ok) {
@@ -509,7 +509,7 @@ void svg_small_multiples(FILE *f, const svg_multiples *m)
             no_data(f, &b);
         }
     }
-    put_text(f, left + cols * PANEL_W / 2.0, grid_h - 12, "middle", FONT_LABEL, NULL,
+    put_text(f, left + cols * PANEL_W / 2.0, grid_h - 20, "middle", FONT_LABEL, NULL,
              m->x_label, W - 40);
     y_label(f, 13, top + rows_p * PANEL_H / 2.0, rows_p * PANEL_H, m->y_label);
     if (first)
