@@ -151,7 +151,7 @@ int main(int argc, char **argv)
                              .units = STATS_UNITS_POINTS, .n_rows = n_groups, .rows = rows};
 
     static const char *values[MAX_GROUPS * SEEDS + 2][2];
-    static char seed_text[MAX_GROUPS * SEEDS + 2][8];
+    static char seed_text[MAX_GROUPS * SEEDS + 2][12];
     static report_run runs[MAX_GROUPS * SEEDS + 2];
     int n_runs = 0;
     for (int g = 0; g < n_groups; g++)
