@@ -753,6 +753,74 @@ static double unit_act(const act_params *a, double v, int *live)
     return y;
 }
 
+/* The tiny model's statistics by hand, in double (each sum's activation by
+ * its kernel), over its 5 images x: the sums of the conv1 and dense1
+ * outputs, and which units were ever live. */
+typedef struct {
+    double conv_sum, dense_sum;
+    int conv_dead, dense_dead, dense3_fired;
+} hand_stats;
+
+static hand_stats stats_by_hand(const float *p, const model_tensor *cw, const model_tensor *cb,
+                                const model_tensor *dw, const model_tensor *db,
+                                const act_params *conv_a, const act_params *dense_a,
+                                const float *x)
+{
+    /* by hand, in double (the activation of each sum by its kernel), for all 5 images */
+    double conv_sum = 0, dense_sum = 0;
+    int conv_fired[3][16] = {{0}}, dense_fired[4] = {0};
+    for (int b = 0; b < 5; b++) {
+        double post[3][16], flat[12];
+        for (int c = 0; c < 3; c++)
+            for (int yy = 0; yy < 4; yy++)
+                for (int xx = 0; xx < 4; xx++) {
+                    double v = p[cb->offset + c];
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++)
+                            v += (double)p[cw->offset + c * 9 + ky * 3 + kx] *
+                                 x[b * 36 + (yy + ky) * 6 + xx + kx];
+                    int live;
+                    act_params one = *conv_a;
+                    if (one.prelu_alpha)
+                        one.prelu_alpha += c;
+                    double a = unit_act(&one, v, &live);
+                    post[c][yy * 4 + xx] = a;
+                    conv_sum += a;
+                    conv_fired[c][yy * 4 + xx] |= live;
+                }
+        for (int c = 0; c < 3; c++)
+            for (int py = 0; py < 2; py++)
+                for (int px = 0; px < 2; px++) {
+                    double mx = -INFINITY;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++) {
+                            double v = post[c][(2 * py + dy) * 4 + 2 * px + dx];
+                            mx = v > mx ? v : mx;
+                        }
+                    flat[c * 4 + py * 2 + px] = mx;
+                }
+        for (int j = 0; j < 4; j++) {
+            double v = p[db->offset + j];
+            for (int i = 0; i < 12; i++)
+                v += (double)p[dw->offset + j * 12 + i] * flat[i];
+            int live;
+            act_params one = *dense_a;
+            if (one.prelu_alpha)
+                one.prelu_alpha += j;
+            double a = unit_act(&one, v, &live);
+            dense_sum += a;
+            dense_fired[j] |= live;
+        }
+    }
+    hand_stats h = {conv_sum, dense_sum, 0, 0, dense_fired[3]};
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 16; i++)
+            h.conv_dead += !conv_fired[c][i];
+    for (int j = 0; j < 4; j++)
+        h.dense_dead += !dense_fired[j];
+    return h;
+}
+
 /* A tiny model (6x6 -> conv 3 -> 4x4 -> pool 2x2 -> dense 4 -> 3 classes)
  * computed by hand for every activation: mean activation and dead units
  * over two batches, and the mean weight-gradient norm over two backward
@@ -801,64 +869,15 @@ static void test_layer_stats_match_direct_computation(void)
         for (int i = 0; i < 5 * 36; i++)
             x[i] = (float)rng_uniform(23, 1, 0, (uint64_t)i) * 2.0f - 0.5f;
 
-        /* by hand, in double (the activation of each sum by its kernel), for all 5 images */
-        double conv_sum = 0, dense_sum = 0;
-        int conv_fired[3][16] = {{0}}, dense_fired[4] = {0};
-        for (int b = 0; b < 5; b++) {
-            double post[3][16], flat[12];
-            for (int c = 0; c < 3; c++)
-                for (int yy = 0; yy < 4; yy++)
-                    for (int xx = 0; xx < 4; xx++) {
-                        double v = p[cb->offset + c];
-                        for (int ky = 0; ky < 3; ky++)
-                            for (int kx = 0; kx < 3; kx++)
-                                v += (double)p[cw->offset + c * 9 + ky * 3 + kx] *
-                                     x[b * 36 + (yy + ky) * 6 + xx + kx];
-                        int live;
-                        act_params one = conv_a;
-                        if (one.prelu_alpha)
-                            one.prelu_alpha += c;
-                        double a = unit_act(&one, v, &live);
-                        post[c][yy * 4 + xx] = a;
-                        conv_sum += a;
-                        conv_fired[c][yy * 4 + xx] |= live;
-                    }
-            for (int c = 0; c < 3; c++)
-                for (int py = 0; py < 2; py++)
-                    for (int px = 0; px < 2; px++) {
-                        double mx = -INFINITY;
-                        for (int dy = 0; dy < 2; dy++)
-                            for (int dx = 0; dx < 2; dx++) {
-                                double v = post[c][(2 * py + dy) * 4 + 2 * px + dx];
-                                mx = v > mx ? v : mx;
-                            }
-                        flat[c * 4 + py * 2 + px] = mx;
-                    }
-            for (int j = 0; j < 4; j++) {
-                double v = p[db->offset + j];
-                for (int i = 0; i < 12; i++)
-                    v += (double)p[dw->offset + j * 12 + i] * flat[i];
-                int live;
-                act_params one = dense_a;
-                if (one.prelu_alpha)
-                    one.prelu_alpha += j;
-                double a = unit_act(&one, v, &live);
-                dense_sum += a;
-                dense_fired[j] |= live;
-            }
-        }
-        int conv_dead = 0, dense_dead = 0;
-        for (int c = 0; c < 3; c++)
-            for (int i = 0; i < 16; i++)
-                conv_dead += !conv_fired[c][i];
-        for (int j = 0; j < 4; j++)
-            dense_dead += !dense_fired[j];
+        hand_stats h = stats_by_hand(p, cw, cb, dw, db, &conv_a, &dense_a, x);
+        double conv_sum = h.conv_sum, dense_sum = h.dense_sum;
+        int conv_dead = h.conv_dead, dense_dead = h.dense_dead;
         if (act == ACT_LEAKY_RELU) {   /* slope 0.3 on the left: never dead */
             CHECK_INT(conv_dead, 0);
         } else {
             CHECK_MSG(conv_dead >= 16 && conv_dead < 48, "%s: %d dead",   /* not trivial */
                       act_name((act_kind)act), conv_dead);
-            CHECK_INT(dense_fired[3], 0);
+            CHECK_INT(h.dense3_fired, 0);
         }
 
         /* the model: the same 5 images in batches of 3 and 2 */
