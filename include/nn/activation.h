@@ -3,8 +3,10 @@
  * run [c*n, (c+1)*n), n = B*H*W for conv layers and n = B for dense layers.
  *
  * Adding an activation: one act_kind value, one row in activation.c's
- * table, one forward/backward kernel pair, and their tests (gradient
- * check, bit-identity across thread counts) in tests/unit/test_nn.c. */
+ * table, one forward/backward kernel pair, its live interval for
+ * layer_stats (live_range in train/model.c), and their tests (gradient
+ * check, bit-identity across thread counts) in tests/unit/test_nn.c; see
+ * ARCHITECTURE.md. */
 #ifndef SWEEP_ACTIVATION_H
 #define SWEEP_ACTIVATION_H
 
