@@ -117,7 +117,7 @@ bad "missing name" "bad.yaml:1:1: " "data: {dir: $T/data}"
 bad "bad activation" "bad.yaml:4:" "name: b
 data: {dir: $T/data}
 grid:
-  activation: [relu, swish]"
+  activation: [relu, relu6]"
 bad "yaml syntax" "bad.yaml:" "name: [unclosed"
 check "one line on stderr" [ "$(wc -l <bad.err)" = 1 ]
 
