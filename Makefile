@@ -92,7 +92,8 @@ check:
 # $(BUILD)/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any
 # crash, leak or timeout. FUZZ_MERGE=1 adds new coverage to the corpora.
 # The library without src/nn (GCC-only builtins there) but with the
-# activation table that config reads (it builds with clang), as an archive: each
+# activation table that config reads (it builds with clang; the smooth
+# kernels it names are stubs, tests/fuzz/act_smooth_stub.c), as an archive: each
 # target links only the objects it needs. No OpenMP, so coverage does not
 # depend on thread timing.
 # FUZZ_DIR is passed down as is, so the inner make (whose BUILD is
@@ -102,7 +103,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR     ?= $(BUILD)/fuzz
 FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset fuzz_cifar
 FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(filter-out src/nn/%,$(LIB_SRC)) \
-                src/nn/activation.c)
+                src/nn/activation.c tests/fuzz/act_smooth_stub.c)
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 fuzz:
