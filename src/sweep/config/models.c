@@ -20,7 +20,8 @@ static int check_model_fits(parser *p, const config_model *m, int h, int w, cons
         snprintf(msg, sizeof msg,
                  "%smodel %s does not fit %s%dx%d images: conv block %d gets a %dx%d input, and "
                  "a 3x3 conv then a 2x2 pool need at least %dx%d (at most %d conv block%s)",
-                 dflt, t, what, h, w, block, bh, bw, MODEL_MIN_CONV_INPUT, MODEL_MIN_CONV_INPUT,
+                 dflt, t, what, h, w, block, bh, bw, model_min_input(model_pad(&m->shape)),
+                 model_min_input(model_pad(&m->shape)),
                  block - 1, block == 2 ? " fits" : "s fit");
         if (line)
             return cfg_fail_at(p, line, col, "%s", msg);
