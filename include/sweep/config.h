@@ -14,12 +14,16 @@
 #include "train/early_stop.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/schedule.h"
 
 /* Grid axes, in expansion order (the first varies slowest, seed fastest).
- * The model axis holds indices into sweep_config.models. */
+ * The model axis holds indices into sweep_config.models, the lr_schedule
+ * axis indices into sweep_config.schedules; batchnorm is 0 or 1, optimizer
+ * its optim_kind. */
 typedef enum {
-    AXIS_ACTIVATION, AXIS_ALPHA, AXIS_MODEL, AXIS_INIT, AXIS_DROPOUT, AXIS_EPOCHS,
-    AXIS_BATCH_SIZE, AXIS_LEARNING_RATE, AXIS_SEED, AXIS_COUNT
+    AXIS_ACTIVATION, AXIS_ALPHA, AXIS_MODEL, AXIS_BATCHNORM, AXIS_INIT, AXIS_DROPOUT,
+    AXIS_EPOCHS, AXIS_BATCH_SIZE, AXIS_OPTIMIZER, AXIS_LEARNING_RATE, AXIS_MOMENTUM,
+    AXIS_WEIGHT_DECAY, AXIS_LR_SCHEDULE, AXIS_SEED, AXIS_COUNT
 } axis_id;
 
 /* Name as written in YAML and in the database ("activation", "alpha", ...). */
@@ -42,7 +46,8 @@ typedef struct {
 /* One exclude rule: a run matching every key in mask is dropped. */
 typedef struct {
     unsigned mask;        /* bit (1u << axis_id) per key given */
-    double v[AXIS_COUNT]; /* model: an index into models, -1 if not in the grid */
+    double v[AXIS_COUNT]; /* model, lr_schedule: an index into models or
+                             schedules, -1 if not in the grid */
 } exclude_rule;
 
 #define MODEL_AXIS_MAX 1000           /* models in one grid */
@@ -55,6 +60,14 @@ typedef struct {
     int conv_line[MODEL_MAX_CONV], conv_col[MODEL_MAX_CONV];
 } config_model;
 
+#define SCHEDULE_AXIS_MAX 100        /* lr schedules in one grid */
+
+/* One lr schedule of the config and its place (line 0: the default). */
+typedef struct {
+    lr_schedule s;
+    int line, col;
+} config_schedule;
+
 typedef struct {
     char *path;           /* as given on the command line */
     char *text;           /* the file's bytes, NUL-terminated */
@@ -62,10 +75,13 @@ typedef struct {
     char *data_dir;       /* data.dir, else $SWEEP_DATA, else the Debian path */
     double validation_split;   /* default 0.2 */
     long train_limit;          /* default 0 = all */
-    optim_kind optimizer;      /* default adam */
+    int nesterov;              /* train.nesterov; default false (sgd with momentum) */
     es_settings early_stopping;    /* train.early_stopping; default off */
     int n_models;                  /* at least 1 after a parse */
     config_model *models;          /* model: or grid.model; default the blog's */
+    int n_schedules;               /* at least 1 after a parse */
+    config_schedule *schedules;    /* train.lr_schedule or grid.lr_schedule;
+                                      default constant */
     axis_values axis[AXIS_COUNT];  /* defaults fill axes not given */
     int n_exclude;
     exclude_rule *exclude;
@@ -82,8 +98,8 @@ int config_parse(sweep_config *c, const char *text, size_t len,
 void config_free(sweep_config *c);
 
 /* Runs the grid expands to before excludes: an activation without alpha
- * (relu) counts once whatever the alphas. Exact in a double (9 axes of at
- * most AXIS_MAX_VALUES values). */
+ * (relu) counts once whatever the alphas. Exact in a double unless it is
+ * far past GRID_MAX_RUNS. */
 double config_grid_count(const sweep_config *c);
 
 /* Checks every model of c against the data's rows x cols images (the parse

@@ -17,11 +17,17 @@ typedef struct {
     int epochs;
     long long seed;
     int batch_size;
-    double learning_rate;
+    double learning_rate;     /* the base rate */
     optim_kind optimizer;
+    double momentum;          /* 0 unless the optimizer takes it (sgd, rmsprop) */
+    double weight_decay;
+    int nesterov;             /* 0 unless sgd with momentum > 0 */
+    lr_schedule lr_schedule;  /* zeroed: constant */
+    int batchnorm;            /* 0 or 1 */
     double validation_split;
     long train_limit;
-    model_shape model;            /* n_conv 0 (a zeroed struct): the default model */
+    model_shape model;            /* n_conv 0 (a zeroed struct): the default model;
+                                     its padding is model.same */
     es_settings early_stopping;   /* monitor ES_OFF: none */
 } run_settings;
 
@@ -47,7 +53,7 @@ int grid_shard_of(const char *key, int n);
 void grid_run_label(const run_settings *r, char *buf, size_t size);
 
 /* The model spec for a run: its model's layers (28x28 input, 10 classes)
- * with its activation, alpha, init and dropout. */
+ * with its activation, alpha, init, dropout and batch norm. */
 void grid_model_spec(const run_settings *r, model_spec *spec);
 
 #endif

@@ -61,7 +61,15 @@ static void train_help(void)
            "  --batch-size N          (default 250)\n"
            "  --learning-rate X       (default 0.001)\n");
     help_names("--optimizer NAME", optim_count(), optim_at, optim_name(OPT_ADAM));
-    printf("  --validation-split X    last fraction of the training set (default 0.2)\n"
+    printf("  --momentum X            sgd, rmsprop: momentum in [0, 1) (default 0)\n"
+           "  --nesterov              sgd: Nesterov momentum (needs --momentum)\n"
+           "  --weight-decay X        adamw: decoupled; others: L2 (default 0)\n"
+           "  --lr-schedule S         constant | cosine | step:EVERY:GAMMA, per epoch\n"
+           "                          (default constant)\n"
+           "  --batchnorm             batch norm after each conv and hidden dense layer\n"
+           "  --padding P             valid | same: 3x3 convs padded by 1 (default valid)\n"
+
+           "  --validation-split X    last fraction of the training set (default 0.2)\n"
            "  --train-limit N         train on the first N training images (0 = all)\n"
            "  --threads N             OpenMP threads (default: all cores)\n");
 }
@@ -82,14 +90,47 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
     return SW_OK;
 }
 
+/* The optimizer's settings, the schedule and the model's padding from
+ * their flags into cfg; a bad value is a usage error naming the flag. */
+static int train_flags(train_config *cfg, double momentum, int nesterov, double wd,
+                       const char *schedule, const char *padding, sw_error *err)
+{
+    int takes = cfg->optimizer == OPT_SGD || cfg->optimizer == OPT_RMSPROP;
+    if (!(momentum >= 0 && momentum < 1))
+        return sw_err(err, SW_EINPUT, "sweep train: --momentum must be in [0, 1), got %g",
+                      momentum);
+    if (momentum > 0 && !takes)
+        return sw_err(err, SW_EINPUT, "sweep train: --momentum applies to sgd and rmsprop, not "
+                                      "%s", optim_name(cfg->optimizer));
+    if (nesterov && !(cfg->optimizer == OPT_SGD && momentum > 0))
+        return sw_err(err, SW_EINPUT, "sweep train: --nesterov needs --optimizer sgd and "
+                                      "--momentum > 0");
+    if (!(wd >= 0) || isinf(wd))
+        return sw_err(err, SW_EINPUT, "sweep train: --weight-decay must be >= 0, got %g", wd);
+    if (sched_parse_flag(schedule, &cfg->schedule) != 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --lr-schedule must be constant, cosine or "
+                                      "step:EVERY:GAMMA (EVERY >= 1, GAMMA in (0, 1]), got '%s'",
+                      schedule);
+    if (strcmp(padding, "valid") != 0 && strcmp(padding, "same") != 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --padding must be valid or same, got '%s'",
+                      padding);
+    cfg->momentum = (float)momentum;
+    cfg->nesterov = nesterov;
+    cfg->weight_decay = (float)wd;
+    cfg->model.shape.same = strcmp(padding, "same") == 0;
+    return SW_OK;
+}
+
 int cmd_train(int argc, char **argv, sw_error *err)
 {
     train_config cfg = {0};
     model_spec_default(&cfg.model);   /* the defaults of the flags */
     const char *data_dir = getenv("SWEEP_DATA"), *act = act_name(cfg.model.act),
                *init = init_name(cfg.model.init), *optim = optim_name(OPT_ADAM);
-    double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2;
+    const char *schedule = "constant", *padding = "valid";
+    double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2, momentum = 0, wd = 0;
     int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
+    int batchnorm = 0, nesterov = 0;
     const char *pos[1];
     const cli_option opts[] = {
         {"--data", NULL, OPT_STRING, &data_dir},
@@ -102,6 +143,12 @@ int cmd_train(int argc, char **argv, sw_error *err)
         {"--batch-size", NULL, OPT_INT, &batch},
         {"--learning-rate", "--lr", OPT_DOUBLE, &lr},
         {"--optimizer", NULL, OPT_STRING, &optim},
+        {"--momentum", NULL, OPT_DOUBLE, &momentum},
+        {"--nesterov", NULL, OPT_FLAG, &nesterov},
+        {"--weight-decay", NULL, OPT_DOUBLE, &wd},
+        {"--lr-schedule", NULL, OPT_STRING, &schedule},
+        {"--batchnorm", NULL, OPT_FLAG, &batchnorm},
+        {"--padding", NULL, OPT_STRING, &padding},
         {"--validation-split", NULL, OPT_DOUBLE, &split},
         {"--train-limit", NULL, OPT_INT, &train_limit},
         {"--threads", NULL, OPT_INT, &threads},
@@ -144,6 +191,9 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.batch_size = batch;
     cfg.epochs = epochs;
     cfg.seed = (uint64_t)seed;
+    cfg.model.batchnorm = batchnorm;
+    if (train_flags(&cfg, momentum, nesterov, wd, schedule, padding, err) != SW_OK)
+        return err->code;
 
     dataset d;
     if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE, err) != SW_OK)
@@ -154,9 +204,15 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.model.in_w = d.cols;
     cfg.model.in_c = d.channels;
     cfg.model.n_classes = d.n_classes;
+    char sched[64];
+    sched_text(&cfg.schedule, sched, sizeof sched);
     printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
            "train %ld, validation %ld, test %ld\n",
            act, alpha, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
+    if (batchnorm || cfg.model.shape.same || momentum > 0 || wd > 0 ||
+        cfg.schedule.kind != SCHED_CONSTANT)
+        printf("# batchnorm=%d padding=%s momentum=%g%s weight_decay=%g lr_schedule=%s\n",
+               batchnorm, padding, momentum, nesterov ? " nesterov" : "", wd, sched);
     fflush(stdout);
 
     train_hooks hooks = {.ctx = &train, .on_epoch = hook_epoch};

@@ -162,6 +162,10 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     cfg.model.n_classes = sh->d->n_classes;
     cfg.optimizer = r->optimizer;
     cfg.learning_rate = (float)r->learning_rate;
+    cfg.momentum = (float)r->momentum;
+    cfg.weight_decay = (float)r->weight_decay;
+    cfg.nesterov = r->nesterov;
+    cfg.schedule = r->lr_schedule;
     cfg.batch_size = r->batch_size;
     cfg.epochs = r->epochs;
     cfg.seed = (uint64_t)r->seed;

@@ -64,6 +64,7 @@ void suite_base(void);
 /* Suites of issue #13's kernels (tests/unit/test_bn.c, test_golden_train.c). */
 void suite_bn(void);
 void suite_golden_train(void);
+void suite_config_train(void);
 
 static const struct {
     const char *name;
@@ -76,6 +77,7 @@ static const struct {
     {"cluster", suite_cluster},
     {"stats", suite_stats},
     {"bn", suite_bn},
+    {"config_train", suite_config_train},
     {"golden_train", suite_golden_train},
     {"act_smooth", suite_act_smooth},
 };

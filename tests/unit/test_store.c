@@ -837,6 +837,7 @@ static void test_summary_view(void)
     CHECK_INT(count_lines(csv), 3);   /* header, relu, elu (failed and pending left out) */
     const char *header = "sweep,activation,alpha,init,dropout,epochs,batch_size,learning_rate,"
                          "optimizer,validation_split,train_limit,model,early_stopping,"
+                         "batchnorm,momentum,nesterov,weight_decay,lr_schedule,"
                          "n,mean_test_accuracy,"
                          "std_test_accuracy,mean_test_loss,std_test_loss,"
                          "mean_best_val_accuracy,mean_seconds_per_epoch\r\n";

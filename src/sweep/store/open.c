@@ -186,7 +186,8 @@ static int open_impl(store *s, const char *path, int create, sw_error *err)
                       "file is read-only", path, ss.version, STORE_SCHEMA_VERSION);
     /* A dropped summary view or layer_stats table is put back when we may
      * write. */
-    if ((empty || upgrade || ((!ss.view || !ss.layers) && !readonly)) && db_create_schema(s, err))
+    if ((empty || upgrade || ((!ss.view || !ss.layers || !ss.train_cols) && !readonly)) &&
+        db_create_schema(s, err))
         return err->code;
     return SW_OK;
 }

@@ -19,7 +19,8 @@
 #define SETTING_COLUMNS                                                      \
     "sweep, activation, alpha, init, dropout, epochs, batch_size, "          \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
-    "early_stopping"
+    "early_stopping, batchnorm, momentum, nesterov, weight_decay, "          \
+    "lr_schedule"
 
 /* The model of every run before schema version 2: the blog's. */
 #define DEFAULT_MODEL_TEXT "conv=32-64;dense=256"
@@ -69,6 +70,13 @@ static const char SCHEMA_SQL[] =
     "  es_restore_best INTEGER,\n"
     "  best_epoch INTEGER,\n"
     "  stopped_epoch INTEGER,\n"
+    /* batch norm, the optimizer's settings, the schedule (TRAIN_COLUMNS_SQL
+     * adds them to older databases) */
+    "  batchnorm INTEGER NOT NULL DEFAULT 0,\n"
+    "  momentum REAL NOT NULL DEFAULT 0,\n"
+    "  nesterov INTEGER NOT NULL DEFAULT 0,\n"
+    "  weight_decay REAL NOT NULL DEFAULT 0,\n"
+    "  lr_schedule TEXT NOT NULL DEFAULT 'constant',\n"
     "  UNIQUE (sweep_id, run_key)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS epochs (\n"
@@ -104,6 +112,7 @@ static const char SCHEMA_SQL[] =
     "           ';patience=' || r.es_patience ||\n"
     "           CASE WHEN r.es_restore_best THEN ';restore_best' ELSE '' END\n"
     "         END AS early_stopping,\n"
+    "         r.batchnorm, r.momentum, r.nesterov, r.weight_decay, r.lr_schedule,\n"
     "         r.test_accuracy, r.test_loss,\n"
     "         (SELECT max(e.val_accuracy) FROM epochs e\n"
     "           WHERE e.run_id = r.run_id) AS best_val,\n"
@@ -155,13 +164,26 @@ static const char UPGRADE_1_SQL[] =
     "ALTER TABLE runs ADD COLUMN stopped_epoch INTEGER;\n"
     "DROP VIEW IF EXISTS summary;\n";
 
+/* Batch norm, the optimizer's settings and the schedule, for a database
+ * made before them: every run it holds had none of them (no batch norm,
+ * no momentum, no decay, a constant rate), which the defaults say; then
+ * SCHEMA_SQL makes the view again with them as settings. */
+static const char TRAIN_COLUMNS_SQL[] =
+    "ALTER TABLE runs ADD COLUMN batchnorm INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE runs ADD COLUMN momentum REAL NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE runs ADD COLUMN nesterov INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE runs ADD COLUMN weight_decay REAL NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE runs ADD COLUMN lr_schedule TEXT NOT NULL DEFAULT 'constant';\n"
+    "DROP VIEW IF EXISTS summary;\n";
+
 /* ----------------------------------------------------------- statements */
 
 #define RUN_SETTINGS_COLUMNS                                                 \
     "r.run_id, r.run_key, r.activation, r.alpha, r.init, r.dropout, "        \
     "r.epochs, r.seed, r.batch_size, r.learning_rate, r.optimizer, "         \
     "r.validation_split, r.train_limit, r.model, r.es_monitor, "            \
-    "r.es_patience, r.es_restore_best, r.status"
+    "r.es_patience, r.es_restore_best, r.batchnorm, r.momentum, "            \
+    "r.nesterov, r.weight_decay, r.lr_schedule, r.status"
 
 /* A sweep's done runs: run_id, the settings in store_setting's order, and
  * the metric (an expression over the run r). */
@@ -186,7 +208,8 @@ const char *const DB_SQL[Q_COUNT] = {
         "  count(CASE WHEN type = 'table' AND name IN "
         "    ('sweeps', 'runs', 'epochs') THEN 1 END), "
         "  count(CASE WHEN type = 'view' AND name = 'summary' THEN 1 END), "
-        "  count(CASE WHEN type = 'table' AND name = 'layer_stats' THEN 1 END) "
+        "  count(CASE WHEN type = 'table' AND name = 'layer_stats' THEN 1 END), "
+        "  (SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'lr_schedule') "
         "FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
     [Q_USER_VERSION] = "PRAGMA user_version",
     [Q_SWEEP_UPSERT] =
@@ -199,9 +222,10 @@ const char *const DB_SQL[Q_COUNT] = {
         "INSERT INTO runs (sweep_id, run_key, activation, alpha, init, "
         "dropout, epochs, seed, batch_size, learning_rate, optimizer, "
         "validation_split, train_limit, model, es_monitor, es_patience, "
-        "es_restore_best) "
+        "es_restore_best, batchnorm, momentum, nesterov, weight_decay, "
+        "lr_schedule) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15, ?16, ?17) "
+        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) "
         "ON CONFLICT (sweep_id, run_key) DO NOTHING",
     [Q_RUN_ID] = "SELECT run_id FROM runs WHERE sweep_id = ?1 AND run_key = ?2",
     [Q_RUN_OWNER] =
@@ -310,6 +334,7 @@ static int read_schema(store *s, schema_state *ss, int *notadb, sw_error *err)
     ss->ours = sqlite3_column_int(st, 1);
     ss->view = sqlite3_column_int(st, 2);
     ss->layers = sqlite3_column_int(st, 3);
+    ss->train_cols = sqlite3_column_int(st, 4);
     db_stmt_done(st);
     st = db_stmt(s, Q_USER_VERSION, "reading the schema version", err);
     if (!st)
@@ -370,7 +395,13 @@ int db_create_schema(store *s, sw_error *err)
         db_fail(s, "upgrading the schema from version 1", err);
         return db_tx_fail(s, err);
     }
-    if ((empty || ss.version < STORE_SCHEMA_VERSION || !ss.view || !ss.layers) &&
+    if (!empty && ss.ours == 3 && !ss.train_cols &&
+        sqlite3_exec(s->db, TRAIN_COLUMNS_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, "adding the training settings' columns", err);
+        return db_tx_fail(s, err);
+    }
+    if ((empty || ss.version < STORE_SCHEMA_VERSION || !ss.view || !ss.layers ||
+         !ss.train_cols) &&
         sqlite3_exec(s->db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(s, "creating the schema", err);
         return db_tx_fail(s, err);

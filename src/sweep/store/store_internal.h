@@ -94,6 +94,8 @@ typedef struct {
     int ours;      /* how many of sweeps, runs, epochs exist */
     int view;      /* summary exists */
     int layers;    /* layer_stats exists */
+    int train_cols; /* runs has the columns of batch norm, momentum, nesterov,
+                       weight decay and lr schedule */
 } schema_state;
 
 /* Reads the schema's state in one read snapshot. *notadb: SQLite said the
