@@ -13,7 +13,9 @@ _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
 _sweep_export_what="summary runs epochs layer_stats"
 _sweep_activations="relu elu leaky_relu prelu"
 _sweep_inits="he glorot"
-_sweep_optimizers="adam sgd"
+_sweep_optimizers="adam sgd adamw rmsprop"
+_sweep_schedules="constant cosine step:"
+_sweep_paddings="valid same"
 
 # The flags of each command, as its --help lists them.
 _sweep_flags()
@@ -28,7 +30,8 @@ _sweep_flags()
     slurm) echo "--array --max-parallel --cpus-per-task --sbatch-arg --db --submit" ;;
     train)
         echo "--data --activation --alpha --init --dropout --epochs --seed --batch-size" \
-             "--learning-rate --optimizer --validation-split --train-limit --threads"
+             "--learning-rate --optimizer --momentum --nesterov --weight-decay" \
+             "--lr-schedule --batchnorm --padding --validation-split --train-limit --threads"
         ;;
     esac
     echo "--help"
@@ -123,9 +126,16 @@ _sweep()
     --activation) list=$_sweep_activations ;;
     --init) list=$_sweep_inits ;;
     --optimizer) list=$_sweep_optimizers ;;
+    --padding) list=$_sweep_paddings ;;
+    --lr-schedule)   # step: takes EVERY:GAMMA after it
+        mapfile -t COMPREPLY < <(compgen -W "$_sweep_schedules" -- "$cur")
+        [[ ${COMPREPLY[0]:-} == step: ]] && compopt -o nospace 2>/dev/null
+        return
+        ;;
     --jobs | -j | --threads | --shard | --baseline | --array | --max-parallel | \
         --cpus-per-task | --sbatch-arg | --alpha | --dropout | --epochs | --seed | \
-        --batch-size | --learning-rate | --lr | --validation-split | --train-limit)
+        --batch-size | --learning-rate | --lr | --validation-split | --train-limit | \
+        --momentum | --weight-decay)
         return # a value of the user's own
         ;;
     esac
