@@ -52,6 +52,11 @@ int grid_shard_of(const char *key, int n);
 /* Short human label, e.g. "elu a=1 he d=0.25 e=25 s=3". */
 void grid_run_label(const run_settings *r, char *buf, size_t size);
 
+/* The settings of a run that differ from the defaults of batch norm and
+ * the optimizer (" adamw wd=0.01 cosine bn", each with a leading space;
+ * "" for none), into buf; returns its length. */
+size_t grid_train_text(const run_settings *r, char *buf, size_t size);
+
 /* The model spec for a run: its model's layers (28x28 input, 10 classes)
  * with its activation, alpha, init, dropout and batch norm. */
 void grid_model_spec(const run_settings *r, model_spec *spec);

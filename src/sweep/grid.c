@@ -366,6 +366,28 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
     snprintf(key, RUN_KEY_LEN + 1, "%016llx", (unsigned long long)mix64(h));
 }
 
+size_t grid_train_text(const run_settings *r, char *buf, size_t size)
+{
+    size_t o = 0;
+    if (size)
+        buf[0] = '\0';
+    if (r->optimizer != OPT_ADAM && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " %s", optim_text(r->optimizer));
+    if (r->momentum != 0 && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " m=%g%s", r->momentum,
+                              r->nesterov ? " nesterov" : "");
+    if (r->weight_decay != 0 && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " wd=%g", r->weight_decay);
+    if (r->lr_schedule.kind != SCHED_CONSTANT && o < size) {
+        char t[64];
+        sched_text(&r->lr_schedule, t, sizeof t);
+        o += (size_t)snprintf(buf + o, size - o, " %s", t);
+    }
+    if (r->batchnorm && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " bn");
+    return o < size ? o : size ? size - 1 : 0;
+}
+
 /* "elu a=1 he d=0.25 e=25 s=3"; no alpha for an activation without one; bs= and lr= only when
  * they differ from the train defaults (250, 0.001), and the model (as
  * "conv=32-64-128;dense=256") only when it is not the default, to keep it
@@ -382,20 +404,8 @@ void grid_run_label(const run_settings *r, char *buf, size_t size)
         o += (size_t)snprintf(extra + o, sizeof extra - o, " bs=%d", r->batch_size);
     if (r->learning_rate != 0.001)
         o += (size_t)snprintf(extra + o, sizeof extra - o, " lr=%g", r->learning_rate);
-    if (r->optimizer != OPT_ADAM && o < sizeof extra)
-        o += (size_t)snprintf(extra + o, sizeof extra - o, " %s", optim_text(r->optimizer));
-    if (r->momentum != 0 && o < sizeof extra)
-        o += (size_t)snprintf(extra + o, sizeof extra - o, " m=%g%s", r->momentum,
-                              r->nesterov ? " nesterov" : "");
-    if (r->weight_decay != 0 && o < sizeof extra)
-        o += (size_t)snprintf(extra + o, sizeof extra - o, " wd=%g", r->weight_decay);
-    if (r->lr_schedule.kind != SCHED_CONSTANT && o < sizeof extra) {
-        char t[64];
-        sched_text(&r->lr_schedule, t, sizeof t);
-        o += (size_t)snprintf(extra + o, sizeof extra - o, " %s", t);
-    }
-    if (r->batchnorm && o < sizeof extra)
-        o += (size_t)snprintf(extra + o, sizeof extra - o, " bn");
+    if (o < sizeof extra)
+        o += grid_train_text(r, extra + o, sizeof extra - o);
     model_shape m = run_model(r);
     if (!model_shape_is_default(&m) && o < sizeof extra) {
         char shape[256];
