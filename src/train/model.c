@@ -502,6 +502,73 @@ static void bn_layer_backward(model *m, const bn_layer *bn, float *dy, int C, lo
                 m->params + bn->gamma_off, bn->saved, C, n);
 }
 
+enum { BN_LANES = 8 };
+
+/* Batch norm's sums for a conv block's channel c, over the pooling winners
+ * only (dy is 0 elsewhere): *sdy = sum dy, *sdyx = sum dy * (x - mean), in
+ * double, winner j in lane j % BN_LANES, so the order depends on the sizes
+ * alone. */
+static void bn_winner_sums(const conv_block *b, int c, int B, const float *gc, float mean,
+                           double *sdy, double *sdyx)
+{
+    const int H = b->oh, W = b->ow, PH = b->ph, PW = b->pw;
+    const long n = (long)B * H * W, np = (long)B * PH * PW;
+    const float *xc = b->bn.x + (long)c * n;
+    const uint8_t *am = b->argmax + (long)c * np;
+    double s[BN_LANES] = {0}, q[BN_LANES] = {0};
+    long j = 0;
+    for (int p = 0; p < B; p++)
+        for (int y = 0; y < PH; y++)
+            for (int x = 0; x < PW; x++, j++) {
+                int a = am[j];
+                float d = xc[(long)p * H * W + (long)(2 * y + a / 2) * W + 2 * x + a % 2] - mean;
+                s[j % BN_LANES] += gc[j];
+                q[j % BN_LANES] += (double)gc[j] * d;
+            }
+    *sdy = *sdyx = 0;
+    for (int l = 0; l < BN_LANES; l++) {
+        *sdy += s[l];
+        *sdyx += q[l];
+    }
+}
+
+/* Max-pool's backward and batch norm's, fused for a conv block: g (C, B,
+ * ph, pw) is the gradient at the pooling winners, dx (C, B, oh, ow) gets
+ * bn_backward's dx = a * (dy - mean(dy) - (x - mean) * k) for dy = g at
+ * the winners and 0 elsewhere: one full pass (x in, dx out) where
+ * maxpool_backward then bn_backward would take three. */
+static void bn_pool_backward(model *m, const conv_block *b, float *dx, const float *g, int B)
+{
+    const int C = b->oc, H = b->oh, W = b->ow, PH = b->ph, PW = b->pw;
+    const long n = (long)B * H * W, np = (long)B * PH * PW;
+    const bn_layer *bn = &b->bn;
+    const float *gamma = m->params + bn->gamma_off;
+    float *dgamma = m->grads + bn->gamma_off, *dbeta = m->grads + bn->beta_off;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float mean = bn->saved[c], inv = bn->saved[C + c];
+        const float *xc = bn->x + (long)c * n, *gc = g + (long)c * np;
+        const uint8_t *am = b->argmax + (long)c * np;
+        float *dxc = dx + (long)c * n;
+        double sdy, sdyx;
+        bn_winner_sums(b, c, B, gc, mean, &sdy, &sdyx);
+        dbeta[c] += (float)sdy;
+        dgamma[c] += (float)(sdyx * inv);
+        const float a = gamma[c] * inv, mdy = (float)(sdy / (double)n);
+        const float k = (float)(sdyx * inv * inv / (double)n);
+        for (long i = 0; i < n; i++)
+            dxc[i] = a * (0.0f - mdy - (xc[i] - mean) * k);
+        long j = 0;
+        for (int p = 0; p < B; p++)
+            for (int y = 0; y < PH; y++)
+                for (int x = 0; x < PW; x++, j++) {
+                    int w = am[j];
+                    long i = (long)p * H * W + (long)(2 * y + w / 2) * W + 2 * x + w % 2;
+                    dxc[i] = a * (gc[j] - mdy - (xc[i] - mean) * k);
+                }
+    }
+}
+
 void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                    uint64_t step)
 {
@@ -579,8 +646,10 @@ static void backward(model *m)
         act_backward(&a, g, b->a_off >= 0 ? m->grads + b->a_off : NULL, g,
                      b->pooled_pre ? b->pooled_pre : b->pooled, b->pooled, b->oc,
                      (long)B * b->ph * b->pw);
-        maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
-        bn_layer_backward(m, &b->bn, g_out, b->oc, n);
+        if (b->bn.x)
+            bn_pool_backward(m, b, g_out, g, B);
+        else
+            maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
         conv_backward(k > 0 ? g_next : NULL, dcol, m->grads + b->w_off, m->grads + b->b_off,
                       g_out, b->col, m->params + b->w_off, B, b->ic, b->h, b->w, b->oc,
                       m->pad);
