@@ -7,7 +7,8 @@
 # new command, flag, axis, metric or value fails that test until it is here.
 
 _sweep_commands="run plan status export compare plot merge slurm train"
-_sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed"
+_sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer"
+_sweep_axes+=" batchnorm momentum nesterov weight_decay lr_schedule seed"
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
 _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
 _sweep_export_what="summary runs epochs layer_stats"

@@ -26,8 +26,10 @@ static const char plot_help[] =
     "  --db PATH      database (default " DEFAULT_DB ")\n"
     "  --sweep NAME   the sweep (default: the only one in the database)\n"
     "  --metric M     val_accuracy (default), val_loss, train_accuracy or train_loss\n"
-    "  --by AXIS      one line per level of AXIS (activation, alpha, init, dropout,\n"
-    "                 epochs, batch_size, learning_rate, optimizer, seed), pooling\n"
+    "  --by AXIS      one line per level of AXIS (activation, alpha, model, init,\n"
+    "                 dropout, epochs, batch_size, learning_rate, optimizer,\n"
+    "                 batchnorm, momentum, nesterov, weight_decay, lr_schedule,\n"
+    "                 seed), pooling\n"
     "                 the runs that differ in other axes (a warning names them);\n"
     "                 default: one line per setting without the seed\n"
     "  -o FILE        .png (pngcairo) or .svg; replaced atomically\n";

@@ -25,6 +25,11 @@ static const struct {
     [RA_BATCH_SIZE] = {"batch_size", STORE_BATCH_SIZE, AXIS_BATCH_SIZE},
     [RA_LEARNING_RATE] = {"learning_rate", STORE_LEARNING_RATE, AXIS_LEARNING_RATE},
     [RA_OPTIMIZER] = {"optimizer", STORE_OPTIMIZER, -1},
+    [RA_BATCHNORM] = {"batchnorm", STORE_BATCHNORM, AXIS_BATCHNORM},
+    [RA_MOMENTUM] = {"momentum", STORE_MOMENTUM, AXIS_MOMENTUM},
+    [RA_NESTEROV] = {"nesterov", STORE_NESTEROV, -1},
+    [RA_WEIGHT_DECAY] = {"weight_decay", STORE_WEIGHT_DECAY, AXIS_WEIGHT_DECAY},
+    [RA_LR_SCHEDULE] = {"lr_schedule", STORE_LR_SCHEDULE, -1},
     [RA_SEED] = {"seed", STORE_SEED, AXIS_SEED},
     [RA_VALIDATION_SPLIT] = {"validation_split", STORE_VALIDATION_SPLIT, -1},
     [RA_TRAIN_LIMIT] = {"train_limit", STORE_TRAIN_LIMIT, -1},
@@ -97,7 +102,8 @@ int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
         if (found < 0)
             return sw_err(err, SW_EINPUT,
                           "sweep %s: unknown axis '%.*s' (axes: activation, alpha, model, init, dropout, "
-                          "epochs, batch_size, learning_rate, optimizer, seed)",
+                          "epochs, batch_size, learning_rate, optimizer, batchnorm, momentum, "
+                          "nesterov, weight_decay, lr_schedule, seed)",
                           cmd, (int)len, p);
         for (int i = 0; i < *n; i++)
             if (axes[i] == found)

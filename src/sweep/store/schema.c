@@ -189,7 +189,8 @@ static const char TRAIN_COLUMNS_SQL[] =
  * the metric (an expression over the run r). */
 #define DONE_RUNS(metric)                                                    \
     "SELECT r.run_id, r.activation, r.alpha, r.model, r.init, r.dropout, "   \
-    "r.epochs, r.batch_size, r.learning_rate, r.optimizer, r.seed, "         \
+    "r.epochs, r.batch_size, r.learning_rate, r.optimizer, r.batchnorm, "    \
+    "r.momentum, r.nesterov, r.weight_decay, r.lr_schedule, r.seed, "        \
     "r.validation_split, r.train_limit, " metric " "                         \
     "FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "                  \
     "WHERE s.name = ?1 AND r.status = ?2 ORDER BY r.run_id"
