@@ -92,9 +92,17 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
 
 /* The optimizer's settings, the schedule and the model's padding from
  * their flags into cfg; a bad value is a usage error naming the flag. */
-static int train_flags(train_config *cfg, double momentum, int nesterov, double wd,
-                       const char *schedule, const char *padding, sw_error *err)
+static int train_flags(train_config *cfg, const char *optim, double momentum, int nesterov,
+                       double wd, const char *schedule, const char *padding, sw_error *err)
 {
+    int o = optim_from_name(optim);
+    if (o < 0) {
+        char names[400];
+        join_table(names, sizeof names, optim_count(), optim_at, ", ", " or ");
+        return sw_err(err, SW_EINPUT, "sweep train: --optimizer must be %s, got '%s'", names,
+                      optim);
+    }
+    cfg->optimizer = (optim_kind)o;
     int takes = cfg->optimizer == OPT_SGD || cfg->optimizer == OPT_RMSPROP;
     if (!(momentum >= 0 && momentum < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --momentum must be in [0, 1), got %g",
@@ -119,6 +127,19 @@ static int train_flags(train_config *cfg, double momentum, int nesterov, double 
     cfg->weight_decay = (float)wd;
     cfg->model.shape.same = strcmp(padding, "same") == 0;
     return SW_OK;
+}
+
+/* The settings of batch norm, padding and the optimizer, when any is set. */
+static void print_train_settings(const train_config *cfg)
+{
+    char sched[64];
+    sched_text(&cfg->schedule, sched, sizeof sched);
+    if (cfg->model.batchnorm || cfg->model.shape.same || cfg->momentum > 0 ||
+        cfg->weight_decay > 0 || cfg->schedule.kind != SCHED_CONSTANT)
+        printf("# batchnorm=%d padding=%s momentum=%g%s weight_decay=%g lr_schedule=%s\n",
+               cfg->model.batchnorm, cfg->model.shape.same ? "same" : "valid",
+               (double)cfg->momentum, cfg->nesterov ? " nesterov" : "",
+               (double)cfg->weight_decay, sched);
 }
 
 int cmd_train(int argc, char **argv, sw_error *err)
@@ -160,7 +181,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
         train_help();
         return 0;
     }
-    int a = act_from_name(act), in = init_from_name(init), o = optim_from_name(optim);
+    int a = act_from_name(act), in = init_from_name(init);
     char names[400];
     if (a < 0) {
         join_table(names, sizeof names, act_count(), act_at, ", ", " or ");
@@ -169,11 +190,6 @@ int cmd_train(int argc, char **argv, sw_error *err)
     if (in < 0) {
         join_table(names, sizeof names, init_count(), init_at, ", ", " or ");
         return sw_err(err, SW_EINPUT, "sweep train: --init must be %s, got '%s'", names, init);
-    }
-    if (o < 0) {
-        join_table(names, sizeof names, optim_count(), optim_at, ", ", " or ");
-        return sw_err(err, SW_EINPUT, "sweep train: --optimizer must be %s, got '%s'", names,
-                      optim);
     }
     if (!(dropout >= 0 && dropout < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --dropout must be in [0, 1), got %g", dropout);
@@ -186,13 +202,12 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.model.alpha = (float)alpha;
     cfg.model.init = (init_kind)in;
     cfg.model.dropout = (float)dropout;
-    cfg.optimizer = (optim_kind)o;
     cfg.learning_rate = (float)lr;
     cfg.batch_size = batch;
     cfg.epochs = epochs;
     cfg.seed = (uint64_t)seed;
     cfg.model.batchnorm = batchnorm;
-    if (train_flags(&cfg, momentum, nesterov, wd, schedule, padding, err) != SW_OK)
+    if (train_flags(&cfg, optim, momentum, nesterov, wd, schedule, padding, err) != SW_OK)
         return err->code;
 
     dataset d;
@@ -204,15 +219,10 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.model.in_w = d.cols;
     cfg.model.in_c = d.channels;
     cfg.model.n_classes = d.n_classes;
-    char sched[64];
-    sched_text(&cfg.schedule, sched, sizeof sched);
     printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
            "train %ld, validation %ld, test %ld\n",
            act, alpha, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
-    if (batchnorm || cfg.model.shape.same || momentum > 0 || wd > 0 ||
-        cfg.schedule.kind != SCHED_CONSTANT)
-        printf("# batchnorm=%d padding=%s momentum=%g%s weight_decay=%g lr_schedule=%s\n",
-               batchnorm, padding, momentum, nesterov ? " nesterov" : "", wd, sched);
+    print_train_settings(&cfg);
     fflush(stdout);
 
     train_hooks hooks = {.ctx = &train, .on_epoch = hook_epoch};

@@ -156,6 +156,38 @@ static uint64_t run_hash(const run_settings *r)
 }
 
 
+/* The run at the odometer's position idx, with the settings its
+ * activation or optimizer ignores set to none (as alpha for relu). */
+static run_settings make_run(const sweep_config *c, const int *idx)
+{
+    run_settings r = {
+        .activation = (act_kind)c->axis[AXIS_ACTIVATION].v[idx[AXIS_ACTIVATION]],
+        .alpha = c->axis[AXIS_ALPHA].v[idx[AXIS_ALPHA]],
+        .init = (init_kind)c->axis[AXIS_INIT].v[idx[AXIS_INIT]],
+        .dropout = c->axis[AXIS_DROPOUT].v[idx[AXIS_DROPOUT]],
+        .epochs = (int)c->axis[AXIS_EPOCHS].v[idx[AXIS_EPOCHS]],
+        .seed = (long long)c->axis[AXIS_SEED].v[idx[AXIS_SEED]],
+        .batch_size = (int)c->axis[AXIS_BATCH_SIZE].v[idx[AXIS_BATCH_SIZE]],
+        .learning_rate = c->axis[AXIS_LEARNING_RATE].v[idx[AXIS_LEARNING_RATE]],
+        .optimizer = (optim_kind)c->axis[AXIS_OPTIMIZER].v[idx[AXIS_OPTIMIZER]],
+        .momentum = c->axis[AXIS_MOMENTUM].v[idx[AXIS_MOMENTUM]],
+        .weight_decay = c->axis[AXIS_WEIGHT_DECAY].v[idx[AXIS_WEIGHT_DECAY]],
+        .lr_schedule = c->schedules[(int)c->axis[AXIS_LR_SCHEDULE].v[idx[AXIS_LR_SCHEDULE]]].s,
+        .batchnorm = c->axis[AXIS_BATCHNORM].v[idx[AXIS_BATCHNORM]] != 0,
+        .validation_split = c->validation_split,
+        .train_limit = c->train_limit,
+        .model = c->models[(int)c->axis[AXIS_MODEL].v[idx[AXIS_MODEL]]].shape,
+        .early_stopping = c->early_stopping,
+    };
+    if (!takes_alpha(r.activation))
+        r.alpha = NAN;
+    /* as alpha for relu: a setting the optimizer ignores is none */
+    if (r.optimizer != OPT_SGD && r.optimizer != OPT_RMSPROP)
+        r.momentum = 0;
+    r.nesterov = c->nesterov && r.optimizer == OPT_SGD && r.momentum > 0;
+    return r;
+}
+
 int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *err)
 {
     const char *path = c->path ? c->path : "<config>";
@@ -197,31 +229,7 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
 
     int idx[AXIS_COUNT] = {0}, count = 0;
     for (;;) {
-        run_settings r = {
-            .activation = (act_kind)c->axis[AXIS_ACTIVATION].v[idx[AXIS_ACTIVATION]],
-            .alpha = c->axis[AXIS_ALPHA].v[idx[AXIS_ALPHA]],
-            .init = (init_kind)c->axis[AXIS_INIT].v[idx[AXIS_INIT]],
-            .dropout = c->axis[AXIS_DROPOUT].v[idx[AXIS_DROPOUT]],
-            .epochs = (int)c->axis[AXIS_EPOCHS].v[idx[AXIS_EPOCHS]],
-            .seed = (long long)c->axis[AXIS_SEED].v[idx[AXIS_SEED]],
-            .batch_size = (int)c->axis[AXIS_BATCH_SIZE].v[idx[AXIS_BATCH_SIZE]],
-            .learning_rate = c->axis[AXIS_LEARNING_RATE].v[idx[AXIS_LEARNING_RATE]],
-            .optimizer = (optim_kind)c->axis[AXIS_OPTIMIZER].v[idx[AXIS_OPTIMIZER]],
-            .momentum = c->axis[AXIS_MOMENTUM].v[idx[AXIS_MOMENTUM]],
-            .weight_decay = c->axis[AXIS_WEIGHT_DECAY].v[idx[AXIS_WEIGHT_DECAY]],
-            .lr_schedule = c->schedules[(int)c->axis[AXIS_LR_SCHEDULE].v[idx[AXIS_LR_SCHEDULE]]].s,
-            .batchnorm = c->axis[AXIS_BATCHNORM].v[idx[AXIS_BATCHNORM]] != 0,
-            .validation_split = c->validation_split,
-            .train_limit = c->train_limit,
-            .model = c->models[(int)c->axis[AXIS_MODEL].v[idx[AXIS_MODEL]]].shape,
-            .early_stopping = c->early_stopping,
-        };
-        if (!takes_alpha(r.activation))
-            r.alpha = NAN;
-        /* as alpha for relu: a setting the optimizer ignores is none */
-        if (r.optimizer != OPT_SGD && r.optimizer != OPT_RMSPROP)
-            r.momentum = 0;
-        r.nesterov = c->nesterov && r.optimizer == OPT_SGD && r.momentum > 0;
+        run_settings r = make_run(c, idx);
         if (!excluded(c, &r)) {
             /* Duplicates keep their first occurrence. The alphas of an
              * activation without alpha never get here (the odometer skips

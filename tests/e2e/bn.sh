@@ -51,14 +51,17 @@ wait_epochs() {  # DB N: until the database holds N epoch rows (at most ~120 s)
     done
     return 1
 }
-for at in 1 2; do
+# killed after its first epoch (again from scratch if the kill came too late)
+for _ in 1 2 3 4 5; do
+    rm -rf k.db k.db-*
     "$SWEEP" run bn.yaml --db k.db --jobs 1 --threads 2 >/dev/null 2>&1 &
     pid=$!
-    wait_epochs k.db $at
+    wait_epochs k.db 1
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
+    [ "$(q k.db 'SELECT count(*) FROM epochs')" -lt 4 ] && break
 done
-check "a checkpoint was left by the killed run" [ -n "$(ls k.db-checkpoints 2>/dev/null)" ]
+check "killed mid-run, leaving a checkpoint" [ -n "$(ls k.db-checkpoints 2>/dev/null)" ]
 "$SWEEP" run bn.yaml --db k.db --jobs 1 --threads 1 >/dev/null 2>&1
 check "resumed after kill -9 exits 0" [ $? -eq 0 ]
 check "bit-identical after kill -9 and resume" [ "$(q k.db "$dump")" = "$ref" ]
