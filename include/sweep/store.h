@@ -15,9 +15,10 @@
 #include "train/trainer.h"
 
 /* 2: layer_stats; runs.model, es_monitor, es_patience, es_restore_best,
- * best_epoch, stopped_epoch. A version 1 database is upgraded in place
- * when it is opened with write access. */
-#define STORE_SCHEMA_VERSION 2
+ * best_epoch, stopped_epoch. 3: runs.data_format, label, augment,
+ * val_limit, test_limit; the classes table. An older database is upgraded
+ * in place when it is opened with write access. */
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct store store;
 
@@ -33,6 +34,11 @@ void store_close(store *s);
  * updated to the latest). */
 int store_sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
                        sw_error *err);
+/* Replaces the sweep's class names with names[0..n-1] (n 0 or names NULL:
+ * none), in one transaction. */
+int store_classes_put(store *s, long long sweep_id, const char *const *names, int n,
+                      sw_error *err);
+
 /* Finds a sweep by name; *sweep_id = 0 if absent. */
 int store_sweep_find(store *s, const char *name, long long *sweep_id,
                      sw_error *err);
@@ -122,6 +128,12 @@ void store_names_free(char **names, int n);
 int store_sweep_config(store *s, const char *sweep, char **text, char **path,
                        sw_error *err);
 
+/* The class names of the sweep's data, recorded by store_classes_put:
+ * (*names)[k] is class k's name, NULL for a class without one; *n is 0
+ * (and *names NULL) when none are stored or there is no such sweep.
+ * Free with store_names_free. */
+int store_class_names(store *s, const char *sweep, char ***names, int *n, sw_error *err);
+
 /* How many of the sweep's runs are not done. */
 int store_count_not_done(store *s, const char *sweep, int *n, sw_error *err);
 
@@ -137,7 +149,8 @@ typedef struct {
 typedef enum {
     STORE_ACTIVATION, STORE_ALPHA, STORE_MODEL, STORE_INIT, STORE_DROPOUT,
     STORE_EPOCHS, STORE_BATCH_SIZE, STORE_LEARNING_RATE, STORE_OPTIMIZER,
-    STORE_SEED, STORE_VALIDATION_SPLIT, STORE_TRAIN_LIMIT, STORE_SETTING_COUNT
+    STORE_SEED, STORE_VALIDATION_SPLIT, STORE_TRAIN_LIMIT, STORE_DATA_FORMAT,
+    STORE_LABEL, STORE_AUGMENT, STORE_VAL_LIMIT, STORE_TEST_LIMIT, STORE_SETTING_COUNT
 } store_setting;
 
 /* A number per run. */

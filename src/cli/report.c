@@ -28,6 +28,11 @@ static const struct {
     [RA_SEED] = {"seed", STORE_SEED, AXIS_SEED},
     [RA_VALIDATION_SPLIT] = {"validation_split", STORE_VALIDATION_SPLIT, -1},
     [RA_TRAIN_LIMIT] = {"train_limit", STORE_TRAIN_LIMIT, -1},
+    [RA_DATA_FORMAT] = {"data_format", STORE_DATA_FORMAT, -1},
+    [RA_LABEL] = {"label", STORE_LABEL, -1},
+    [RA_AUGMENT] = {"augment", STORE_AUGMENT, -1},
+    [RA_VAL_LIMIT] = {"val_limit", STORE_VAL_LIMIT, -1},
+    [RA_TEST_LIMIT] = {"test_limit", STORE_TEST_LIMIT, -1},
 };
 
 const char *rep_axis_name(rep_axis a)
@@ -97,7 +102,8 @@ int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
         if (found < 0)
             return sw_err(err, SW_EINPUT,
                           "sweep %s: unknown axis '%.*s' (axes: activation, alpha, model, init, dropout, "
-                          "epochs, batch_size, learning_rate, optimizer, seed)",
+                          "epochs, batch_size, learning_rate, optimizer, seed, validation_split, "
+                          "train_limit, data_format, label, augment, val_limit, test_limit)",
                           cmd, (int)len, p);
         for (int i = 0; i < *n; i++)
             if (axes[i] == found)

@@ -63,6 +63,7 @@ const char *test_tmpdir(void)
 void suite_base(void);
 /* Suites of issue #13's kernels (tests/unit/test_bn.c, test_golden_train.c). */
 void suite_bn(void);
+void suite_cifar(void);
 void suite_golden_train(void);
 
 static const struct {
@@ -78,6 +79,7 @@ static const struct {
     {"bn", suite_bn},
     {"golden_train", suite_golden_train},
     {"act_smooth", suite_act_smooth},
+    {"cifar", suite_cifar},
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
  *                reals with bounds, strings, booleans
  *   axes.c       grid axes: lists, seed ranges, repeats, run count
  *   models.c     model mappings and their fit to the images
+ *   data.c       the data section: folder, format, label, limits, augment
  *   sections.c   the top level: name, data, train, model, grid, exclude
  *   config.c     the public API: load, parse, free */
 #ifndef SWEEP_CONFIG_INTERNAL_H
@@ -131,6 +132,12 @@ int cfg_has_value(const axis_values *ax, double v);
 int cfg_parse_model(parser *p, const ynode *n, config_model *m, int fit);
 /* model: at the top level (one model) or as a grid axis (one or a list). */
 int cfg_parse_models(parser *p, const ynode *key, const ynode *val, sweep_config *c);
+
+/* ------------------------------------------------------------------ */
+/* The data section (data.c).                                          */
+
+/* data: into c (whose defaults are set); map is not null. */
+int cfg_parse_data(parser *p, const ynode *map, sweep_config *c);
 
 /* ------------------------------------------------------------------ */
 /* Sections (sections.c).                                              */

@@ -19,7 +19,7 @@
 #define SETTING_COLUMNS                                                      \
     "sweep, activation, alpha, init, dropout, epochs, batch_size, "          \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
-    "early_stopping"
+    "early_stopping, data_format, label, augment, val_limit, test_limit"
 
 /* The model of every run before schema version 2: the blog's. */
 #define DEFAULT_MODEL_TEXT "conv=32-64;dense=256"
@@ -69,7 +69,22 @@ static const char SCHEMA_SQL[] =
     "  es_restore_best INTEGER,\n"
     "  best_epoch INTEGER,\n"
     "  stopped_epoch INTEGER,\n"
+    /* version 3, in the order the upgrade appends them: the data's format,
+     * CIFAR-100's labelling (NULL otherwise), augmentation ("crop=4,flip",
+     * NULL when off) and evaluation limits (0: the whole set) */
+    "  data_format TEXT NOT NULL DEFAULT 'idx',\n"
+    "  label TEXT,\n"
+    "  augment TEXT,\n"
+    "  val_limit INTEGER NOT NULL DEFAULT 0,\n"
+    "  test_limit INTEGER NOT NULL DEFAULT 0,\n"
     "  UNIQUE (sweep_id, run_key)\n"
+    ");\n"
+    /* the class names of a sweep's data, when the data has them (CIFAR) */
+    "CREATE TABLE IF NOT EXISTS classes (\n"
+    "  sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id) ON DELETE CASCADE,\n"
+    "  class INTEGER NOT NULL CHECK (class >= 0),\n"
+    "  name TEXT NOT NULL,\n"
+    "  PRIMARY KEY (sweep_id, class)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS epochs (\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,\n"
@@ -100,6 +115,7 @@ static const char SCHEMA_SQL[] =
     "  SELECT s.name AS sweep, r.run_id, r.activation, r.alpha, r.init,\n"
     "         r.dropout, r.epochs, r.batch_size, r.learning_rate, r.optimizer,\n"
     "         r.validation_split, r.train_limit, r.model,\n"
+    "         r.data_format, r.label, r.augment, r.val_limit, r.test_limit,\n"
     "         CASE WHEN r.es_monitor IS NOT NULL THEN r.es_monitor ||\n"
     "           ';patience=' || r.es_patience ||\n"
     "           CASE WHEN r.es_restore_best THEN ';restore_best' ELSE '' END\n"
@@ -155,20 +171,33 @@ static const char UPGRADE_1_SQL[] =
     "ALTER TABLE runs ADD COLUMN stopped_epoch INTEGER;\n"
     "DROP VIEW IF EXISTS summary;\n";
 
+/* Version 2 to 3: the data columns (every earlier run read IDX files,
+ * without augmentation, on whole evaluation sets); SCHEMA_SQL then adds
+ * the classes table and the view with the new columns. */
+static const char UPGRADE_2_SQL[] =
+    "ALTER TABLE runs ADD COLUMN data_format TEXT NOT NULL DEFAULT 'idx';\n"
+    "ALTER TABLE runs ADD COLUMN label TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN augment TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN val_limit INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE runs ADD COLUMN test_limit INTEGER NOT NULL DEFAULT 0;\n"
+    "DROP VIEW IF EXISTS summary;\n";
+
 /* ----------------------------------------------------------- statements */
 
 #define RUN_SETTINGS_COLUMNS                                                 \
     "r.run_id, r.run_key, r.activation, r.alpha, r.init, r.dropout, "        \
     "r.epochs, r.seed, r.batch_size, r.learning_rate, r.optimizer, "         \
     "r.validation_split, r.train_limit, r.model, r.es_monitor, "            \
-    "r.es_patience, r.es_restore_best, r.status"
+    "r.es_patience, r.es_restore_best, r.data_format, r.label, r.augment, "  \
+    "r.val_limit, r.test_limit, r.status"
 
 /* A sweep's done runs: run_id, the settings in store_setting's order, and
  * the metric (an expression over the run r). */
 #define DONE_RUNS(metric)                                                    \
     "SELECT r.run_id, r.activation, r.alpha, r.model, r.init, r.dropout, "   \
     "r.epochs, r.batch_size, r.learning_rate, r.optimizer, r.seed, "         \
-    "r.validation_split, r.train_limit, " metric " "                         \
+    "r.validation_split, r.train_limit, r.data_format, r.label, "            \
+    "r.augment, r.val_limit, r.test_limit, " metric " "                      \
     "FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "                  \
     "WHERE s.name = ?1 AND r.status = ?2 ORDER BY r.run_id"
 
@@ -199,9 +228,9 @@ const char *const DB_SQL[Q_COUNT] = {
         "INSERT INTO runs (sweep_id, run_key, activation, alpha, init, "
         "dropout, epochs, seed, batch_size, learning_rate, optimizer, "
         "validation_split, train_limit, model, es_monitor, es_patience, "
-        "es_restore_best) "
+        "es_restore_best, data_format, label, augment, val_limit, test_limit) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15, ?16, ?17) "
+        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) "
         "ON CONFLICT (sweep_id, run_key) DO NOTHING",
     [Q_RUN_ID] = "SELECT run_id FROM runs WHERE sweep_id = ?1 AND run_key = ?2",
     [Q_RUN_OWNER] =
@@ -270,6 +299,11 @@ const char *const DB_SQL[Q_COUNT] = {
         "  JOIN sweeps s ON s.sweep_id = r.sweep_id "
         "WHERE ?1 IS NULL OR s.name = ?1 "
         "ORDER BY s.name, r.run_id, l.epoch, l.layer",
+    [Q_CLASSES_CLEAR] = "DELETE FROM classes WHERE sweep_id = ?1",
+    [Q_CLASS_PUT] = "INSERT INTO classes (sweep_id, class, name) VALUES (?1, ?2, ?3)",
+    [Q_CLASS_NAMES] =
+        "SELECT c.class, c.name FROM classes c JOIN sweeps s ON s.sweep_id = c.sweep_id "
+        "WHERE s.name = ?1 ORDER BY c.class",
     [Q_SWEEP_NAMES] = "SELECT name FROM sweeps ORDER BY name",
     [Q_SWEEP_CONFIG] = "SELECT config_text, config_path FROM sweeps WHERE name = ?1",
     /* ?2: the name of RUN_DONE, here and below */
@@ -368,6 +402,11 @@ int db_create_schema(store *s, sw_error *err)
     if (!empty && ss.version == 1 &&
         sqlite3_exec(s->db, UPGRADE_1_SQL, NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(s, "upgrading the schema from version 1", err);
+        return db_tx_fail(s, err);
+    }
+    if (!empty && ss.version >= 1 && ss.version <= 2 &&
+        sqlite3_exec(s->db, UPGRADE_2_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(s, "upgrading the schema from version 2", err);
         return db_tx_fail(s, err);
     }
     if ((empty || ss.version < STORE_SCHEMA_VERSION || !ss.view || !ss.layers) &&

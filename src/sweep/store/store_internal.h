@@ -16,6 +16,7 @@
  *   epochs.c  epochs with their layer statistics, the status counts
  *   export.c  CSV export
  *   query.c   the typed reads behind compare, plot and merge's report
+ *   classes.c the class names of a sweep's data
  *   merge.c   uniting shard databases */
 #ifndef SWEEP_STORE_INTERNAL_H
 #define SWEEP_STORE_INTERNAL_H
@@ -37,6 +38,7 @@ enum {
     Q_HEARTBEAT, Q_RUN_FINISH, Q_STATUS, Q_EXPORT_SUMMARY, Q_EXPORT_RUNS,
     Q_EXPORT_EPOCHS, Q_LAYER_PUT, Q_EXPORT_LAYERS,
     Q_SWEEP_NAMES, Q_SWEEP_CONFIG, Q_NOT_DONE,
+    Q_CLASSES_CLEAR, Q_CLASS_PUT, Q_CLASS_NAMES,
     /* a sweep's done runs, one statement per store_run_metric */
     Q_DONE_RUNS,
     /* the epochs of a sweep's done runs, one per store_epoch_metric */
