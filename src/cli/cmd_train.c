@@ -48,8 +48,12 @@ static void train_help(void)
     printf("usage: sweep train [FLAGS]\n\n"
            "Trains one model (the blog's CNN: conv [32, 64], dense [256]) and prints\n"
            "one line per epoch, then the test scores. Nothing is recorded.\n\n"
-           "  --data DIR              MNIST-format folder (default $SWEEP_DATA, else\n"
-           "                          " DEFAULT_DATA_DIR ")\n");
+           "  --data DIR              data folder: IDX (MNIST-format) or CIFAR binary batches\n"
+           "                          (default $SWEEP_DATA, else " DEFAULT_DATA_DIR ")\n"
+           "  --format NAME           auto | idx | cifar10 | cifar100 (default auto: by the\n"
+           "                          file names)\n"
+           "  --label NAME            fine | coarse: CIFAR-100's 100 classes or 20\n"
+           "                          superclasses (default fine)\n");
     model_spec def;
     model_spec_default(&def);
     help_names("--activation NAME", act_count(), act_at, act_name(def.act));
@@ -63,7 +67,40 @@ static void train_help(void)
     help_names("--optimizer NAME", optim_count(), optim_at, optim_name(OPT_ADAM));
     printf("  --validation-split X    last fraction of the training set (default 0.2)\n"
            "  --train-limit N         train on the first N training images (0 = all)\n"
+           "  --val-limit N           validate on the first N validation images (0 = all)\n"
+           "  --test-limit N          test on the first N test images (0 = all)\n"
+           "  --augment SPEC          training only: crop=P (zero-pad by P <= 16, crop back\n"
+           "                          at a random offset), flip (mirror half the images),\n"
+           "                          or both as crop=4,flip (default none)\n"
            "  --threads N             OpenMP threads (default: all cores)\n");
+}
+
+/* --augment: "crop=P", "flip", "crop=P,flip" (either order) or "none". */
+static int parse_augment(const char *spec, data_augment *a, sw_error *err)
+{
+    memset(a, 0, sizeof *a);
+    if (strcmp(spec, "none") == 0)
+        return SW_OK;
+    for (const char *p = spec;;) {
+        size_t len = strcspn(p, ",");
+        char *end;
+        if (len == 4 && strncmp(p, "flip", 4) == 0 && !a->flip) {
+            a->flip = 1;
+        } else if (len > 5 && strncmp(p, "crop=", 5) == 0 && !a->crop &&
+                   p[5] >= '0' && p[5] <= '9') {
+            long v = strtol(p + 5, &end, 10);
+            if (end != p + len || v < 1 || v > AUGMENT_MAX_CROP)
+                return sw_err(err, SW_EINPUT, "sweep train: --augment crop must be 1..%d "
+                              "pixels, got '%.*s'", AUGMENT_MAX_CROP, (int)len, p);
+            a->crop = (int)v;
+        } else {
+            return sw_err(err, SW_EINPUT, "sweep train: --augment must be crop=P, flip, "
+                          "crop=P,flip or none, got '%s'", spec);
+        }
+        if (!p[len])
+            return SW_OK;
+        p += len + 1;
+    }
 }
 
 static void print_epoch(void *ctx, int epoch, const epoch_metrics *m)
@@ -90,7 +127,8 @@ int cmd_train(int argc, char **argv, sw_error *err)
                *init = init_name(cfg.model.init), *optim = optim_name(OPT_ADAM);
     double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2;
     int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
-    const char *pos[1];
+    int val_limit = 0, test_limit = 0;
+    const char *pos[1], *format = "auto", *label = NULL, *augment = "none";
     const cli_option opts[] = {
         {"--data", NULL, OPT_STRING, &data_dir},
         {"--activation", NULL, OPT_STRING, &act},
@@ -104,6 +142,11 @@ int cmd_train(int argc, char **argv, sw_error *err)
         {"--optimizer", NULL, OPT_STRING, &optim},
         {"--validation-split", NULL, OPT_DOUBLE, &split},
         {"--train-limit", NULL, OPT_INT, &train_limit},
+        {"--val-limit", NULL, OPT_INT, &val_limit},
+        {"--test-limit", NULL, OPT_INT, &test_limit},
+        {"--format", NULL, OPT_STRING, &format},
+        {"--label", NULL, OPT_STRING, &label},
+        {"--augment", NULL, OPT_STRING, &augment},
         {"--threads", NULL, OPT_INT, &threads},
         {NULL, NULL, 0, NULL},
     };
@@ -135,6 +178,21 @@ int cmd_train(int argc, char **argv, sw_error *err)
     if (epochs < 1 || batch < 1 || !(lr > 0) || !(split > 0 && split < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --epochs and --batch-size must be positive, "
                                       "--learning-rate > 0, --validation-split in (0, 1)");
+    int fmt = dataset_format_parse(format), lab = label ? cifar_label_parse(label) : CIFAR_FINE;
+    if (fmt < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --format must be auto, idx, cifar10 or "
+                      "cifar100, got '%s'", format);
+    if (lab < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --label must be fine or coarse, got '%s'",
+                      label);
+    if (label && fmt != DATA_AUTO && fmt != DATA_CIFAR100)
+        return sw_err(err, SW_EINPUT, "sweep train: --label is for CIFAR-100, but --format is "
+                      "%s", format);
+    if (train_limit < 0 || val_limit < 0 || test_limit < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --train-limit, --val-limit and "
+                      "--test-limit must be >= 0");
+    if (parse_augment(augment, &cfg.augment, err) != SW_OK)
+        return err->code;
     cfg.model.act = (act_kind)a;
     cfg.model.alpha = (float)alpha;
     cfg.model.init = (init_kind)in;
@@ -146,17 +204,32 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.seed = (uint64_t)seed;
 
     dataset d;
-    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE, err) != SW_OK)
+    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, (dataset_format)fmt,
+                     (cifar_label)lab, err) != SW_OK)
         return err->code;
+    if (label && d.format != DATA_CIFAR100) {
+        sw_err(err, SW_EINPUT, "sweep train: --label is for CIFAR-100, but %s holds %s", d.dir,
+               dataset_format_name(d.format));
+        dataset_free(&d);
+        return err->code;
+    }
     data_split train, val, test;
-    dataset_split(&d, &(data_split_opts){split, train_limit, 0, 0}, &train, &val, &test, NULL);
+    if (dataset_split(&d, &(data_split_opts){split, train_limit, val_limit, test_limit}, &train,
+                      &val, &test, err) != SW_OK) {
+        dataset_free(&d);
+        return err->code;
+    }
+    fprintf(stderr, "sweep: data: %s: %s, %dx%dx%d, %d classes\n", d.dir, d.found, d.channels,
+            d.rows, d.cols, d.n_classes);
     cfg.model.in_h = d.rows;
     cfg.model.in_w = d.cols;
     cfg.model.in_c = d.channels;
     cfg.model.n_classes = d.n_classes;
-    printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
+    printf("# %s alpha=%g init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s%s%s; "
            "train %ld, validation %ld, test %ld\n",
-           act, alpha, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
+           act, alpha, init, dropout, epochs, seed, batch, lr, optim,
+           data_augment_active(&cfg.augment) ? " augment=" : "",
+           data_augment_active(&cfg.augment) ? augment : "", train.n, val.n, test.n);
     fflush(stdout);
 
     train_hooks hooks = {.ctx = &train, .on_epoch = hook_epoch};
