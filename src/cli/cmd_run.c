@@ -110,6 +110,29 @@ static int check_splits(sweep_input *in, sw_error *err)
     return SW_OK;
 }
 
+/* The data as the config asks. A coarse label on a folder that turns out
+ * not to be CIFAR-100 fails in dataset_load before reading anything; it is
+ * then loaded with fine labels so that config_check_data names the place
+ * of the label in the config. */
+static int load_data(sweep_input *in, sw_error *err)
+{
+    const sweep_config *c = &in->cfg;
+    int rc = dataset_load(&in->data, c->data_dir, (dataset_format)c->data_format,
+                          (cifar_label)c->data_label, err);
+    if (rc == SW_EINPUT && c->label_line > 0 && c->data_label != CIFAR_FINE &&
+        c->data_format == DATA_AUTO) {
+        sw_error again = {0};
+        if (dataset_load(&in->data, c->data_dir, DATA_AUTO, CIFAR_FINE, &again) == SW_OK &&
+            in->data.format == DATA_CIFAR100)
+            dataset_free(&in->data);   /* not the label's fault: keep the first error */
+    }
+    if (rc != SW_OK && in->data.n_train > 0)
+        *err = (sw_error){0};   /* the placed message below replaces it */
+    if (rc == SW_OK || in->data.n_train > 0)
+        rc = config_check_data(c, &in->data, err);
+    return rc;
+}
+
 /* Loads config, grid, data and keys; keeps only the shard's runs. Says on
  * stderr what was found in the data folder. */
 static int load_input(sweep_input *in, const char *path, int shard, int shards, sw_error *err)
@@ -117,9 +140,7 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     memset(in, 0, sizeof *in);
     if (config_load(&in->cfg, path, err) != SW_OK ||
         grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
-        dataset_load(&in->data, in->cfg.data_dir, (dataset_format)in->cfg.data_format,
-                     (cifar_label)in->cfg.data_label, err) != SW_OK ||
-        config_check_data(&in->cfg, &in->data, err) != SW_OK ||
+        load_data(in, err) != SW_OK ||
         config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK ||
         check_splits(in, err) != SW_OK)
         goto fail;
