@@ -134,5 +134,11 @@ check "compare --by val_limit,test_limit" grep -q "150" by2.out
 "$SWEEP" compare --db c100.db --sweep c100 --by data_format,label >by3.out 2>&1
 check "compare --by data_format,label" grep -q "cifar100.*fine" by3.out
 
+# ---- configs/cifar10_elu.yaml is ready for a CIFAR-10 folder
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+sed "s|^\(  dir:\).*|\1 $T/c10|" "$ROOT/configs/cifar10_elu.yaml" >elu.yaml
+check "configs/cifar10_elu.yaml plans on a CIFAR-10 folder" \
+    bash -c "'$SWEEP' plan elu.yaml --db none.db 2>&1 | grep -q 'cifar10_elu: 6 runs, 6 new'"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
