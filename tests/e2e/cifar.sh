@@ -7,6 +7,7 @@
 set -u
 . "$(dirname "$0")/lib/common.sh"
 CIFAR=$(dirname "$SWEEP")/synth_cifar
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/sweep-cifar.XXXXXX")
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -135,7 +136,6 @@ check "compare --by val_limit,test_limit" grep -q "150" by2.out
 check "compare --by data_format,label" grep -q "cifar100.*fine" by3.out
 
 # ---- configs/cifar10_elu.yaml is ready for a CIFAR-10 folder
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 sed "s|^\(  dir:\).*|\1 $T/c10|" "$ROOT/configs/cifar10_elu.yaml" >elu.yaml
 check "configs/cifar10_elu.yaml plans on a CIFAR-10 folder" \
     bash -c "'$SWEEP' plan elu.yaml --db none.db 2>&1 | grep -q 'cifar10_elu: 6 runs, 6 new'"
