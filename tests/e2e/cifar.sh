@@ -135,6 +135,22 @@ check "compare --by val_limit,test_limit" grep -q "150" by2.out
 "$SWEEP" compare --db c100.db --sweep c100 --by data_format,label >by3.out 2>&1
 check "compare --by data_format,label" grep -q "cifar100.*fine" by3.out
 
+# ---- a version 2 database gains the data columns; its runs keep their keys
+cp c10.db old.db
+q old.db "DROP VIEW summary; DROP TABLE classes; ALTER TABLE runs DROP COLUMN data_format;
+    ALTER TABLE runs DROP COLUMN label; ALTER TABLE runs DROP COLUMN augment;
+    ALTER TABLE runs DROP COLUMN val_limit; ALTER TABLE runs DROP COLUMN test_limit;
+    PRAGMA user_version = 2"
+"$SWEEP" run c10.yaml --db old.db >/dev/null 2>old.err
+check "version 2 database: its done run is not trained again" grep -q "all 1 runs already done" old.err
+check "version 2 database upgraded to 3 with the columns" \
+    [ "$(q old.db "PRAGMA user_version; SELECT val_limit, test_limit, augment IS NULL FROM runs" | paste -sd' ')" = "3 0|0|1" ]
+
+# ---- merge keeps the data settings
+"$SWEEP" merge merged.db aug1.db >/dev/null 2>&1
+check "merge keeps augment and the limits" \
+    [ "$(q merged.db "SELECT data_format, augment, val_limit FROM runs")" = "cifar10|crop=4,flip|60" ]
+
 # ---- configs/cifar10_elu.yaml is ready for a CIFAR-10 folder
 sed "s|^\(  dir:\).*|\1 $T/c10|" "$ROOT/configs/cifar10_elu.yaml" >elu.yaml
 check "configs/cifar10_elu.yaml plans on a CIFAR-10 folder" \

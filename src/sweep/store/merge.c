@@ -32,19 +32,21 @@ enum {
 
 /* The first four read an input, the others the output. The runs columns
  * are read and written in this order: run_key (0), the settings (1-15),
- * then the state, status (16) to stopped_epoch (29). */
+ * then the state, status (16) to stopped_epoch (29), then the data
+ * settings of schema version 3 (30-34), copied with the state. */
 #define MERGE_RUN_COLUMNS                                                    \
     "run_key, activation, alpha, init, dropout, epochs, seed, batch_size, "  \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
     "es_monitor, es_patience, es_restore_best, status, "                     \
     "started_at, finished_at, wall_seconds, threads, test_loss, "            \
     "test_accuracy, error, diverged_epoch, host, pid, heartbeat_at, "        \
-    "best_epoch, stopped_epoch"
+    "best_epoch, stopped_epoch, data_format, label, augment, val_limit, "    \
+    "test_limit"
 #define MERGE_COL_STATUS 16
 #define MERGE_COL_TEST_LOSS 21
 #define MERGE_COL_ERROR 23
-#define MERGE_COL_RUN_ID 30
-#define MERGE_N_COLS 30
+#define MERGE_COL_RUN_ID 35
+#define MERGE_N_COLS 35
 
 static const char *const MERGE_SQL[M_COUNT] = {
     [M_IN_SWEEPS] = "SELECT sweep_id, name, config_path, config_text, created_at "
@@ -63,12 +65,13 @@ static const char *const MERGE_SQL[M_COUNT] = {
     [M_RUN_PUT] = "INSERT INTO runs (sweep_id, " MERGE_RUN_COLUMNS ") VALUES (?1, "
                   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
-                  "?30, ?31)",
+                  "?30, ?31, ?32, ?33, ?34, ?35, ?36)",
     [M_RUN_SET] = "UPDATE runs SET status = ?2, started_at = ?3, finished_at = ?4, "
                   "wall_seconds = ?5, threads = ?6, test_loss = ?7, test_accuracy = ?8, "
                   "error = ?9, diverged_epoch = ?10, host = ?11, pid = ?12, "
-                  "heartbeat_at = ?13, best_epoch = ?14, stopped_epoch = ?15 "
-                  "WHERE run_id = ?1",
+                  "heartbeat_at = ?13, best_epoch = ?14, stopped_epoch = ?15, "
+                  "data_format = ?16, label = ?17, augment = ?18, val_limit = ?19, "
+                  "test_limit = ?20 WHERE run_id = ?1",
     [M_EPOCHS_DEL] = "DELETE FROM epochs WHERE run_id = ?1",
     [M_EPOCH_PUT] = "INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, "
                     "val_loss, val_accuracy, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
