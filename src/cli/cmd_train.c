@@ -119,18 +119,61 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
     return SW_OK;
 }
 
+/* The data flags, as given. */
+typedef struct {
+    const char *dir, *format, *label, *augment;
+    double split;
+    int train_limit, val_limit, test_limit;
+} data_flags;
+
+/* Checks the data flags, loads the data and splits it; says on stderr what
+ * was found. On success d holds the data (dataset_free it). */
+static int load_data(const data_flags *f, data_augment *aug, dataset *d, data_split *train,
+                     data_split *val, data_split *test, sw_error *err)
+{
+    int fmt = dataset_format_parse(f->format);
+    int lab = f->label ? cifar_label_parse(f->label) : CIFAR_FINE;
+    if (fmt < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --format must be auto, idx, cifar10 or "
+                      "cifar100, got '%s'", f->format);
+    if (lab < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --label must be fine or coarse, got '%s'",
+                      f->label);
+    if (f->label && fmt != DATA_AUTO && fmt != DATA_CIFAR100)
+        return sw_err(err, SW_EINPUT, "sweep train: --label is for CIFAR-100, but --format is "
+                      "%s", f->format);
+    if (f->train_limit < 0 || f->val_limit < 0 || f->test_limit < 0)
+        return sw_err(err, SW_EINPUT, "sweep train: --train-limit, --val-limit and "
+                      "--test-limit must be >= 0");
+    if (parse_augment(f->augment, aug, err) != SW_OK)
+        return err->code;
+    if (dataset_load(d, f->dir ? f->dir : DEFAULT_DATA_DIR, (dataset_format)fmt,
+                     (cifar_label)lab, err) != SW_OK)
+        return err->code;
+    if (f->label && d->format != DATA_CIFAR100)
+        sw_err(err, SW_EINPUT, "sweep train: --label is for CIFAR-100, but %s holds %s", d->dir,
+               dataset_format_name(d->format));
+    else if (dataset_split(d, &(data_split_opts){f->split, f->train_limit, f->val_limit,
+                                                 f->test_limit},
+                           train, val, test, err) == SW_OK)
+        fprintf(stderr, "sweep: data: %s: %s, %dx%dx%d, %d classes\n", d->dir, d->found,
+                d->channels, d->rows, d->cols, d->n_classes);
+    if (err->code != SW_OK)
+        dataset_free(d);
+    return err->code;
+}
+
 int cmd_train(int argc, char **argv, sw_error *err)
 {
     train_config cfg = {0};
     model_spec_default(&cfg.model);   /* the defaults of the flags */
-    const char *data_dir = getenv("SWEEP_DATA"), *act = act_name(cfg.model.act),
-               *init = init_name(cfg.model.init), *optim = optim_name(OPT_ADAM);
-    double alpha = 1.0, dropout = 0.25, lr = 0.001, split = 0.2;
-    int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
-    int val_limit = 0, test_limit = 0;
-    const char *pos[1], *format = "auto", *label = NULL, *augment = "none";
+    const char *act = act_name(cfg.model.act), *init = init_name(cfg.model.init),
+               *optim = optim_name(OPT_ADAM), *pos[1];
+    double alpha = 1.0, dropout = 0.25, lr = 0.001;
+    int epochs = 2, seed = 1, batch = 250, threads = 0, help = 0, n_pos;
+    data_flags df = {getenv("SWEEP_DATA"), "auto", NULL, "none", 0.2, 0, 0, 0};
     const cli_option opts[] = {
-        {"--data", NULL, OPT_STRING, &data_dir},
+        {"--data", NULL, OPT_STRING, &df.dir},
         {"--activation", NULL, OPT_STRING, &act},
         {"--alpha", NULL, OPT_DOUBLE, &alpha},
         {"--init", NULL, OPT_STRING, &init},
@@ -140,13 +183,13 @@ int cmd_train(int argc, char **argv, sw_error *err)
         {"--batch-size", NULL, OPT_INT, &batch},
         {"--learning-rate", "--lr", OPT_DOUBLE, &lr},
         {"--optimizer", NULL, OPT_STRING, &optim},
-        {"--validation-split", NULL, OPT_DOUBLE, &split},
-        {"--train-limit", NULL, OPT_INT, &train_limit},
-        {"--val-limit", NULL, OPT_INT, &val_limit},
-        {"--test-limit", NULL, OPT_INT, &test_limit},
-        {"--format", NULL, OPT_STRING, &format},
-        {"--label", NULL, OPT_STRING, &label},
-        {"--augment", NULL, OPT_STRING, &augment},
+        {"--validation-split", NULL, OPT_DOUBLE, &df.split},
+        {"--train-limit", NULL, OPT_INT, &df.train_limit},
+        {"--val-limit", NULL, OPT_INT, &df.val_limit},
+        {"--test-limit", NULL, OPT_INT, &df.test_limit},
+        {"--format", NULL, OPT_STRING, &df.format},
+        {"--label", NULL, OPT_STRING, &df.label},
+        {"--augment", NULL, OPT_STRING, &df.augment},
         {"--threads", NULL, OPT_INT, &threads},
         {NULL, NULL, 0, NULL},
     };
@@ -175,24 +218,9 @@ int cmd_train(int argc, char **argv, sw_error *err)
         return sw_err(err, SW_EINPUT, "sweep train: --dropout must be in [0, 1), got %g", dropout);
     if (!(alpha > 0) && act_info((act_kind)a)->takes_alpha)
         return sw_err(err, SW_EINPUT, "sweep train: --alpha must be > 0, got %g", alpha);
-    if (epochs < 1 || batch < 1 || !(lr > 0) || !(split > 0 && split < 1))
+    if (epochs < 1 || batch < 1 || !(lr > 0) || !(df.split > 0 && df.split < 1))
         return sw_err(err, SW_EINPUT, "sweep train: --epochs and --batch-size must be positive, "
                                       "--learning-rate > 0, --validation-split in (0, 1)");
-    int fmt = dataset_format_parse(format), lab = label ? cifar_label_parse(label) : CIFAR_FINE;
-    if (fmt < 0)
-        return sw_err(err, SW_EINPUT, "sweep train: --format must be auto, idx, cifar10 or "
-                      "cifar100, got '%s'", format);
-    if (lab < 0)
-        return sw_err(err, SW_EINPUT, "sweep train: --label must be fine or coarse, got '%s'",
-                      label);
-    if (label && fmt != DATA_AUTO && fmt != DATA_CIFAR100)
-        return sw_err(err, SW_EINPUT, "sweep train: --label is for CIFAR-100, but --format is "
-                      "%s", format);
-    if (train_limit < 0 || val_limit < 0 || test_limit < 0)
-        return sw_err(err, SW_EINPUT, "sweep train: --train-limit, --val-limit and "
-                      "--test-limit must be >= 0");
-    if (parse_augment(augment, &cfg.augment, err) != SW_OK)
-        return err->code;
     cfg.model.act = (act_kind)a;
     cfg.model.alpha = (float)alpha;
     cfg.model.init = (init_kind)in;
@@ -204,23 +232,9 @@ int cmd_train(int argc, char **argv, sw_error *err)
     cfg.seed = (uint64_t)seed;
 
     dataset d;
-    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, (dataset_format)fmt,
-                     (cifar_label)lab, err) != SW_OK)
-        return err->code;
-    if (label && d.format != DATA_CIFAR100) {
-        sw_err(err, SW_EINPUT, "sweep train: --label is for CIFAR-100, but %s holds %s", d.dir,
-               dataset_format_name(d.format));
-        dataset_free(&d);
-        return err->code;
-    }
     data_split train, val, test;
-    if (dataset_split(&d, &(data_split_opts){split, train_limit, val_limit, test_limit}, &train,
-                      &val, &test, err) != SW_OK) {
-        dataset_free(&d);
+    if (load_data(&df, &cfg.augment, &d, &train, &val, &test, err) != SW_OK)
         return err->code;
-    }
-    fprintf(stderr, "sweep: data: %s: %s, %dx%dx%d, %d classes\n", d.dir, d.found, d.channels,
-            d.rows, d.cols, d.n_classes);
     cfg.model.in_h = d.rows;
     cfg.model.in_w = d.cols;
     cfg.model.in_c = d.channels;
@@ -229,7 +243,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
            "train %ld, validation %ld, test %ld\n",
            act, alpha, init, dropout, epochs, seed, batch, lr, optim,
            data_augment_active(&cfg.augment) ? " augment=" : "",
-           data_augment_active(&cfg.augment) ? augment : "", train.n, val.n, test.n);
+           data_augment_active(&cfg.augment) ? df.augment : "", train.n, val.n, test.n);
     fflush(stdout);
 
     train_hooks hooks = {.ctx = &train, .on_epoch = hook_epoch};
