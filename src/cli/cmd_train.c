@@ -69,7 +69,7 @@ static void train_help(void)
            "  --train-limit N         train on the first N training images (0 = all)\n"
            "  --val-limit N           validate on the first N validation images (0 = all)\n"
            "  --test-limit N          test on the first N test images (0 = all)\n"
-           "  --augment SPEC          training only: crop=P (zero-pad by P <= 16, crop back\n"
+           "  --augment WHAT          training only: crop=P (zero-pad by P <= 16, crop back\n"
            "                          at a random offset), flip (mirror half the images),\n"
            "                          or both as crop=4,flip (default none)\n"
            "  --threads N             OpenMP threads (default: all cores)\n");
