@@ -219,7 +219,8 @@ typedef struct {
  * epochs; a run running in an input comes in as interrupted. Two done
  * copies should agree bit for bit: the first stays, and a difference in
  * the test scores or any epoch's metrics is counted in differ. Merging the
- * same inputs again changes nothing. *rep (malloc'd) gets one entry per
+ * same inputs again changes nothing. A sweep's class names come along
+ * where the output has none for that class. *rep (malloc'd) gets one entry per
  * sweep of the inputs. */
 int store_merge(store *out, const char *const *in_paths, int n_in,
                 store_merge_report **rep, int *n_rep, sw_error *err);

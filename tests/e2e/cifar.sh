@@ -150,6 +150,9 @@ check "version 2 database upgraded to 3 with the columns" \
 "$SWEEP" merge merged.db aug1.db >/dev/null 2>&1
 check "merge keeps augment and the limits" \
     [ "$(q merged.db "SELECT data_format, augment, val_limit FROM runs")" = "cifar10|crop=4,flip|60" ]
+"$SWEEP" merge merged.db aug1.db c100.db >/dev/null 2>&1
+check "merge brings the class names, once" \
+    [ "$(q merged.db "SELECT s.name, count(*) FROM classes JOIN sweeps s USING (sweep_id) GROUP BY 1 ORDER BY 1" | paste -sd' ')" = "aug|10 c100|100 coarse|20" ]
 
 # ---- configs/cifar10_elu.yaml is ready for a CIFAR-10 folder
 sed "s|^\(  dir:\).*|\1 $T/c10|" "$ROOT/configs/cifar10_elu.yaml" >elu.yaml

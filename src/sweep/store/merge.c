@@ -25,12 +25,12 @@ static int merge_rank(int status)
 }
 
 enum {
-    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_IN_LAYERS, M_SWEEP_GET, M_SWEEP_PUT, M_RUN_GET,
+    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_IN_LAYERS, M_IN_CLASSES, M_SWEEP_GET, M_SWEEP_PUT, M_RUN_GET,
     M_RUN_PUT, M_RUN_SET, M_EPOCHS_DEL, M_EPOCH_PUT, M_EPOCH_GET, M_EPOCH_COUNT,
-    M_COUNTS, M_LAYER_PUT, M_COUNT
+    M_COUNTS, M_LAYER_PUT, M_CLASS_PUT, M_COUNT
 };
 
-/* The first four read an input, the others the output. The runs columns
+/* The first five read an input, the others the output. The runs columns
  * are read and written in this order: run_key (0), the settings (1-15),
  * then the state, status (16) to stopped_epoch (29), then the data
  * settings of schema version 3 (30-34), copied with the state. */
@@ -57,6 +57,7 @@ static const char *const MERGE_SQL[M_COUNT] = {
                     "seconds FROM epochs WHERE run_id = ?1 ORDER BY epoch",
     [M_IN_LAYERS] = "SELECT epoch, layer, mean_activation, dead_fraction, grad_norm "
                     "FROM layer_stats WHERE run_id = ?1 ORDER BY epoch, layer",
+    [M_IN_CLASSES] = "SELECT class, name FROM classes WHERE sweep_id = ?1 ORDER BY class",
     [M_SWEEP_GET] = "SELECT sweep_id, config_text FROM sweeps WHERE name = ?1",
     [M_SWEEP_PUT] = "INSERT INTO sweeps (name, config_path, config_text, created_at) "
                     "VALUES (?1, ?2, ?3, ?4)",
@@ -79,6 +80,8 @@ static const char *const MERGE_SQL[M_COUNT] = {
                     "FROM epochs WHERE run_id = ?1 AND epoch = ?2",
     [M_EPOCH_COUNT] = "SELECT count(*) FROM epochs WHERE run_id = ?1",
     [M_COUNTS] = "SELECT status, count(*) FROM runs WHERE sweep_id = ?1 GROUP BY status",
+    /* the output's names stay: a sweep's data is the same in every shard */
+    [M_CLASS_PUT] = "INSERT OR IGNORE INTO classes (sweep_id, class, name) VALUES (?1, ?2, ?3)",
     [M_LAYER_PUT] = "INSERT INTO layer_stats (run_id, epoch, layer, mean_activation, "
                     "dead_fraction, grad_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
@@ -381,7 +384,8 @@ static int merge_sweep(merge_ctx *m, sqlite3_stmt *sw, sw_error *err)
     if (rc != SQLITE_DONE)
         return db_bind_fail(m->in, runs, m->what, err);
     db_stmt_done(runs);
-    return SW_OK;
+    return merge_rows(m, m->st[M_IN_CLASSES], m->st[M_CLASS_PUT], 2, sqlite3_column_int64(sw, 0),
+                      out_sweep, err);
 }
 
 /* One input, opened (and so checked) as store_open checks any database. */
@@ -394,7 +398,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
     if (store_open(&m->in, path, 0, err))
         return err->code;
     snprintf(m->note, sizeof m->note, "was running in %.120s when merged", path);
-    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_LAYERS + 1, err);
+    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_CLASSES + 1, err);
     sqlite3_stmt *sw = m->st[M_IN_SWEEPS];
     while (rc == SW_OK) {
         int step = sqlite3_step(sw);
@@ -405,7 +409,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
         else
             rc = merge_sweep(m, sw, err);
     }
-    merge_finalize(m, M_IN_SWEEPS, M_IN_LAYERS + 1);
+    merge_finalize(m, M_IN_SWEEPS, M_IN_CLASSES + 1);
     store_close(m->in);
     m->in = NULL;
     return rc;
