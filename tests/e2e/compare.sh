@@ -54,7 +54,7 @@ check "pooling init is warned on stderr" grep -q 'pooled over init (he, glorot)'
 "$SWEEP" compare --db c.db --by activation --metric test_loss --csv >one.csv 2>one.err
 check "compare --csv exits 0" [ $? -eq 0 ]
 check "csv: header + 2 rows" [ "$(wc -l <one.csv)" = 3 ]
-check "csv: header" [ "$(head -1 one.csv | tr -d '\r')" = "activation,metric,n,mean,sd,ci95_low,ci95_high,diff,p_value" ]
+check "csv: header" [ "$(head -1 one.csv | tr -d "\r")" = "activation,metric,n,mean,sd,ci95_low,ci95_high,diff,p_value,test,p_holm,diff_ci95_low,diff_ci95_high,effect_size" ]
 check "csv: CRLF line ends" [ "$(grep -c $'\r$' one.csv)" = 3 ]
 check "csv: levels in grid order" [ "$(col one.csv 1)" = "relu elu" ]
 check "csv: n = 6 (3 seeds x 2 inits pooled)" [ "$(col one.csv 3)" = "6 6" ]
