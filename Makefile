@@ -3,13 +3,14 @@
 
 CC      ?= cc
 BUILD   ?= build
+PKG_CONFIG ?= pkg-config
 PREFIX  ?= /usr/local
 OPT     ?= -O3
 PKGS    := yaml-0.1 sqlite3 zlib
 
 # Dependencies through pkg-config, with the Debian names as a fallback.
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lsqlite3 -lz)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lyaml -lsqlite3 -lz)
 
 # OpenMP probed with a compile test; `make OPENMP=` builds without it.
 OPENMP ?= $(shell printf 'int main(void){return 0;}' | \
@@ -17,9 +18,11 @@ OPENMP ?= $(shell printf 'int main(void){return 0;}' | \
 
 # ISO C11 keeps -ffp-contract=off by default; kernels opt in to FMA through
 # target_clones. Never -ffast-math: it breaks NaN checks and bit-identity.
+# CPPFLAGS from the environment or the command line (-I, -D) reach every
+# compile.
 CFLAGS  ?= $(OPT) -g
-override CFLAGS += -std=c11 -Wall -Wextra -Wshadow -D_GNU_SOURCE -Iinclude \
-                   $(OPENMP) $(PKG_CFLAGS) $(SAN)
+override CPPFLAGS += -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+override CFLAGS += -std=c11 -Wall -Wextra -Wshadow $(OPENMP) $(SAN)
 LDFLAGS += $(OPENMP) $(SAN)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
@@ -37,7 +40,7 @@ all: $(BUILD)/sweep
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # The kernels' FMA clones may fuse a*b+c (GCC vector code needs this to
 # emit vfmadd; each fusion is fixed at compile time, so results stay
@@ -58,11 +61,11 @@ $(BUILD)/test_unit: $(TEST_OBJ) $(BUILD)/libsweep.a
 
 $(BUILD)/synth_idx: tests/tools/synth_idx.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 $(BUILD)/synth_cifar: tests/tools/synth_cifar.c $(BUILD)/libsweep.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests, then the CLI end to end; tests/run.sh prints "N passed, M failed".
 test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx
@@ -72,7 +75,7 @@ test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx
 # UndefinedBehaviorSanitizer (the cluster, plot and fuzz scripts exercise the
 # same library code and would only add minutes).
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 E2E="cli crash" \
+	$(MAKE) BUILD=$(BUILD)/asan OPT=-O1 E2E="cli crash" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
 
 # Everything CI runs: the tests, then the sanitizer run; the last line is
@@ -81,32 +84,36 @@ check:
 	@bash tests/check.sh "$(MAKE)"
 
 # libFuzzer targets for the input parsers (tests/fuzz/), built with clang into
-# build/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any
+# $(BUILD)/fuzz, each run FUZZ_SECONDS on a copy of its seed corpus; fails on any
 # crash, leak or timeout. FUZZ_MERGE=1 adds new coverage to the corpora.
 # The library without src/nn (GCC-only builtins there) but with the
 # activation table that config reads (it builds with clang), as an archive: each
 # target links only the objects it needs. No OpenMP, so coverage does not
 # depend on thread timing.
+# FUZZ_DIR is passed down as is, so the inner make (whose BUILD is
+# FUZZ_DIR) does not nest it again.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_DIR     ?= $(BUILD)/fuzz
 FUZZ_TARGETS := fuzz_config fuzz_idx fuzz_dataset fuzz_cifar
-FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(filter-out src/nn/%,$(LIB_SRC)) \
+FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_DIR)/%.o,$(filter-out src/nn/%,$(LIB_SRC)) \
                 src/nn/activation.c)
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 fuzz:
-	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) OPT=-O1 OPENMP= \
-	  SAN="-fsanitize=fuzzer-no-link,$(FUZZ_SAN)" $(FUZZ_TARGETS:%=build/fuzz/%)
+	$(MAKE) BUILD=$(FUZZ_DIR) FUZZ_DIR=$(FUZZ_DIR) CC=$(FUZZ_CC) OPT=-O1 OPENMP= \
+	  SAN="-fsanitize=fuzzer-no-link,$(FUZZ_SAN)" $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_MERGE=$(FUZZ_MERGE) \
-	  bash tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
+	  bash tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
 
-build/fuzz/libsweep-nonn.a: $(FUZZ_OBJ)
+$(FUZZ_DIR)/libsweep-nonn.a: $(FUZZ_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(FUZZ_TARGETS:%=build/fuzz/%): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h \
-                                build/fuzz/libsweep-nonn.a
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libsweep-nonn.a $(LDFLAGS) $(LDLIBS)
+$(FUZZ_TARGETS:%=$(FUZZ_DIR)/%): $(FUZZ_DIR)/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h \
+                                $(FUZZ_DIR)/libsweep-nonn.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libsweep-nonn.a \
+	  $(LDFLAGS) $(LDLIBS)
 
 # The quick sweep on the default data, then the comparison.
 demo: $(BUILD)/sweep
@@ -122,7 +129,7 @@ $(BUILD)/bench: $(BUILD)/tools/bench.o $(BUILD)/libsweep.a
 
 $(BUILD)/peak_flops: tools/peak_flops.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -march=native -ffp-contract=fast $(OPENMP) -o $@ $<
+	$(CC) $(CPPFLAGS) -O2 -march=native -ffp-contract=fast $(OPENMP) -o $@ $<
 
 bench: $(BUILD)/sweep $(BUILD)/bench $(BUILD)/peak_flops
 	@BUILD=$(BUILD) FULL=$(FULL) bash tools/bench.sh
@@ -145,6 +152,6 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sweep $(DESTDIR)$(MAN1DIR)/sweep.1 $(DESTDIR)$(BASHCOMPDIR)/sweep
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
 -include $(DEPS)

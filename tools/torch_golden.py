@@ -3,7 +3,7 @@
 
 Run (Debian's python3-torch; torch 1.13 was used for the committed files):
 
-    /usr/bin/python3 tools/torch_golden.py tests/golden
+    /usr/bin/python3 tools/torch_golden.py tests/golden [--new-models]
 
 It rewrites tests/golden/manifest.txt and one tests/golden/<case>.bin.gz per
 case; `build/test_unit golden` (tests/unit/test_golden.c) then checks our C
@@ -47,6 +47,11 @@ Cases:
   dense                     linear 12 -> 5: out, dx, dweight, dbias
   relu, elu, elu07,         activations on (3,4,5,5): out, dx
   leaky, prelu, prelu_var   (+ dalpha, per channel, for prelu)
+  selu, gelu, silu, mish,   the smooth activations (F.selu, F.gelu exact erf
+  tanh, softplus            form, F.silu, F.mish, torch.tanh, F.softplus beta 1)
+                            on (3,4,5,5) inputs in (-2, 2) as for elu, and
+  <act>_wide                in (-12, 12): out, dx (checked against
+                            nn/act_smooth.h's kernels, no act param)
   xent                      F.cross_entropy (mean) on (5,10) logits: loss,
                             dlogits, correct (argmax hits)
   model_relu, model_elu,    the blog's CNN (conv 32, conv 64, dense 256,
@@ -63,6 +68,10 @@ Cases:
                             409600 entries) in adam.* and sgd.* for every
                             activation and in grad.* for all but relu,
                             whose gradient is stored in full.
+
+--new-models adds model_selu ... model_softplus (same model and formula
+weights; their `param act` is ACT_KIND below, which must match act_kind in
+include/nn/activation.h).
 
 Model cases choose their salt (searched from 1 up, recorded as `param salt`)
 so that no result depends on a coin toss of float rounding: in a float64
@@ -239,7 +248,7 @@ def case_dense(salt):
 def case_act(name, act, alpha, salt, alphas=None):
     B, C, H, W = 3, 4, 5, 5
     c = Case(name)
-    c.param("act", {"relu": 0, "elu": 1, "leaky_relu": 2, "prelu": 3}[act])
+    c.param("act", ACT_KIND[act])
     c.param("alpha", f32(alpha))
     for k, v in (("B", B), ("C", C), ("H", H), ("W", W)):
         c.param(k, v)
@@ -267,6 +276,21 @@ def case_act(name, act, alpha, salt, alphas=None):
     return c
 
 
+def case_smooth(name, act, salt, scale):
+    """A smooth activation on (3,4,5,5) inputs in (-scale, scale)."""
+    B, C, H, W = 3, 4, 5, 5
+    c = Case(name)
+    for k, v in (("B", B), ("C", C), ("H", H), ("W", W)):
+        c.param(k, v)
+    x = c.gen("x", [B, C, H, W], "signed", salt + 1, f32(scale)).requires_grad_()
+    g = c.gen("g", [B, C, H, W], "signed", salt + 2, 1.0)
+    out = SMOOTH[act](x)
+    out.backward(g)
+    c.data("out", out)
+    c.data("dx", x.grad)
+    return c
+
+
 def case_xent(salt):
     B, K = 5, 10
     c = Case("xent")
@@ -285,6 +309,16 @@ def case_xent(salt):
 
 # --------------------------------------------------------------------------
 # The whole model
+
+# act_kind numbers in include/nn/activation.h (the smooth ones as the
+# activation table is expected to number them; check when it lands).
+ACT_KIND = {"relu": 0, "elu": 1, "leaky_relu": 2, "prelu": 3, "selu": 4, "gelu": 5,
+            "silu": 6, "mish": 7, "tanh": 8, "softplus": 9}
+
+# The smooth activations, as PyTorch's defaults (gelu: exact erf form;
+# softplus: beta 1, threshold 20).
+SMOOTH = {"selu": F.selu, "gelu": F.gelu, "silu": F.silu, "mish": F.mish,
+          "tanh": torch.tanh, "softplus": F.softplus}
 
 MODEL_B = 8
 DENSE1_STRIDE = 41
@@ -314,6 +348,8 @@ def apply_act(act, alpha, x, a):
         return F.elu(x, alpha=alpha)
     if act == "leaky_relu":
         return F.leaky_relu(x, negative_slope=alpha)
+    if act in SMOOTH:
+        return SMOOTH[act](x)
     return F.prelu(x, a)
 
 
@@ -358,6 +394,8 @@ def margin_ratio(act, alpha, P32, x32):
     window's winner, any element of an all-zero relu window, every dense
     unit; skipped for elu with alpha 1, whose derivative is continuous), the
     winner of every pool window, and the argmax of every sample's logits.
+    The smooth activations have no kink (selu's derivative jumps at 0: it
+    has one).
     The error of a layer is the largest |float32 - float64| of torch's
     forward pass over that layer."""
     P64 = {k: v.detach().double() for k, v in P32.items()}
@@ -365,7 +403,7 @@ def margin_ratio(act, alpha, P32, x32):
         _, i32 = model_forward(act, alpha, {k: v.detach() for k, v in P32.items()}, x32)
         _, i64 = model_forward(act, alpha, P64, x32.double())
     err = {k: (i32[k].double() - i64[k]).abs().max().item() + 1e-30 for k in i64}
-    kinks = not (act == "elu" and alpha == 1.0)
+    kinks = act == "selu" or (act not in SMOOTH and not (act == "elu" and alpha == 1.0))
     worst = math.inf
     for z, a in (("z1", "a1"), ("z2", "a2")):
         wa = pool_windows(i64[a])
@@ -392,7 +430,7 @@ def case_model(act, alpha):
         base = 1000 * salt
         c = Case(name)
         c.param("salt", salt)
-        c.param("act", {"relu": 0, "elu": 1, "leaky_relu": 2, "prelu": 3}[act])
+        c.param("act", ACT_KIND[act])
         c.param("alpha", f32(alpha))
         c.param("B", MODEL_B)
         P = {}
@@ -450,8 +488,12 @@ def case_model(act, alpha):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: /usr/bin/python3 tools/torch_golden.py OUTDIR", file=sys.stderr)
+    args = sys.argv[1:]
+    new_models = "--new-models" in args
+    args = [a for a in args if a != "--new-models"]
+    if len(args) != 1:
+        print("usage: /usr/bin/python3 tools/torch_golden.py OUTDIR [--new-models]",
+              file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     torch.manual_seed(0)   # nothing is random; set anyway
@@ -471,13 +513,17 @@ def main():
         case_act("leaky", "leaky_relu", 0.1, 730),
         case_act("prelu", "prelu", 0.25, 740),
         case_act("prelu_var", "prelu", 0.25, 750, alphas=f32(0.5)),
+        *[case_smooth(act, act, 850 + 10 * k, 2.0) for k, act in enumerate(SMOOTH)],
+        *[case_smooth(f"{act}_wide", act, 855 + 10 * k, 12.0) for k, act in enumerate(SMOOTH)],
         case_xent(800),
         case_model("relu", 0.0),
         case_model("elu", 1.0),
         case_model("leaky_relu", 0.1),
         case_model("prelu", 0.25),
     ]
-    write_all(sys.argv[1], cases)
+    if new_models:
+        cases += [case_model(act, 0.0) for act in SMOOTH]
+    write_all(args[0], cases)
     return 0
 
 

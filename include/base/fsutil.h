@@ -35,13 +35,16 @@ typedef struct {
 
 /* Starts writing path. A regular file (new or existing) is written to a
  * temp file with an unpredictable name in the same folder, created with
- * O_EXCL|O_NOFOLLOW, holding the existing file's mode (a new file gets
- * new_mode less the umask: 0666 for data, 0777 for scripts); commit
- * renames it over path. Unless SW_OUT_REPLACE: a symlink is followed to
+ * O_EXCL|O_NOFOLLOW, holding the existing file's mode and, where we may,
+ * its owner and group (a new file gets new_mode less the umask: 0666 for
+ * data, 0777 for scripts); commit renames it over path. Unless SW_OUT_REPLACE: a symlink is followed to
  * its target, which is replaced in its own folder (the link stays), and
  * an existing non-regular file (FIFO, device, /dev/stdout) or anything
  * under /dev or /proc is opened and written directly, with no temp.
- * On failure nothing is left behind and o->f is NULL. */
+ * On failure nothing is left behind and o->f is NULL.
+ * A child program that writes the file itself (gnuplot's `set output`) is
+ * given o->tmp, or o->path when tmp is NULL; commit then syncs and renames
+ * what it wrote. */
 int sw_out_open(sw_outfile *o, const char *path, mode_t new_mode, int flags,
                 sw_error *err);
 

@@ -32,6 +32,9 @@ typedef struct {
 typedef struct {
     int trained, done, failed, diverged, interrupted;
     int skipped;          /* claimed elsewhere or already done */
+    int jobs_started;     /* worker threads that ran; fewer than asked when */
+    int thread_errno;     /* pthread_create failed (its error); the others */
+                          /* still train every run, only slower */
 } sched_tally;
 
 /* Default split of cores: one job per run while runs outnumber cores, the
@@ -53,8 +56,9 @@ void sched_clean_checkpoint(const char *path, int keep);
 int sched_cores(void);
 
 /* Trains runs[i] (row run_ids[i]) for every i with todo[i] set. Returns
- * SW_OK unless the database could not be opened; per-run failures are
- * recorded in the database and counted in tally. */
+ * SW_OK unless the checkpoint folder or the database could not be used,
+ * no worker thread started, or memory ran out (the error's own code);
+ * per-run failures are recorded in the database and counted in tally. */
 int sched_run(const sched_options *o, const dataset *d, const run_settings *runs,
               const long long *run_ids, const unsigned char *todo, int n,
               sched_tally *tally, sw_error *err);

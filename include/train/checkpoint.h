@@ -9,7 +9,8 @@
 #include "train/trainer.h"
 
 /* Writes st for the run named key (any short string) to path, with its
- * early-stopping state and, when st->best_params is set, the best weights. */
+ * early-stopping state and, when st->best_params is set, the best weights.
+ * A link at path is replaced, not followed. SW_ERUN on failure. */
 int checkpoint_write(const char *path, const char *key, const train_state *st,
                      sw_error *err);
 
@@ -17,7 +18,8 @@ int checkpoint_write(const char *path, const char *key, const train_state *st,
  * n_params <= 0 accepts any parameter count.
  * *found = 0, SW_OK, when there is no usable checkpoint: no file, another
  * key, another parameter count, or a damaged file (the run then starts
- * over; a damaged checkpoint is never trusted). */
+ * over; a damaged checkpoint is never trusted). SW_ERUN when memory for
+ * the weights runs out. */
 int checkpoint_read(const char *path, const char *key, long n_params, int adam,
                     train_state *st, int *found, sw_error *err);
 

@@ -185,6 +185,16 @@ static int choose_target(sw_outfile *o, const char *path, int flags, struct stat
     return (o->path = resolve_new(path)) ? 1 : -1;
 }
 
+/* The replaced file's owner and group, where we may (root; or a group we
+ * are in); else the new file is ours, as after any editor's save. */
+static void keep_owner(int fd, const struct stat *st)
+{
+    if (st->st_uid == geteuid() && st->st_gid == getegid())
+        return;
+    if (fchown(fd, st->st_uid, st->st_gid) != 0)
+        (void)!fchown(fd, (uid_t)-1, st->st_gid);
+}
+
 int sw_out_open(sw_outfile *o, const char *path, mode_t new_mode, int flags, sw_error *err)
 {
     memset(o, 0, sizeof *o);
@@ -196,6 +206,8 @@ int sw_out_open(sw_outfile *o, const char *path, mode_t new_mode, int flags, sw_
     if (via_temp == 1) {
         /* an existing file keeps its mode; the temp is private until then */
         fd = create_temp(o, st.st_mode ? 0600 : new_mode);
+        if (fd >= 0 && st.st_mode)
+            keep_owner(fd, &st);
         if (fd >= 0 && st.st_mode && fchmod(fd, st.st_mode & 07777) != 0) {
             int e = errno;
             close(fd);

@@ -1,6 +1,6 @@
-/* cli.h: the commands of SPEC §2. Each cmd_* parses its own flags and
- * returns an exit status with err set on failure; only main prints errors
- * and exits. */
+/* cli.h: the commands of the `sweep` CLI. Each cmd_* parses its own flags
+ * and returns an exit status with err set on failure; only main prints
+ * errors and exits, with err's code when it is set. */
 #ifndef SWEEP_CLI_H
 #define SWEEP_CLI_H
 
@@ -39,7 +39,8 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
 
 /* Prints CSV text (RFC 4180, as store_export_csv writes it) as an aligned
  * table; numbers with 4 significant digits. fold_constant: columns with one value in
- * every row are printed once as name=value above the table. */
-void cli_print_table(FILE *out, const char *csv, int fold_constant);
+ * every row are printed once as name=value above the table. Returns SW_OK,
+ * or SW_ERUN when memory runs out (then nothing is printed). */
+int cli_print_table(FILE *out, const char *csv, int fold_constant);
 
 #endif

@@ -2,22 +2,19 @@
  * machines. sweep drives Slurm (writes and submits sbatch scripts) and is
  * not a scheduler itself. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
+#include "base/spawn.h"
 #include "cli.h"
 #include "sweep/config.h"
 #include "sweep/grid.h"
 #include "sweep/slurm.h"
 #include "sweep/store.h"
-
-extern char **environ;
 
 /* ---- merge ---- */
 
@@ -94,7 +91,7 @@ int cmd_merge(int argc, char **argv, sw_error *err)
 {
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (!pos)
-        return sw_err(err, SW_ERUN, "out of memory");
+        return sw_oom(err, "sweep merge");
     int help, n_pos, rc = SW_EINPUT;
     const cli_option opts[] = {{NULL, NULL, 0, NULL}};
     if (cli_parse("merge", argc, argv, opts, pos, argc, &n_pos, &help, err) != SW_OK)
@@ -179,48 +176,20 @@ static int absolute(const char *path, char *buf, size_t size, sw_error *err)
     return sw_err(err, SW_EINPUT, "%s: path too long", path);
 }
 
-static int mkdirs(const char *dir, sw_error *err)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p)
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sw_err(err, SW_EINPUT, "cannot create folder %s: %s", buf, strerror(errno));
-        *p = c;
-        if (!c)
-            return SW_OK;
-    }
-}
-
 typedef int (*script_fn)(const slurm_job *j, FILE *out, sw_error *err);
 
 /* Writes the script to path through a temporary file and a rename, so a
- * job never reads half a script. */
+ * job never reads half a script; a new script is executable. */
 static int write_script(const char *path, script_fn fn, const slurm_job *j, sw_error *err)
 {
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return sw_err(err, SW_EINPUT, "%s: %s", path, strerror(errno));
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return sw_err(err, SW_EINPUT, "%s: %s", path, strerror(errno));
+    sw_outfile o;
+    if (sw_out_open(&o, path, 0777, 0, err) != SW_OK)
+        return err->code;
+    if (fn(j, o.f, err) != SW_OK) {
+        sw_out_abort(&o);
+        return err->code;
     }
-    int rc = fn(j, f, err);
-    if (fclose(f) != 0 && rc == SW_OK)
-        rc = sw_err(err, SW_EINPUT, "%s: %s", path, strerror(errno));
-    if (rc == SW_OK && (chmod(tmp, 0755) != 0 || rename(tmp, path) != 0))
-        rc = sw_err(err, SW_EINPUT, "%s: %s", path, strerror(errno));
-    if (rc != SW_OK)
-        unlink(tmp);
-    return rc;
+    return sw_out_commit(&o, err);
 }
 
 static void cat_file(const char *path)
@@ -239,39 +208,17 @@ static void cat_file(const char *path)
  * id, its stderr to ours. */
 static int sbatch(char *const args[], char *id, size_t size, sw_error *err)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return sw_err(err, SW_EINPUT, "sbatch: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    pid_t pid;
-    int sp = posix_spawnp(&pid, "sbatch", &fa, NULL, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (sp != 0) {
-        close(fds[0]);
-        if (sp == ENOENT)
+    sw_error e = {0};
+    int status = 0;
+    sw_spawn_io io = {.out = id, .out_size = size};
+    if (sw_spawn(args, &io, &status, &e) != SW_OK) {
+        if (status == 127)
             return sw_err(err, SW_EINPUT, "sbatch not found: --submit needs a Slurm login "
                           "node (without it the scripts are written for you to submit)");
-        return sw_err(err, SW_EINPUT, "cannot run sbatch: %s", strerror(sp));
+        if (status == 126)
+            return sw_err(err, e.code, "%s", e.msg);
+        return sw_err(err, e.code, "sbatch %s failed (exit status %d)", args[2], status);
     }
-    size_t len = 0;
-    ssize_t got;
-    char buf[512];
-    while ((got = read(fds[0], buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR))
-        for (ssize_t i = 0; i < got; i++)
-            if (len + 1 < size)
-                id[len++] = buf[i];
-    id[len] = '\0';
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return sw_err(err, SW_EINPUT, "sbatch %s failed (exit status %d)", args[2],
-                      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     /* --parsable prints "ID" or "ID;CLUSTER" */
     size_t digits = strspn(id, "0123456789");
     if (!digits || (id[digits] && id[digits] != ';' && id[digits] != '\n'))
@@ -328,8 +275,8 @@ static int slurm_prepare(const char *config_path, const char *db_arg, const char
         slash[1] = '\0';
     else
         *slash = '\0';
-    if (absolute("logs", p->logs, sizeof p->logs, err) || mkdirs(p->dir, err) ||
-        mkdirs(p->logs, err))
+    if (absolute("logs", p->logs, sizeof p->logs, err) || sw_mkdir_p(p->dir, err) ||
+        sw_mkdir_p(p->logs, err))
         return err->code;
     char safe[256];
     slurm_safe_name(name, safe, sizeof safe);
@@ -351,7 +298,7 @@ static int slurm_submit(const slurm_paths *p, const char *name, int shards, sw_e
     if (sbatch(merge_args, merge_id, sizeof merge_id, err) != SW_OK) {
         sw_error first = *err;
         err->code = SW_OK;
-        return sw_err(err, SW_EINPUT, "%s; the array job %s is submitted: merge it later "
+        return sw_err(err, first.code, "%s; the array job %s is submitted: merge it later "
                       "with 'sbatch --dependency=afterok:%s --kill-on-invalid-dep=yes %s %s'",
                       first.msg, array_id, array_id, p->merge_file, array_id);
     }
@@ -375,7 +322,7 @@ int cmd_slurm(int argc, char **argv, sw_error *err)
     run_settings *runs = NULL;
     int rc = SW_EINPUT, n_rest, n_extra;
     if (!rest || !extra || !p) {
-        rc = sw_err(err, SW_ERUN, "out of memory");
+        rc = sw_oom(err, "sweep slurm");
         goto out;
     }
     const char *db_arg = DEFAULT_DB, *pos[1];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "cli.h"
 #include "sweep/scheduler.h"
 #include "sweep/store.h"
@@ -49,7 +50,7 @@ int cmd_status(int argc, char **argv, sw_error *err)
     int help, n_pos;
     const cli_option opts[] = {{"--db", NULL, OPT_STRING, &db_path}, {NULL, NULL, 0, NULL}};
     if (cli_parse("status", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         fputs(status_help, stdout);
         return 0;
@@ -59,7 +60,7 @@ int cmd_status(int argc, char **argv, sw_error *err)
     int n = 0;
     if (store_open(&db, db_path, 0, err) != SW_OK || store_status(db, &st, &n, err) != SW_OK) {
         store_close(db);
-        return SW_EINPUT;
+        return err->code;
     }
     int cores = sched_cores();
     printf("%-24s %6s %6s %8s %8s %7s %9s %12s %6s %8s\n", "sweep", "runs",
@@ -94,7 +95,7 @@ int cmd_export(int argc, char **argv, sw_error *err)
         {NULL, NULL, 0, NULL},
     };
     if (cli_parse("export", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         fputs(export_help, stdout);
         return 0;
@@ -106,30 +107,19 @@ int cmd_export(int argc, char **argv, sw_error *err)
                       what);
     store *db = NULL;
     if (store_open(&db, db_path, 0, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     int rc = SW_OK;
     if (!out_path) {
         rc = store_export_csv(db, what, sweep, stdout, err);
     } else {
-        /* write beside the target, then rename: never a half-written file */
-        size_t len = strlen(out_path) + 32;
-        char *tmp = malloc(len);
-        FILE *f = NULL;
-        if (tmp)
-            snprintf(tmp, len, "%s.tmp.%d", out_path, (int)getpid());
-        if (!tmp || !(f = fopen(tmp, "w"))) {
-            rc = sw_err(err, SW_EINPUT, "%s: cannot write", out_path);
-        } else {
-            rc = store_export_csv(db, what, sweep, f, err);
-            if (fclose(f) != 0 && rc == SW_OK)
-                rc = sw_err(err, SW_EINPUT, "%s: write failed", out_path);
-            if (rc == SW_OK && rename(tmp, out_path) != 0)
-                rc = sw_err(err, SW_EINPUT, "%s: cannot replace", out_path);
-            if (rc != SW_OK)
-                unlink(tmp);
-        }
-        free(tmp);
+        /* a temp beside the target, then rename: never a half-written file */
+        sw_outfile o;
+        rc = sw_out_open(&o, out_path, 0666, 0, err);
+        if (rc == SW_OK && (rc = store_export_csv(db, what, sweep, o.f, err)) != SW_OK)
+            sw_out_abort(&o);
+        else if (rc == SW_OK)
+            rc = sw_out_commit(&o, err);
     }
     store_close(db);
-    return rc == SW_OK ? 0 : SW_EINPUT;
+    return rc;
 }

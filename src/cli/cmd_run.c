@@ -46,7 +46,7 @@ static const char run_help[] =
     "interrupted or killed run resumes from it and ends bit-identical to an\n"
     "unbroken one.\n\n"
     "Exit status: 0 all runs done, 1 a run failed or diverged, 2 usage, config\n"
-    "or data error (nothing trained), 130 interrupted (SIGINT/SIGTERM).\n";
+    "or data error (nothing trained), 130 interrupted (SIGINT/SIGTERM/SIGHUP).\n";
 
 static const char plan_help[] =
     "usage: sweep plan CONFIG.yaml [--db PATH]\n\n"
@@ -99,7 +99,7 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
         goto fail;
     in->keys = malloc(sizeof *in->keys * (size_t)in->n);
     if (!in->keys) {
-        sw_err(err, SW_ERUN, "out of memory");
+        sw_oom(err, "the run keys");
         goto fail;
     }
     int kept = 0;
@@ -115,7 +115,7 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     return SW_OK;
 fail:
     input_free(in);
-    return SW_EINPUT;
+    return err->code;
 }
 
 static int file_exists(const char *path)
@@ -184,7 +184,7 @@ int cmd_plan(int argc, char **argv, sw_error *err)
     int help, n_pos;
     const cli_option opts[] = {{"--db", NULL, OPT_STRING, &db_path}, {NULL, NULL, 0, NULL}};
     if (cli_parse("plan", argc, argv, opts, pos, 1, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     if (help) {
         fputs(plan_help, stdout);
         return 0;
@@ -193,13 +193,13 @@ int cmd_plan(int argc, char **argv, sw_error *err)
         return sw_err(err, SW_EINPUT, "sweep plan: needs one CONFIG.yaml (see sweep plan --help)");
     sweep_input in;
     if (load_input(&in, pos[0], 0, 1, err) != SW_OK)
-        return SW_EINPUT;
+        return err->code;
     store *db = NULL;
     int rc = SW_OK;
-    if (file_exists(db_path) && store_open(&db, db_path, 0, err) != SW_OK)
-        rc = SW_EINPUT;
-    if (rc == SW_OK && print_plan(stdout, &in, db, err) != SW_OK)
-        rc = SW_EINPUT;
+    if (file_exists(db_path))
+        rc = store_open(&db, db_path, 0, err);
+    if (rc == SW_OK)
+        rc = print_plan(stdout, &in, db, err);
     store_close(db);
     input_free(&in);
     return rc;
@@ -212,11 +212,12 @@ static int print_summary(store *db, const char *name, sw_error *err)
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem)
-        return sw_err(err, SW_ERUN, "out of memory");
+        return sw_oom(err, "the summary");
     int rc = store_export_csv(db, "summary", name, mem, err);
-    fclose(mem);
-    if (rc == SW_OK)
-        cli_print_table(stdout, buf, 1);
+    if (fclose(mem) != 0 && rc == SW_OK)   /* the text did not fit in memory */
+        rc = sw_oom(err, "the summary");
+    if (rc == SW_OK && cli_print_table(stdout, buf, 1) != SW_OK)
+        rc = sw_oom(err, "the summary");
     free(buf);
     return rc;
 }
@@ -244,146 +245,201 @@ static int default_db(const char *name, int shard, int shards, char *buf, size_t
     return slurm_shard_db(buf, size, dir, name, job, shard, shards, err);
 }
 
-int cmd_run(int argc, char **argv, sw_error *err)
+/* The flags of `sweep run`, and what Slurm's environment adds to them. */
+typedef struct {
+    const char *db_path, *config, *shard_from;
+    int jobs, threads, dry_run, keep_checkpoints, help;
+    int shard, shards;
+    int slurm_cpus;   /* this task's CPUs, not the node's; 0 outside Slurm */
+} run_flags;
+
+static int parse_run_flags(int argc, char **argv, run_flags *f, sw_error *err)
 {
-    const char *db_path = NULL, *shard_arg = NULL, *shard_from = "--shard", *pos[1];
-    int jobs = 0, threads = 0, dry_run = 0, keep_checkpoints = 0, help, n_pos, shard = 0,
-        shards = 1;
+    const char *shard_arg = NULL, *pos[1];
+    int n_pos;
+    *f = (run_flags){.shard_from = "--shard", .shards = 1};
     const cli_option opts[] = {
-        {"--db", NULL, OPT_STRING, &db_path},   {"--jobs", "-j", OPT_INT, &jobs},
-        {"--threads", NULL, OPT_INT, &threads}, {"--shard", NULL, OPT_STRING, &shard_arg},
-        {"--dry-run", NULL, OPT_FLAG, &dry_run},
-        {"--keep-checkpoints", NULL, OPT_FLAG, &keep_checkpoints},
+        {"--db", NULL, OPT_STRING, &f->db_path}, {"--jobs", "-j", OPT_INT, &f->jobs},
+        {"--threads", NULL, OPT_INT, &f->threads}, {"--shard", NULL, OPT_STRING, &shard_arg},
+        {"--dry-run", NULL, OPT_FLAG, &f->dry_run},
+        {"--keep-checkpoints", NULL, OPT_FLAG, &f->keep_checkpoints},
         {NULL, NULL, 0, NULL},
     };
-    if (cli_parse("run", argc, argv, opts, pos, 1, &n_pos, &help, err) != SW_OK)
-        return SW_EINPUT;
-    if (help) {
-        fputs(run_help, stdout);
-        return 0;
-    }
+    if (cli_parse("run", argc, argv, opts, pos, 1, &n_pos, &f->help, err) != SW_OK)
+        return err->code;
+    if (f->help)
+        return SW_OK;
     if (n_pos != 1)
         return sw_err(err, SW_EINPUT, "sweep run: needs one CONFIG.yaml (see sweep run --help)");
-    if (shard_arg && parse_shard(shard_arg, &shard, &shards, err) != SW_OK)
-        return SW_EINPUT;
+    f->config = pos[0];
+    if (shard_arg && parse_shard(shard_arg, &f->shard, &f->shards, err) != SW_OK)
+        return err->code;
     if (!shard_arg) {
-        if (slurm_shard_from_env(NULL, NULL, &shard, &shards, &shard_from, err) != SW_OK)
-            return SW_EINPUT;
-        if (shards < 1)
-            shards = 1;
+        if (slurm_shard_from_env(NULL, NULL, &f->shard, &f->shards, &f->shard_from, err) != SW_OK)
+            return err->code;
+        if (f->shards < 1)
+            f->shards = 1;
     }
-    int slurm_cpus = 0;   /* this task's CPUs, not the node's */
     const char *cpus_from;
-    if ((!jobs || !threads) && slurm_cpus_from_env(NULL, NULL, &slurm_cpus, &cpus_from, err))
-        return SW_EINPUT;
-    if ((jobs < 0 || jobs > PROGRESS_MAX_SLOTS) || threads < 0 || threads > 1024)
+    if ((!f->jobs || !f->threads) &&
+        slurm_cpus_from_env(NULL, NULL, &f->slurm_cpus, &cpus_from, err) != SW_OK)
+        return err->code;
+    if ((f->jobs < 0 || f->jobs > PROGRESS_MAX_SLOTS) || f->threads < 0 || f->threads > 1024)
         return sw_err(err, SW_EINPUT, "sweep run: --jobs must be 1..%d and --threads 1..1024",
                       PROGRESS_MAX_SLOTS);
+    return SW_OK;
+}
 
-    sweep_input in;
-    if (load_input(&in, pos[0], shard, shards, err) != SW_OK)
-        return SW_EINPUT;
-    char shard_db[4096];
-    if (!db_path && !dry_run) {
-        if (default_db(in.cfg.name, shard, shards, shard_db, sizeof shard_db, err) != SW_OK) {
-            input_free(&in);
-            return SW_EINPUT;
-        }
-        db_path = shard_db;
-    }
-    if (shards > 1)
-        fprintf(stderr, "sweep: %s: shard %d of %d (from %s): %d run%s%s%s\n", in.cfg.name,
-                shard, shards, shard_from, in.n, in.n == 1 ? "" : "s",
-                db_path ? ", database " : "", db_path ? db_path : "");
-    if (dry_run) {
-        int rc = print_plan(stdout, &in, NULL, err) == SW_OK ? 0 : SW_EINPUT;
-        input_free(&in);
-        return rc;
-    }
-
-    store *db = NULL;
-    long long sweep_id = 0, *run_ids = calloc((size_t)in.n + 1, sizeof *run_ids);
-    unsigned char *todo = calloc((size_t)in.n + 1, 1);
-    int rc = SW_EINPUT, n_todo = 0;
-    if (!run_ids || !todo) {
-        sw_err(err, SW_ERUN, "out of memory");
-        goto out;
-    }
-    if (store_open(&db, db_path, 1, err) != SW_OK ||
-        store_sweep_upsert(db, &in.cfg, &sweep_id, err) != SW_OK ||
-        store_runs_ensure(db, sweep_id, in.runs, in.keys, in.n, run_ids, err) != SW_OK)
-        goto out;
-    char checkpoint_dir[4096];
-    sched_checkpoint_dir(db_path, checkpoint_dir, sizeof checkpoint_dir);
-    for (int i = 0; i < in.n; i++) {
+/* The runs still to train (todo[i], *n_todo of them): not done, and not
+ * running in a live process. A done run's leftover checkpoint goes. */
+static int find_todo(store *db, const sweep_input *in, long long sweep_id,
+                     const long long *run_ids, const char *checkpoint_dir, int keep,
+                     unsigned char *todo, int *n_todo, sw_error *err)
+{
+    *n_todo = 0;
+    for (int i = 0; i < in->n; i++) {
         run_status st;
         int stale = 0;
         if (store_run_state(db, run_ids[i], &st, &stale, err) != SW_OK)
-            goto out;
+            return err->code;
         todo[i] = st != RUN_DONE && (st != RUN_RUNNING || stale);
-        n_todo += todo[i];
+        *n_todo += todo[i];
         if (st == RUN_DONE) {   /* a kill between finish and clean-up left these */
             char path[4096 + 64];
-            sched_checkpoint_path(checkpoint_dir, sweep_id, in.keys[i], path, sizeof path);
-            sched_clean_checkpoint(path, keep_checkpoints);
+            sched_checkpoint_path(checkpoint_dir, sweep_id, in->keys[i], path, sizeof path);
+            sched_clean_checkpoint(path, keep);
         }
     }
+    return SW_OK;
+}
 
+/* Jobs and threads: the flags, filled in from the cores (Slurm's share). */
+static void split_cores(const run_flags *f, int n_todo, int *jobs, int *threads)
+{
     int cores = sched_cores();
-    if (slurm_cpus > 0 && slurm_cpus < cores)
-        cores = slurm_cpus;
-    if (!jobs && !threads)
-        sched_default_split(cores, n_todo, &jobs, &threads);
-    else if (!threads)
-        threads = cores / jobs > 0 ? cores / jobs : 1;
-    else if (!jobs)
-        jobs = cores / threads > 0 ? (cores / threads < n_todo ? cores / threads : n_todo) : 1;
-    if (jobs < 1)
-        jobs = 1;
+    if (f->slurm_cpus > 0 && f->slurm_cpus < cores)
+        cores = f->slurm_cpus;
+    *jobs = f->jobs;
+    *threads = f->threads;
+    if (!*jobs && !*threads)
+        sched_default_split(cores, n_todo, jobs, threads);
+    else if (!*threads)
+        *threads = cores / *jobs > 0 ? cores / *jobs : 1;
+    else if (!*jobs)
+        *jobs = cores / *threads > 0 ? (cores / *threads < n_todo ? cores / *threads : n_todo)
+                                     : 1;
+    if (*jobs < 1)
+        *jobs = 1;
+}
 
-    sched_tally tally = {0};
-    if (n_todo > 0) {
-        fprintf(stderr, "sweep: %s: %d runs, %d to train, %d job%s x %d thread%s, database %s\n",
-                in.cfg.name, in.n, n_todo, jobs, jobs == 1 ? "" : "s", threads,
-                threads == 1 ? "" : "s", db_path);
-        progress pr;
-        sched_options so = {.db_path = db_path, .sweep_id = sweep_id, .keys = in.keys,
-                            .checkpoint_dir = checkpoint_dir,
-                            .keep_checkpoints = keep_checkpoints, .jobs = jobs,
-                            .threads = threads, .stop = &stop_requested};
-        progress_init(&pr, stderr, in.cfg.name, in.runs, n_todo, jobs);
-        progress_attach(&pr, &so);
-        struct sigaction sa = {0}, old_int, old_term;
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        int src = sched_run(&so, &in.data, in.runs, run_ids, todo, in.n, &tally, err);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        progress_end(&pr);
-        if (src != SW_OK) {
-            rc = SW_ERUN;
-            goto out;
+/* Trains the todo runs with progress on stderr; SIGINT, SIGTERM and SIGHUP
+ * stop it after the epochs in progress. */
+static int train_todo(sched_options *so, const sweep_input *in, const long long *run_ids,
+                      const unsigned char *todo, int n_todo, sched_tally *tally, sw_error *err)
+{
+    static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa = {0}, old[3];
+    progress pr;
+    fprintf(stderr, "sweep: %s: %d runs, %d to train, %d job%s x %d thread%s, database %s\n",
+            in->cfg.name, in->n, n_todo, so->jobs, so->jobs == 1 ? "" : "s", so->threads,
+            so->threads == 1 ? "" : "s", so->db_path);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int k = 0; k < 3; k++) {
+        if (sigaction(signals[k], &sa, &old[k]) != 0) {
+            int e = errno, sig = signals[k];
+            while (k-- > 0)
+                sigaction(signals[k], &old[k], NULL);
+            return sw_err(err, SW_ERUN, "cannot catch %s: %s", strsignal(sig), strerror(e));
         }
-    } else {
-        fprintf(stderr, "sweep: %s: all %d runs already done; nothing to train\n", in.cfg.name,
-                in.n);
     }
+    progress_init(&pr, stderr, in->cfg.name, in->runs, n_todo, so->jobs);
+    progress_attach(&pr, so);
+    int rc = sched_run(so, &in->data, in->runs, run_ids, todo, in->n, tally, err);
+    for (int k = 0; k < 3; k++)
+        sigaction(signals[k], &old[k], NULL);   /* restoring what we read cannot fail */
+    progress_end(&pr);
+    if (rc == SW_OK && tally->jobs_started < so->jobs)
+        fprintf(stderr, "sweep: warning: only %d of %d jobs started (%s); they trained "
+                "every run\n", tally->jobs_started, so->jobs, strerror(tally->thread_errno));
+    return rc;
+}
 
-    if (print_summary(db, in.cfg.name, err) != SW_OK)
+/* Records the sweep and its runs, trains those not done, prints the
+ * summary. Returns the exit status. */
+static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_path,
+                     sw_error *err)
+{
+    store *db = NULL;
+    long long sweep_id = 0, *run_ids = calloc((size_t)in->n + 1, sizeof *run_ids);
+    unsigned char *todo = calloc((size_t)in->n + 1, 1);
+    char checkpoint_dir[4096];
+    int n_todo = 0, jobs, threads;
+    sched_tally tally = {0};
+    sched_checkpoint_dir(db_path, checkpoint_dir, sizeof checkpoint_dir);
+    if (!run_ids || !todo)
+        sw_oom(err, "the run list");
+    else if (store_open(&db, db_path, 1, err) == SW_OK &&
+             store_sweep_upsert(db, &in->cfg, &sweep_id, err) == SW_OK &&
+             store_runs_ensure(db, sweep_id, in->runs, in->keys, in->n, run_ids, err) == SW_OK)
+        find_todo(db, in, sweep_id, run_ids, checkpoint_dir, f->keep_checkpoints, todo,
+                  &n_todo, err);
+    if (err->code != SW_OK)
         goto out;
-    if (stop_requested) {
-        fprintf(stderr, "sweep: interrupted; finished epochs are saved, 'sweep run %s' resumes\n",
-                pos[0]);
-        rc = SW_EINTR;
+    split_cores(f, n_todo, &jobs, &threads);
+    if (n_todo > 0) {
+        sched_options so = {.db_path = db_path, .sweep_id = sweep_id, .keys = in->keys,
+                            .checkpoint_dir = checkpoint_dir,
+                            .keep_checkpoints = f->keep_checkpoints, .jobs = jobs,
+                            .threads = threads, .stop = &stop_requested};
+        if (train_todo(&so, in, run_ids, todo, n_todo, &tally, err) != SW_OK)
+            goto out;
     } else {
-        rc = tally.failed || tally.diverged ? SW_ERUN : 0;
+        fprintf(stderr, "sweep: %s: all %d runs already done; nothing to train\n", in->cfg.name,
+                in->n);
     }
+    if (print_summary(db, in->cfg.name, err) != SW_OK)
+        goto out;
+    if (stop_requested)
+        fprintf(stderr, "sweep: interrupted; finished epochs are saved, 'sweep run %s' resumes\n",
+                f->config);
 out:
     store_close(db);
     free(run_ids);
     free(todo);
+    if (err->code != SW_OK)
+        return err->code;
+    if (stop_requested)
+        return SW_EINTR;
+    return tally.failed || tally.diverged ? SW_ERUN : 0;
+}
+
+int cmd_run(int argc, char **argv, sw_error *err)
+{
+    run_flags f;
+    if (parse_run_flags(argc, argv, &f, err) != SW_OK)
+        return err->code;
+    if (f.help) {
+        fputs(run_help, stdout);
+        return 0;
+    }
+    sweep_input in;
+    if (load_input(&in, f.config, f.shard, f.shards, err) != SW_OK)
+        return err->code;
+    char shard_db[4096];
+    const char *db_path = f.db_path;
+    if (!db_path && !f.dry_run) {
+        if (default_db(in.cfg.name, f.shard, f.shards, shard_db, sizeof shard_db, err) != SW_OK) {
+            input_free(&in);
+            return err->code;
+        }
+        db_path = shard_db;
+    }
+    if (f.shards > 1)
+        fprintf(stderr, "sweep: %s: shard %d of %d (from %s): %d run%s%s%s\n", in.cfg.name,
+                f.shard, f.shards, f.shard_from, in.n, in.n == 1 ? "" : "s",
+                db_path ? ", database " : "", db_path ? db_path : "");
+    int rc = f.dry_run ? print_plan(stdout, &in, NULL, err) : run_sweep(&f, &in, db_path, err);
     input_free(&in);
     return rc;
 }

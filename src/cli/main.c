@@ -51,9 +51,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
         int rc = commands[i].fn(argc - 1, argv + 1, &err);
-        if (err.code != SW_OK)
-            fprintf(stderr, "sweep: error: %s\n", err.msg);
-        return rc;
+        if (err.code == SW_OK)
+            return rc;
+        /* the error's own code: the message and the status always agree */
+        fprintf(stderr, "sweep: error: %s\n", err.msg);
+        return err.code;
     }
     fprintf(stderr, "sweep: error: unknown command '%s' (see sweep --help)\n", argv[1]);
     return SW_EINPUT;

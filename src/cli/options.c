@@ -94,12 +94,15 @@ typedef struct {
     int rows, cols[MAX_ROWS];
 } table;
 
-/* Parses one RFC 4180 field starting at *p; returns a malloc'd copy. */
+/* Parses one RFC 4180 field starting at *p; returns a malloc'd copy, or
+ * NULL when memory runs out. */
 static char *csv_field(const char **p)
 {
     const char *s = *p;
     size_t cap = 16, n = 0;
     char *out = malloc(cap);
+    if (!out)
+        return NULL;
     int quoted = *s == '"';
     if (quoted)
         s++;
@@ -114,8 +117,14 @@ static char *csv_field(const char **p)
         } else if (!quoted && (*s == ',' || *s == '\r' || *s == '\n')) {
             break;
         }
-        if (n + 2 > cap)
-            out = realloc(out, cap *= 2);
+        if (n + 2 > cap) {
+            char *grown = realloc(out, cap *= 2);
+            if (!grown) {
+                free(out);
+                return NULL;
+            }
+            out = grown;
+        }
         out[n++] = *s;
     }
     out[n] = 0;
@@ -133,21 +142,32 @@ static void format_cell(char *buf, size_t size, const char *v)
         snprintf(buf, size, "%s", v);
 }
 
-void cli_print_table(FILE *out, const char *csv, int fold_constant)
+/* Every cell that was set (the rest are NULL, as calloc left them). */
+static void table_free(table *t)
 {
-    table *t = calloc(1, sizeof *t);
-    int width[MAX_COLS] = {0}, shown[MAX_COLS];
+    for (int r = 0; r <= t->rows && r < MAX_ROWS; r++)
+        for (int c = 0; c < MAX_COLS; c++)
+            free(t->cell[r][c]);
+    free(t);
+}
+
+/* Reads the CSV text into cells; -1 when memory runs out. */
+static int table_read(table *t, const char *csv)
+{
     char buf[256];
     const char *p = csv;
-    if (!t)
-        return;
     while (*p && t->rows < MAX_ROWS) {
         int c = 0;
         for (;;) {
             char *f = csv_field(&p);
+            if (!f)
+                return -1;
             if (c < MAX_COLS) {
                 format_cell(buf, sizeof buf, f);
-                t->cell[t->rows][c++] = strdup(buf);
+                if (!(t->cell[t->rows][c++] = strdup(buf))) {
+                    free(f);
+                    return -1;
+                }
             }
             free(f);
             if (*p == ',') {
@@ -159,6 +179,19 @@ void cli_print_table(FILE *out, const char *csv, int fold_constant)
         t->cols[t->rows++] = c;
         while (*p == '\r' || *p == '\n')
             p++;
+    }
+    return 0;
+}
+
+int cli_print_table(FILE *out, const char *csv, int fold_constant)
+{
+    table *t = calloc(1, sizeof *t);
+    int width[MAX_COLS] = {0}, shown[MAX_COLS];
+    if (!t)
+        return SW_ERUN;
+    if (table_read(t, csv) != 0) {
+        table_free(t);
+        return SW_ERUN;
     }
     /* columns equal in every data row are printed once, above the table */
     int ncols = t->rows ? t->cols[0] : 0, folded = 0;
@@ -192,9 +225,9 @@ void cli_print_table(FILE *out, const char *csv, int fold_constant)
                 fprintf(out, "%s%-*s", first ? "" : "  ", last ? 0 : width[c], t->cell[r][c]);
                 first = 0;
             }
-            free(t->cell[r][c]);
         }
         fputc('\n', out);
     }
-    free(t);
+    table_free(t);
+    return SW_OK;
 }

@@ -4,15 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "base/clock.h"
 
 static void format_duration(char *buf, size_t size, double s)
 {
@@ -61,7 +55,7 @@ static void draw(progress *pr)
     }
     pr->lines_drawn = lines;
     fflush(pr->out);
-    pr->last_draw = now_seconds();
+    pr->last_draw = sw_now_seconds();
 }
 
 static void on_start(void *ctx, int slot, int run)
@@ -86,7 +80,7 @@ static void on_batch(void *ctx, int slot, int run, const train_progress *p)
     pthread_mutex_lock(&pr->lock);
     if (slot < pr->slots)
         pr->slot[slot].p = *p;
-    if (pr->tty && now_seconds() - pr->last_draw > 0.2)
+    if (pr->tty && sw_now_seconds() - pr->last_draw > 0.2)
         draw(pr);
     pthread_mutex_unlock(&pr->lock);
 }

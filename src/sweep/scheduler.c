@@ -4,7 +4,6 @@
 #include "sweep/scheduler.h"
 
 #include <errno.h>
-#include <glob.h>
 #include <sys/stat.h>
 
 #include <pthread.h>
@@ -12,9 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/fsutil.h"
 #include "train/checkpoint.h"
 
 typedef struct {
@@ -75,13 +75,6 @@ void sched_default_split(int cores, int runs, int *jobs, int *threads)
     *threads = cores / *jobs;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void hook_layers(void *ctx, int epoch, const layer_stat *layers, int n_layers)
 {
     run_ctx *rc = ctx;
@@ -110,22 +103,9 @@ static int hook_checkpoint(void *ctx, const train_state *st, sw_error *err)
     return checkpoint_write(rc->checkpoint, rc->sh->o->keys[rc->run], st, err);
 }
 
-/* A process killed while writing a checkpoint leaves its temp file; the
- * run is ours now, so its leftovers go. */
-static void remove_stale_temps(const char *checkpoint)
-{
-    char pattern[4200];
-    glob_t g;
-    snprintf(pattern, sizeof pattern, "%s.tmp.*", checkpoint);
-    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
-        for (size_t k = 0; k < g.gl_pathc; k++)
-            unlink(g.gl_pathv[k]);
-    globfree(&g);
-}
-
 void sched_clean_checkpoint(const char *path, int keep)
 {
-    remove_stale_temps(path);
+    sw_out_remove_temps(path);   /* left by a process killed while writing */
     if (!keep)
         unlink(path);
 }
@@ -196,13 +176,15 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     int found = 0, rcode;
     sched_checkpoint_path(o->checkpoint_dir, o->sweep_id, o->keys[i], checkpoint,
                           sizeof checkpoint);
-    remove_stale_temps(checkpoint);
-    checkpoint_read(checkpoint, o->keys[i], 0, r->optimizer == OPT_ADAM, &resume, &found, &err);
+    sw_out_remove_temps(checkpoint);   /* the run is ours: a dead writer's leftovers go */
+    rcode = checkpoint_read(checkpoint, o->keys[i], 0, r->optimizer == OPT_ADAM, &resume,
+                            &found, &err);
     cfg.resume = found ? &resume : NULL;
-    double t0 = now_seconds();
+    double t0 = sw_now_seconds();
     if (o->on_start)
         o->on_start(o->ctx, slot, i);
-    rcode = store_epochs_truncate(db, sh->run_ids[i], found ? resume.epoch : 0, &err);
+    if (rcode == SW_OK)
+        rcode = store_epochs_truncate(db, sh->run_ids[i], found ? resume.epoch : 0, &err);
     if (rcode == SW_OK) {
         run_ctx rc = {.sh = sh, .db = db, .slot = slot, .run = i, .checkpoint = checkpoint};
         train_hooks hooks = {.ctx = &rc, .on_batch = hook_batch, .on_layers = hook_layers,
@@ -210,7 +192,7 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
                              .stop = o->stop};
         rcode = train_run(&cfg, &train, &val, &test, o->threads, &hooks, &res, &err);
     }
-    double wall = now_seconds() - t0;
+    double wall = sw_now_seconds() - t0;
     train_state_free(&resume);
 
     if (rcode != SW_OK) {
@@ -289,14 +271,14 @@ int sched_run(const sched_options *o, const dataset *d, const run_settings *runs
     if (!tids || !args) {
         free(tids);
         free(args);
-        return sw_err(err, SW_ERUN, "scheduler: out of memory");
+        return sw_oom(err, "scheduler");
     }
     pthread_mutex_init(&sh.lock, NULL);
-    for (int j = 0; j < jobs; j++) {
+    int thread_errno = 0;
+    for (int j = 0; j < jobs && !thread_errno; j++) {
         args[j] = (worker_arg){&sh, j};
-        if (pthread_create(&tids[j], NULL, worker, &args[j]) != 0)
-            break;
-        started++;
+        thread_errno = pthread_create(&tids[j], NULL, worker, &args[j]);
+        started += !thread_errno;
     }
     for (int j = 0; j < started; j++)
         pthread_join(tids[j], NULL);
@@ -304,8 +286,11 @@ int sched_run(const sched_options *o, const dataset *d, const run_settings *runs
     free(tids);
     free(args);
     *tally = sh.tally;
+    tally->jobs_started = started;
+    tally->thread_errno = thread_errno;
     if (started == 0)
-        return sw_err(err, SW_ERUN, "scheduler: cannot start worker threads");
+        return sw_err(err, SW_ERUN, "scheduler: cannot start worker threads: %s",
+                      strerror(thread_errno));
     if (sh.err.code != SW_OK)
         return sw_err(err, sh.err.code, "%s", sh.err.msg);
     return SW_OK;

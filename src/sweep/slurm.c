@@ -194,17 +194,23 @@ int slurm_job_check(const slurm_job *j, sw_error *err)
     return SW_OK;
 }
 
-/* Single-quoted for bash: nothing inside is expanded. */
-static void sh_quote(FILE *f, const char *s)
+/* The first len bytes of s, single-quoted for bash: nothing inside is
+ * expanded. */
+static void sh_quote_n(FILE *f, const char *s, size_t len)
 {
     fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'')
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\'')
             fputs("'\\''", f);
         else
-            fputc(*s, f);
+            fputc(s[i], f);
     }
     fputc('\'', f);
+}
+
+static void sh_quote(FILE *f, const char *s)
+{
+    sh_quote_n(f, s, strlen(s));
 }
 
 /* --output for sbatch: '%' doubled (it starts Slurm's file patterns), the
@@ -229,14 +235,12 @@ static void sbatch_output(FILE *f, const char *dir, const char *file)
 /* The variables both scripts start with. */
 static void script_vars(const slurm_job *j, const char *safe, int with_config, FILE *f)
 {
-    char *dir = strdup(j->db);
-    const char *d = "/";
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-            *slash = '\0';
-            d = dir;
-        }
+    /* the database's folder: up to its last slash, "/" at the root */
+    const char *slash = strrchr(j->db, '/'), *d = "/";
+    size_t dlen = 1;
+    if (slash && slash != j->db) {
+        d = j->db;
+        dlen = (size_t)(slash - j->db);
     }
     fputs("set -u\nsweep=", f);
     sh_quote(f, j->sweep_bin);
@@ -247,9 +251,8 @@ static void script_vars(const slurm_job *j, const char *safe, int with_config, F
     fputs("\ndb=", f);
     sh_quote(f, j->db);
     fputs("\ndir=", f);
-    sh_quote(f, d);
+    sh_quote_n(f, d, dlen);
     fprintf(f, "   # the shard databases\nname=%s\nshards=%d\n", safe, j->shards);
-    free(dir);
 }
 
 static void sbatch_extra(const slurm_job *j, FILE *f)

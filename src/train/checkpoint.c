@@ -9,13 +9,13 @@
 #include "train/checkpoint.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "base/fsutil.h"
 
 #define MAGIC "SWCKPT02"
 #define KEY_BYTES 32
@@ -46,27 +46,9 @@ static int write_all(int fd, const void *buf, size_t len, uLong *crc)
     return 0;
 }
 
-static int fsync_dir_of(const char *path)
+/* The header, the tensors and the CRC of all of them, to fd. */
+static int write_body(int fd, const char *key, const train_state *st)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    free(copy);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-int checkpoint_write(const char *path, const char *key, const train_state *st, sw_error *err)
-{
-    size_t len = strlen(path) + 32;
-    char *tmp = malloc(len);
-    if (!tmp)
-        return sw_err(err, SW_ERUN, "%s: out of memory", path);
-    snprintf(tmp, len, "%s.tmp.%d", path, (int)getpid());
     header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, MAGIC, 8);
@@ -80,27 +62,28 @@ int checkpoint_write(const char *path, const char *key, const train_state *st, s
     h.es_best = st->es.best;
     h.has_best = st->best_params != NULL;
     size_t bytes = sizeof(float) * (size_t)st->n;
-    uLong crc = crc32(0, NULL, 0);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int ok = fd >= 0 && write_all(fd, &h, sizeof h, &crc) == 0 &&
+    uLong crc = crc32(0, NULL, 0), unused = 0;
+    int ok = write_all(fd, &h, sizeof h, &crc) == 0 &&
              write_all(fd, st->params, bytes, &crc) == 0 &&
              (!h.adam || (write_all(fd, st->adam_m, bytes, &crc) == 0 &&
                           write_all(fd, st->adam_v, bytes, &crc) == 0)) &&
              (!h.has_best || write_all(fd, st->best_params, bytes, &crc) == 0);
     uint32_t c32 = (uint32_t)crc;
-    uLong unused = 0;
-    ok = ok && write_all(fd, &c32, sizeof c32, &unused) == 0 && fsync(fd) == 0;
-    if (fd >= 0 && close(fd) != 0)
-        ok = 0;
-    ok = ok && rename(tmp, path) == 0 && fsync_dir_of(path) == 0;
-    if (!ok) {
+    return ok && write_all(fd, &c32, sizeof c32, &unused) == 0 ? 0 : -1;
+}
+
+int checkpoint_write(const char *path, const char *key, const train_state *st, sw_error *err)
+{
+    /* our own folder: the name itself is replaced, never followed */
+    sw_outfile o;
+    if (sw_out_open(&o, path, 0644, SW_OUT_REPLACE | SW_OUT_RUN, err) != SW_OK)
+        return err->code;
+    if (write_body(fileno(o.f), key, st) != 0) {
         int e = errno;
-        unlink(tmp);
-        free(tmp);
+        sw_out_abort(&o);
         return sw_err(err, SW_ERUN, "%s: cannot write the checkpoint: %s", path, strerror(e));
     }
-    free(tmp);
-    return SW_OK;
+    return sw_out_commit(&o, err);
 }
 
 void train_state_free(train_state *st)
@@ -112,10 +95,13 @@ void train_state_free(train_state *st)
     memset(st, 0, sizeof *st);
 }
 
+/* 0, -1 for a short file, -2 out of memory. */
 static int read_floats(FILE *f, float **out, long n, uLong *crc)
 {
     *out = malloc(sizeof(float) * (size_t)n);
-    if (!*out || fread(*out, sizeof(float), (size_t)n, f) != (size_t)n)
+    if (!*out)
+        return -2;
+    if (fread(*out, sizeof(float), (size_t)n, f) != (size_t)n)
         return -1;
     *crc = crc32(*crc, (const Bytef *)*out, (uInt)(sizeof(float) * (size_t)n));
     return 0;
@@ -124,7 +110,6 @@ static int read_floats(FILE *f, float **out, long n, uLong *crc)
 int checkpoint_read(const char *path, const char *key, long n_params, int adam,
                     train_state *st, int *found, sw_error *err)
 {
-    (void)err;
     memset(st, 0, sizeof *st);
     *found = 0;
     FILE *f = fopen(path, "rb");
@@ -133,6 +118,7 @@ int checkpoint_read(const char *path, const char *key, long n_params, int adam,
     header h;
     uLong crc = crc32(0, NULL, 0);
     uint32_t stored;
+    int oom = 0;
     int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, MAGIC, 8) == 0 &&
              strncmp(h.key, key, KEY_BYTES) == 0 && (n_params <= 0 || h.n == n_params) &&
              h.n > 0 && h.n < (1L << 31) && h.adam == !!adam &&
@@ -146,17 +132,19 @@ int checkpoint_read(const char *path, const char *key, long n_params, int adam,
         st->es.best_epoch = h.es_best_epoch;
         st->es.wait = h.es_wait;
         st->es.best = h.es_best;
-        ok = read_floats(f, &st->params, st->n, &crc) == 0 &&
-             (!adam || (read_floats(f, &st->adam_m, st->n, &crc) == 0 &&
-                        read_floats(f, &st->adam_v, st->n, &crc) == 0)) &&
-             (!h.has_best || read_floats(f, &st->best_params, st->n, &crc) == 0) &&
-             fread(&stored, sizeof stored, 1, f) == 1 && stored == (uint32_t)crc &&
+        int r = read_floats(f, &st->params, st->n, &crc);
+        if (r == 0 && adam && (r = read_floats(f, &st->adam_m, st->n, &crc)) == 0)
+            r = read_floats(f, &st->adam_v, st->n, &crc);
+        if (r == 0 && h.has_best)
+            r = read_floats(f, &st->best_params, st->n, &crc);
+        oom = r == -2;
+        ok = r == 0 && fread(&stored, sizeof stored, 1, f) == 1 && stored == (uint32_t)crc &&
              fgetc(f) == EOF;
     }
     fclose(f);
     if (!ok) {
         train_state_free(st);
-        return SW_OK;
+        return oom ? sw_oom(err, path) : SW_OK;
     }
     *found = 1;
     return SW_OK;

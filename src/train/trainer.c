@@ -6,19 +6,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "base/clock.h"
 #include "base/rng.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* The epoch's order: Fisher-Yates from the identity, keyed on the epoch, so
  * epoch e's order does not depend on earlier epochs (resumable). */
@@ -73,26 +66,174 @@ static int resumable(const train_state *r, long n, const optimizer *opt, const e
     return 1;
 }
 
+/* One training's working set. */
+typedef struct {
+    const train_config *cfg;
+    const data_split *train, *val;
+    const train_hooks *hooks;
+    model *m;
+    optimizer opt;
+    long n;                  /* parameters */
+    size_t param_bytes;
+    long *order;             /* the epoch's image order, train->n */
+    float *xbuf, *best;      /* a batch of images; the best weights or NULL */
+    uint8_t *ybuf;           /* a batch of labels */
+    int stats;               /* layer statistics wanted */
+    es_state es;
+    layer_stat layers[MODEL_MAX_ACT_LAYERS];
+} trainer;
+
+static void trainer_free(trainer *t)
+{
+    free(t->order);
+    free(t->xbuf);
+    free(t->ybuf);
+    free(t->best);
+    optim_free(&t->opt);
+    model_free(t->m);
+}
+
+/* Goes on from a saved state, when it fits this run; a state that does
+ * not (another model) is ignored and the run starts over. Returns the
+ * first epoch to train. */
+static int trainer_resume(trainer *t, const train_state *r, train_result *res, int *stopped)
+{
+    const es_settings *es_cfg = &t->cfg->early_stopping;
+    if (!resumable(r, t->n, &t->opt, es_cfg))
+        return 1;
+    memcpy(model_params(t->m), r->params, t->param_bytes);
+    if (t->opt.m) {
+        memcpy(t->opt.m, r->adam_m, t->param_bytes);
+        memcpy(t->opt.v, r->adam_v, t->param_bytes);
+    }
+    t->opt.t = r->t;
+    if (es_cfg->monitor != ES_OFF)
+        t->es = r->es;
+    if (t->best)
+        memcpy(t->best, r->best_params, t->param_bytes);
+    res->epochs_done = r->epoch;
+    *stopped = es_stopped(es_cfg, &t->es);   /* it stopped, then the process died */
+    return r->epoch + 1;
+}
+
+/* The model, its optimizer and the buffers; initial weights from the seed. */
+static int trainer_setup(trainer *t, sw_error *err)
+{
+    const train_config *cfg = t->cfg;
+    int bs = cfg->batch_size;
+    if (model_create(&t->m, &cfg->model, bs, err) != SW_OK)
+        return err->code;
+    model_init_params(t->m, cfg->seed);
+    t->n = model_num_params(t->m);
+    t->param_bytes = sizeof(float) * (size_t)t->n;
+    if (optim_init(&t->opt, cfg->optimizer, cfg->learning_rate, t->n, err) != SW_OK)
+        return err->code;
+    if (cfg->early_stopping.monitor != ES_OFF && cfg->early_stopping.restore_best &&
+        !(t->best = malloc(t->param_bytes)))
+        return sw_oom(err, "train: the best weights");
+    t->order = malloc(sizeof(long) * (size_t)t->train->n);
+    t->xbuf = malloc(sizeof(float) * (size_t)bs * (size_t)t->train->pixels);
+    t->ybuf = malloc((size_t)bs);
+    if (!t->order || !t->xbuf || !t->ybuf)
+        return sw_oom(err, "train: the batch buffers");
+    return SW_OK;
+}
+
+/* The batches of one epoch; the training loss and accuracy go to em.
+ * Returns 0, or 1 when the run ends here (res->status says why). */
+static int train_epoch(trainer *t, int epoch, double t0, epoch_metrics *em, train_result *res)
+{
+    const train_config *cfg = t->cfg;
+    const data_split *train = t->train;
+    const train_hooks *hooks = t->hooks;
+    int bs = cfg->batch_size;
+    long batches = (train->n + bs - 1) / bs, hits = 0;
+    double loss_sum = 0;
+    if (t->stats)
+        model_stats_reset(t->m);
+    shuffle_order(t->order, train->n, cfg->seed, epoch);
+    for (long b = 0; b < batches; b++) {
+        long start = b * bs;
+        int count = (int)(train->n - start < bs ? train->n - start : bs), correct = 0;
+        uint64_t step = (uint64_t)(epoch - 1) * (uint64_t)batches + (uint64_t)b;
+        data_batch_floats(t->xbuf, t->ybuf, train, t->order, start, count);
+        model_forward(t->m, t->xbuf, count, 1, cfg->seed, step);
+        double loss = model_loss(t->m, t->ybuf, count, &correct, 1);
+        if (!isfinite(loss)) {
+            res->status = TRAIN_DIVERGED;
+            res->diverged_epoch = epoch;
+            return 1;
+        }
+        if (t->stats)
+            model_stats_add_grads(t->m);
+        optim_step(&t->opt, model_params(t->m), model_grads(t->m));
+        loss_sum += loss;
+        hits += correct;
+        if (hooks->on_batch) {
+            train_progress p = {epoch, cfg->epochs, (int)b + 1, (int)batches,
+                                loss_sum / (double)(start + count), sw_now_seconds() - t0};
+            hooks->on_batch(hooks->ctx, &p);
+        }
+        if (hooks->stop && *hooks->stop) {
+            res->status = TRAIN_INTERRUPTED;
+            return 1;
+        }
+    }
+    em->train_loss = loss_sum / (double)train->n;
+    em->train_accuracy = (double)hits / (double)train->n;
+    return 0;
+}
+
+/* After the batches: validation, early stopping, the hooks that record the
+ * epoch and save the checkpoint. Returns 0, 1 when the run ends here
+ * (diverged: res->status), or -1 when a hook failed (err set). */
+static int end_epoch(trainer *t, int epoch, double t0, epoch_metrics *em, train_result *res,
+                     int *stopped, sw_error *err)
+{
+    const es_settings *es_cfg = &t->cfg->early_stopping;
+    const train_hooks *hooks = t->hooks;
+    evaluate_split(t->m, t->val, t->cfg->batch_size, t->xbuf, t->ybuf, &em->val_loss,
+                   &em->val_accuracy, t->stats);
+    if (t->stats)
+        model_stats_read(t->m, t->layers);
+    em->seconds = sw_now_seconds() - t0;
+    if (!isfinite(em->val_loss)) {
+        res->status = TRAIN_DIVERGED;
+        res->diverged_epoch = epoch;
+        return 1;
+    }
+    int improved = 0;
+    *stopped = es_update(es_cfg, &t->es, epoch,
+                         es_cfg->monitor == ES_VAL_ACCURACY ? em->val_accuracy : em->val_loss,
+                         &improved);
+    if (improved && t->best)
+        memcpy(t->best, model_params(t->m), t->param_bytes);
+    if (t->stats && hooks->on_layers)
+        hooks->on_layers(hooks->ctx, epoch, t->layers, model_num_act_layers(t->m));
+    if (hooks->on_epoch && hooks->on_epoch(hooks->ctx, epoch, em, err) != SW_OK)
+        return -1;
+    res->epochs_done = epoch;
+    if (hooks->on_checkpoint) {
+        train_state st = {epoch, t->n, model_params(t->m), t->opt.m, t->opt.v, t->opt.t, t->es,
+                          t->best};
+        if (hooks->on_checkpoint(hooks->ctx, &st, err) != SW_OK)
+            return -1;
+    }
+    return 0;
+}
+
 int train_run(const train_config *cfg, const data_split *train, const data_split *val,
               const data_split *test, int threads, const train_hooks *hooks,
               train_result *res, sw_error *err)
 {
     static const train_hooks no_hooks;
-    model *m = NULL;
-    optimizer opt = {0};
-    long *order = NULL;
-    float *xbuf = NULL, *best = NULL;
-    uint8_t *ybuf = NULL;
-    int bs = cfg->batch_size, stats = !cfg->skip_layer_stats;
     const es_settings *es_cfg = &cfg->early_stopping;
     int es_on = es_cfg->monitor != ES_OFF, stopped = 0;
-    es_state es;
-    layer_stat layers[MODEL_MAX_ACT_LAYERS];
+    trainer t = {.cfg = cfg, .train = train, .val = val, .hooks = hooks ? hooks : &no_hooks,
+                 .stats = !cfg->skip_layer_stats};
 
-    if (!hooks)
-        hooks = &no_hooks;
     memset(res, 0, sizeof *res);
-    es_init(&es);
+    es_init(&t.es);
     if (train->n < 1 || val->n < 1 || test->n < 1)
         return sw_err(err, SW_EINPUT, "train: empty training, validation or test set");
     if (es_on && es_cfg->patience < 1)
@@ -103,121 +244,26 @@ int train_run(const train_config *cfg, const data_split *train, const data_split
 #else
     (void)threads;
 #endif
-    if (model_create(&m, &cfg->model, bs, err) != SW_OK)
-        return err->code;
-    model_init_params(m, cfg->seed);
-    if (optim_init(&opt, cfg->optimizer, cfg->learning_rate, model_num_params(m), err) != SW_OK)
+    if (trainer_setup(&t, err) != SW_OK)
         goto done;
-    int first_epoch = 1;
-    const train_state *r = cfg->resume;
-    long n = model_num_params(m);
-    size_t param_bytes = sizeof(float) * (size_t)n;
-    if (es_on && es_cfg->restore_best && !(best = malloc(param_bytes))) {
-        sw_err(err, SW_ERUN, "train: out of memory");
-        goto done;
-    }
-    /* a state that does not fit (another model) is ignored: start over */
-    if (resumable(r, n, &opt, es_cfg)) {
-        memcpy(model_params(m), r->params, param_bytes);
-        if (opt.m) {
-            memcpy(opt.m, r->adam_m, param_bytes);
-            memcpy(opt.v, r->adam_v, param_bytes);
-        }
-        opt.t = r->t;
-        if (es_on)
-            es = r->es;
-        if (best)
-            memcpy(best, r->best_params, param_bytes);
-        first_epoch = r->epoch + 1;
-        res->epochs_done = r->epoch;
-        stopped = es_stopped(es_cfg, &es);   /* it stopped, then the process died */
-    }
-    order = malloc(sizeof(long) * (size_t)train->n);
-    xbuf = malloc(sizeof(float) * (size_t)bs * (size_t)train->pixels);
-    ybuf = malloc((size_t)bs);
-    if (!order || !xbuf || !ybuf) {
-        sw_err(err, SW_ERUN, "train: out of memory");
-        goto done;
-    }
-
-    long batches = (train->n + bs - 1) / bs;
+    int first_epoch = trainer_resume(&t, cfg->resume, res, &stopped);
     res->status = TRAIN_DONE;
     for (int epoch = first_epoch; !stopped && epoch <= cfg->epochs; epoch++) {
-        double t0 = now_seconds(), loss_sum = 0;
-        long hits = 0;
-        if (stats)
-            model_stats_reset(m);
-        shuffle_order(order, train->n, cfg->seed, epoch);
-        for (long b = 0; b < batches; b++) {
-            long start = b * bs;
-            int count = (int)(train->n - start < bs ? train->n - start : bs), correct = 0;
-            uint64_t step = (uint64_t)(epoch - 1) * (uint64_t)batches + (uint64_t)b;
-            data_batch_floats(xbuf, ybuf, train, order, start, count);
-            model_forward(m, xbuf, count, 1, cfg->seed, step);
-            double loss = model_loss(m, ybuf, count, &correct, 1);
-            if (!isfinite(loss)) {
-                res->status = TRAIN_DIVERGED;
-                res->diverged_epoch = epoch;
-                goto done;
-            }
-            if (stats)
-                model_stats_add_grads(m);
-            optim_step(&opt, model_params(m), model_grads(m));
-            loss_sum += loss;
-            hits += correct;
-            if (hooks->on_batch) {
-                train_progress p = {epoch, cfg->epochs, (int)b + 1, (int)batches,
-                                    loss_sum / (double)(start + count), now_seconds() - t0};
-                hooks->on_batch(hooks->ctx, &p);
-            }
-            if (hooks->stop && *hooks->stop) {
-                res->status = TRAIN_INTERRUPTED;
-                goto done;
-            }
-        }
+        double t0 = sw_now_seconds();
         epoch_metrics em;
-        em.train_loss = loss_sum / (double)train->n;
-        em.train_accuracy = (double)hits / (double)train->n;
-        evaluate_split(m, val, bs, xbuf, ybuf, &em.val_loss, &em.val_accuracy, stats);
-        if (stats)
-            model_stats_read(m, layers);
-        em.seconds = now_seconds() - t0;
-        if (!isfinite(em.val_loss)) {
-            res->status = TRAIN_DIVERGED;
-            res->diverged_epoch = epoch;
+        if (train_epoch(&t, epoch, t0, &em, res) != 0 ||
+            end_epoch(&t, epoch, t0, &em, res, &stopped, err) != 0)
             goto done;
-        }
-        int improved = 0;
-        stopped = es_update(es_cfg, &es, epoch,
-                            es_cfg->monitor == ES_VAL_ACCURACY ? em.val_accuracy : em.val_loss,
-                            &improved);
-        if (improved && best)
-            memcpy(best, model_params(m), param_bytes);
-        if (stats && hooks->on_layers)
-            hooks->on_layers(hooks->ctx, epoch, layers, model_num_act_layers(m));
-        if (hooks->on_epoch && hooks->on_epoch(hooks->ctx, epoch, &em, err) != SW_OK)
-            goto done;
-        res->epochs_done = epoch;
-        if (hooks->on_checkpoint) {
-            train_state st = {epoch, n, model_params(m), opt.m, opt.v, opt.t, es, best};
-            if (hooks->on_checkpoint(hooks->ctx, &st, err) != SW_OK)
-                goto done;
-        }
     }
     if (es_on) {
-        res->best_epoch = es.best_epoch;
+        res->best_epoch = t.es.best_epoch;
         res->stopped_epoch = res->epochs_done;
     }
-    if (best && es.best_epoch > 0)
-        memcpy(model_params(m), best, param_bytes);
-    evaluate(m, test, bs, xbuf, ybuf, &res->test_loss, &res->test_accuracy);
+    if (t.best && t.es.best_epoch > 0)
+        memcpy(model_params(t.m), t.best, t.param_bytes);
+    evaluate(t.m, test, cfg->batch_size, t.xbuf, t.ybuf, &res->test_loss, &res->test_accuracy);
 
 done:
-    free(order);
-    free(xbuf);
-    free(ybuf);
-    free(best);
-    optim_free(&opt);
-    model_free(m);
+    trainer_free(&t);
     return err->code;
 }

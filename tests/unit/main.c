@@ -77,6 +77,7 @@ static const struct {
     {"stats", suite_stats},
     {"bn", suite_bn},
     {"golden_train", suite_golden_train},
+    {"act_smooth", suite_act_smooth},
 };
 
 int main(int argc, char **argv)

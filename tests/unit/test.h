@@ -67,5 +67,6 @@ void suite_train(void);
 void suite_golden(void);
 void suite_cluster(void);
 void suite_stats(void);
+void suite_act_smooth(void);
 
 #endif

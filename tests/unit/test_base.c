@@ -125,6 +125,14 @@ static void test_base_out_writes_and_replaces(void)
     CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600);
     CHECK_INT(count_entries(dir), 1);
 
+    /* root keeps another user's file theirs */
+    if (geteuid() == 0 && chown(path, 4321, 4321) == 0) {
+        CHECK_INT(sw_out_open(&o, path, 0666, 0, &err), SW_OK);
+        CHECK_INT(sw_out_commit(&o, &err), SW_OK);
+        CHECK(stat(path, &st) == 0 && st.st_uid == 4321 && st.st_gid == 4321);
+        CHECK((st.st_mode & 07777) == 0600);
+    }
+
     /* a new file gets new_mode less the umask */
     mode_t old = umask(022);
     snprintf(path, sizeof path, "%s/script.sh", dir);
@@ -235,12 +243,23 @@ static void test_base_out_fifo_written_directly(void)
     CHECK_STR(buf, "piped");
     CHECK_INT(count_entries(dir), 2);
 
-    /* /dev/null is a device: written directly, never replaced */
-    CHECK_INT(sw_out_open(&o, "/dev/null", 0666, 0, &err), SW_OK);
+    /* /dev/fd/N (as /dev/stdout) is written where it leads, here a pipe;
+     * not /dev/null or /dev/stdout: a broken build run by root would
+     * replace them */
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    char devfd[64];
+    snprintf(devfd, sizeof devfd, "/dev/fd/%d", fds[1]);
+    CHECK_INT(sw_out_open(&o, devfd, 0666, 0, &err), SW_OK);
     CHECK(o.tmp == NULL);
-    fputs("gone", o.f);
+    if (o.f)
+        fputs("fd", o.f);
     CHECK_INT(sw_out_commit(&o, &err), SW_OK);
-    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    close(fds[1]);
+    memset(buf, 0, sizeof buf);
+    CHECK_INT(read(fds[0], buf, sizeof buf - 1), 2);
+    CHECK_STR(buf, "fd");
+    close(fds[0]);
 }
 
 static void test_base_out_errors_say_why(void)
@@ -419,6 +438,25 @@ static void test_base_spawn_pipes(void)
     CHECK_INT(err.code, SW_OK);
 }
 
+/* A child that writes the output itself (as gnuplot does) into o.tmp. */
+static void test_base_out_written_by_a_child(void)
+{
+    char dir[512], path[600], buf[64];
+    sw_error err = {0};
+    sw_outfile o;
+    fresh_dir(dir, sizeof dir, "child");
+    snprintf(path, sizeof path, "%s/fig.svg", dir);
+    write_text(path, "old");
+    CHECK_INT(sw_out_open(&o, path, 0666, 0, &err), SW_OK);
+    char *argv[] = {"sh", "-c", "printf drawn > \"$1\"", "sh", o.tmp ? o.tmp : o.path, NULL};
+    CHECK_INT(sw_spawn(argv, NULL, NULL, &err), SW_OK);
+    CHECK_INT(read_text(path, buf, sizeof buf), 3);   /* not yet */
+    CHECK_INT(sw_out_commit(&o, &err), SW_OK);
+    CHECK_INT(read_text(path, buf, sizeof buf), 5);
+    CHECK_STR(buf, "drawn");
+    CHECK_INT(count_entries(dir), 1);
+}
+
 void suite_base(void)
 {
     RUN_TEST(test_base_clock_is_monotonic);
@@ -434,4 +472,5 @@ void suite_base(void)
     RUN_TEST(test_base_csv_quoting);
     RUN_TEST(test_base_spawn_status);
     RUN_TEST(test_base_spawn_pipes);
+    RUN_TEST(test_base_out_written_by_a_child);
 }

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "nn/act_smooth.h"
 #include "nn/activation.h"
 #include "nn/conv.h"
 #include "nn/dense.h"
@@ -207,6 +208,60 @@ static void test_golden_elu07(void) { golden_act("elu07"); }
 static void test_golden_leaky(void) { golden_act("leaky"); }
 static void test_golden_prelu(void) { golden_act("prelu"); }
 static void test_golden_prelu_var(void) { golden_act("prelu_var"); }
+
+/* The smooth activations (nn/act_smooth.h): elementwise, so torch's
+ * layout is used as it is. The case name (less "_wide") picks the kernels. */
+static const struct {
+    const char *name;
+    void (*fwd)(float *, const float *, long);
+    void (*bwd)(float *, const float *, const float *, const float *, long);
+} smooth_kernels[] = {
+    {"selu", act_selu_forward, act_selu_backward},
+    {"gelu", act_gelu_forward, act_gelu_backward},
+    {"silu", act_silu_forward, act_silu_backward},
+    {"mish", act_mish_forward, act_mish_backward},
+    {"tanh", act_tanh_forward, act_tanh_backward},
+    {"softplus", act_softplus_forward, act_softplus_backward},
+};
+
+static void golden_smooth(const char *name)
+{
+    golden_report r = {name, "", 0};
+    golden_case *c = golden_load(name);
+    golden_tensor *t[5];
+    static const char *const names[] = {"x", "g", "out", "dx", NULL};
+    if (!c || !golden_all(c, t, names))
+        goto done;
+    size_t len = strcspn(name, "_");
+    int k = 0, nk = (int)(sizeof smooth_kernels / sizeof smooth_kernels[0]);
+    while (k < nk && (strlen(smooth_kernels[k].name) != len ||
+                      strncmp(smooth_kernels[k].name, name, len) != 0))
+        k++;
+    if (k == nk) {
+        test_fail(__FILE__, __LINE__, "%s: no kernel for this case", name);
+        goto done;
+    }
+    long n = t[0]->n;
+    float *out = falloc(n), *dx = falloc(n);
+    smooth_kernels[k].fwd(out, t[0]->v, n);
+    compare(&r, "out", out, t[2]);
+    smooth_kernels[k].bwd(dx, t[1]->v, t[0]->v, out, n);
+    compare(&r, "dx", dx, t[3]);
+    report_end(&r);
+    free(out), free(dx);
+done:
+    golden_free(c);
+}
+
+static void test_golden_smooth(void)
+{
+    for (size_t k = 0; k < sizeof smooth_kernels / sizeof smooth_kernels[0]; k++) {
+        char wide[32];
+        snprintf(wide, sizeof wide, "%s_wide", smooth_kernels[k].name);
+        golden_smooth(smooth_kernels[k].name);
+        golden_smooth(wide);
+    }
+}
 
 static void test_golden_xent(void)
 {
@@ -437,6 +492,7 @@ void suite_golden(void)
     RUN_TEST(test_golden_leaky);
     RUN_TEST(test_golden_prelu);
     RUN_TEST(test_golden_prelu_var);
+    RUN_TEST(test_golden_smooth);
     RUN_TEST(test_golden_xent);
     RUN_TEST(test_golden_model_relu);
     RUN_TEST(test_golden_model_elu);
