@@ -201,6 +201,11 @@ typedef int (*store_run_fn)(void *ctx, const store_run_row *row);
 int store_done_runs(store *s, const char *sweep, int all, store_run_metric metric,
                     store_run_fn fn, void *ctx, sw_error *err);
 
+/* One run's metric: *value NAN unless the run is done and has it. Reads
+ * the database afresh, so several processes see each other's results. */
+int store_run_value(store *s, long long run_id, store_run_metric metric, double *value,
+                    sw_error *err);
+
 /* A number per epoch. */
 typedef enum {
     STORE_EPOCH_VAL_ACCURACY, STORE_EPOCH_VAL_LOSS, STORE_EPOCH_TRAIN_ACCURACY,

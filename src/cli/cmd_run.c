@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "data/dataset.h"
 #include "progress.h"
+#include "run_decide.h"
 #include "sweep/config.h"
 #include "sweep/grid.h"
 #include "sweep/scheduler.h"
@@ -368,7 +369,7 @@ static int train_todo(sched_options *so, const sweep_input *in, const long long 
 /* Records the sweep and its runs, trains those not done, prints the
  * summary. Returns the exit status. */
 static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_path,
-                     sw_error *err)
+                     int summary, sw_error *err)
 {
     store *db = NULL;
     long long sweep_id = 0, *run_ids = calloc((size_t)in->n + 1, sizeof *run_ids);
@@ -398,7 +399,7 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
         fprintf(stderr, "sweep: %s: all %d runs already done; nothing to train\n", in->cfg.name,
                 in->n);
     }
-    if (print_summary(db, in->cfg.name, err) != SW_OK)
+    if (summary && print_summary(db, in->cfg.name, err) != SW_OK)
         goto out;
     if (stop_requested)
         fprintf(stderr, "sweep: interrupted; finished epochs are saved, 'sweep run %s' resumes\n",
@@ -412,6 +413,47 @@ out:
     if (stop_requested)
         return SW_EINTR;
     return tally.failed || tally.diverged ? SW_ERUN : 0;
+}
+
+/* decide: rounds of training, each followed by the decisions, recomputed
+ * from the database, and the next seed of each undecided comparison. */
+static int run_decided(const run_flags *f, sweep_input *in, const char *db_path, sw_error *err)
+{
+    decide_plan p;
+    if (decide_plan_make(&p, &in->cfg, in->data.identity, in->runs, in->n, err) != SW_OK) {
+        decide_plan_free(&p);
+        return err->code;
+    }
+    int rc, added = 0;
+    for (;;) {
+        rc = run_sweep(f, in, db_path, 0, err);
+        if (rc != 0)
+            break;
+        store *db = NULL;
+        long long sweep_id = 0;
+        if (store_open(&db, db_path, 0, err) != SW_OK ||
+            store_sweep_find(db, in->cfg.name, &sweep_id, err) != SW_OK ||
+            decide_step(&p, db, sweep_id, &in->runs, &in->keys, &in->n, &added, err) != SW_OK) {
+            store_close(db);
+            rc = err->code;
+            break;
+        }
+        if (added == 0) {
+            rc = print_summary(db, in->cfg.name, err);
+            store_close(db);
+            break;
+        }
+        store_close(db);
+        int going = 0;
+        for (int i = 0; i < p.n_cmps; i++)
+            going += p.cmps[i].state == DC_GOING;
+        fprintf(stderr, "sweep: decide: %d of %d comparison%s undecided; adding the next seed "
+                "(%d run%s)\n", going, p.n_cmps, p.n_cmps == 1 ? "" : "s", added,
+                added == 1 ? "" : "s");
+    }
+    decide_log(&p, stderr);
+    decide_plan_free(&p);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv, sw_error *err)
@@ -439,7 +481,15 @@ int cmd_run(int argc, char **argv, sw_error *err)
         fprintf(stderr, "sweep: %s: shard %d of %d (from %s): %d run%s%s%s\n", in.cfg.name,
                 f.shard, f.shards, f.shard_from, in.n, in.n == 1 ? "" : "s",
                 db_path ? ", database " : "", db_path ? db_path : "");
-    int rc = f.dry_run ? print_plan(stdout, &in, NULL, err) : run_sweep(&f, &in, db_path, err);
+    if (in.cfg.decide.on && f.shards > 1 && !f.dry_run) {
+        input_free(&in);
+        return sw_err(err, SW_EINPUT,
+                      "sweep run: %s: decide: adds seeds as results come in, which one shard "
+                      "cannot see; run it without --shard (or remove decide:)", f.config);
+    }
+    int rc = f.dry_run          ? print_plan(stdout, &in, NULL, err)
+             : in.cfg.decide.on ? run_decided(&f, &in, db_path, err)
+                                : run_sweep(&f, &in, db_path, 1, err);
     input_free(&in);
     return rc;
 }

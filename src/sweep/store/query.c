@@ -326,6 +326,45 @@ int store_done_epochs(store *s, const char *sweep, int all, store_epoch_metric m
     return rc;
 }
 
+static int run_value(store *s, long long run_id, store_run_metric metric, double *value,
+                     sw_error *err)
+{
+    const char *what = "reading a run's result";
+    int id = Q_RUN_VALUE + metric;
+    if (!s->st[id]) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT %s FROM runs r WHERE r.run_id = ?1 AND r.status = ?2",
+                 RUN_METRIC_SQL[metric]);
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) !=
+            SQLITE_OK) {
+            s->st[id] = NULL;
+            return db_fail(s, what, err);
+        }
+    }
+    sqlite3_stmt *st = s->st[id];
+    if (sqlite3_bind_int64(st, 1, run_id) || db_bind_text(st, 2, run_status_name(RUN_DONE)))
+        return db_bind_fail(s, st, what, err);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *value = sqlite3_column_double(st, 0);
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_bind_fail(s, st, what, err);
+    db_stmt_done(st);
+    return SW_OK;
+}
+
+int store_run_value(store *s, long long run_id, store_run_metric metric, double *value,
+                    sw_error *err)
+{
+    *value = NAN;
+    if ((int)metric <= STORE_RUN_NO_METRIC || metric >= STORE_RUN_METRIC_COUNT)
+        return sw_err(err, SW_EINPUT, "%s: no run metric %d", s->path, (int)metric);
+    pthread_mutex_lock(&s->lock);
+    int rc = run_value(s, run_id, metric, value, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 /* ------------------------------------------------------------ the grid */
 
 /* Steps statement id bound to the sweep's name, calling row per row. */

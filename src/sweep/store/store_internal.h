@@ -45,7 +45,9 @@ enum {
     Q_DONE_RUNS,
     /* the epochs of a sweep's done runs, one per store_epoch_metric */
     Q_DONE_EPOCHS = Q_DONE_RUNS + STORE_RUN_METRIC_COUNT,
-    Q_COUNT = Q_DONE_EPOCHS + STORE_EPOCH_METRIC_COUNT
+    /* one done run's metric, one per store_run_metric (query.c's text) */
+    Q_RUN_VALUE = Q_DONE_EPOCHS + STORE_EPOCH_METRIC_COUNT,
+    Q_COUNT = Q_RUN_VALUE + STORE_RUN_METRIC_COUNT
 };
 extern const char *const DB_SQL[Q_COUNT];
 
