@@ -136,13 +136,13 @@ int store_sweep_config(store *s, const char *sweep, char **text, char **path,
  * the grid). */
 int store_count_not_done(store *s, const char *sweep, int all, int *n, sw_error *err);
 
-/* A sweep's recorded runs that are not in its current grid (store_sweep_
- * upsert took them out): fn gets each run's key, status and label text
- * (its settings as "activation=elu alpha=1 ..."), by run_id. */
-typedef int (*store_left_fn)(void *ctx, const char *run_key, const char *status,
-                             const char *settings);
-int store_left_grid(store *s, const char *sweep, store_left_fn fn, void *ctx,
-                    sw_error *err);
+/* Every recorded run of a sweep, by run_id: fn gets its key, status and
+ * settings as text ("activation=elu alpha=1 ..."); `sweep plan` lists
+ * those whose key the grid no longer expands to. */
+typedef int (*store_recorded_fn)(void *ctx, const char *run_key, const char *status,
+                                 const char *settings);
+int store_recorded_runs(store *s, const char *sweep, store_recorded_fn fn, void *ctx,
+                        sw_error *err);
 
 /* The config texts a sweep was run with, oldest first: fn gets each
  * one's text, path (NULL when not stored) and time (ISO-8601 UTC). */

@@ -134,6 +134,37 @@ static void format_alpha(char *buf, size_t size, double alpha)
 }
 
 /* Prints the plan table; states from db when it has the sweep. */
+typedef struct {
+    FILE *out;
+    const sweep_input *in;
+    int n;
+} left_ctx;
+
+static int show_left(void *ctx, const char *key, const char *status, const char *settings)
+{
+    left_ctx *c = ctx;
+    for (int i = 0; i < c->in->n; i++)
+        if (strcmp(c->in->keys[i], key) == 0)
+            return 0;
+    if (c->n++ == 0)
+        fprintf(c->out, "recorded runs that left the grid (kept; compare, plot and summary leave "
+                        "them out unless --all):\n");
+    fprintf(c->out, "       %-16s  %-11s  %s\n", key, status, settings ? settings : "");
+    return 0;
+}
+
+/* The sweep's recorded runs whose keys this grid no longer expands to. */
+static int print_left(FILE *out, const sweep_input *in, store *db, sw_error *err)
+{
+    left_ctx c = {out, in, 0};
+    if (store_recorded_runs(db, in->cfg.name, show_left, &c, err) != SW_OK)
+        return err->code;
+    if (c.n)
+        fprintf(out, "%s: %d recorded run%s left the grid\n", in->cfg.name, c.n,
+                c.n == 1 ? "" : "s");
+    return SW_OK;
+}
+
 static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err)
 {
     long long sweep_id = 0;
@@ -176,7 +207,7 @@ static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err
         if (counts[s])
             fprintf(out, ", %d %s", counts[s], s == RUN_STATUS_COUNT ? "new" : run_status_name(s));
     fprintf(out, "\n");
-    return SW_OK;
+    return sweep_id ? print_left(out, in, db, err) : SW_OK;
 }
 
 int cmd_plan(int argc, char **argv, sw_error *err)

@@ -387,7 +387,7 @@ static int each_row(store *s, int id, const char *sweep, const char *what, row_f
 }
 
 typedef struct {
-    store_left_fn left;
+    store_recorded_fn left;
     store_config_fn config;
     void *ctx;
 } text_visit;
@@ -409,12 +409,12 @@ static int config_row(sqlite3_stmt *st, void *ctx)
     return v->config(v->ctx, col_text(st, 0), col_text(st, 1), col_text(st, 2));
 }
 
-int store_left_grid(store *s, const char *sweep, store_left_fn fn, void *ctx,
-                    sw_error *err)
+int store_recorded_runs(store *s, const char *sweep, store_recorded_fn fn, void *ctx,
+                        sw_error *err)
 {
     text_visit v = {.left = fn, .ctx = ctx};
     pthread_mutex_lock(&s->lock);
-    int rc = each_row(s, Q_LEFT_GRID, sweep, "reading the runs that left the grid", left_row,
+    int rc = each_row(s, Q_LEFT_GRID, sweep, "reading the recorded runs", left_row,
                       &v, err);
     pthread_mutex_unlock(&s->lock);
     return rc;

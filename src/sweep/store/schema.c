@@ -317,7 +317,7 @@ const char *const DB_SQL[Q_COUNT] = {
         "  coalesce(' validation_split=' || r.validation_split, '') || "
         "  ' model=' || r.model || ' seed=' || r.seed "
         "FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
-        "WHERE s.name = ?1 AND r.in_grid = 0 ORDER BY r.run_id",
+        "WHERE s.name = ?1 ORDER BY r.run_id",
     [Q_SWEEP_CONFIGS] =
         "SELECT c.config_text, c.config_path, c.recorded_at FROM sweep_configs c "
         "JOIN sweeps s ON s.sweep_id = c.sweep_id WHERE s.name = ?1 ORDER BY c.rowid",
