@@ -140,12 +140,32 @@ typedef struct {
     int n;
 } left_ctx;
 
+/* Whether key is a seed decide: may add (seeds.min + 1 .. seeds.max). */
+static int decide_seed(const sweep_input *in, const char *key)
+{
+    const decide_settings *d = &in->cfg.decide;
+    for (int i = 0; d->on && i < in->n; i++) {
+        if (in->runs[i].seed != 1)
+            continue;
+        run_settings r = in->runs[i];
+        for (r.seed = d->seeds_min + 1; r.seed <= d->seeds_max; r.seed++) {
+            char k[RUN_KEY_LEN + 1];
+            grid_run_key(&r, in->data.identity, k);
+            if (strcmp(k, key) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static int show_left(void *ctx, const char *key, const char *status, const char *settings)
 {
     left_ctx *c = ctx;
     for (int i = 0; i < c->in->n; i++)
         if (strcmp(c->in->keys[i], key) == 0)
             return 0;
+    if (decide_seed(c->in, key))
+        return 0;
     if (c->n++ == 0)
         fprintf(c->out, "recorded runs that left the grid (kept; compare, plot and summary leave "
                         "them out unless --all):\n");
