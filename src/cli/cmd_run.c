@@ -475,10 +475,14 @@ static int run_decided(const run_flags *f, sweep_input *in, const char *db_path,
         decide_plan_free(&p);
         return err->code;
     }
-    int rc, added = 0;
+    int rc, added = 0, failed = 0;
     for (;;) {
+        /* a failed run stops its own comparisons only (decide_step); the
+         * others go on, and the exit status says it in the end */
         rc = run_sweep(f, in, db_path, 0, err);
-        if (rc != 0)
+        if (rc == SW_ERUN && err->code == SW_OK)
+            failed = 1;
+        else if (rc != 0)
             break;
         store *db = NULL;
         long long sweep_id = 0;
@@ -492,6 +496,8 @@ static int run_decided(const run_flags *f, sweep_input *in, const char *db_path,
         if (added == 0) {
             rc = print_summary(db, in->cfg.name, err);
             store_close(db);
+            if (rc == SW_OK && failed)
+                rc = SW_ERUN;
             break;
         }
         store_close(db);

@@ -45,5 +45,19 @@ sed 's/max: 4/max: 1/' d.yaml >bad3.yaml
 "$SWEEP" run bad3.yaml --db x.db >/dev/null 2>err.txt
 check "seeds.max below min: exit 2" grep -q "bad3.yaml:5:.*seeds.max" err.txt
 check "no database made by bad configs" [ ! -e x.db ]
+# kill -9 at some moment, then resume with --jobs 2: the same runs, the
+# same results bit for bit, the same decision as the unbroken run above
+if command -v sqlite3 >/dev/null; then
+    "$SWEEP" run d.yaml --db k.db --jobs 1 >/dev/null 2>&1 &
+    pid=$!
+    sleep 1.5
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    "$SWEEP" run d.yaml --db k.db --jobs 2 >/dev/null 2>resumed.txt
+    check "resumed decide run exits 0" [ $? -eq 0 ]
+    q="SELECT activation, seed, status, test_loss FROM runs ORDER BY activation, seed"
+    check "after kill -9: the same runs and results" [ "$(sqlite3 k.db "$q")" = "$(sqlite3 d.db "$q")" ]
+    check "after kill -9: the same decision" [ "$(grep 'sweep: decide: elu' resumed.txt)" = "$(grep 'sweep: decide: elu' log.txt)" ]
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

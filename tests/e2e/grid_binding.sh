@@ -37,6 +37,12 @@ check "plan names their setting" grep -q 'train_limit=300' plan.out
 "$SWEEP" export --db g.db --what summary --all >sumall.csv
 check "export summary: the current grid's 2 rows" [ "$(wc -l <sum.csv)" = 3 ]
 check "export summary --all: 4 rows" [ "$(wc -l <sumall.csv)" = 5 ]
+if command -v gnuplot >/dev/null; then
+    "$SWEEP" plot --db g.db --metric val_loss -o cur.svg >/dev/null 2>&1
+    "$SWEEP" plot --db g.db --metric val_loss --all -o all.svg >/dev/null 2>&1
+    check "plot: the current grid's lines only" bash -c "grep -q 'relu (n=2)' cur.svg && ! grep -q 'train_limit=300' cur.svg"
+    check "plot --all: the earlier grid's lines too" grep -q 'train_limit=300' all.svg
+fi
 if command -v sqlite3 >/dev/null; then
     check "both config texts kept with their times" [ "$(sqlite3 g.db 'SELECT count(*), count(DISTINCT config_text) FROM sweep_configs')" = "2|2" ]
     check "summary view: train_limit 100 only" [ "$(sqlite3 g.db 'SELECT group_concat(DISTINCT train_limit) FROM summary')" = 100 ]
