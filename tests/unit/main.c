@@ -66,6 +66,7 @@ void suite_bn(void);
 void suite_golden_train(void);
 /* Issue #15's grid binding (tests/unit/test_store_grid.c). */
 void suite_store_grid(void);
+void suite_report(void);
 
 static const struct {
     const char *name;
@@ -81,6 +82,7 @@ static const struct {
     {"bn", suite_bn},
     {"golden_train", suite_golden_train},
     {"act_smooth", suite_act_smooth},
+    {"report", suite_report},
 };
 
 int main(int argc, char **argv)
