@@ -35,7 +35,9 @@ void store_close(store *s);
  * updated to the latest). A config text new to the sweep is added to
  * sweep_configs with its time, and the sweep's runs all leave the grid
  * (in_grid = 0) until store_runs_ensure names them again: a sweep's name
- * is bound to its current grid. */
+ * is bound to its current grid. The first upsert of a sweep after the
+ * upgrade from version 2 does the same (without a new history entry when
+ * the text is the one recorded): its runs may come from several grids. */
 int store_sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
                        sw_error *err);
 /* Finds a sweep by name; *sweep_id = 0 if absent. */

@@ -64,6 +64,15 @@ SQL
     check "the old config is the first of its history" [ "$(sqlite3 v2.db "SELECT config_text FROM sweep_configs WHERE sweep_id = 1")" = "name: old" ]
     "$SWEEP" compare --db v2.db --sweep old --by activation --csv >old.csv 2>/dev/null
     check "the old runs still compare (in their grid)" [ "$(tr -d '\r' <old.csv | awk -F, 'NR == 2 { print $3 }')" = 2 ]
+    # g.db as version 2 wrote it: both grids' runs mixed under one config
+    cp g.db mixed.db
+    sqlite3 mixed.db "DROP VIEW summary; DROP VIEW summary_all; DROP TABLE sweep_configs;
+        ALTER TABLE runs DROP COLUMN in_grid; PRAGMA user_version = 2;"
+    "$SWEEP" run g.yaml --db mixed.db >/dev/null 2>&1
+    check "an upgraded mixed database: the next run trains nothing" [ $? -eq 0 ]
+    "$SWEEP" compare --db mixed.db --by activation --csv >mixed.csv 2>mixed.err
+    check "an upgraded mixed database: n = 2, the current grid's" [ "$(tr -d '\r' <mixed.csv | awk -F, 'NR > 1 { printf "%s ", $3 }')" = "2 2 " ]
+    check "an upgraded mixed database: one history entry, no duplicate" [ "$(sqlite3 mixed.db 'SELECT count(*), sum(from_upgrade) FROM sweep_configs')" = "1|0" ]
 fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -81,7 +81,9 @@ int db_sweep_find(store *s, const char *name, long long *sweep_id,
 }
 
 /* A config text new to the sweep (not its latest) joins its history, and
- * every run leaves the grid until store_runs_ensure names it again. */
+ * every run leaves the grid until store_runs_ensure names it again; so do
+ * the runs of a sweep whose latest config the upgrade to version 3 copied
+ * (they may mix grids). */
 static int config_record(store *s, long long sweep_id, const sweep_config *c,
                          const char *now, sw_error *err)
 {
@@ -98,14 +100,19 @@ static int config_record(store *s, long long sweep_id, const sweep_config *c,
         return db_bind_fail(s, st, what, err);
     const char *latest = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     int same = latest && strcmp(latest, c->text) == 0;
+    int upgraded = rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0;
+    long long row = rc == SQLITE_ROW ? sqlite3_column_int64(st, 2) : 0;
     db_stmt_done(st);
-    if (same)
+    if (same && !upgraded)
         return SW_OK;
-    st = db_stmt(s, Q_CONFIG_ADD, what, err);
+    /* new text: into the history; the same text as the upgrade copied:
+     * the entry stays, its runs are sorted now */
+    st = db_stmt(s, same ? Q_CONFIG_CHECKED : Q_CONFIG_ADD, what, err);
     if (!st)
         return err->code;
-    if (sqlite3_bind_int64(st, 1, sweep_id) || db_bind_text(st, 2, c->text) ||
-        db_bind_text(st, 3, c->path) || db_bind_text(st, 4, now))
+    if (same ? sqlite3_bind_int64(st, 1, row)
+             : sqlite3_bind_int64(st, 1, sweep_id) || db_bind_text(st, 2, c->text) ||
+                   db_bind_text(st, 3, c->path) || db_bind_text(st, 4, now))
         return db_bind_fail(s, st, what, err);
     if (db_step_done(s, st, what, err))
         return err->code;

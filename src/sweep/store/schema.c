@@ -72,13 +72,16 @@
     "FROM grp\n"                                                             \
     "ORDER BY sweep, first_run;\n"   /* the grid's own order */
 
-/* Version 3: every config text a sweep was run with, and when. */
+/* Version 3: every config text a sweep was run with, and when.
+ * from_upgrade: copied from sweeps by the upgrade from version 2, whose
+ * runs may mix grids; the next `sweep run` checks them (store.h). */
 #define SWEEP_CONFIGS_SQL                                                    \
     "CREATE TABLE IF NOT EXISTS sweep_configs (\n"                           \
     "  sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id) ON DELETE CASCADE,\n" \
     "  config_text TEXT NOT NULL,\n"                                         \
     "  config_path TEXT,\n"                                                  \
-    "  recorded_at TEXT NOT NULL\n"                                          \
+    "  recorded_at TEXT NOT NULL,\n"                                         \
+    "  from_upgrade INTEGER NOT NULL DEFAULT 0\n"                            \
     ");\n"                                                                   \
     "CREATE INDEX IF NOT EXISTS sweep_configs_sweep ON sweep_configs (sweep_id);\n"
 
@@ -174,13 +177,13 @@ static const char UPGRADE_1_SQL[] =
 /* Version 2 to 3, one statement each, in order; SCHEMA_SQL then makes the
  * views. A column another change adds to version 3 goes here too (and in
  * SCHEMA_SQL's runs). The configs recorded so far become the first entry
- * of each sweep's history; their runs count as in the grid until the
- * next `sweep run` registers a config. */
+ * of each sweep's history (from_upgrade); their runs count as in the grid
+ * until the next `sweep run` of the sweep sorts them. */
 static const char *const UPGRADE_2_SQL[] = {
     "ALTER TABLE runs ADD COLUMN in_grid INTEGER NOT NULL DEFAULT 1",
     SWEEP_CONFIGS_SQL,
-    "INSERT INTO sweep_configs (sweep_id, config_text, config_path, recorded_at) "
-    "SELECT sweep_id, config_text, config_path, created_at FROM sweeps "
+    "INSERT INTO sweep_configs (sweep_id, config_text, config_path, recorded_at, "
+    "from_upgrade) SELECT sweep_id, config_text, config_path, created_at, 1 FROM sweeps "
     "WHERE config_text IS NOT NULL ORDER BY sweep_id",
     "DROP VIEW IF EXISTS summary",
     NULL,
@@ -301,8 +304,9 @@ const char *const DB_SQL[Q_COUNT] = {
         "WHERE s.name = ?1 AND r.status <> ?2 AND (?3 OR r.in_grid = 1)",
     [Q_EXPORT_SUMMARY_ALL] = "SELECT * FROM summary_all",
     [Q_CONFIG_LATEST] =
-        "SELECT config_text FROM sweep_configs WHERE sweep_id = ?1 "
+        "SELECT config_text, from_upgrade, rowid FROM sweep_configs WHERE sweep_id = ?1 "
         "ORDER BY rowid DESC LIMIT 1",
+    [Q_CONFIG_CHECKED] = "UPDATE sweep_configs SET from_upgrade = 0 WHERE rowid = ?1",
     [Q_CONFIG_ADD] =
         "INSERT INTO sweep_configs (sweep_id, config_text, config_path, recorded_at) "
         "VALUES (?1, ?2, ?3, ?4)",

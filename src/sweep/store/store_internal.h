@@ -38,7 +38,7 @@ enum {
     Q_EXPORT_EPOCHS, Q_LAYER_PUT, Q_EXPORT_LAYERS,
     Q_SWEEP_NAMES, Q_SWEEP_CONFIG, Q_NOT_DONE,
     /* version 3: the grid a sweep's name is bound to */
-    Q_EXPORT_SUMMARY_ALL, Q_CONFIG_LATEST, Q_CONFIG_ADD, Q_GRID_CLEAR, Q_GRID_MARK,
+    Q_EXPORT_SUMMARY_ALL, Q_CONFIG_LATEST, Q_CONFIG_CHECKED, Q_CONFIG_ADD, Q_GRID_CLEAR, Q_GRID_MARK,
     Q_LEFT_GRID, Q_SWEEP_CONFIGS,
     /* a sweep's done runs, one statement per store_run_metric (query.c
      * writes their text from its table of settings; DB_SQL has none) */
