@@ -133,7 +133,7 @@ static void format_alpha(char *buf, size_t size, double alpha)
         snprintf(buf, size, "%g", alpha);
 }
 
-/* Prints the plan table; states from db when it has the sweep. */
+/* The recorded runs that left the grid, for the plan. */
 typedef struct {
     FILE *out;
     const sweep_input *in;
@@ -185,6 +185,8 @@ static int print_left(FILE *out, const sweep_input *in, store *db, sw_error *err
     return SW_OK;
 }
 
+/* Prints the plan table; states from db when it has the sweep; then the
+ * recorded runs that left the grid. */
 static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err)
 {
     long long sweep_id = 0;

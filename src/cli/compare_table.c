@@ -98,26 +98,48 @@ int cmp_paired(const cmp_group *a, const cmp_group *b)
     return 1;
 }
 
+/* The decision of `decide:` for g against b, as `sweep run` reached it:
+ * the differences on the seeds both hold (the baseline may have more,
+ * added for other comparisons), looked at from seeds_min on; the first
+ * look that settles it stands. A seed held twice on a side: undecided. */
+static void decide_one(const cmp_table *t, cmp_group *g, const cmp_group *b)
+{
+    g->decision = STATS_UNDECIDED;
+    g->pairs = 0;
+    double *d = malloc(sizeof *d * (size_t)(g->n ? g->n : 1));
+    if (!d)
+        return;   /* undecided: the table still stands */
+    for (int i = 0, j = 0; i < g->n && j < b->n;) {
+        if ((i && g->seed[i] == g->seed[i - 1]) || (j && b->seed[j] == b->seed[j - 1])) {
+            free(d);
+            return;
+        }
+        if (g->seed[i] < b->seed[j])
+            i++;
+        else if (g->seed[i] > b->seed[j])
+            j++;
+        else
+            d[g->pairs++] = g->x[i++] - b->x[j++];
+    }
+    for (int n = t->rule.seeds_min; n <= g->pairs; n++)
+        if (stats_decide(&t->rule, d, n, &g->decision, NULL, NULL) == 0 &&
+            g->decision != STATS_UNDECIDED)
+            break;
+    free(d);
+}
+
 /* Group g against its baseline b: the paired test when they share all
- * their seeds, else Welch's; the decision from the paired differences. */
+ * their seeds, else Welch's; with a rule, the decision. */
 static void compare_one(cmp_table *t, cmp_group *g, const cmp_group *b)
 {
-    int paired = cmp_paired(g, b);
-    if (paired)
+    if (cmp_paired(g, b))
         stats_paired_test(g->x, b->x, g->n, &g->c);
     else
         stats_welch_test(g->x, g->n, b->x, b->n, &g->c);
     g->compared = 1;
     g->decision = STATS_UNDECIDED;
-    if (!t->has_rule || !paired)
-        return;
-    double *diff = malloc(sizeof *diff * (size_t)(g->n ? g->n : 1));
-    if (!diff)
-        return;   /* undecided: the table still stands */
-    for (int i = 0; i < g->n; i++)
-        diff[i] = g->x[i] - b->x[i];
-    stats_decide(&t->rule, diff, g->n, &g->decision, NULL, NULL);
-    free(diff);
+    if (t->has_rule)
+        decide_one(t, g, b);
 }
 
 /* Each group against the baseline of its block (the groups with the same

@@ -27,6 +27,7 @@ typedef struct {
     int compared;           /* c (and decision) hold a comparison */
     stats_comparison c;
     stats_decision decision;
+    int pairs;              /* seeds shared with the baseline (decide) */
 } cmp_group;
 
 typedef struct {

@@ -46,14 +46,14 @@ static void print_line(const cmp_table *t, const rep_data *d, const char *sweep,
         if (!g->compared)
             continue;
         n++;
-        at_max += g->decision == STATS_UNDECIDED && g->s.n >= ds->seeds_max;
-        if (g->decision != STATS_UNDECIDED || g->s.n >= ds->seeds_max)
+        at_max += g->decision == STATS_UNDECIDED && g->pairs >= ds->seeds_max;
+        if (g->decision != STATS_UNDECIDED || g->pairs >= ds->seeds_max)
             continue;
         open++;
         const rep_level *l = &d->levels[t->by[0]][g->level[0]];
         if (len + 1 < sizeof list)
             len += (size_t)snprintf(list + len, sizeof list - len, "%s%s (%d seeds)",
-                                    open > 1 ? ", " : "", l->is_null ? "none" : l->text, g->s.n);
+                                    open > 1 ? ", " : "", l->is_null ? "none" : l->text, g->pairs);
     }
     fprintf(out, "%s: decide on %s: %d of %d comparison%s still undecided%s%s", sweep, ds->metric,
             open, n, n == 1 ? "" : "s", open ? ": " : "", list);
