@@ -47,6 +47,10 @@ if command -v sqlite3 >/dev/null; then
     check "both config texts kept with their times" [ "$(sqlite3 g.db 'SELECT count(*), count(DISTINCT config_text) FROM sweep_configs')" = "2|2" ]
     check "summary view: train_limit 100 only" [ "$(sqlite3 g.db 'SELECT group_concat(DISTINCT train_limit) FROM summary')" = 100 ]
     check "runs in the grid: 4 of 8" [ "$(sqlite3 g.db 'SELECT sum(in_grid), count(*) FROM runs')" = "4|8" ]
+    "$SWEEP" merge m.db g.db >/dev/null 2>&1
+    check "merge: exits 0" [ $? -eq 0 ]
+    check "merge: the history comes along" [ "$(sqlite3 m.db 'SELECT count(*) FROM sweep_configs')" = 2 ]
+    check "merge: the runs that left the grid stay out" [ "$(sqlite3 m.db 'SELECT sum(in_grid), count(*) FROM runs')" = "4|8" ]
     # a version 2 database (the schema before sweep_configs and in_grid)
     sqlite3 v2.db <<'SQL'
 CREATE TABLE sweeps (sweep_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, config_path TEXT, config_text TEXT, created_at TEXT NOT NULL);
