@@ -253,7 +253,7 @@ int cmd_compare(int argc, char **argv, sw_error *err)
     }
     if (!by_spec)
         return sw_err(err, SW_EINPUT, "sweep compare: --by AXIS is required (e.g. --by activation)");
-    if (rep_parse_by("compare", by_spec, q.by, &q.n_by, CMP_MAX_BY, err) != SW_OK)
+    if (rep_parse_by("compare", by_spec, q.by, &q.n_by, CMP_MAX_BY - 1, err) != SW_OK)
         return err->code;
     int metric = rep_pick_metric("compare", metric_name, run_metric, STORE_RUN_METRIC_COUNT, err);
     if (metric < 0)
