@@ -7,6 +7,7 @@
 #ifndef SWEEP_STORE_H
 #define SWEEP_STORE_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "base/error.h"
@@ -28,6 +29,14 @@ typedef struct store store;
  * cannot be written). */
 int store_open(store **out, const char *path, int create, sw_error *err);
 void store_close(store *s);
+
+/* Every commit checks that the database's path still names the file that
+ * was opened; one deleted or replaced meanwhile fails the commit with
+ * SW_EINPUT (what it holds is lost to the user, so nothing more is
+ * recorded). A write waits for another process's lock for up to
+ * STORE_LEASE_SECONDS, with backoff; once *stop is set (a signal), it
+ * gives up at once. stop may be NULL. */
+void store_set_stop(store *s, volatile sig_atomic_t *stop);
 
 /* Inserts the sweep (or finds it by name; config_path and config_text are
  * updated to the latest). */
@@ -58,8 +67,9 @@ const char *run_status_name(run_status st);
 int run_status_from_name(const char *name);
 
 /* Current status of a run; for 'running' rows, *stale says whether the
- * owner is gone (same host and its pid dead, or lease older than
- * STORE_LEASE_SECONDS). */
+ * owner is gone: on the same host, its pid dead or now another process
+ * (one started after the run's last heartbeat: a reused pid); elsewhere,
+ * a lease older than STORE_LEASE_SECONDS. */
 #define STORE_LEASE_SECONDS 600
 int store_run_state(store *s, long long run_id, run_status *st, int *stale,
                     sw_error *err);
@@ -71,6 +81,10 @@ int store_run_state(store *s, long long run_id, run_status *st, int *stale,
  * *claimed = 0 if another process holds it or it is done. */
 int store_run_claim(store *s, long long run_id, int threads, int *claimed,
                     sw_error *err);
+
+/* How many of the run's epochs 1..upto the database holds (*held ==
+ * upto: a checkpoint after epoch upto continues exactly what is stored). */
+int store_epochs_held(store *s, long long run_id, int upto, int *held, sw_error *err);
 
 /* Deletes the run's epochs after epoch keep (0: all). */
 int store_epochs_truncate(store *s, long long run_id, int keep, sw_error *err);

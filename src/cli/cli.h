@@ -43,4 +43,10 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
  * or SW_ERUN when memory runs out (then nothing is printed). */
 int cli_print_table(FILE *out, const char *csv, int fold_constant);
 
+/* SW_EINPUT (naming cmd) when out_path is the database at db_path or its
+ * -wal, -shm or -journal file (by device and inode, through links, or by
+ * name): writing there would destroy the results. */
+int cli_refuse_db_output(const char *cmd, const char *out_path, const char *db_path,
+                         sw_error *err);
+
 #endif

@@ -540,7 +540,9 @@ int cmd_plot(int argc, char **argv, sw_error *err)
     char *name;
     if (rep_open("plot", db_path, sweep, &db, &name, err) != SW_OK)
         return err->code;
-    int rc = plot(db, name, (store_epoch_metric)metric, by, out_path, svg, gnuplot, err);
+    int rc = cli_refuse_db_output("plot", out_path, db_path, err);
+    if (rc == SW_OK)
+        rc = plot(db, name, (store_epoch_metric)metric, by, out_path, svg, gnuplot, err);
     free(name);
     store_close(db);
     return rc;

@@ -108,10 +108,10 @@ int cmd_export(int argc, char **argv, sw_error *err)
     store *db = NULL;
     if (store_open(&db, db_path, 0, err) != SW_OK)
         return err->code;
-    int rc = SW_OK;
-    if (!out_path) {
+    int rc = out_path ? cli_refuse_db_output("export", out_path, db_path, err) : SW_OK;
+    if (rc == SW_OK && !out_path) {
         rc = store_export_csv(db, what, sweep, stdout, err);
-    } else {
+    } else if (rc == SW_OK) {
         /* a temp beside the target, then rename: never a half-written file */
         sw_outfile o;
         rc = sw_out_open(&o, out_path, 0666, 0, err);

@@ -95,7 +95,8 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     if (config_load(&in->cfg, path, err) != SW_OK ||
         grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
         dataset_load(&in->data, in->cfg.data_dir, DATA_AUTO, CIFAR_FINE, err) != SW_OK ||
-        config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK)
+        config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK ||
+        sched_check_runs(&in->data, in->runs, in->n, err) != SW_OK)
         goto fail;
     in->keys = malloc(sizeof *in->keys * (size_t)in->n);
     if (!in->keys) {
@@ -294,9 +295,9 @@ static int parse_run_flags(int argc, char **argv, run_flags *f, sw_error *err)
  * running in a live process. A done run's leftover checkpoint goes. */
 static int find_todo(store *db, const sweep_input *in, long long sweep_id,
                      const long long *run_ids, const char *checkpoint_dir, int keep,
-                     unsigned char *todo, int *n_todo, sw_error *err)
+                     unsigned char *todo, int *n_todo, int *n_held, sw_error *err)
 {
-    *n_todo = 0;
+    *n_todo = *n_held = 0;
     for (int i = 0; i < in->n; i++) {
         run_status st;
         int stale = 0;
@@ -304,6 +305,7 @@ static int find_todo(store *db, const sweep_input *in, long long sweep_id,
             return err->code;
         todo[i] = st != RUN_DONE && (st != RUN_RUNNING || stale);
         *n_todo += todo[i];
+        *n_held += st == RUN_RUNNING && !stale;   /* a live process trains it */
         if (st == RUN_DONE) {   /* a kill between finish and clean-up left these */
             char path[4096 + 64];
             sched_checkpoint_path(checkpoint_dir, sweep_id, in->keys[i], path, sizeof path);
@@ -374,7 +376,7 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
     long long sweep_id = 0, *run_ids = calloc((size_t)in->n + 1, sizeof *run_ids);
     unsigned char *todo = calloc((size_t)in->n + 1, 1);
     char checkpoint_dir[4096];
-    int n_todo = 0, jobs, threads;
+    int n_todo = 0, n_held = 0, jobs, threads;
     sched_tally tally = {0};
     sched_checkpoint_dir(db_path, checkpoint_dir, sizeof checkpoint_dir);
     if (!run_ids || !todo)
@@ -383,7 +385,7 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
              store_sweep_upsert(db, &in->cfg, &sweep_id, err) == SW_OK &&
              store_runs_ensure(db, sweep_id, in->runs, in->keys, in->n, run_ids, err) == SW_OK)
         find_todo(db, in, sweep_id, run_ids, checkpoint_dir, f->keep_checkpoints, todo,
-                  &n_todo, err);
+                  &n_todo, &n_held, err);
     if (err->code != SW_OK)
         goto out;
     split_cores(f, n_todo, &jobs, &threads);
@@ -394,6 +396,10 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
                             .threads = threads, .stop = &stop_requested};
         if (train_todo(&so, in, run_ids, todo, n_todo, &tally, err) != SW_OK)
             goto out;
+    } else if (n_held > 0) {
+        fprintf(stderr, "sweep: %s: %d of %d runs done; %d still running in another process "
+                "(see sweep status); nothing to train here\n", in->cfg.name, in->n - n_held,
+                in->n, n_held);
     } else {
         fprintf(stderr, "sweep: %s: all %d runs already done; nothing to train\n", in->cfg.name,
                 in->n);

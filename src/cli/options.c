@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fsutil.h"
 #include "cli.h"
 
 static const cli_option *find_option(const cli_option *opts, const char *name, size_t len)
@@ -229,5 +230,19 @@ int cli_print_table(FILE *out, const char *csv, int fold_constant)
         fputc('\n', out);
     }
     table_free(t);
+    return SW_OK;
+}
+
+int cli_refuse_db_output(const char *cmd, const char *out_path, const char *db_path,
+                         sw_error *err)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        char name[4200];
+        snprintf(name, sizeof name, "%s%s", db_path, sfx[i]);
+        if (strcmp(out_path, name) == 0 || sw_same_file(out_path, name))
+            return sw_err(err, SW_EINPUT, "sweep %s: -o %s is the database%s%s; choose another "
+                          "file", cmd, out_path, i ? "'s " : "", i ? sfx[i] + 1 : "");
+    }
     return SW_OK;
 }
