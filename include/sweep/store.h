@@ -111,6 +111,8 @@ typedef struct {
     char name[256];
     int count[RUN_STATUS_COUNT];
     int stale;
+    int unknown;                     /* runs whose status is none of ours */
+    char unknown_status[64];         /* the first such status */
     double mean_seconds_per_epoch;   /* over done runs' epochs, 0 if none */
     long long epochs_left;           /* epochs not yet committed */
 } sweep_status;

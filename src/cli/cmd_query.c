@@ -68,7 +68,15 @@ int cmd_status(int argc, char **argv, sw_error *err)
            run_status_name(RUN_PENDING), run_status_name(RUN_FAILED),
            run_status_name(RUN_DIVERGED), run_status_name(RUN_INTERRUPTED), "stale", "eta");
     for (int i = 0; i < n; i++) {
-        int total = st[i].stale;
+        int total = st[i].stale + st[i].unknown;
+        if (st[i].unknown)
+            fprintf(stderr, "sweep status: warning: %s: %d run%s of sweep '%s' %s an unknown "
+                    "status ('%s'), counted under runs only; set it to one of %s, %s, %s, %s, "
+                    "%s, %s\n", db_path, st[i].unknown, st[i].unknown == 1 ? "" : "s",
+                    st[i].name, st[i].unknown == 1 ? "has" : "have", st[i].unknown_status,
+                    run_status_name(RUN_PENDING), run_status_name(RUN_RUNNING),
+                    run_status_name(RUN_DONE), run_status_name(RUN_FAILED),
+                    run_status_name(RUN_DIVERGED), run_status_name(RUN_INTERRUPTED));
         for (int s = 0; s < RUN_STATUS_COUNT; s++)
             total += st[i].count[s];
         char eta[32];

@@ -288,7 +288,16 @@ static int merge_run(merge_ctx *m, store_merge_report *r, long long out_sweep,
         db_stmt_done(get);
         return err->code;
     }
-    int in_status = run_status_from_name((const char *)sqlite3_column_text(runs, MERGE_COL_STATUS));
+    const char *status_text = (const char *)sqlite3_column_text(runs, MERGE_COL_STATUS);
+    int in_status = run_status_from_name(status_text);
+    if (in_status < 0) {   /* edited by hand past the CHECK constraint */
+        db_stmt_done(get);
+        return sw_err(err, SW_EINPUT, "%s: run %s of sweep '%s' has the unknown status '%s' "
+                      "(statuses: pending, running, done, failed, diverged, interrupted); "
+                      "correct it in that database, then merge again", m->in->path,
+                      (const char *)sqlite3_column_text(runs, 0), r->name,
+                      status_text ? status_text : "NULL");
+    }
     if (!row) {
         db_stmt_done(get);
         sqlite3_stmt *put = m->st[M_RUN_PUT];
