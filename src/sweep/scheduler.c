@@ -110,6 +110,11 @@ static void hook_layers(void *ctx, int epoch, const layer_stat *layers, int n_la
 
 static void fail_worker(shared_state *sh, const sw_error *e);
 
+static int stopping(const shared_state *sh)
+{
+    return sh->o->stop && *sh->o->stop;
+}
+
 /* The epoch row and its layer statistics, in one transaction. */
 static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
 {
@@ -118,8 +123,10 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
                                        rc->n_layers, err);
     rc->n_layers = 0;
     if (rcode != SW_OK) {
-        /* the database failed (gone, replaced, full): every worker stops */
-        fail_worker(rc->sh, err);
+        /* the database failed (gone, replaced, full): every worker stops;
+         * a stop request that ended a wait for a lock is no failure */
+        if (!stopping(rc->sh))
+            fail_worker(rc->sh, err);
         return err->code;
     }
     if (rc->sh->o->on_epoch)
@@ -266,7 +273,9 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     double wall = sw_now_seconds() - t0;
     train_state_free(&resume);
 
-    if (rcode != SW_OK) {
+    if (rcode != SW_OK && stopping(sh)) {
+        st = RUN_INTERRUPTED;   /* a wait for the database, ended by the stop */
+    } else if (rcode != SW_OK) {
         st = RUN_FAILED;
         snprintf(msg, sizeof msg, "%s", err.msg);
     } else if (res.status == TRAIN_DIVERGED) {
@@ -279,7 +288,8 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     }
     sw_error ferr = {0};
     if (store_run_finish(db, sh->run_ids[i], st, &res, wall, msg[0] ? msg : NULL, &ferr) != SW_OK) {
-        fail_worker(sh, &ferr);
+        if (!stopping(sh))   /* else the run stays 'running', stale once we exit */
+            fail_worker(sh, &ferr);
         st = RUN_FAILED;
         snprintf(msg, sizeof msg, "%s", ferr.msg);
     } else if (st == RUN_DONE) {
@@ -310,7 +320,8 @@ static void *worker(void *p)
     for (int i; (i = next_run(sh)) >= 0;) {
         int claimed = 0;
         if (store_run_claim(db, sh->run_ids[i], sh->o->threads, &claimed, &err) != SW_OK) {
-            fail_worker(sh, &err);
+            if (!stopping(sh))
+                fail_worker(sh, &err);
             break;
         }
         if (!claimed) {
