@@ -201,7 +201,7 @@ check "merge of an unknown status exits 2" [ $? -eq 2 ]
 check "... with a clear message" grep -q "has the unknown status 'weird'" um.err
 
 # ---- 14. an outside write lock held for 50 s: the run waits, loses nothing
-sed -e 's/name: r/name: lock/' -e 's/epochs: 3/epochs: 6/' r.yaml > lock.yaml
+sed -e 's/name: r/name: lock/' -e 's/epochs: 3/epochs: 40/' r.yaml > lock.yaml
 "$SWEEP" run lock.yaml --db lock.db >/dev/null 2>lock.err &
 pid=$!
 for _ in $(seq 1 600); do
@@ -209,10 +209,12 @@ for _ in $(seq 1 600); do
     sleep 0.05
 done
 q lock.db "BEGIN IMMEDIATE" ".shell sleep 50" "COMMIT" 2>/dev/null
+kill -0 $pid 2>/dev/null   # 40 short epochs end within seconds unless the lock held them
+check "the lock held the run mid-way" [ $? -eq 0 ]
 wait $pid
 rc=$?
 check "a 50 s outside lock: the run still ends with exit 0" [ $rc -eq 0 ]
-check "... with all 6 epochs recorded, the run done" [ "$(q lock.db "SELECT (SELECT count(*) FROM epochs) || ' ' || status FROM runs")" = "6 done" ]
+check "... with all 40 epochs recorded, the run done" [ "$(q lock.db "SELECT (SELECT count(*) FROM epochs) || ' ' || status FROM runs")" = "40 done" ]
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
