@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,19 +25,19 @@ static int set_value(const char *cmd, const cli_option *o, const char *v, sw_err
     case OPT_STRING:
         *(const char **)o->target = v;
         return SW_OK;
-    case OPT_INT: {
-        long n = strtol(v, &end, 10);
-        if (errno || end == v || *end || n < 0 || n > 1000000000)
-            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a non-negative integer, got '%s'",
-                          cmd, o->name, v);
+    case OPT_INT:
+    case OPT_POSITIVE: {
+        long n = strtol(v, &end, 10), least = o->type == OPT_POSITIVE;
+        if (errno || end == v || *end || n < least || n > 1000000000)
+            return sw_err(err, SW_EINPUT, "%s needs a %s integer, got '%s' (see sweep %s --help)",
+                          o->name, least ? "positive" : "non-negative", v, cmd);
         *(int *)o->target = (int)n;
         return SW_OK;
     }
     case OPT_DOUBLE: {
         double d = strtod(v, &end);
         if (errno || end == v || *end || !isfinite(d))
-            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a number, got '%s'", cmd,
-                          o->name, v);
+            return sw_err(err, SW_EINPUT, "%s needs a number, got '%s'", o->name, v);
         *(double *)o->target = d;
         return SW_OK;
     }
@@ -59,7 +60,7 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
         }
         if (a[0] != '-' || strcmp(a, "-") == 0) {
             if (*n_pos >= max_pos)
-                return sw_err(err, SW_EINPUT, "sweep %s: unexpected argument '%s'", cmd, a);
+                return sw_err(err, SW_EINPUT, "unexpected argument '%s' (see sweep %s --help)", a, cmd);
             pos[(*n_pos)++] = a;
             continue;
         }
@@ -67,17 +68,17 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         const cli_option *o = find_option(opts, a, len);
         if (!o)
-            return sw_err(err, SW_EINPUT, "sweep %s: unknown option '%.*s' (see sweep %s --help)",
-                          cmd, (int)len, a, cmd);
+            return sw_err(err, SW_EINPUT, "unknown option '%.*s' (see sweep %s --help)",
+                          (int)len, a, cmd);
         if (o->type == OPT_FLAG) {
             if (eq)
-                return sw_err(err, SW_EINPUT, "sweep %s: %s takes no value", cmd, o->name);
+                return sw_err(err, SW_EINPUT, "%s takes no value", o->name);
             *(int *)o->target = 1;
             continue;
         }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v)
-            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a value", cmd, o->name);
+            return sw_err(err, SW_EINPUT, "%s needs a value (see sweep %s --help)", o->name, cmd);
         if (set_value(cmd, o, v, err) != SW_OK)
             return err->code;
     }
@@ -193,19 +194,24 @@ int cli_print_table(FILE *out, const char *csv, int fold_constant)
         table_free(t);
         return SW_ERUN;
     }
-    /* columns equal in every data row are printed once, above the table */
-    int ncols = t->rows ? t->cols[0] : 0, folded = 0;
+    /* Settings equal in every data row are printed once, above the table:
+     * the columns before "n" (the measures from it on always stay), and
+     * those empty in every row (a setting that does not apply) not at all. */
+    int ncols = t->rows ? t->cols[0] : 0, folded = 0, settings = ncols;
+    for (int c = 0; c < ncols; c++)
+        if (strcmp(t->cell[0][c], "n") == 0 && settings == ncols)
+            settings = c;
     for (int c = 0; c < ncols; c++) {
         shown[c] = 1;
-        if (fold_constant && t->rows > 2) {
+        if (fold_constant && c < settings && t->rows > 1) {
             int same = 1;
             for (int r = 2; r < t->rows && same; r++)
                 same = c < t->cols[r] && strcmp(t->cell[r][c], t->cell[1][c]) == 0;
             shown[c] = !same;
         }
         if (!shown[c]) {
-            fprintf(out, "%s%s=%s", folded++ ? "  " : "", t->cell[0][c],
-                    t->cell[1][c][0] ? t->cell[1][c] : "NULL");
+            if (t->cell[1][c][0])
+                fprintf(out, "%s%s=%s", folded++ ? "  " : "", t->cell[0][c], t->cell[1][c]);
             continue;
         }
         for (int r = 0; r < t->rows; r++) {
@@ -230,4 +236,37 @@ int cli_print_table(FILE *out, const char *csv, int fold_constant)
     }
     table_free(t);
     return SW_OK;
+}
+
+/* ---- sweeps by name, checkpoint folders ---- */
+
+int cli_unknown_sweep(store *db, const char *name, const char *db_path, sw_error *err)
+{
+    char **names = NULL, list[1024] = "";
+    int n = 0;
+    if (store_sweep_names(db, &names, &n, err) != SW_OK)
+        return err->code;
+    size_t len = 0;
+    for (int i = 0; i < n && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+    if (len >= sizeof list)
+        strcpy(list + sizeof list - 4, "...");
+    store_names_free(names, n);
+    if (n == 0)
+        return sw_err(err, SW_EINPUT, "no sweep '%s' in %s: it holds no sweep yet", name, db_path);
+    return sw_err(err, SW_EINPUT, "no sweep '%s' in %s (sweeps: %s)", name, db_path, list);
+}
+
+void cli_drop_checkpoint_dir(store *db, const char *dir)
+{
+    sweep_status *st = NULL;
+    int n = 0, live = 0;
+    sw_error e = {0};
+    if (store_status(db, &st, &n, &e) != SW_OK)
+        return;
+    for (int i = 0; i < n; i++)
+        live += st[i].count[RUN_RUNNING];
+    free(st);
+    if (!live)
+        rmdir(dir);   /* fails, as it should, while a checkpoint is in it */
 }

@@ -51,6 +51,7 @@ struct store {
     char host[256];
     pthread_mutex_t lock;
     sqlite3_stmt *st[Q_COUNT];
+    int read_only;   /* store_open_read: SQLite opens it read-only */
 };
 
 /* ---- db.c: statements and transactions ----
