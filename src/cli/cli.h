@@ -60,4 +60,8 @@ int cli_unknown_sweep(store *db, const char *name, const char *db_path, sw_error
  * running in a live process (one could be about to write there). */
 void cli_drop_checkpoint_dir(store *db, const char *dir);
 
+/* One line on stderr when jobs x threads, given explicitly, is more than
+ * cores: oversubscribed threads only slow each other down. */
+void cli_warn_threads(int jobs, int threads, int cores);
+
 #endif

@@ -447,11 +447,8 @@ static void split_cores(const run_flags *f, int n_todo, int *jobs, int *threads)
         *jobs = n_todo;
     if (*jobs < 1)
         *jobs = 1;
-    if ((f->jobs || f->threads) && (long)*jobs * *threads > cores)
-        fprintf(stderr, "sweep: warning: %d job%s x %d thread%s = %ld threads on %d core%s: "
-                "each training runs slower than it would alone\n", *jobs, *jobs == 1 ? "" : "s",
-                *threads, *threads == 1 ? "" : "s", (long)*jobs * *threads, cores,
-                cores == 1 ? "" : "s");
+    if (f->jobs || f->threads)
+        cli_warn_threads(*jobs, *threads, cores);
 }
 
 /* ---- signals: SIGINT, SIGTERM, SIGHUP and a closed pipe stop the sweep

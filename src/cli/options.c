@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sweep/scheduler.h"
 
 static const cli_option *find_option(const cli_option *opts, const char *name, size_t len)
 {
@@ -269,4 +270,18 @@ void cli_drop_checkpoint_dir(store *db, const char *dir)
     free(st);
     if (!live)
         rmdir(dir);   /* fails, as it should, while a checkpoint is in it */
+}
+
+void cli_warn_threads(int jobs, int threads, int cores)
+{
+    long all = (long)jobs * threads;
+    if (all <= cores)
+        return;
+    if (jobs > 1)
+        fprintf(stderr, "sweep: warning: %d jobs x %d thread%s = %ld threads on %d core%s: "
+                "each training runs slower than it would alone\n", jobs, threads,
+                threads == 1 ? "" : "s", all, cores, cores == 1 ? "" : "s");
+    else
+        fprintf(stderr, "sweep: warning: %d threads on %d core%s: the training runs slower "
+                "than on %d\n", threads, cores, cores == 1 ? "" : "s", cores);
 }

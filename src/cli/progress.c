@@ -182,11 +182,11 @@ static void on_epoch(void *ctx, int slot, int run, int epoch, const epoch_metric
     pthread_mutex_lock(&pr->lock);
     pr->epoch_seconds += m->seconds;
     pr->epochs_seen++;
-    if (pr->tty) {
+    if (pr->tty) {   /* the metrics first: a narrow terminal cuts the label */
         clear_block(pr);
-        fprintf(pr->out, "[%d] %s  epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  "
-                "val_acc %.4f  %.1fs\n", slot + 1, label, epoch, pr->runs[run].epochs,
-                m->train_loss, m->train_accuracy, m->val_loss, m->val_accuracy, m->seconds);
+        put_cut(pr, term_width(pr->out), "[%d] epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  "
+                "val_acc %.4f  %.1fs  %s", slot + 1, epoch, pr->runs[run].epochs,
+                m->train_loss, m->train_accuracy, m->val_loss, m->val_accuracy, m->seconds, label);
         draw(pr);
     } else {
         fprintf(pr->out,
