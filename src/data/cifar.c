@@ -115,7 +115,7 @@ static int cifar_read_into(const char *path, dataset_format fmt, cifar_label lab
     int rc = SW_OK;
     uint8_t *buf = malloc(CHUNK_RECORDS * rec);
     if (!buf)
-        rc = sw_err(err, SW_EINPUT, "%s: out of memory", path);
+        rc = sw_oom(err, path);
     else if ((long long)st.st_size != (long long)n * (long long)rec)
         rc = sw_err(err, SW_EINPUT, "%s: changed size while being read", path);
     for (long i = 0; i < n && !rc;) {
@@ -162,7 +162,7 @@ int cifar_read(const char *path, dataset_format fmt, cifar_label label, uint8_t 
     if (check_format(path, fmt, label, err) || cifar_count(path, fmt, &count, err))
         return err->code;
     uint8_t *im = malloc((size_t)count * CIFAR_PIXELS), *lab = malloc((size_t)count);
-    int rc = !im || !lab ? sw_err(err, SW_EINPUT, "%s: out of memory", path)
+    int rc = !im || !lab ? sw_oom(err, path)
                          : cifar_read_into(path, fmt, label, count, im, lab, err);
     if (rc) {
         free(im);
@@ -244,7 +244,7 @@ int cifar_load(dataset *d, dataset_format fmt, cifar_label label, sw_error *err)
         return err->code;
     cifar_files *x = calloc(1, sizeof *x);
     if (!x)
-        return sw_err(err, SW_EINPUT, "%s: out of memory", d->dir);
+        return sw_oom(err, d->dir);
     int rc = plan_files(d, fmt, x, err), nf = n_files(fmt);
     if (!rc) {
         d->n_test = x->counts[nf - 1];
@@ -261,8 +261,7 @@ int cifar_load(dataset *d, dataset_format fmt, cifar_label label, sw_error *err)
         d->test_images = malloc((size_t)d->n_test * CIFAR_PIXELS);
         d->test_labels = malloc((size_t)d->n_test);
         if (!d->train_images || !d->train_labels || !d->test_images || !d->test_labels)
-            rc = sw_err(err, SW_EINPUT, "%s: out of memory for %ld images", d->dir,
-                        d->n_train + d->n_test);
+            rc = sw_oom(err, d->dir);
     }
     if (!rc)
         rc = read_files(d, fmt, label, x, err);

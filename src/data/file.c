@@ -247,7 +247,7 @@ int data_read_names(const char *path, int n, char ***names, sw_error *err)
     close(fd);
     int rc = SW_OK;
     if (!text || !starts)
-        rc = sw_err(err, SW_EINPUT, "%s: out of memory", path);
+        rc = sw_oom(err, path);
     else if (len < 0)
         rc = err->code;
     else if (len > NAMES_MAX_BYTES)
@@ -260,7 +260,7 @@ int data_read_names(const char *path, int n, char ***names, sw_error *err)
             rc = sw_err(err, SW_EINPUT, "%s: %d class names, expected %d (one per line)",
                         path, count, n);
         else if (!(*names = names_block(text, starts, starts + n, n)))
-            rc = sw_err(err, SW_EINPUT, "%s: out of memory", path);
+            rc = sw_oom(err, path);
     }
     free(text);
     free(starts);

@@ -106,7 +106,7 @@ static int idx_file_open(idx_file *x, const char *path, sw_error *err)
     x->gz = gzdopen(x->fd, "rb");
     if (!x->gz) {
         idx_file_close(x);
-        return sw_err(err, SW_EINPUT, "%s: cannot open: out of memory", path);
+        return sw_oom(err, path);
     }
     gzbuffer(x->gz, 1u << 17);   /* fewer, larger reads than the 8 KiB default */
     return SW_OK;
@@ -182,7 +182,7 @@ static int idx_body(idx_file *x, uint64_t total, size_t head_len, uint8_t **out,
     size_t cap = x->raw_size >= 0 || total < GZ_FIRST_CHUNK ? (size_t)total : GZ_FIRST_CHUNK;
     uint8_t *buf = malloc(cap ? cap : 1);
     if (!buf)
-        return sw_err(err, SW_EINPUT, "%s: out of memory for %zu bytes", path, cap);
+        return sw_oom(err, path);
     size_t got = 0;
     for (;;) {
         long r = idx_file_read(x, buf + got, cap - got, err);
@@ -194,7 +194,7 @@ static int idx_body(idx_file *x, uint64_t total, size_t head_len, uint8_t **out,
         size_t next = cap * 2 < total ? cap * 2 : (size_t)total;
         uint8_t *grown = realloc(buf, next);
         if (!grown) {
-            sw_err(err, SW_EINPUT, "%s: out of memory for %zu bytes", path, next);
+            sw_oom(err, path);
             goto fail;
         }
         buf = grown;

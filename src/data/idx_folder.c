@@ -141,7 +141,7 @@ int idx_load(dataset *d, sw_error *err)
 {
     idx_files *x = calloc(1, sizeof *x);
     if (!x)
-        return sw_err(err, SW_EINPUT, "%s: out of memory", d->dir);
+        return sw_oom(err, d->dir);
     int rc = SW_OK;
     for (int f = 0; f < N_FILES && !rc; f++)
         if (!find_file(x->paths[f], sizeof x->paths[f], d->dir, f))
