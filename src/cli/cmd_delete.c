@@ -44,8 +44,8 @@ static void print_contents(FILE *out, const char *name, const char *db_path,
             sep = ", ";
         }
     }
-    fprintf(out, "%s, %lld epoch%s, %lld layer statistics row%s, %d checkpoint%s", c->runs ? ")" : "",
-            c->epochs, c->epochs == 1 ? "" : "s", c->layer_stats, c->layer_stats == 1 ? "" : "s",
+    fprintf(out, "%s, %lld epoch%s, %lld layer statistics row%s, %d checkpoint%s",
+            c->runs ? ")" : "", c->epochs, c->epochs == 1 ? "" : "s", c->layer_stats, c->layer_stats == 1 ? "" : "s",
             checkpoints, checkpoints == 1 ? "" : "s");
     if (checkpoints)
         fprintf(out, " in %s", dir);

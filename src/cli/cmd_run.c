@@ -373,7 +373,8 @@ static int parse_run_flags(int argc, char **argv, run_flags *f, sw_error *err)
     *f = (run_flags){.shard_from = "--shard", .shards = 1};
     const cli_option opts[] = {
         {"--db", NULL, OPT_STRING, &f->db_path}, {"--jobs", "-j", OPT_POSITIVE, &f->jobs},
-        {"--threads", NULL, OPT_POSITIVE, &f->threads}, {"--shard", NULL, OPT_STRING, &f->shard_arg},
+        {"--threads", NULL, OPT_POSITIVE, &f->threads},
+        {"--shard", NULL, OPT_STRING, &f->shard_arg},
         {"--dry-run", NULL, OPT_FLAG, &f->dry_run}, {"--retry", NULL, OPT_STRING, &retry},
         {"--keep-checkpoints", NULL, OPT_FLAG, &f->keep_checkpoints},
         {NULL, NULL, 0, NULL},

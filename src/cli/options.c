@@ -61,7 +61,8 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
         }
         if (a[0] != '-' || strcmp(a, "-") == 0) {
             if (*n_pos >= max_pos)
-                return sw_err(err, SW_EINPUT, "unexpected argument '%s' (see sweep %s --help)", a, cmd);
+                return sw_err(err, SW_EINPUT, "unexpected argument '%s' (see sweep %s --help)",
+                              a, cmd);
             pos[(*n_pos)++] = a;
             continue;
         }

@@ -286,7 +286,7 @@ static void test_create_schema(void)
     if (have_sqlite3_shell()) {
         char out[4096];
         CHECK(shell(path, "PRAGMA journal_mode; PRAGMA user_version", out, sizeof out) == 0);
-        CHECK_STR(out, "wal\n2\n");
+        CHECK_STR(out, "wal\n3\n");
         CHECK(shell(path, "SELECT name FROM sqlite_master WHERE type IN "
                     "('table', 'view') ORDER BY name", out, sizeof out) == 0);
         CHECK_STR(out, "epochs\nlayer_stats\nruns\nsummary\nsweeps\n");
