@@ -27,7 +27,7 @@ LDFLAGS += $(OPENMP) $(SAN)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 # Every .c under the library's folders, subfolders included (src/sweep/store/...).
-LIB_SRC  := $(sort $(shell find src/base src/nn src/data src/train src/sweep -name '*.c'))
+LIB_SRC  := $(sort $(shell find src/base src/nn src/data src/train src/sweep src/report -name '*.c'))
 CLI_SRC  := $(sort $(shell find src/cli -name '*.c'))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -66,6 +66,11 @@ $(BUILD)/synth_idx: tests/tools/synth_idx.c
 $(BUILD)/synth_cifar: tests/tools/synth_cifar.c $(BUILD)/libsweep.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The report page from fixed data, for tests/e2e/report.sh; built with the tests.
+test: $(BUILD)/report_demo
+$(BUILD)/report_demo: tests/tools/report_demo.c $(BUILD)/libsweep.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests, then the CLI end to end; tests/run.sh prints "N passed, M failed".
 test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx

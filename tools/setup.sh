@@ -3,8 +3,9 @@
 # else prints the apt line), builds sweep, runs the quick sweep on the
 # default data and prints the comparison.
 #   usage: tools/setup.sh [--no-demo] [--test-tools]
-# --test-tools also installs valgrind and clang's libFuzzer, which the
-# memcheck and fuzz tests need (they say "skipped" without them); CI uses it.
+# --test-tools also installs valgrind, clang's libFuzzer and chromium, which the
+# memcheck, fuzz and report tests need (they say "skipped" without them); CI
+# uses it.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ PACKAGES="gcc make pkg-config libyaml-dev libsqlite3-dev zlib1g-dev sqlite3 data
 for arg in "$@"; do
     case $arg in
     --no-demo) demo=0 ;;
-    --test-tools) PACKAGES="$PACKAGES valgrind clang libclang-rt-14-dev" ;;
+    --test-tools) PACKAGES="$PACKAGES valgrind clang libclang-rt-14-dev chromium fonts-dejavu-core" ;;
     *) echo "usage: tools/setup.sh [--no-demo] [--test-tools]" >&2; exit 2 ;;
     esac
 done

@@ -64,6 +64,7 @@ void suite_base(void);
 /* Suites of issue #13's kernels (tests/unit/test_bn.c, test_golden_train.c). */
 void suite_bn(void);
 void suite_golden_train(void);
+void suite_report(void);
 
 static const struct {
     const char *name;
@@ -78,6 +79,7 @@ static const struct {
     {"bn", suite_bn},
     {"golden_train", suite_golden_train},
     {"act_smooth", suite_act_smooth},
+    {"report", suite_report},
 };
 
 int main(int argc, char **argv)

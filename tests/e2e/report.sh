@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The report page in a real browser: build/report_demo writes the page of
+# `sweep report` from fixed data (4 activations, 2 seeds, a failed and a
+# diverged run with markup in their errors); headless Chromium renders it.
+# Checks: the file refers to nothing outside itself; the rendered DOM has
+# the sections and key numbers, and the hostile text as text; the
+# screenshot is a plausible, non-blank PNG; the browser made no request for
+# the page (its net log, with every host name unresolvable), and the same
+# check does catch a page that loads an image. Skipped without chromium.
+# REPORT_SHOT=FILE.png keeps the screenshot. Ends "N passed, M failed".
+set -u
+. "$(dirname "$0")/lib/common.sh"
+CHROMIUM=${CHROMIUM:-chromium}
+if ! command -v "$CHROMIUM" >/dev/null; then
+    echo "skipped: chromium is not installed (tools/setup.sh --test-tools)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+DEMO=$(dirname "$SWEEP")/report_demo
+T=$(mktemp -d "${TMPDIR:-/tmp}/sweep-e2e-report.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+
+# ---- the file: written, deterministic, self-contained
+"$DEMO" report.html
+check "report_demo writes the page" [ $? -eq 0 -a -s report.html ]
+"$DEMO" again.html
+check "the same data give the same bytes" cmp -s report.html again.html
+"$DEMO" many.html 8
+check "8 groups: small multiples" grep -q "Loss per group" many.html
+check "no http:// or https:// in the file" bash -c "! grep -qiE 'https?:' report.html"
+check "no // (protocol-relative URL) in the file" bash -c "! grep -q '//' report.html"
+check "no src=, url(, @import" bash -c "! grep -qiE 'src=|url\\(|@import' report.html"
+check "every href is a #anchor" bash -c "! grep -oiE 'href=\"[^\"]*\"' report.html | grep -qv 'href=\"#'"
+check "no script, link, img, iframe, object element" \
+    bash -c "! grep -qiE '<(script|link|img|iframe|object|embed)[ >]' report.html"
+check "one h1" [ "$(grep -o '<h1>' report.html | wc -l)" = 1 ]
+
+# ---- the browser: one run for the DOM, the screenshot and the net log
+# (a fresh profile; every host name maps to nothing, so even a request that
+# slipped through could not leave the machine)
+browse() {  # browse PAGE NETLOG [more flags]: DOM on stdout
+    local page=$1 netlog=$2
+    shift 2
+    timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+        --no-first-run --disable-background-networking --user-data-dir="$T/profile-$netlog" \
+        --host-resolver-rules="MAP * ~NOTFOUND" --log-net-log="$T/$netlog" \
+        "$@" --dump-dom "file://$T/$page" 2>>chromium.err
+}
+# URLs the page itself asked for: requests whose initiator is a page (the
+# browser's own background requests have "not an origin"), except file:,
+# data: and about: ones
+page_requests() {  # page_requests NETLOG
+    grep '"initiator":' "$1" | grep -v '"initiator":"not an origin"' |
+        grep -o '"url":"[^"]*"' | grep -vE '"url":"(file|data|about|blob):' | sort -u
+}
+start=$(date +%s)
+browse report.html net.json --window-size=1200,2600 --screenshot="$T/shot.png" >dom.html
+check "chromium renders the page" [ $? -eq 0 -a -s dom.html ]
+for h in "The question" "The comparison" "Learning curves" "Layer statistics" "Every run"; do
+    check "the DOM shows '$h'" grep -q "<h2>$h</h2>" dom.html
+done
+for n in "0.8987" "[0.8776, 0.9199]" "-0.0256" "[-0.0467, -0.0044]" "elu vs relu:" \
+         "10 runs" "8 done, 1 failed, 1 diverged" "loss is NaN at epoch 3"; do
+    check "the DOM shows '$n'" grep -qF -- "$n" dom.html
+done
+check "11 charts rendered as SVG" [ "$(grep -o '<svg' dom.html | wc -l)" = 11 ]
+check "the hostile error shows as text" grep -qF '&lt;script&gt;alert(1)&lt;/script&gt; &amp;' dom.html
+check "no script element in the DOM" bash -c "! grep -qi '<script' dom.html"
+check "the config's markup shows as text" grep -qF '&lt;b&gt;not bold&lt;/b&gt;' dom.html
+check "the net log was written" grep -q '"events"' net.json
+check "the page made no network request" [ -z "$(page_requests net.json)" ]
+[ -z "$(page_requests net.json)" ] || page_requests net.json | head -5
+
+# a screenshot of a blank 1200x2600 page is ~10 KB; this one draws charts
+check "screenshot written" [ -s shot.png ]
+check "screenshot is a PNG" bash -c "head -c 8 shot.png | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'"
+dims=$(od -An -tu1 -j16 -N8 shot.png 2>/dev/null | awk '{print $3*256+$4, $7*256+$8}')
+check "screenshot is 1200x2600 (got $dims)" [ "$dims" = "1200 2600" ]
+size=$(wc -c <shot.png)
+check "screenshot is not blank ($size bytes)" [ "$size" -gt 60000 ]
+[ -n "${REPORT_SHOT:-}" ] && cp shot.png "$REPORT_SHOT"
+
+# ---- the control: the same check sees a page that loads an image
+printf '<!DOCTYPE html><title>c</title><p>control</p><img src="http://sweep-test.invalid/x.png">\n' \
+    >control.html
+browse control.html net-control.json >/dev/null
+control_seen() { page_requests net-control.json | grep -q sweep-test.invalid; }
+check "the net check catches a page that loads an image" control_seen
+echo "browser time: $(($(date +%s) - start)) s"
+[ $fail -eq 0 ] || tail -n 5 chromium.err
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
