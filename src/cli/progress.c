@@ -68,11 +68,14 @@ static double epoch_pace(const progress *pr)
     return n ? sum / n : -1;
 }
 
-/* Epochs left in a slot's run, the current one in part. */
-static double slot_epochs_left(const progress_slot *sl)
+/* Epochs left in a slot's run, the current one in part: its batches are
+ * the share of an epoch that the finished ones spent training (the rest
+ * validating). */
+static double slot_epochs_left(const progress *pr, const progress_slot *sl)
 {
     const train_progress *p = &sl->p;
-    double part = p->batches > 0 ? (double)p->batch / p->batches : 0;
+    double share = pr->epochs_seen > 0 ? pr->train_share / pr->epochs_seen : 1;
+    double part = p->batches > 0 ? share * p->batch / p->batches : 0;
     double left = (double)(p->epochs - p->epoch) + 1 - part;
     return left > 0 ? left : 0;
 }
@@ -85,7 +88,7 @@ static double sweep_eta(const progress *pr)
     int busy = 0;
     for (int s = 0; s < pr->slots; s++) {
         if (pr->slot[s].run >= 0) {
-            left += slot_epochs_left(&pr->slot[s]);
+            left += slot_epochs_left(pr, &pr->slot[s]);
             busy++;
         }
     }
@@ -97,13 +100,16 @@ static double sweep_eta(const progress *pr)
     return left * pace / jobs;
 }
 
-/* Seconds left in one run, from this epoch's pace. */
-static double run_eta(const progress_slot *sl)
+/* Seconds left in one run: at the pace of the epochs finished so far
+ * (validation included), else of this epoch's batches. */
+static double run_eta(const progress *pr, const progress_slot *sl)
 {
     const train_progress *p = &sl->p;
+    if (pr->epochs_seen > 0)
+        return slot_epochs_left(pr, sl) * pr->epoch_seconds / pr->epochs_seen;
     if (p->batch < 1 || p->batches < 1)
         return -1;
-    return p->epoch_seconds / p->batch * (slot_epochs_left(sl) * p->batches);
+    return p->epoch_seconds / p->batch * (slot_epochs_left(pr, sl) * p->batches);
 }
 
 /* Moves back to the top of the live block and clears it. */
@@ -135,9 +141,16 @@ static void draw(progress *pr)
                     sl->p.epochs, label);
             continue;
         }
-        format_duration(eta, sizeof eta, run_eta(sl));
-        put_cut(pr, width, "  [%d] epoch %d/%d  batch %d/%d  loss %.4f  ETA %s  %s", s + 1,
-                sl->p.epoch, sl->p.epochs, sl->p.batch, sl->p.batches, sl->p.loss, eta, label);
+        format_duration(eta, sizeof eta, run_eta(pr, sl));
+        if (sl->p.epoch > sl->p.epochs)
+            put_cut(pr, width, "  [%d] testing  %s", s + 1, label);
+        else if (sl->p.batch >= sl->p.batches)   /* the batches are done: validating */
+            put_cut(pr, width, "  [%d] epoch %d/%d  validating  loss %.4f  ETA %s  %s", s + 1,
+                    sl->p.epoch, sl->p.epochs, sl->p.loss, eta, label);
+        else
+            put_cut(pr, width, "  [%d] epoch %d/%d  batch %d/%d  loss %.4f  ETA %s  %s", s + 1,
+                    sl->p.epoch, sl->p.epochs, sl->p.batch, sl->p.batches, sl->p.loss, eta,
+                    label);
     }
     pr->lines_drawn = lines;
     fflush(pr->out);
@@ -182,11 +195,21 @@ static void on_epoch(void *ctx, int slot, int run, int epoch, const epoch_metric
     pthread_mutex_lock(&pr->lock);
     pr->epoch_seconds += m->seconds;
     pr->epochs_seen++;
+    /* the slot still holds the epoch's last batch: its training time */
+    const train_progress *last = slot < pr->slots ? &pr->slot[slot].p : NULL;
+    double share = last && m->seconds > 0 ? last->epoch_seconds / m->seconds : 1;
+    pr->train_share += share > 0 && share <= 1 ? share : 1;
     if (pr->tty) {   /* the metrics first: a narrow terminal cuts the label */
         clear_block(pr);
         put_cut(pr, term_width(pr->out), "[%d] epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  "
                 "val_acc %.4f  %.1fs  %s", slot + 1, epoch, pr->runs[run].epochs,
                 m->train_loss, m->train_accuracy, m->val_loss, m->val_accuracy, m->seconds, label);
+        if (last) {   /* until the next batch: the next epoch, or the test */
+            progress_slot *sl = &pr->slot[slot];
+            sl->p.epoch = epoch + 1;
+            sl->p.batch = 0;
+            sl->p.epoch_seconds = 0;
+        }
         draw(pr);
     } else {
         fprintf(pr->out,
@@ -211,7 +234,10 @@ static void on_finish(void *ctx, int slot, int run, run_status st, const train_r
         pr->slot[slot].run = -1;
     if (pr->tty)
         clear_block(pr);   /* the finished line goes above the live block */
-    if (st == RUN_DONE)
+    if (st == RUN_DONE && pr->tty)   /* the scores first: a narrow terminal cuts the label */
+        put_cut(pr, term_width(pr->out), "[%d/%d] done  test_accuracy %.4f  test_loss %.4f  %s",
+                pr->finished, pr->total, res->test_accuracy, res->test_loss, label);
+    else if (st == RUN_DONE)
         fprintf(pr->out, "%s: [%d/%d] %s: done, test_accuracy %.4f  test_loss %.4f\n", pr->sweep,
                 pr->finished, pr->total, label, res->test_accuracy, res->test_loss);
     else

@@ -31,6 +31,7 @@ typedef struct {
     long long epochs_waiting;    /* epochs of the runs not started yet */
     double epoch_seconds;        /* sum over the epochs finished here */
     int epochs_seen;
+    double train_share;          /* sum over them of training time / epoch time */
     int lines_drawn;
     double last_draw;
 } progress;
