@@ -570,8 +570,8 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
         find_todo(db, in, sweep_id, run_ids, checkpoint_dir, f, todo, &c, err);
     if (err->code != SW_OK || catch_signals(old, err) != SW_OK)
         goto out;
-    split_cores(f, c.to_train, &jobs, &threads);
     if (c.to_train > 0) {
+        split_cores(f, c.to_train, &jobs, &threads);
         sched_options so = {.db_path = db_path, .sweep_id = sweep_id, .keys = in->keys,
                             .checkpoint_dir = checkpoint_dir,
                             .keep_checkpoints = f->keep_checkpoints, .jobs = jobs,
@@ -585,7 +585,7 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
         print_summary(db, in->cfg.name, err);
     if (fflush(stdout) != 0)   /* a closed pipe raises SIGPIPE: caught */
         stop_requested = 1;
-    if (stop_requested && (tally.interrupted || tally.trained < c.to_train))
+    if (stop_requested && (tally.interrupted || tally.trained + tally.skipped < c.to_train))
         print_resume(f, db_path);
     restore_signals(old);
 out:
