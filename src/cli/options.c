@@ -18,6 +18,48 @@ static const cli_option *find_option(const cli_option *opts, const char *name, s
     return NULL;
 }
 
+/* Edit distance of a[0..n) and b, with a swap of neighbours as one edit;
+ * names are short (under 32 characters, else "far"). */
+static int distance(const char *a, size_t n, const char *b)
+{
+    size_t m = strlen(b);
+    int d[33][33];
+    if (n > 32 || m > 32)
+        return 99;
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j <= m; j++) {
+            if (!i || !j) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+/* The option closest to a mistyped name, if it is close (2 edits). */
+static const char *closest_option(const cli_option *opts, const char *name, size_t len)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (const cli_option *o = opts; o->name; o++) {
+        int dist = distance(name, len, o->name);
+        if (dist < best_d) {
+            best_d = dist;
+            best = o->name;
+        }
+    }
+    return best;
+}
+
 static int set_value(const char *cmd, const cli_option *o, const char *v, sw_error *err)
 {
     char *end;
@@ -69,9 +111,12 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         const cli_option *o = find_option(opts, a, len);
-        if (!o)
-            return sw_err(err, SW_EINPUT, "unknown option '%.*s' (see sweep %s --help)",
-                          (int)len, a, cmd);
+        if (!o) {
+            const char *near = closest_option(opts, a, len);
+            return sw_err(err, SW_EINPUT, "unknown option '%.*s' (%s%s%ssee sweep %s --help)",
+                          (int)len, a, near ? "did you mean " : "", near ? near : "",
+                          near ? "? " : "", cmd);
+        }
         if (o->type == OPT_FLAG) {
             if (eq)
                 return sw_err(err, SW_EINPUT, "%s takes no value", o->name);

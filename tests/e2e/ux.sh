@@ -223,6 +223,8 @@ check "9: status and epoch lines are cut to 59 columns, not wrapped" \
 check "10: the errors were collected" [ "$(wc -l <errs.txt)" -ge 8 ]
 check "10: every error has one prefix" \
     bash -c "! grep -v '^sweep: error: ' errs.txt && ! grep -E '^sweep: error: (sweep|error)' errs.txt"
+check "10: a mistyped flag gets a suggestion" \
+    bash -c "'$SWEEP' run tiny.yaml --jbos 2 2>&1 | grep -q \"unknown option '--jbos' (did you mean --jobs? see sweep run --help)\""
 "$SWEEP" export --db del.db >/dev/full 2>full.err
 check "10: a failed write says why" grep -q "No space left on device" full.err
 "$SWEEP" export --db del.db --sweep nope 2>uk.err
