@@ -70,7 +70,7 @@ $(BUILD)/synth_cifar: tests/tools/synth_cifar.c $(BUILD)/libsweep.a
 # The report page from fixed data, for tests/e2e/report.sh; built with the tests.
 test: $(BUILD)/report_demo
 $(BUILD)/report_demo: tests/tools/report_demo.c $(BUILD)/libsweep.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests, then the CLI end to end; tests/run.sh prints "N passed, M failed".
 test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx
