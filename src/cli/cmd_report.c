@@ -289,16 +289,40 @@ static void fill_curve(report_curve *c, double *buf, int n, const run_groups *rg
 
 /* A group's name: the levels of the axes that vary among the done runs
  * (the seed aside), "elu" for one axis, "activation=elu, init=he" for more. */
-static char *group_name(const rep_data *d, int run)
+/* Whether alpha follows the activation (one alpha per activation): then
+ * the activation names the group alone. */
+static int alpha_follows(const rep_data *d)
+{
+    int n = d->n_levels[RA_ACTIVATION], follows = 1;
+    int *alpha = malloc(sizeof *alpha * (size_t)(n ? n : 1));
+    if (!alpha)
+        return 0;
+    for (int i = 0; i < n; i++)
+        alpha[i] = -1;
+    for (int r = 0; r < d->n_runs && follows; r++) {
+        int *a = &alpha[d->runs[r].level[RA_ACTIVATION]];
+        follows = *a < 0 || *a == d->runs[r].level[RA_ALPHA];
+        *a = d->runs[r].level[RA_ALPHA];
+    }
+    free(alpha);
+    return follows;
+}
+
+static int names_group(const rep_data *d, int a, int alpha_silent)
+{
+    return a != RA_SEED && d->n_levels[a] > 1 && !(a == RA_ALPHA && alpha_silent);
+}
+
+static char *group_name(const rep_data *d, int run, int alpha_silent)
 {
     char buf[512];
     size_t len = 0;
     int varying = 0;
     for (int a = 0; a < RA_COUNT; a++)
-        varying += a != RA_SEED && d->n_levels[a] > 1;
+        varying += names_group(d, a, alpha_silent);
     buf[0] = 0;
     for (int a = 0; a < RA_COUNT && len + 1 < sizeof buf; a++) {
-        if (a == RA_SEED || d->n_levels[a] < 2)
+        if (!names_group(d, a, alpha_silent))
             continue;
         const rep_level *l = &d->levels[a][d->runs[run].level[a]];
         const char *t = l->is_null ? "none" : l->text;
@@ -329,9 +353,10 @@ static int build_groups(built *b, sw_error *err)
     if (!b->groups || !b->group_names || !b->curve_buf || !b->layer_curves)
         return sw_oom(err, "sweep report");
     size_t ee = (size_t)e, L = (size_t)nl;
+    int alpha_silent = alpha_follows(&b->d);
     for (int g = 0; g < ng; g++) {
         double *buf = b->curve_buf + per_group * (size_t)g;
-        if (!(b->group_names[g] = group_name(&b->d, group_first(&b->rg, g))))
+        if (!(b->group_names[g] = group_name(&b->d, group_first(&b->rg, g), alpha_silent)))
             return sw_oom(err, "sweep report");
         report_group *gr = &b->groups[g];
         gr->name = b->group_names[g];
@@ -441,10 +466,10 @@ static void describe_setup(built *b, const char *db_path)
         snprintf(here, sizeof here, "%s %s %s, %ld cores", u.nodename, u.sysname, u.machine,
                  cores);
     if (b->all.hosts[0] && strcmp(b->all.hosts, uname(&u) == 0 ? u.nodename : "") != 0)
-        snprintf(b->machine, sizeof b->machine, "trained on %s (up to %d threads a run); "
+        snprintf(b->machine, sizeof b->machine, "trained on %s (threads per run: %d); "
                  "report made on %s", b->all.hosts, b->all.threads, here);
     else if (b->all.hosts[0])
-        snprintf(b->machine, sizeof b->machine, "%s; up to %d threads a run", here,
+        snprintf(b->machine, sizeof b->machine, "%s; threads per run: %d", here,
                  b->all.threads);
     else
         snprintf(b->machine, sizeof b->machine, "%s", here);

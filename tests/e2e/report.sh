@@ -81,6 +81,75 @@ size=$(wc -c <shot.png)
 check "screenshot is not blank ($size bytes)" [ "$size" -gt 60000 ]
 [ -n "${REPORT_SHOT:-}" ] && cp shot.png "$REPORT_SHOT"
 
+# ---- a real sweep: sweep report on a small sweep over synthetic data
+mkdir data && "$SYNTH" data 800 200 >/dev/null
+cat > acts.yaml <<YAML
+name: acts
+data:
+  dir: $T/data
+  validation_split: 0.2
+  train_limit: 600
+train:
+  batch_size: 50
+model: {conv: [4, 8], dense: [16]}
+grid:
+  activation: [relu, elu, leaky_relu, prelu]
+  epochs: 2
+  seed: [1, 2]
+YAML
+"$SWEEP" run acts.yaml --db r.db >/dev/null 2>run.err
+check "the small sweep runs" [ $? -eq 0 ]
+"$SWEEP" report --db r.db -o x.html >report.out 2>report.err
+check "sweep report exits 0" [ $? -eq 0 -a -s x.html ]
+check "sweep report says what it wrote" grep -q "wrote x.html" report.out
+check "report: no http(s) or // in the file" bash -c "! grep -qiE 'https?:|//' x.html"
+check "report: no src=, url(, @import" bash -c "! grep -qiE 'src=|url\\(|@import' x.html"
+browse x.html net-real.json --window-size=1200,3000 --screenshot="$T/real.png" >real-dom.html
+check "chromium renders the sweep's report" [ $? -eq 0 -a -s real-dom.html ]
+check "the report made no network request" [ -z "$(page_requests net-real.json)" ]
+check "the report's net log was written" grep -q '"events"' net-real.json
+check "report: the sweep's name" grep -qF "<h1>Sweep acts</h1>" real-dom.html
+for a in relu elu leaky_relu prelu; do
+    check "report: the comparison has $a" grep -qE "<td[^>]*>$a( \\(baseline\\))?</td>" real-dom.html
+done
+check "report: the sentences" grep -qF "elu vs relu:" real-dom.html
+acc=$(sqlite3 r.db "SELECT printf('%.4f', test_accuracy) FROM runs WHERE activation = 'elu' AND seed = 2")
+check "report: elu seed 2's test accuracy ($acc)" grep -qF ">$acc<" real-dom.html
+check "report: 8 runs, 8 done" grep -qF "8 done" real-dom.html
+check "report: charts drawn" [ "$(grep -o '<svg' real-dom.html | wc -l)" -ge 8 ]
+check "report: layer statistics per layer" grep -qF "conv1" real-dom.html
+check "report: the dataset's folder" grep -qF "$T/data" real-dom.html
+"$SWEEP" report --db r.db -o x.html >/dev/null 2>&1
+check "a second report replaces the file" [ $? -eq 0 -a -s x.html ]
+
+# ---- bad input: exit 2, one line
+twice() {  # twice NAME ARGS...: sweep ARGS exits 2 with one line on stderr
+    local name=$1
+    shift
+    "$SWEEP" "$@" >/dev/null 2>err.txt
+    local rc=$?
+    check "$name exits 2 (got $rc)" [ $rc -eq 2 ]
+    check "$name: one line on stderr" [ "$(wc -l <err.txt)" = 1 ]
+}
+twice "an unknown sweep" report --db r.db --sweep nope -o y.html
+check "an unknown sweep lists the valid names" grep -q "sweeps: acts" err.txt
+twice "no -o" report --db r.db
+twice "an unknown axis" report --db r.db --by colour -o y.html
+twice "an unknown metric" report --db r.db --metric speed -o y.html
+check "no page written on bad input" [ ! -e y.html ]
+sum=$(cksum <r.db)
+twice "-o onto the database" report --db r.db -o r.db
+check "-o onto the database names it" grep -q "is the database" err.txt
+check "the database is intact" [ "$(cksum <r.db)" = "$sum" ]
+check "the database still reads" [ "$(sqlite3 r.db 'SELECT count(*) FROM runs')" = 8 ]
+sqlite3 r.db 'PRAGMA journal_mode' >/dev/null
+if [ -e r.db-wal ]; then
+    twice "-o onto the database's -wal" report --db r.db -o r.db-wal
+fi
+ln -s r.db link.db
+twice "-o onto a link to the database" report --db r.db -o link.db
+check "the database is intact after the link" [ "$(cksum <r.db)" = "$sum" ]
+
 # ---- the control: the same check sees a page that loads an image
 printf '<!DOCTYPE html><title>c</title><p>control</p><img src="http://sweep-test.invalid/x.png">\n' \
     >control.html
