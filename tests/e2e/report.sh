@@ -110,7 +110,7 @@ check "the report made no network request" [ -z "$(page_requests net-real.json)"
 check "the report's net log was written" grep -q '"events"' net-real.json
 check "report: the sweep's name" grep -qF "<h1>Sweep acts</h1>" real-dom.html
 for a in relu elu leaky_relu prelu; do
-    check "report: the comparison has $a" grep -qE "<td[^>]*>$a( \\(baseline\\))?</td>" real-dom.html
+    check "report: the comparison has $a" grep -qE "<td>$a( <em>.baseline.</em>)?</td><td class=\"num\">2</td>" real-dom.html
 done
 check "report: the sentences" grep -qF "elu vs relu:" real-dom.html
 acc=$(sqlite3 r.db "SELECT printf('%.4f', test_accuracy) FROM runs WHERE activation = 'elu' AND seed = 2")

@@ -65,6 +65,7 @@ void suite_base(void);
 void suite_bn(void);
 void suite_golden_train(void);
 void suite_report(void);
+void suite_report_query(void);   /* test_report_query.c */
 
 static const struct {
     const char *name;
@@ -80,6 +81,7 @@ static const struct {
     {"golden_train", suite_golden_train},
     {"act_smooth", suite_act_smooth},
     {"report", suite_report},
+    {"report_query", suite_report_query},
 };
 
 int main(int argc, char **argv)
