@@ -6,7 +6,7 @@
 # `sweep CMD --help` and the choices sweep's own error messages list, so a
 # new command, flag, axis, metric or value fails that test until it is here.
 
-_sweep_commands="run plan status export compare plot merge slurm train"
+_sweep_commands="run plan status export compare plot report merge slurm train"
 _sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed"
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
 _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
@@ -24,6 +24,7 @@ _sweep_flags()
     export) echo "--db --what --sweep -o" ;;
     compare) echo "--db --sweep --by --metric --baseline --csv" ;;
     plot) echo "--db --sweep --metric --by -o" ;;
+    report) echo "--db --sweep --by --metric -o" ;;
     merge) echo "" ;;
     slurm) echo "--array --max-parallel --cpus-per-task --sbatch-arg --db --submit" ;;
     train)

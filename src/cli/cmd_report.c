@@ -35,7 +35,7 @@ static const char report_help[] =
     "                 epochs, batch_size, learning_rate, optimizer or seed\n"
     "  --metric M     test_accuracy (default), test_loss, best_val_accuracy,\n"
     "                 best_val_loss or seconds_per_epoch\n"
-    "  -o FILE.html   the page (required)\n";
+    "  -o FILE        the page (required); an -o that is the database is refused\n";
 
 /* ---- the runs of the sweep, any status ---- */
 
