@@ -122,6 +122,17 @@ check "report: the dataset's folder" grep -qF "$T/data" real-dom.html
 "$SWEEP" report --db r.db -o x.html >/dev/null 2>&1
 check "a second report replaces the file" [ $? -eq 0 -a -s x.html ]
 
+"$SWEEP" report --db r.db --by seed --metric test_loss -o by-seed.html >/dev/null 2>&1
+check "--by seed --metric test_loss: a page" [ $? -eq 0 -a -s by-seed.html ]
+check "--by seed --metric test_loss: compared so" grep -qF "test_loss by seed" by-seed.html
+cp r.db p.db
+sqlite3 p.db "UPDATE runs SET status = 'pending', test_accuracy = NULL;
+              UPDATE runs SET status = 'failed', error = 'boom <b>x</b>' WHERE run_id = 1"
+"$SWEEP" report --db p.db -o p.html >/dev/null 2>&1
+check "no run done: still a page" [ $? -eq 0 -a -s p.html ]
+check "no run done: the page says there is no comparison" grep -qF "No comparison" p.html
+check "a failed run's error, escaped" grep -qF "boom &lt;b&gt;x&lt;/b&gt;" p.html
+
 # ---- bad input: exit 2, one line
 twice() {  # twice NAME ARGS...: sweep ARGS exits 2 with one line on stderr
     local name=$1
