@@ -7,7 +7,7 @@
 # new command, flag, axis, metric or value fails that test until it is here.
 
 _sweep_commands="run plan status export compare plot merge slurm train"
-_sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed"
+_sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed validation_split train_limit early_stopping sweep"
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
 _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
 _sweep_export_what="summary runs epochs layer_stats"
@@ -21,9 +21,9 @@ _sweep_flags()
     case $1 in
     run) echo "--db --jobs --threads --shard --dry-run --keep-checkpoints" ;;
     plan | status) echo "--db" ;;
-    export) echo "--db --what --sweep -o" ;;
-    compare) echo "--db --sweep --by --metric --baseline --csv" ;;
-    plot) echo "--db --sweep --metric --by -o" ;;
+    export) echo "--db --what --sweep --all -o" ;;
+    compare) echo "--db --sweep --by --metric --baseline --all --csv" ;;
+    plot) echo "--db --sweep --metric --by --all -o" ;;
     merge) echo "" ;;
     slurm) echo "--array --max-parallel --cpus-per-task --sbatch-arg --db --submit" ;;
     train)

@@ -55,6 +55,20 @@ typedef struct {
     int conv_line[MODEL_MAX_CONV], conv_col[MODEL_MAX_CONV];
 } config_model;
 
+/* decide: {metric, baseline, rope, seeds: {min, max}}: add seeds until
+ * each setting's comparison with the baseline is settled (stats_decide). */
+#define DECIDE_SEEDS_MAX 1000
+typedef struct {
+    int on;
+    char metric[32];      /* test_accuracy, test_loss, best_val_accuracy,
+                             best_val_loss */
+    axis_id axis;         /* the first axis that varies */
+    double baseline;      /* its baseline value, as the axis stores it */
+    double rope;          /* >= 0, in the metric's units */
+    int seeds_min, seeds_max;   /* 2 <= min <= max <= DECIDE_SEEDS_MAX */
+    int line, col;        /* the decide key */
+} decide_settings;
+
 typedef struct {
     char *path;           /* as given on the command line */
     char *text;           /* the file's bytes, NUL-terminated */
@@ -80,6 +94,8 @@ typedef struct {
     char **warnings;               /* "path:line:col: message": legal settings
                                       that are likely mistakes (leaky_relu with
                                       alpha 1); the caller prints them */
+    decide_settings decide;        /* on 0 without a decide: section; with
+                                      one, the seed axis is 1..seeds_min */
 } sweep_config;
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"

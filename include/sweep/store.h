@@ -15,9 +15,11 @@
 #include "train/trainer.h"
 
 /* 2: layer_stats; runs.model, es_monitor, es_patience, es_restore_best,
- * best_epoch, stopped_epoch. A version 1 database is upgraded in place
- * when it is opened with write access. */
-#define STORE_SCHEMA_VERSION 2
+ * best_epoch, stopped_epoch. 3: sweep_configs (every config a sweep was
+ * run with, and when), runs.in_grid (1: the run is in the current grid).
+ * An older database is upgraded in place when it is opened with write
+ * access. */
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct store store;
 
@@ -30,7 +32,12 @@ int store_open(store **out, const char *path, int create, sw_error *err);
 void store_close(store *s);
 
 /* Inserts the sweep (or finds it by name; config_path and config_text are
- * updated to the latest). */
+ * updated to the latest). A config text new to the sweep is added to
+ * sweep_configs with its time, and the sweep's runs all leave the grid
+ * (in_grid = 0) until store_runs_ensure names them again: a sweep's name
+ * is bound to its current grid. The first upsert of a sweep after the
+ * upgrade from version 2 does the same (without a new history entry when
+ * the text is the one recorded): its runs may come from several grids. */
 int store_sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
                        sw_error *err);
 /* Finds a sweep by name; *sweep_id = 0 if absent. */
@@ -38,7 +45,8 @@ int store_sweep_find(store *s, const char *name, long long *sweep_id,
                      sw_error *err);
 
 /* Inserts each run as pending unless (sweep_id, key) exists; run_ids[i]
- * gets the row id either way. One transaction. */
+ * gets the row id either way, and the run is marked in the current grid.
+ * One transaction. */
 int store_runs_ensure(store *s, long long sweep_id, const run_settings *runs,
                       char (*keys)[RUN_KEY_LEN + 1], int n, long long *run_ids,
                       sw_error *err);
@@ -109,6 +117,10 @@ int store_status(store *s, sweep_status **out, int *n, sw_error *err);
  * sweep NULL for all sweeps, else only that one (unknown name: error). */
 int store_export_csv(store *s, const char *what, const char *sweep,
                      FILE *out, sw_error *err);
+/* The same; all: the summary over every recorded run (the view
+ * summary_all) instead of the current grids' (summary). */
+int store_export_csv_scope(store *s, const char *what, const char *sweep, int all,
+                           FILE *out, sw_error *err);
 
 /* ---- typed reads, for reports ---- */
 
@@ -122,8 +134,24 @@ void store_names_free(char **names, int n);
 int store_sweep_config(store *s, const char *sweep, char **text, char **path,
                        sw_error *err);
 
-/* How many of the sweep's runs are not done. */
-int store_count_not_done(store *s, const char *sweep, int *n, sw_error *err);
+/* How many of the sweep's runs are not done (all: also those that left
+ * the grid). */
+int store_count_not_done(store *s, const char *sweep, int all, int *n, sw_error *err);
+
+/* Every recorded run of a sweep, by run_id: fn gets its key, status and
+ * settings as text ("activation=elu alpha=1 ..."); `sweep plan` lists
+ * those whose key the grid no longer expands to. */
+typedef int (*store_recorded_fn)(void *ctx, const char *run_key, const char *status,
+                                 const char *settings);
+int store_recorded_runs(store *s, const char *sweep, store_recorded_fn fn, void *ctx,
+                        sw_error *err);
+
+/* The config texts a sweep was run with, oldest first: fn gets each
+ * one's text, path (NULL when not stored) and time (ISO-8601 UTC). */
+typedef int (*store_config_fn)(void *ctx, const char *text, const char *path,
+                               const char *recorded_at);
+int store_sweep_configs(store *s, const char *sweep, store_config_fn fn, void *ctx,
+                        sw_error *err);
 
 /* One stored value: text is SQLite's text form, as the sqlite3 shell shows
  * it (NULL when is_null), num its numeric value. */
@@ -133,12 +161,19 @@ typedef struct {
     const char *text;
 } store_value;
 
-/* A run's settings, in the order reports list them. */
+/* A run's settings, in the order reports list them: every column of runs
+ * that is a setting (query.c's one table names each and reads it). A new
+ * setting column is one entry here and one row there; compare, plot and
+ * report then offer it as an axis. */
 typedef enum {
     STORE_ACTIVATION, STORE_ALPHA, STORE_MODEL, STORE_INIT, STORE_DROPOUT,
     STORE_EPOCHS, STORE_BATCH_SIZE, STORE_LEARNING_RATE, STORE_OPTIMIZER,
-    STORE_SEED, STORE_VALIDATION_SPLIT, STORE_TRAIN_LIMIT, STORE_SETTING_COUNT
+    STORE_SEED, STORE_VALIDATION_SPLIT, STORE_TRAIN_LIMIT, STORE_EARLY_STOPPING,
+    STORE_SETTING_COUNT
 } store_setting;
+/* "activation", ..., as the columns of runs and summary; NULL for a bad
+ * value. */
+const char *store_setting_name(store_setting st);
 
 /* A number per run. */
 typedef enum {
@@ -163,9 +198,15 @@ typedef struct {
  * The store is busy meanwhile: fn must not call it. */
 typedef int (*store_run_fn)(void *ctx, const store_run_row *row);
 
-/* Calls fn for each done run of the sweep, by run_id, with metric. */
-int store_done_runs(store *s, const char *sweep, store_run_metric metric,
+/* Calls fn for each done run of the sweep in its current grid (all: also
+ * the runs that left it), by run_id, with metric. */
+int store_done_runs(store *s, const char *sweep, int all, store_run_metric metric,
                     store_run_fn fn, void *ctx, sw_error *err);
+
+/* One run's metric: *value NAN unless the run is done and has it. Reads
+ * the database afresh, so several processes see each other's results. */
+int store_run_value(store *s, long long run_id, store_run_metric metric, double *value,
+                    sw_error *err);
 
 /* A number per epoch. */
 typedef enum {
@@ -179,8 +220,9 @@ const char *store_epoch_metric_name(store_epoch_metric m);
  * fn must not call the store. */
 typedef int (*store_epoch_fn)(void *ctx, long long run_id, int epoch, double value);
 
-/* Calls fn for each epoch of the sweep's done runs, by run_id and epoch. */
-int store_done_epochs(store *s, const char *sweep, store_epoch_metric metric,
+/* Calls fn for each epoch of the sweep's done runs (all as in
+ * store_done_runs), by run_id and epoch. */
+int store_done_epochs(store *s, const char *sweep, int all, store_epoch_metric metric,
                       store_epoch_fn fn, void *ctx, sw_error *err);
 
 /* ---- merge ---- */

@@ -19,17 +19,21 @@
 #include "report.h"
 
 static const char plot_help[] =
-    "usage: sweep plot [--db PATH] [--sweep NAME] [--metric M] [--by AXIS] -o FILE.png|FILE.svg\n\n"
+    "usage: sweep plot [--db PATH] [--sweep NAME[,NAME]] [--metric M] [--by AXIS] [--all]\n"
+    "                  -o FILE.png|FILE.svg\n\n"
     "Draws a metric per epoch: one line per setting, the mean over its seeds,\n"
     "with a shaded band from the lowest to the highest run at each epoch.\n"
     "Needs gnuplot (Debian: apt-get install gnuplot-nox).\n\n"
     "  --db PATH      database (default " DEFAULT_DB ")\n"
-    "  --sweep NAME   the sweep (default: the only one in the database)\n"
+    "  --sweep NAMES  the sweep (default: the only one in the database); several,\n"
+    "                 comma-separated, are drawn side by side (a line per sweep)\n"
     "  --metric M     val_accuracy (default), val_loss, train_accuracy or train_loss\n"
-    "  --by AXIS      one line per level of AXIS (activation, alpha, init, dropout,\n"
-    "                 epochs, batch_size, learning_rate, optimizer, seed), pooling\n"
-    "                 the runs that differ in other axes (a warning names them);\n"
+    "  --by AXIS      one line per level of AXIS (any setting: activation, alpha,\n"
+    "                 init, train_limit, ...; or sweep), pooling the runs that\n"
+    "                 differ in other axes (a warning names them);\n"
     "                 default: one line per setting without the seed\n"
+    "  --all          every recorded run, also those no longer in the sweep's\n"
+    "                 current grid (default: the current grid's runs only)\n"
     "  -o FILE        .png (pngcairo) or .svg; replaced atomically\n";
 
 /* Okabe-Ito colours, told apart with colour blindness too */
@@ -308,9 +312,11 @@ static void figure_free(figure *f)
  * first axis slowest. */
 static int build_series(figure *f, const rep_data *d, int by, sw_error *err)
 {
-    if (by >= 0)
+    if (by >= 0) {
         f->axes[f->n_axes++] = by;
-    else
+        if (d->n_sweeps > 1 && by != RA_SWEEP)   /* sweeps side by side, never pooled */
+            f->axes[f->n_axes++] = RA_SWEEP;
+    } else
         for (int a = 0; a < RA_COUNT; a++)
             if (a != RA_SEED)
                 f->axes[f->n_axes++] = a;
@@ -380,8 +386,10 @@ static void make_titles(const rep_data *d, const char *metric, int by, char *tit
                         char *subtitle, size_t size)
 {
     char pooled[200];
-    int by_axes[1] = {by};
-    int n_pooled = by >= 0 ? rep_pooled(d, by_axes, 1, 0, pooled, sizeof pooled) : 0;
+    int by_axes[2] = {by, RA_SWEEP};
+    int n_pooled = by >= 0 ? rep_pooled(d, by_axes, 1 + (d->n_sweeps > 1 && by != RA_SWEEP), 0,
+                                        pooled, sizeof pooled)
+                           : 0;
     if (n_pooled)
         fprintf(stderr,
                 "sweep plot: warning: pooled over %s; runs that differ there share a line\n",
@@ -463,29 +471,40 @@ static int draw(const figure *f, const char *metric, const char *title, const ch
     return rc;
 }
 
-static int plot(store *db, const char *sweep, store_epoch_metric metric, int by,
-                const char *out_path, int svg, const char *gnuplot, sw_error *err)
+/* The epochs of every sweep's runs. */
+static int load_epochs(store *db, char *const *sweeps, int n_sweeps, int all,
+                       store_epoch_metric metric, figure *f, sw_error *err)
+{
+    for (int i = 0; i < n_sweeps; i++)
+        if (store_done_epochs(db, sweeps[i], all, metric, collect_epoch, &f->ec, err) != SW_OK)
+            return err->code;
+    return SW_OK;
+}
+
+static int plot(store *db, char *const *sweeps, int n_sweeps, int all, store_epoch_metric metric,
+                int by, const char *out_path, int svg, const char *gnuplot, sw_error *err)
 {
     rep_data d;
     figure f = {0};
     const char *metric_name = store_epoch_metric_name(metric);
-    if (rep_load(db, sweep, STORE_RUN_NO_METRIC, &d, err) != SW_OK) {
+    const char *sweep = sweeps[0];
+    if (rep_load(db, sweeps, n_sweeps, all, STORE_RUN_NO_METRIC, &d, err) != SW_OK) {
         rep_free(&d);
         return err->code;
     }
     int rc = SW_OK;
     if (d.n_runs == 0)
-        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no done runs%s", sweep,
+        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no done runs%s", d.sweep,
                     d.not_done ? " yet (see sweep status)" : "");
     if (rc == SW_OK)
         rc = build_series(&f, &d, by, err);
-    if (rc == SW_OK && store_done_epochs(db, sweep, metric, collect_epoch, &f.ec, err) != SW_OK)
-        rc = err->code;
+    if (rc == SW_OK)
+        rc = load_epochs(db, sweeps, n_sweeps, all, metric, &f, err);
     if (rc == SW_OK && f.ec.oom)
         rc = sw_oom(err, "sweep plot");
     if (rc == SW_OK && f.ec.n_points == 0)
-        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no epochs with %s", sweep,
-                    metric_name);
+        rc = sw_err(err, SW_EINPUT, "sweep plot: sweep '%s' has no epochs with %s",
+                    n_sweeps > 1 ? d.sweep : sweep, metric_name);
     if (rc == SW_OK)
         rc = aggregate(&f, &d, err);
     if (rc == SW_OK) {
@@ -507,11 +526,12 @@ int cmd_plot(int argc, char **argv, sw_error *err)
 {
     const char *db_path = DEFAULT_DB, *sweep = NULL, *metric_name = "val_accuracy",
                *by_name = NULL, *out_path = NULL, *pos[1];
-    int help, n_pos;
+    int help, n_pos, all = 0;
     const cli_option opts[] = {
         {"--db", NULL, OPT_STRING, &db_path},          {"--sweep", NULL, OPT_STRING, &sweep},
         {"--metric", NULL, OPT_STRING, &metric_name},  {"--by", NULL, OPT_STRING, &by_name},
-        {"--output", "-o", OPT_STRING, &out_path},     {NULL, NULL, 0, NULL},
+        {"--output", "-o", OPT_STRING, &out_path},     {"--all", NULL, OPT_FLAG, &all},
+        {NULL, NULL, 0, NULL},
     };
     if (cli_parse("plot", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
         return err->code;
@@ -537,11 +557,13 @@ int cmd_plot(int argc, char **argv, sw_error *err)
     if (!find_gnuplot(gnuplot, sizeof gnuplot))
         return sw_err(err, SW_EINPUT, "sweep plot: gnuplot not found; apt-get install gnuplot-nox");
     store *db;
-    char *name;
-    if (rep_open("plot", db_path, sweep, &db, &name, err) != SW_OK)
+    char **names;
+    int n_names;
+    if (rep_open("plot", db_path, sweep, &db, &names, &n_names, err) != SW_OK)
         return err->code;
-    int rc = plot(db, name, (store_epoch_metric)metric, by, out_path, svg, gnuplot, err);
-    free(name);
+    int rc = plot(db, names, n_names, all, (store_epoch_metric)metric, by, out_path, svg, gnuplot,
+                  err);
+    store_names_free(names, n_names);
     store_close(db);
     return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "base/fsutil.h"
 #include "cli.h"
+#include "status_decide.h"
 #include "sweep/scheduler.h"
 #include "sweep/store.h"
 
@@ -14,12 +15,13 @@ static const char status_help[] =
     "usage: sweep status [--db PATH]\n\n"
     "Per sweep in the database: runs done, running, pending, failed, diverged\n"
     "and interrupted, and an estimate of the time left at the recorded pace\n"
-    "with one job per core.\n\n"
+    "with one job per core. For a sweep with a decide: section, the\n"
+    "comparisons with the baseline that are still undecided.\n\n"
     "  --db PATH   database (default " DEFAULT_DB ")\n";
 
 static const char export_help[] =
     "usage: sweep export [--db PATH] [--what summary|runs|epochs|layer_stats] [--sweep NAME]\n"
-    "                    [-o FILE]\n\n"
+    "                    [--all] [-o FILE]\n\n"
     "Writes RFC 4180 CSV with a header row to stdout or FILE:\n"
     "  summary  one row per sweep and setting (without the seed): n, mean and\n"
     "           std of test accuracy and loss, mean best val_accuracy, s/epoch\n"
@@ -30,6 +32,8 @@ static const char export_help[] =
     "  --db PATH      database (default " DEFAULT_DB ")\n"
     "  --what WHAT    summary (default), runs, epochs or layer_stats\n"
     "  --sweep NAME   only this sweep (default: all)\n"
+    "  --all          summary over every recorded run, also those that left the\n"
+    "                 sweep's current grid (default: the current grid's runs)\n"
     "  -o FILE        write FILE (replaced atomically) instead of stdout\n";
 
 static void format_eta(char *buf, size_t size, double s)
@@ -80,6 +84,12 @@ int cmd_status(int argc, char **argv, sw_error *err)
     }
     if (n == 0)
         printf("(no sweeps in %s)\n", db_path);
+    for (int i = 0; i < n; i++)
+        if (status_undecided(db, st[i].name, stdout, err) != SW_OK) {
+            free(st);
+            store_close(db);
+            return err->code;
+        }
     free(st);
     store_close(db);
     return 0;
@@ -88,11 +98,11 @@ int cmd_status(int argc, char **argv, sw_error *err)
 int cmd_export(int argc, char **argv, sw_error *err)
 {
     const char *db_path = DEFAULT_DB, *what = "summary", *sweep = NULL, *out_path = NULL, *pos[1];
-    int help, n_pos;
+    int help, n_pos, all = 0;
     const cli_option opts[] = {
         {"--db", NULL, OPT_STRING, &db_path},  {"--what", NULL, OPT_STRING, &what},
         {"--sweep", NULL, OPT_STRING, &sweep}, {"--output", "-o", OPT_STRING, &out_path},
-        {NULL, NULL, 0, NULL},
+        {"--all", NULL, OPT_FLAG, &all},       {NULL, NULL, 0, NULL},
     };
     if (cli_parse("export", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
         return err->code;
@@ -110,12 +120,12 @@ int cmd_export(int argc, char **argv, sw_error *err)
         return err->code;
     int rc = SW_OK;
     if (!out_path) {
-        rc = store_export_csv(db, what, sweep, stdout, err);
+        rc = store_export_csv_scope(db, what, sweep, all, stdout, err);
     } else {
         /* a temp beside the target, then rename: never a half-written file */
         sw_outfile o;
         rc = sw_out_open(&o, out_path, 0666, 0, err);
-        if (rc == SW_OK && (rc = store_export_csv(db, what, sweep, o.f, err)) != SW_OK)
+        if (rc == SW_OK && (rc = store_export_csv_scope(db, what, sweep, all, o.f, err)) != SW_OK)
             sw_out_abort(&o);
         else if (rc == SW_OK)
             rc = sw_out_commit(&o, err);

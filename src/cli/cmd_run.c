@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "data/dataset.h"
 #include "progress.h"
+#include "run_decide.h"
 #include "sweep/config.h"
 #include "sweep/grid.h"
 #include "sweep/scheduler.h"
@@ -135,7 +136,60 @@ static void format_alpha(char *buf, size_t size, double alpha)
         snprintf(buf, size, "%g", alpha);
 }
 
-/* Prints the plan table; states from db when it has the sweep. */
+/* The recorded runs that left the grid, for the plan. */
+typedef struct {
+    FILE *out;
+    const sweep_input *in;
+    int n;
+} left_ctx;
+
+/* Whether key is a seed decide: may add (seeds.min + 1 .. seeds.max). */
+static int decide_seed(const sweep_input *in, const char *key)
+{
+    const decide_settings *d = &in->cfg.decide;
+    for (int i = 0; d->on && i < in->n; i++) {
+        if (in->runs[i].seed != 1)
+            continue;
+        run_settings r = in->runs[i];
+        for (r.seed = d->seeds_min + 1; r.seed <= d->seeds_max; r.seed++) {
+            char k[RUN_KEY_LEN + 1];
+            grid_run_key(&r, in->data.identity, k);
+            if (strcmp(k, key) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int show_left(void *ctx, const char *key, const char *status, const char *settings)
+{
+    left_ctx *c = ctx;
+    for (int i = 0; i < c->in->n; i++)
+        if (strcmp(c->in->keys[i], key) == 0)
+            return 0;
+    if (decide_seed(c->in, key))
+        return 0;
+    if (c->n++ == 0)
+        fprintf(c->out, "recorded runs that left the grid (kept; compare, plot and summary leave "
+                        "them out unless --all):\n");
+    fprintf(c->out, "       %-16s  %-11s  %s\n", key, status, settings ? settings : "");
+    return 0;
+}
+
+/* The sweep's recorded runs whose keys this grid no longer expands to. */
+static int print_left(FILE *out, const sweep_input *in, store *db, sw_error *err)
+{
+    left_ctx c = {out, in, 0};
+    if (store_recorded_runs(db, in->cfg.name, show_left, &c, err) != SW_OK)
+        return err->code;
+    if (c.n)
+        fprintf(out, "%s: %d recorded run%s left the grid\n", in->cfg.name, c.n,
+                c.n == 1 ? "" : "s");
+    return SW_OK;
+}
+
+/* Prints the plan table; states from db when it has the sweep; then the
+ * recorded runs that left the grid. */
 static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err)
 {
     long long sweep_id = 0;
@@ -178,7 +232,7 @@ static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err
         if (counts[s])
             fprintf(out, ", %d %s", counts[s], s == RUN_STATUS_COUNT ? "new" : run_status_name(s));
     fprintf(out, "\n");
-    return SW_OK;
+    return sweep_id ? print_left(out, in, db, err) : SW_OK;
 }
 
 int cmd_plan(int argc, char **argv, sw_error *err)
@@ -371,7 +425,7 @@ static int train_todo(sched_options *so, const sweep_input *in, const long long 
 /* Records the sweep and its runs, trains those not done, prints the
  * summary. Returns the exit status. */
 static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_path,
-                     sw_error *err)
+                     int summary, sw_error *err)
 {
     store *db = NULL;
     long long sweep_id = 0, *run_ids = calloc((size_t)in->n + 1, sizeof *run_ids);
@@ -401,7 +455,7 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
         fprintf(stderr, "sweep: %s: all %d runs already done; nothing to train\n", in->cfg.name,
                 in->n);
     }
-    if (print_summary(db, in->cfg.name, err) != SW_OK)
+    if (summary && print_summary(db, in->cfg.name, err) != SW_OK)
         goto out;
     if (stop_requested)
         fprintf(stderr, "sweep: interrupted; finished epochs are saved, 'sweep run %s' resumes\n",
@@ -415,6 +469,53 @@ out:
     if (stop_requested)
         return SW_EINTR;
     return tally.failed || tally.diverged ? SW_ERUN : 0;
+}
+
+/* decide: rounds of training, each followed by the decisions, recomputed
+ * from the database, and the next seed of each undecided comparison. */
+static int run_decided(const run_flags *f, sweep_input *in, const char *db_path, sw_error *err)
+{
+    decide_plan p;
+    if (decide_plan_make(&p, &in->cfg, in->data.identity, in->runs, in->n, err) != SW_OK) {
+        decide_plan_free(&p);
+        return err->code;
+    }
+    int rc, added = 0, failed = 0;
+    for (;;) {
+        /* a failed run stops its own comparisons only (decide_step); the
+         * others go on, and the exit status says it in the end */
+        rc = run_sweep(f, in, db_path, 0, err);
+        if (rc == SW_ERUN && err->code == SW_OK)
+            failed = 1;
+        else if (rc != 0)
+            break;
+        store *db = NULL;
+        long long sweep_id = 0;
+        if (store_open(&db, db_path, 0, err) != SW_OK ||
+            store_sweep_find(db, in->cfg.name, &sweep_id, err) != SW_OK ||
+            decide_step(&p, db, sweep_id, &in->runs, &in->keys, &in->n, &added, err) != SW_OK) {
+            store_close(db);
+            rc = err->code;
+            break;
+        }
+        if (added == 0) {
+            rc = print_summary(db, in->cfg.name, err);
+            store_close(db);
+            if (rc == SW_OK && failed)
+                rc = SW_ERUN;
+            break;
+        }
+        store_close(db);
+        int going = 0;
+        for (int i = 0; i < p.n_cmps; i++)
+            going += p.cmps[i].state == DC_GOING;
+        fprintf(stderr, "sweep: decide: %d of %d comparison%s undecided; adding the next seed "
+                "(%d run%s)\n", going, p.n_cmps, p.n_cmps == 1 ? "" : "s", added,
+                added == 1 ? "" : "s");
+    }
+    decide_log(&p, stderr);
+    decide_plan_free(&p);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv, sw_error *err)
@@ -442,7 +543,15 @@ int cmd_run(int argc, char **argv, sw_error *err)
         fprintf(stderr, "sweep: %s: shard %d of %d (from %s): %d run%s%s%s\n", in.cfg.name,
                 f.shard, f.shards, f.shard_from, in.n, in.n == 1 ? "" : "s",
                 db_path ? ", database " : "", db_path ? db_path : "");
-    int rc = f.dry_run ? print_plan(stdout, &in, NULL, err) : run_sweep(&f, &in, db_path, err);
+    if (in.cfg.decide.on && f.shards > 1 && !f.dry_run) {
+        input_free(&in);
+        return sw_err(err, SW_EINPUT,
+                      "sweep run: %s: decide: adds seeds as results come in, which one shard "
+                      "cannot see; run it without --shard (or remove decide:)", f.config);
+    }
+    int rc = f.dry_run          ? print_plan(stdout, &in, NULL, err)
+             : in.cfg.decide.on ? run_decided(&f, &in, db_path, err)
+                                : run_sweep(&f, &in, db_path, 1, err);
     input_free(&in);
     return rc;
 }

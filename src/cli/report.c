@@ -10,29 +10,21 @@
 #include "sweep/config.h"
 #include "train/model.h"
 
-/* name, the store's setting, and the config axis that lists its levels */
-static const struct {
-    const char *name;
-    store_setting setting;
-    int config_axis;   /* -1: not a grid axis */
-} AXES[RA_COUNT] = {
-    [RA_ACTIVATION] = {"activation", STORE_ACTIVATION, AXIS_ACTIVATION},
-    [RA_ALPHA] = {"alpha", STORE_ALPHA, AXIS_ALPHA},
-    [RA_MODEL] = {"model", STORE_MODEL, AXIS_MODEL},
-    [RA_INIT] = {"init", STORE_INIT, AXIS_INIT},
-    [RA_DROPOUT] = {"dropout", STORE_DROPOUT, AXIS_DROPOUT},
-    [RA_EPOCHS] = {"epochs", STORE_EPOCHS, AXIS_EPOCHS},
-    [RA_BATCH_SIZE] = {"batch_size", STORE_BATCH_SIZE, AXIS_BATCH_SIZE},
-    [RA_LEARNING_RATE] = {"learning_rate", STORE_LEARNING_RATE, AXIS_LEARNING_RATE},
-    [RA_OPTIMIZER] = {"optimizer", STORE_OPTIMIZER, -1},
-    [RA_SEED] = {"seed", STORE_SEED, AXIS_SEED},
-    [RA_VALIDATION_SPLIT] = {"validation_split", STORE_VALIDATION_SPLIT, -1},
-    [RA_TRAIN_LIMIT] = {"train_limit", STORE_TRAIN_LIMIT, -1},
-};
-
 const char *rep_axis_name(rep_axis a)
 {
-    return a >= 0 && a < RA_COUNT ? AXES[a].name : "?";
+    if (a == RA_SWEEP)
+        return "sweep";
+    const char *name = store_setting_name((store_setting)a);
+    return name ? name : "?";
+}
+
+/* The config axis that lists axis a's levels (by name); -1: none. */
+static int config_axis(rep_axis a)
+{
+    for (int ca = 0; ca < AXIS_COUNT; ca++)
+        if (strcmp(axis_name((axis_id)ca), rep_axis_name(a)) == 0)
+            return ca;
+    return -1;
 }
 
 /* ---- the sweep ---- */
@@ -47,32 +39,69 @@ static void join_names(char *const *names, int n, char *buf, size_t size)
         strcpy(buf + size - 4, "...");
 }
 
+/* Splits want at commas into names that must all be among have. */
+static int pick_names(const char *cmd, const char *db_path, const char *want, char **have,
+                      int n_have, const char *list, char ***out, int *n_out, sw_error *err)
+{
+    int cap = 1;
+    for (const char *p = want; *p; p++)
+        cap += *p == ',';
+    char **v = calloc((size_t)cap, sizeof *v);
+    if (!v)
+        return sw_oom(err, cmd);
+    int n = 0;
+    for (const char *p = want;; p++) {
+        size_t len = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; i < n_have; i++)
+            if (strlen(have[i]) == len && strncmp(have[i], p, len) == 0)
+                found = i;
+        for (int i = 0; i < n && found >= 0; i++)
+            if (strcmp(v[i], have[found]) == 0) {
+                store_names_free(v, n);
+                return sw_err(err, SW_EINPUT, "sweep %s: sweep '%s' named twice", cmd,
+                              have[found]);
+            }
+        if (found < 0) {
+            store_names_free(v, n);
+            return sw_err(err, SW_EINPUT, "sweep %s: no sweep '%.*s' in %s (sweeps: %s)", cmd,
+                          (int)len, p, db_path, list);
+        }
+        if (!(v[n++] = strdup(have[found]))) {
+            store_names_free(v, n);
+            return sw_oom(err, cmd);
+        }
+        p += len;
+        if (!*p)
+            break;
+    }
+    *out = v;
+    *n_out = n;
+    return SW_OK;
+}
+
 int rep_open(const char *cmd, const char *db_path, const char *want, store **db,
-             char **name, sw_error *err)
+             char ***names_out, int *n_names, sw_error *err)
 {
     char **names = NULL, list[512];
     int n = 0;
     *db = NULL;
-    *name = NULL;
+    *names_out = NULL;
+    *n_names = 0;
     if (store_open(db, db_path, 0, err) != SW_OK)
         return err->code;
     int rc = store_sweep_names(*db, &names, &n, err);
     if (rc == SW_OK) {
         join_names(names, n, list, sizeof list);
-        int found = -1;
-        for (int i = 0; i < n; i++)
-            if (want && strcmp(names[i], want) == 0)
-                found = i;
         if (n == 0)
             rc = sw_err(err, SW_EINPUT, "sweep %s: %s holds no sweep", cmd, db_path);
-        else if (want && found < 0)
-            rc = sw_err(err, SW_EINPUT, "sweep %s: no sweep '%s' in %s (sweeps: %s)", cmd, want,
-                        db_path, list);
-        else if (!want && n > 1)
+        else if (want)
+            rc = pick_names(cmd, db_path, want, names, n, list, names_out, n_names, err);
+        else if (n > 1)
             rc = sw_err(err, SW_EINPUT, "sweep %s: %s holds %d sweeps; choose one with --sweep (%s)",
                         cmd, db_path, n, list);
-        else if (!(*name = strdup(names[found < 0 ? 0 : found])))
-            rc = sw_oom(err, cmd);
+        else
+            rc = pick_names(cmd, db_path, names[0], names, n, list, names_out, n_names, err);
     }
     store_names_free(names, n);
     if (rc != SW_OK) {
@@ -91,18 +120,23 @@ int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
     for (;;) {
         size_t len = strcspn(p, ",");
         int found = -1;
-        for (int a = 0; a < REP_BY_AXES; a++)
-            if (strlen(AXES[a].name) == len && strncmp(AXES[a].name, p, len) == 0)
+        char list[512];
+        size_t used = 0;
+        for (int a = 0; a < RA_COUNT; a++) {
+            const char *name = rep_axis_name(a);
+            if (strlen(name) == len && strncmp(name, p, len) == 0)
                 found = a;
+            if (used < sizeof list)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", a ? ", " : "",
+                                         name);
+        }
         if (found < 0)
-            return sw_err(err, SW_EINPUT,
-                          "sweep %s: unknown axis '%.*s' (axes: activation, alpha, model, init, dropout, "
-                          "epochs, batch_size, learning_rate, optimizer, seed)",
-                          cmd, (int)len, p);
+            return sw_err(err, SW_EINPUT, "sweep %s: unknown axis '%.*s' (axes: %s)", cmd,
+                          (int)len, p, list);
         for (int i = 0; i < *n; i++)
             if (axes[i] == found)
                 return sw_err(err, SW_EINPUT, "sweep %s: axis '%s' named twice", cmd,
-                              AXES[found].name);
+                              rep_axis_name(found));
         if (*n == max)
             return sw_err(err, SW_EINPUT, "sweep %s: at most %d axes", cmd, max);
         axes[(*n)++] = found;
@@ -117,6 +151,7 @@ int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
 
 typedef struct {
     rep_data *d;
+    const char *sweep;     /* the sweep being read */
     int cap[RA_COUNT], run_cap;
     int *slot[RA_COUNT];   /* open-addressing hash of level texts: a
                               100,000-seed grid must not be quadratic */
@@ -200,8 +235,9 @@ static int collect_run(void *ctx, const store_run_row *row)
     }
     rep_run *r = &d->runs[d->n_runs];
     r->run_id = row->run_id;
+    store_value sweep = {.text = c->sweep};
     for (int a = 0; a < RA_COUNT; a++)
-        if ((r->level[a] = level_index(c, a, &row->setting[AXES[a].setting])) < 0)
+        if ((r->level[a] = level_index(c, a, a == RA_SWEEP ? &sweep : &row->setting[a])) < 0)
             return c->oom = 1;
     r->has_value = !row->metric.is_null;
     r->value = row->metric.num;
@@ -225,7 +261,7 @@ static int ranked_cmp(const void *pa, const void *pb)
  * sorted: the config values of a numeric axis, by value. */
 static int config_rank(const sweep_config *cfg, int a, const rep_level *l, const ranked *sorted)
 {
-    int ca = AXES[a].config_axis;
+    int ca = config_axis(a);
     if (!cfg || ca < 0)
         return INT_MAX;
     const axis_values *av = &cfg->axis[ca];
@@ -270,7 +306,7 @@ static int key_cmp(const void *pa, const void *pb)
 static int order_levels(rep_data *d, const sweep_config *cfg)
 {
     for (int a = 0; a < RA_COUNT; a++) {
-        int n = d->n_levels[a], ca = AXES[a].config_axis, nv = cfg && ca >= 0 ? cfg->axis[ca].n : 0;
+        int n = d->n_levels[a], ca = config_axis(a), nv = cfg && ca >= 0 ? cfg->axis[ca].n : 0;
         size_t m = (size_t)(n > nv ? n : nv) + 1;
         int *order = malloc(m * sizeof *order), *where = malloc(m * sizeof *where);
         long long *key = malloc(m * sizeof *key);
@@ -304,27 +340,59 @@ static int order_levels(rep_data *d, const sweep_config *cfg)
     return 0;
 }
 
-int rep_load(store *db, const char *sweep, store_run_metric metric, rep_data *d,
-             sw_error *err)
+static int run_id_cmp(const void *pa, const void *pb)
 {
-    memset(d, 0, sizeof *d);
-    if (!(d->sweep = strdup(sweep)))
-        return sw_oom(err, "reading the runs");
+    long long a = ((const rep_run *)pa)->run_id, b = ((const rep_run *)pb)->run_id;
+    return (a > b) - (a < b);
+}
+
+/* The runs of every sweep, then their counts of runs not done. */
+static int load_runs(store *db, char *const *sweeps, int n_sweeps, int all,
+                     store_run_metric metric, rep_data *d, sw_error *err)
+{
     load_ctx c = {.d = d};
-    int rc = store_done_runs(db, sweep, metric, collect_run, &c, err);
+    int rc = SW_OK;
+    for (int i = 0; i < n_sweeps && rc == SW_OK && !c.oom; i++) {
+        c.sweep = sweeps[i];
+        rc = store_done_runs(db, sweeps[i], all, metric, collect_run, &c, err);
+    }
     for (int a = 0; a < RA_COUNT; a++)
         free(c.slot[a]);
     if (rc != SW_OK)
         return err->code;
     if (c.oom)
         return sw_oom(err, "reading the runs");
-    if (store_count_not_done(db, sweep, &d->not_done, err) != SW_OK)
-        return err->code;
+    for (int i = 0; i < n_sweeps; i++) {
+        int n;
+        if (store_count_not_done(db, sweeps[i], all, &n, err) != SW_OK)
+            return err->code;
+        d->not_done += n;
+    }
+    return SW_OK;
+}
 
-    /* the stored config gives the grid's order; without it (or if it no
-     * longer parses) the order the runs were recorded in stands */
+int rep_load(store *db, char *const *sweeps, int n_sweeps, int all, store_run_metric metric,
+             rep_data *d, sw_error *err)
+{
+    memset(d, 0, sizeof *d);
+    size_t len = 1;
+    for (int i = 0; i < n_sweeps; i++)
+        len += strlen(sweeps[i]) + 1;
+    if (!(d->sweep = malloc(len)))
+        return sw_oom(err, "reading the runs");
+    d->sweep[0] = 0;
+    for (int i = 0; i < n_sweeps; i++)
+        strcat(strcat(d->sweep, i ? "," : ""), sweeps[i]);
+    d->n_sweeps = n_sweeps;
+    if (load_runs(db, sweeps, n_sweeps, all, metric, d, err) != SW_OK)
+        return err->code;
+    /* by run_id, as rep_data promises (the sweeps came one after another) */
+    qsort(d->runs, (size_t)d->n_runs, sizeof *d->runs, run_id_cmp);
+
+    /* the first sweep's stored config gives the grid's order; without it
+     * (or if it no longer parses) the order the runs were recorded in */
     char *text = NULL, *path = NULL;
-    if (store_sweep_config(db, sweep, &text, &path, err) != SW_OK)
+    if (store_sweep_config(db, sweeps[0], &text, &path, err) != SW_OK)
         return err->code;
     free(path);
     sweep_config cfg;
@@ -332,7 +400,7 @@ int rep_load(store *db, const char *sweep, store_run_metric metric, rep_data *d,
     int have_cfg = text && config_parse(&cfg, text, strlen(text), "<stored config>",
                                         &ignored) == SW_OK;
     free(text);
-    rc = order_levels(d, have_cfg ? &cfg : NULL);
+    int rc = order_levels(d, have_cfg ? &cfg : NULL);
     if (have_cfg)
         config_free(&cfg);
     if (rc != 0)
@@ -421,7 +489,7 @@ int rep_pooled(const rep_data *d, const int *by, int n_by, int only_valued, char
             used[d->runs[idx[i]].level[a]] = 1;
         if (len + 1 < size)
             len += (size_t)snprintf(buf + len, size - len, "%s%s (", count ? ", " : "",
-                                    AXES[a].name);
+                                    rep_axis_name(a));
         int first = 1;
         for (int i = 0; i < d->n_levels[a] && len + 1 < size; i++)
             if (used[i]) {

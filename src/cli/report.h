@@ -10,14 +10,14 @@
 #include "base/error.h"
 #include "sweep/store.h"
 
-/* The settings of a run. The first REP_BY_AXES may be named in --by; the
- * rest are only checked for variation (pooling warnings). */
-typedef enum {
-    RA_ACTIVATION, RA_ALPHA, RA_MODEL, RA_INIT, RA_DROPOUT, RA_EPOCHS, RA_BATCH_SIZE,
-    RA_LEARNING_RATE, RA_OPTIMIZER, RA_SEED, RA_VALIDATION_SPLIT, RA_TRAIN_LIMIT,
-    RA_COUNT
-} rep_axis;
-#define REP_BY_AXES (RA_SEED + 1)
+/* The axes of a run: every setting the store knows (store_setting, in its
+ * order), then the sweep it belongs to (which varies only when several
+ * sweeps are read together). Any of them may be named in --by. */
+typedef int rep_axis;
+#define RA_ACTIVATION STORE_ACTIVATION
+#define RA_SEED STORE_SEED
+#define RA_SWEEP STORE_SETTING_COUNT
+#define RA_COUNT (STORE_SETTING_COUNT + 1)
 
 const char *rep_axis_name(rep_axis a);
 
@@ -37,7 +37,8 @@ typedef struct {
 } rep_run;
 
 typedef struct {
-    char *sweep;
+    char *sweep;           /* the sweeps' names, joined with "," */
+    int n_sweeps;
     int n_runs;
     rep_run *runs;         /* done runs, by run_id */
     int n_levels[RA_COUNT];
@@ -45,21 +46,24 @@ typedef struct {
     int not_done;          /* runs of the sweep left out as not done */
 } rep_data;
 
-/* Opens db_path (never creates it) and picks the sweep: `want` if given
- * (must exist), else the only one; errors list the names. *name malloc'd. */
+/* Opens db_path (never creates it) and picks the sweeps: those of `want`
+ * ("A" or "A,B": each must exist, none twice) if given, else the only
+ * one; errors list the names. *names (and each) malloc'd: free with
+ * store_names_free. */
 int rep_open(const char *cmd, const char *db_path, const char *want, store **db,
-             char **name, sw_error *err);
+             char ***names, int *n_names, sw_error *err);
 
 /* Parses "activation,init" into axes (at most max, no repeats). */
 int rep_parse_by(const char *cmd, const char *spec, int *axes, int *n, int max,
                  sw_error *err);
 
-/* Loads the sweep's done runs, each with metric (STORE_RUN_NO_METRIC for
- * none) as its value. Levels are ordered
- * as the sweep's stored config lists them; relu's empty alpha first; values
- * the config no longer lists after, in the order first recorded. */
-int rep_load(store *db, const char *sweep, store_run_metric metric, rep_data *d,
-             sw_error *err);
+/* Loads the sweeps' done runs (those of their current grids; all: every
+ * recorded run), each with metric (STORE_RUN_NO_METRIC for none) as its
+ * value. Levels are ordered as the first sweep's stored config lists
+ * them; relu's empty alpha first; values the config no longer lists
+ * after, in the order first recorded; the sweeps as given. */
+int rep_load(store *db, char *const *sweeps, int n_sweeps, int all, store_run_metric metric,
+             rep_data *d, sw_error *err);
 void rep_free(rep_data *d);
 
 /* Writes "init (he, glorot), dropout (0.25, 0.5)": the axes, other than

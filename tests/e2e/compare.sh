@@ -54,7 +54,7 @@ check "pooling init is warned on stderr" grep -q 'pooled over init (he, glorot)'
 "$SWEEP" compare --db c.db --by activation --metric test_loss --csv >one.csv 2>one.err
 check "compare --csv exits 0" [ $? -eq 0 ]
 check "csv: header + 2 rows" [ "$(wc -l <one.csv)" = 3 ]
-check "csv: header" [ "$(head -1 one.csv | tr -d '\r')" = "activation,metric,n,mean,sd,ci95_low,ci95_high,diff,p_value" ]
+check "csv: header" [ "$(head -1 one.csv | tr -d "\r")" = "activation,metric,n,mean,sd,ci95_low,ci95_high,diff,p_value,test,p_holm,diff_ci95_low,diff_ci95_high,effect_size" ]
 check "csv: CRLF line ends" [ "$(grep -c $'\r$' one.csv)" = 3 ]
 check "csv: levels in grid order" [ "$(col one.csv 1)" = "relu elu" ]
 check "csv: n = 6 (3 seeds x 2 inits pooled)" [ "$(col one.csv 3)" = "6 6" ]
@@ -69,6 +69,32 @@ check "two axes: n = 3 seeds" [ "$(col two.csv 4)" = "3 3 3 3" ]
 check "two axes: blocks per init, baseline first" [ "$(tr -d '\r' <two.csv | awk -F, 'NR > 1 { printf "%s/%s ", $1, $2 }')" = "relu/he elu/he relu/glorot elu/glorot " ]
 check "two axes: p empty exactly on relu rows" [ "$(tr -d '\r' <two.csv | awk -F, 'NR > 1 && ($10 == "") != ($1 == "relu") { k++ } END { print k + 0 }')" = 0 ]
 check "two axes: nothing pooled, no warning" [ ! -s two.err ]
+
+# ---- the tests: paired when both groups hold the same seeds once, else Welch
+check "pooled groups (seeds twice): welch" [ "$(tr -d '\r' <one.csv | awk -F, 'NR == 3 { print $10 }')" = welch ]
+check "split groups (seeds once): paired t" [ "$(tr -d '\r' <two.csv | awk -F, '$1 == "elu" { print $11 }' | sort -u)" = "paired t" ]
+check "Holm: 2 comparisons, p_holm >= p" [ "$(tr -d '\r' <two.csv | awk -F, '$1 == "elu" && $12 >= $10 && $12 <= 1 { k++ } END { print k + 0 }')" = 2 ]
+check "Holm: the smaller p doubled (or capped)" [ "$(tr -d '\r' <two.csv | awk -F, '$1 == "elu" { p[++k] = $10; h[k] = $12 } END { m = p[1] < p[2] ? 1 : 2; w = 2 * p[m]; if (w > 1) w = 1; print (h[m] - w < 1e-9 && w - h[m] < 1e-9) ? "y" : "n" }')" = y ]
+check "diff interval brackets diff" [ "$(tr -d '\r' <two.csv | awk -F, '$1 == "elu" && $13 <= $9 && $9 <= $14 { k++ } END { print k + 0 }')" = 2 ]
+check "no decision column without decide:" [ "$(head -1 two.csv | tr -d '\r' | grep -c decision)" = 0 ]
+"$SWEEP" compare --db c.db --by activation,init >words.out 2>/dev/null
+check "text: one sentence per comparison" [ "$(grep -c '^elu (init=[a-z]*) vs relu (init=[a-z]*): ' words.out)" = 2 ]
+check "text: the sentence names the test and Holm" grep -Eq 'paired t p=[0-9.<]+ \(Holm [0-9.<]+\)' words.out
+check "text: the table has test and p_holm" grep -Eq '^activation +init +n +mean +sd +ci95_low +ci95_high +diff +p_value +test +p_holm' words.out
+
+# ---- any setting is an axis; several sweeps side by side
+"$SWEEP" compare --db c.db --by train_limit,validation_split --csv >set.csv 2>/dev/null
+check "--by train_limit,validation_split" [ "$(tr -d '\r' <set.csv | awk -F, 'NR == 2 { print $1 "/" $2 "/" $4 }')" = "200/0.2/12" ]
+sed 's/^name: tiny/name: tiny2/; s/seed: \[1, 2, 3\]/seed: [1, 2]/' tiny.yaml >tiny2.yaml
+cp c.db s.db
+"$SWEEP" run tiny2.yaml --db s.db >/dev/null 2>&1
+"$SWEEP" compare --db s.db --sweep tiny,tiny2 --by activation,init --csv >side.csv 2>side.err
+check "--sweep A,B exits 0" [ $? -eq 0 ]
+check "--sweep A,B: blocks per sweep" [ "$(tr -d '\r' <side.csv | awk -F, 'NR > 1 { printf "%s/%s/%s ", $3, $1, $5 }')" = "tiny/relu/3 tiny/elu/3 tiny/relu/3 tiny/elu/3 tiny2/relu/2 tiny2/elu/2 tiny2/relu/2 tiny2/elu/2 " ]
+"$SWEEP" compare --db s.db --sweep tiny,tiny2 --by sweep,activation,init --csv >across.csv 2>/dev/null
+check "--by sweep: tiny2 against tiny, Welch (seeds differ)" [ "$(tr -d '\r' <across.csv | awk -F, '$1 == "tiny2" { print $12 }' | sort -u)" = welch ]
+exits2 "--sweep with an unknown name" compare --db s.db --sweep tiny,nope --by activation
+exits2 "--sweep naming one twice" compare --db s.db --sweep tiny,tiny --by activation
 
 "$SWEEP" compare --db c.db --by activation --baseline elu --csv >base.csv 2>/dev/null
 check "--baseline elu: its p empty" [ "$(tr -d '\r' <base.csv | awk -F, '$1 == "elu" { print "[" $9 "]" }')" = "[]" ]
@@ -128,6 +154,8 @@ if command -v gnuplot >/dev/null; then
     check "svg: axes labelled" bash -c "grep -q '>epoch<' f.svg && grep -q '>val_loss<' f.svg"
     check "svg: title names the sweep and the band" bash -c "grep -q 'sweep tiny: val_loss per epoch' f.svg && grep -q 'band: min to max' f.svg"
     check "plot --by pooling warned" grep -q 'pooled over activation' plot.err
+    "$SWEEP" plot --db s.db --sweep tiny,tiny2 --by activation -o side.svg >/dev/null 2>&1
+    check "plot --sweep A,B: a line per sweep" bash -c "grep -q 'relu sweep=tiny2 (n=4)' side.svg && grep -q 'elu sweep=tiny (n=6)' side.svg"
     "$SWEEP" plot --db c.db -o f.png >/dev/null 2>&1
     check "plot replaces a figure" [ $? -eq 0 ]
     check "no temp files left beside the figure" [ -z "$(ls -a | grep '\.tmp')" ]

@@ -45,7 +45,7 @@ check "plan lists both depths" [ "$(grep -c 'conv=8;dense=32$' plan.out) $(grep 
 "$SWEEP" run inside.yaml --db a.db >run.out 2>run.err
 check "run exits 0" [ $? -eq 0 ]
 check "4 runs done" [ "$(q a.db "SELECT count(*) FROM runs WHERE status = 'done'")" = 4 ]
-check "schema version 2" [ "$(q a.db "PRAGMA user_version")" = 2 ]
+check "schema version 3" [ "$(q a.db "PRAGMA user_version")" = 3 ]
 check "the model column holds both depths" \
     [ "$(q a.db "SELECT group_concat(DISTINCT model) FROM (SELECT model FROM runs ORDER BY run_id)")" = "conv=8;dense=32,conv=8-16;dense=32" ]
 check "layer_stats: epochs x activation layers rows per run" \
@@ -206,7 +206,7 @@ fi
 "$SWEEP" run old.yaml --db v1.db >old.out 2>old.err
 check "a version 1 database is used" [ $? -eq 0 ]
 check "its done run is not trained again" grep -q "nothing to train" old.err
-check "upgraded to version 2" [ "$(q v1.db "PRAGMA user_version")" = 2 ]
+check "upgraded to version 3" [ "$(q v1.db "PRAGMA user_version")" = 3 ]
 check "old runs have the default model" [ "$(q v1.db "SELECT model || ' ' || ifnull(es_monitor, '-') || ' ' || ifnull(best_epoch, '-') FROM runs")" = "conv=32-64;dense=256 - -" ]
 check "its epochs kept" [ "$(q v1.db "SELECT count(*) FROM epochs")" = 1 ]
 check "layer_stats and the new summary" [ "$(q v1.db "SELECT count(*) FROM layer_stats") $(q v1.db "SELECT model || ' ' || n FROM summary")" = "0 conv=32-64;dense=256 1" ]

@@ -64,6 +64,8 @@ void suite_base(void);
 /* Suites of issue #13's kernels (tests/unit/test_bn.c, test_golden_train.c). */
 void suite_bn(void);
 void suite_golden_train(void);
+/* Issue #15's grid binding (tests/unit/test_store_grid.c). */
+void suite_store_grid(void);
 void suite_report(void);
 void suite_alpha(void);
 
@@ -74,6 +76,7 @@ static const struct {
     {"base", suite_base},
     {"rng", suite_rng},       {"nn", suite_nn},       {"data", suite_data},
     {"config", suite_config}, {"store", suite_store}, {"train", suite_train},
+    {"store_grid", suite_store_grid},
     {"golden", suite_golden},
     {"cluster", suite_cluster},
     {"stats", suite_stats},

@@ -286,10 +286,10 @@ static void test_create_schema(void)
     if (have_sqlite3_shell()) {
         char out[4096];
         CHECK(shell(path, "PRAGMA journal_mode; PRAGMA user_version", out, sizeof out) == 0);
-        CHECK_STR(out, "wal\n2\n");
+        CHECK_STR(out, "wal\n3\n");
         CHECK(shell(path, "SELECT name FROM sqlite_master WHERE type IN "
                     "('table', 'view') ORDER BY name", out, sizeof out) == 0);
-        CHECK_STR(out, "epochs\nlayer_stats\nruns\nsummary\nsweeps\n");
+        CHECK_STR(out, "epochs\nlayer_stats\nruns\nsummary\nsummary_all\nsweep_configs\nsweeps\n");
     }
 }
 
@@ -1216,9 +1216,9 @@ static void test_typed_sweeps(void)
     CHECK(store_sweep_config(s, "nope", &text, &path, &err) == SW_OK);
     CHECK(text == NULL && path == NULL);
     int not_done = -1;
-    CHECK(store_count_not_done(s, "zeta", &not_done, &err) == SW_OK);
+    CHECK(store_count_not_done(s, "zeta", 0, &not_done, &err) == SW_OK);
     CHECK_INT(not_done, 2);   /* the failed and the pending run */
-    CHECK(store_count_not_done(s, "alpha", &not_done, &err) == SW_OK);
+    CHECK(store_count_not_done(s, "alpha", 0, &not_done, &err) == SW_OK);
     CHECK_INT(not_done, 0);
     CHECK_MSG(err.code == SW_OK, "%s", err.msg);
     store_close(s);
@@ -1232,7 +1232,7 @@ static void test_typed_runs(void)
         return;
     sw_error err = {0};
     runs_seen seen = {0};
-    CHECK(store_done_runs(s, "zeta", STORE_RUN_BEST_VAL_ACCURACY, see_run, &seen, &err) == SW_OK);
+    CHECK(store_done_runs(s, "zeta", 0, STORE_RUN_BEST_VAL_ACCURACY, see_run, &seen, &err) == SW_OK);
     CHECK_INT(seen.n, 2);   /* done runs only, by run_id */
     CHECK(seen.id[0] == ids[0] && seen.id[1] == ids[1]);
     CHECK_STR(seen.activation[0], "relu");
@@ -1249,16 +1249,16 @@ static void test_typed_runs(void)
                  {STORE_RUN_BEST_VAL_LOSS, 0.45}, {STORE_RUN_SECONDS_PER_EPOCH, 3.0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         runs_seen c = {0};
-        CHECK(store_done_runs(s, "zeta", cases[i].m, see_run, &c, &err) == SW_OK);
+        CHECK(store_done_runs(s, "zeta", 0, cases[i].m, see_run, &c, &err) == SW_OK);
         CHECK_MSG(c.n == 2 && !c.metric_null[0] && c.metric[0] == cases[i].want0,
                   "%s: %g", store_run_metric_name(cases[i].m), c.metric[0]);
     }
     runs_seen none = {0}, first = {.stop_after = 1};
-    CHECK(store_done_runs(s, "zeta", STORE_RUN_NO_METRIC, see_run, &none, &err) == SW_OK);
+    CHECK(store_done_runs(s, "zeta", 0, STORE_RUN_NO_METRIC, see_run, &none, &err) == SW_OK);
     CHECK(none.n == 2 && none.metric_null[0] && none.metric_null[1]);
-    CHECK(store_done_runs(s, "zeta", STORE_RUN_TEST_LOSS, see_run, &first, &err) == SW_OK);
+    CHECK(store_done_runs(s, "zeta", 0, STORE_RUN_TEST_LOSS, see_run, &first, &err) == SW_OK);
     CHECK_INT(first.n, 1);   /* a nonzero return stops */
-    CHECK_INT(store_done_runs(s, "zeta", STORE_RUN_METRIC_COUNT, see_run, &none, &err),
+    CHECK_INT(store_done_runs(s, "zeta", 0, STORE_RUN_METRIC_COUNT, see_run, &none, &err),
               SW_EINPUT);
     CHECK_STR(store_run_metric_name(STORE_RUN_SECONDS_PER_EPOCH), "seconds_per_epoch");
     CHECK(store_run_metric_name(STORE_RUN_NO_METRIC) == NULL);
@@ -1273,7 +1273,7 @@ static void test_typed_epochs(void)
         return;
     sw_error err = {0};
     epochs_seen e = {0};
-    CHECK(store_done_epochs(s, "zeta", STORE_EPOCH_VAL_LOSS, see_epoch, &e, &err) == SW_OK);
+    CHECK(store_done_epochs(s, "zeta", 0, STORE_EPOCH_VAL_LOSS, see_epoch, &e, &err) == SW_OK);
     CHECK_INT(e.n, 4);   /* the failed run's epochs are not there */
     if (e.n == 4) {
         CHECK(e.run[0] == ids[0] && e.epoch[0] == 1 && isnan(e.v[0]));   /* NULL */
@@ -1281,12 +1281,12 @@ static void test_typed_epochs(void)
         CHECK(e.run[3] == ids[1] && e.epoch[3] == 2);
     }
     epochs_seen acc = {0};
-    CHECK(store_done_epochs(s, "zeta", STORE_EPOCH_VAL_ACCURACY, see_epoch, &acc, &err) == SW_OK);
+    CHECK(store_done_epochs(s, "zeta", 0, STORE_EPOCH_VAL_ACCURACY, see_epoch, &acc, &err) == SW_OK);
     CHECK(acc.n == 4 && acc.v[0] == 0.5 && acc.v[3] == 1.25);
     epochs_seen other = {0};
-    CHECK(store_done_epochs(s, "alpha", STORE_EPOCH_TRAIN_LOSS, see_epoch, &other, &err) == SW_OK);
+    CHECK(store_done_epochs(s, "alpha", 0, STORE_EPOCH_TRAIN_LOSS, see_epoch, &other, &err) == SW_OK);
     CHECK_INT(other.n, 0);
-    CHECK_INT(store_done_epochs(s, "zeta", (store_epoch_metric)-1, see_epoch, &other, &err),
+    CHECK_INT(store_done_epochs(s, "zeta", 0, (store_epoch_metric)-1, see_epoch, &other, &err),
               SW_EINPUT);
     for (int m = 0; m < STORE_EPOCH_METRIC_COUNT; m++)
         CHECK(store_epoch_metric_name((store_epoch_metric)m) != NULL);

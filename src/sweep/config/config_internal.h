@@ -9,6 +9,7 @@
  *   models.c     model mappings and their fit to the images
  *   alpha.c      alphas per activation, and warnings
  *   sections.c   the top level: name, data, train, model, grid, exclude
+ *   decide.c     the decide: section (sequential seeds)
  *   config.c     the public API: load, parse, free */
 #ifndef SWEEP_CONFIG_INTERNAL_H
 #define SWEEP_CONFIG_INTERNAL_H
@@ -157,5 +158,15 @@ int cfg_parse_models(parser *p, const ynode *key, const ynode *val, sweep_config
 
 /* The whole config from its root node (NULL: an empty stream). */
 int cfg_parse_top(parser *p, const ynode *root, sweep_config *c);
+
+/* ------------------------------------------------------------------ */
+/* decide (decide.c).                                                  */
+
+/* The decide: section, after the grid is complete: checks its keys, that
+ * the grid has no seed axis (seed_key: the grid's seed key or NULL) and
+ * that the baseline is a level of the first axis that varies; then sets
+ * the seed axis to 1..seeds.min. */
+int cfg_parse_decide(parser *p, const ynode *key, const ynode *val, const ynode *seed_key,
+                     sweep_config *c);
 
 #endif

@@ -246,11 +246,21 @@ static int parse_name(parser *p, const ynode *n, sweep_config *c)
     return 0;
 }
 
+/* The key node of name in the grid mapping, or NULL. */
+static const ynode *grid_key(const ynode *grid, const char *name)
+{
+    for (int i = 0; grid && grid->type == Y_MAP && i + 1 < grid->n; i += 2)
+        if (grid->kid[i]->type == Y_SCALAR && strcmp(grid->kid[i]->s, name) == 0)
+            return grid->kid[i];
+    return NULL;
+}
+
 int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
 {
-    static const char *const names[] = {"name", "data", "train", "model", "grid", "exclude"};
-    enum { K_NAME, K_DATA, K_TRAIN, K_MODEL, K_GRID, K_EXCLUDE };
-    const ynode *k[6], *v[6], *tk[3] = {NULL, NULL, NULL}, *tv[3], *alpha_val = NULL;
+    static const char *const names[] = {"name", "data", "train", "model", "grid", "exclude",
+                                        "decide"};
+    enum { K_NAME, K_DATA, K_TRAIN, K_MODEL, K_GRID, K_EXCLUDE, K_DECIDE, K_COUNT };
+    const ynode *k[K_COUNT], *v[K_COUNT], *tk[3] = {NULL, NULL, NULL}, *tv[3], *alpha_val = NULL;
     char b[200];
     int rc;
 
@@ -262,7 +272,7 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
         return cfg_fail(p, root, "the config must be a mapping of settings "
                              "(name, data, train, model, grid, exclude), got %s",
                     cfg_show(root, b, sizeof b));
-    if ((rc = cfg_map_fields(p, root, "", names, 6, k, v)))
+    if ((rc = cfg_map_fields(p, root, "", names, K_COUNT, k, v)))
         return rc;
     if (!v[K_NAME])
         return cfg_fail(p, root, "missing required key 'name'");
@@ -315,6 +325,9 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
     if (v[K_EXCLUDE] && (rc = parse_exclude(p, v[K_EXCLUDE], c)))
         return rc;
     if ((rc = cfg_warn_alphas(p, c, alpha_val)))
+        return rc;
+    if (v[K_DECIDE] && !cfg_is_null(v[K_DECIDE]) &&
+        (rc = cfg_parse_decide(p, k[K_DECIDE], v[K_DECIDE], grid_key(v[K_GRID], "seed"), c)))
         return rc;
 
     double runs = config_grid_count(c);

@@ -51,10 +51,10 @@ static void csv_row(FILE *f, sqlite3_stmt *st, int header)
     fputs("\r\n", f);
 }
 
-static int export_csv(store *s, const char *what, const char *sweep, FILE *out,
+static int export_csv(store *s, const char *what, const char *sweep, int all, FILE *out,
                       sw_error *err)
 {
-    int id = strcmp(what, "summary") == 0 ? Q_EXPORT_SUMMARY
+    int id = strcmp(what, "summary") == 0 ? (all ? Q_EXPORT_SUMMARY_ALL : Q_EXPORT_SUMMARY)
            : strcmp(what, "runs") == 0    ? Q_EXPORT_RUNS
            : strcmp(what, "epochs") == 0  ? Q_EXPORT_EPOCHS
            : strcmp(what, "layer_stats") == 0 ? Q_EXPORT_LAYERS
@@ -75,12 +75,13 @@ static int export_csv(store *s, const char *what, const char *sweep, FILE *out,
     sqlite3_stmt *st = db_stmt(s, id, doing, err);
     if (!st)
         return err->code;
-    if (id != Q_EXPORT_SUMMARY && db_bind_text(st, 1, sweep) != SQLITE_OK)
+    int summary = id == Q_EXPORT_SUMMARY || id == Q_EXPORT_SUMMARY_ALL;
+    if (!summary && db_bind_text(st, 1, sweep) != SQLITE_OK)
         return db_bind_fail(s, st, doing, err);
     csv_row(out, st, 1);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (id == Q_EXPORT_SUMMARY && sweep) {
+        if (summary && sweep) {
             const char *name = (const char *)sqlite3_column_text(st, 0);
             if (!name || strcmp(name, sweep) != 0)
                 continue;
@@ -99,10 +100,16 @@ static int export_csv(store *s, const char *what, const char *sweep, FILE *out,
 int store_export_csv(store *s, const char *what, const char *sweep, FILE *out,
                      sw_error *err)
 {
+    return store_export_csv_scope(s, what, sweep, 0, out, err);
+}
+
+int store_export_csv_scope(store *s, const char *what, const char *sweep, int all,
+                           FILE *out, sw_error *err)
+{
     if (!what)
         what = "summary";
     pthread_mutex_lock(&s->lock);
-    int rc = export_csv(s, what, sweep, out, err);
+    int rc = export_csv(s, what, sweep, all, out, err);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

@@ -25,12 +25,12 @@ static int merge_rank(int status)
 }
 
 enum {
-    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_IN_LAYERS, M_SWEEP_GET, M_SWEEP_PUT, M_RUN_GET,
-    M_RUN_PUT, M_RUN_SET, M_EPOCHS_DEL, M_EPOCH_PUT, M_EPOCH_GET, M_EPOCH_COUNT,
-    M_COUNTS, M_LAYER_PUT, M_COUNT
+    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_IN_LAYERS, M_IN_CONFIGS, M_SWEEP_GET, M_SWEEP_PUT,
+    M_RUN_GET, M_RUN_PUT, M_RUN_SET, M_EPOCHS_DEL, M_EPOCH_PUT, M_EPOCH_GET, M_EPOCH_COUNT,
+    M_COUNTS, M_LAYER_PUT, M_RUN_GRID, M_CONFIG_PUT, M_COUNT
 };
 
-/* The first four read an input, the others the output. The runs columns
+/* The first five read an input, the others the output. The runs columns
  * are read and written in this order: run_key (0), the settings (1-15),
  * then the state, status (16) to stopped_epoch (29). */
 #define MERGE_RUN_COLUMNS                                                    \
@@ -44,17 +44,20 @@ enum {
 #define MERGE_COL_TEST_LOSS 21
 #define MERGE_COL_ERROR 23
 #define MERGE_COL_RUN_ID 30
+#define MERGE_COL_IN_GRID 31   /* read, not copied: set apart (M_RUN_GRID) */
 #define MERGE_N_COLS 30
 
 static const char *const MERGE_SQL[M_COUNT] = {
     [M_IN_SWEEPS] = "SELECT sweep_id, name, config_path, config_text, created_at "
                     "FROM sweeps ORDER BY name",
-    [M_IN_RUNS] = "SELECT " MERGE_RUN_COLUMNS ", run_id FROM runs "
+    [M_IN_RUNS] = "SELECT " MERGE_RUN_COLUMNS ", run_id, in_grid FROM runs "
                   "WHERE sweep_id = ?1 ORDER BY run_id",
     [M_IN_EPOCHS] = "SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, "
                     "seconds FROM epochs WHERE run_id = ?1 ORDER BY epoch",
     [M_IN_LAYERS] = "SELECT epoch, layer, mean_activation, dead_fraction, grad_norm "
                     "FROM layer_stats WHERE run_id = ?1 ORDER BY epoch, layer",
+    [M_IN_CONFIGS] = "SELECT config_text, config_path, recorded_at, from_upgrade "
+                     "FROM sweep_configs WHERE sweep_id = ?1 ORDER BY rowid",
     [M_SWEEP_GET] = "SELECT sweep_id, config_text FROM sweeps WHERE name = ?1",
     [M_SWEEP_PUT] = "INSERT INTO sweeps (name, config_path, config_text, created_at) "
                     "VALUES (?1, ?2, ?3, ?4)",
@@ -78,6 +81,9 @@ static const char *const MERGE_SQL[M_COUNT] = {
     [M_COUNTS] = "SELECT status, count(*) FROM runs WHERE sweep_id = ?1 GROUP BY status",
     [M_LAYER_PUT] = "INSERT INTO layer_stats (run_id, epoch, layer, mean_activation, "
                     "dead_fraction, grad_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [M_RUN_GRID] = "UPDATE runs SET in_grid = ?2 WHERE run_id = ?1",
+    [M_CONFIG_PUT] = "INSERT INTO sweep_configs (sweep_id, config_text, config_path, "
+                     "recorded_at, from_upgrade) VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 typedef struct {
@@ -302,7 +308,15 @@ static int merge_run(merge_ctx *m, store_merge_report *r, long long out_sweep,
         if (db_step_done(m->out, put, m->what, err))
             return err->code;
         r->added++;
-        return merge_epochs(m, in_run, sqlite3_last_insert_rowid(m->out->db), err);
+        long long out_run = sqlite3_last_insert_rowid(m->out->db);
+        if (sqlite3_column_int(runs, MERGE_COL_IN_GRID) == 0) {   /* it left the grid */
+            sqlite3_stmt *grid = m->st[M_RUN_GRID];
+            if (sqlite3_bind_int64(grid, 1, out_run) || sqlite3_bind_int(grid, 2, 0))
+                return db_bind_fail(m->out, grid, m->what, err);
+            if (db_step_done(m->out, grid, m->what, err))
+                return err->code;
+        }
+        return merge_epochs(m, in_run, out_run, err);
     }
     long long out_run = sqlite3_column_int64(get, 0);
     int out_status = run_status_from_name((const char *)sqlite3_column_text(get, 1));
@@ -361,6 +375,10 @@ static int merge_sweep(merge_ctx *m, sqlite3_stmt *sw, sw_error *err)
         if (db_step_done(m->out, put, m->what, err))
             return err->code;
         out_sweep = sqlite3_last_insert_rowid(m->out->db);
+        /* a sweep new to the output brings its config history */
+        if (merge_rows(m, m->st[M_IN_CONFIGS], m->st[M_CONFIG_PUT], 4,
+                       sqlite3_column_int64(sw, 0), out_sweep, err))
+            return err->code;
     }
     store_merge_report *r = merge_report_for(m, name, out_sweep);
     if (!r)
@@ -391,7 +409,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
     if (store_open(&m->in, path, 0, err))
         return err->code;
     snprintf(m->note, sizeof m->note, "was running in %.120s when merged", path);
-    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_LAYERS + 1, err);
+    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_CONFIGS + 1, err);
     sqlite3_stmt *sw = m->st[M_IN_SWEEPS];
     while (rc == SW_OK) {
         int step = sqlite3_step(sw);
@@ -402,7 +420,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
         else
             rc = merge_sweep(m, sw, err);
     }
-    merge_finalize(m, M_IN_SWEEPS, M_IN_LAYERS + 1);
+    merge_finalize(m, M_IN_SWEEPS, M_IN_CONFIGS + 1);
     store_close(m->in);
     m->in = NULL;
     return rc;

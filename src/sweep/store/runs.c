@@ -80,6 +80,49 @@ int db_sweep_find(store *s, const char *name, long long *sweep_id,
     return SW_OK;
 }
 
+/* A config text new to the sweep (not its latest) joins its history, and
+ * every run leaves the grid until store_runs_ensure names it again; so do
+ * the runs of a sweep whose latest config the upgrade to version 3 copied
+ * (they may mix grids). */
+static int config_record(store *s, long long sweep_id, const sweep_config *c,
+                         const char *now, sw_error *err)
+{
+    const char *what = "recording the sweep's config";
+    if (!c->text)
+        return SW_OK;
+    sqlite3_stmt *st = db_stmt(s, Q_CONFIG_LATEST, what, err);
+    if (!st)
+        return err->code;
+    if (sqlite3_bind_int64(st, 1, sweep_id))
+        return db_bind_fail(s, st, what, err);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_bind_fail(s, st, what, err);
+    const char *latest = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int same = latest && strcmp(latest, c->text) == 0;
+    int upgraded = rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0;
+    long long row = rc == SQLITE_ROW ? sqlite3_column_int64(st, 2) : 0;
+    db_stmt_done(st);
+    if (same && !upgraded)
+        return SW_OK;
+    /* new text: into the history; the same text as the upgrade copied:
+     * the entry stays, its runs are sorted now */
+    st = db_stmt(s, same ? Q_CONFIG_CHECKED : Q_CONFIG_ADD, what, err);
+    if (!st)
+        return err->code;
+    if (same ? sqlite3_bind_int64(st, 1, row)
+             : sqlite3_bind_int64(st, 1, sweep_id) || db_bind_text(st, 2, c->text) ||
+                   db_bind_text(st, 3, c->path) || db_bind_text(st, 4, now))
+        return db_bind_fail(s, st, what, err);
+    if (db_step_done(s, st, what, err))
+        return err->code;
+    if (!(st = db_stmt(s, Q_GRID_CLEAR, what, err)))
+        return err->code;
+    if (sqlite3_bind_int64(st, 1, sweep_id))
+        return db_bind_fail(s, st, what, err);
+    return db_step_done(s, st, what, err);
+}
+
 static int sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
                         sw_error *err)
 {
@@ -96,7 +139,8 @@ static int sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
         db_bind_fail(s, st, what, err);
         return db_tx_fail(s, err);
     }
-    if (db_step_done(s, st, what, err) || db_sweep_find(s, c->name, sweep_id, err))
+    if (db_step_done(s, st, what, err) || db_sweep_find(s, c->name, sweep_id, err) ||
+        config_record(s, *sweep_id, c, now, err))
         return db_tx_fail(s, err);
     return db_tx_commit(s, what, err);
 }
@@ -185,6 +229,16 @@ static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
     return rc;
 }
 
+static int grid_mark(store *s, long long run_id, const char *what, sw_error *err)
+{
+    sqlite3_stmt *st = db_stmt(s, Q_GRID_MARK, what, err);
+    if (!st)
+        return err->code;
+    if (sqlite3_bind_int64(st, 1, run_id))
+        return db_bind_fail(s, st, what, err);
+    return db_step_done(s, st, what, err);
+}
+
 static int runs_ensure(store *s, long long sweep_id, const run_settings *runs,
                        char (*keys)[RUN_KEY_LEN + 1], int n, long long *run_ids,
                        sw_error *err)
@@ -216,6 +270,8 @@ static int runs_ensure(store *s, long long sweep_id, const run_settings *runs,
                    what, keys[i]);
             return db_tx_fail(s, err);
         }
+        if (grid_mark(s, run_ids[i], what, err))
+            return db_tx_fail(s, err);
     }
     return db_tx_commit(s, what, err);
 }

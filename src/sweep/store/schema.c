@@ -21,6 +21,70 @@
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
     "early_stopping"
 
+/* A summary view: one row per sweep and setting without the seed, over
+ * the done runs that pass filter (an SQL condition and "AND ", or ""). */
+#define SUMMARY_VIEW(name, filter)                                           \
+    "CREATE VIEW IF NOT EXISTS " name " AS\n"                                \
+    "-- One row per sweep and setting without the seed, over done runs.\n"   \
+    "-- std_* is the sample standard deviation (n - 1), NULL when n = 1;\n"  \
+    "-- its square root is Newton's, as sqrt() is not in every SQLite build.\n" \
+    "WITH done AS (\n"                                                       \
+    "  SELECT s.name AS sweep, r.run_id, r.activation, r.alpha, r.init,\n"   \
+    "         r.dropout, r.epochs, r.batch_size, r.learning_rate, r.optimizer,\n" \
+    "         r.validation_split, r.train_limit, r.model,\n"                 \
+    "         " SQL_EARLY_STOPPING("r") " AS early_stopping,\n"              \
+    "         r.test_accuracy, r.test_loss,\n"                               \
+    "         (SELECT max(e.val_accuracy) FROM epochs e\n"                   \
+    "           WHERE e.run_id = r.run_id) AS best_val,\n"                   \
+    "         (SELECT total(e.seconds) FROM epochs e\n"                      \
+    "           WHERE e.run_id = r.run_id) AS secs,\n"                       \
+    "         (SELECT count(e.seconds) FROM epochs e\n"                      \
+    "           WHERE e.run_id = r.run_id) AS n_secs\n"                      \
+    "  FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id\n"               \
+    "  WHERE " filter "r.status = 'done'\n"                                  \
+    "), dev AS (\n"                                                          \
+    "  SELECT *, test_accuracy - avg(test_accuracy) OVER setting AS d_acc,\n" \
+    "         test_loss - avg(test_loss) OVER setting AS d_loss\n"           \
+    "  FROM done\n"                                                          \
+    "  WINDOW setting AS (PARTITION BY " SETTING_COLUMNS ")\n"               \
+    "), grp AS (\n"                                                          \
+    "  SELECT " SETTING_COLUMNS ",\n"                                        \
+    "         count(*) AS n,\n"                                              \
+    "         avg(test_accuracy) AS mean_test_accuracy,\n"                   \
+    "         CASE WHEN count(d_acc) > 1\n"                                  \
+    "           THEN total(d_acc * d_acc) / (count(d_acc) - 1) END AS var_acc,\n" \
+    "         avg(test_loss) AS mean_test_loss,\n"                           \
+    "         CASE WHEN count(d_loss) > 1\n"                                 \
+    "           THEN total(d_loss * d_loss) / (count(d_loss) - 1) END AS var_loss,\n" \
+    "         avg(best_val) AS mean_best_val_accuracy,\n"                    \
+    "         CASE WHEN sum(n_secs) > 0\n"                                   \
+    "           THEN sum(secs) / sum(n_secs) END AS mean_seconds_per_epoch,\n" \
+    "         min(run_id) AS first_run\n"                                    \
+    "  FROM dev\n"                                                           \
+    "  GROUP BY " SETTING_COLUMNS "\n"                                       \
+    ")\n"                                                                    \
+    "SELECT " SETTING_COLUMNS ", n,\n"                                       \
+    "       mean_test_accuracy,\n"                                           \
+    "       " SQL_SQRT("var_acc") " AS std_test_accuracy,\n"                 \
+    "       mean_test_loss,\n"                                               \
+    "       " SQL_SQRT("var_loss") " AS std_test_loss,\n"                    \
+    "       mean_best_val_accuracy, mean_seconds_per_epoch\n"                \
+    "FROM grp\n"                                                             \
+    "ORDER BY sweep, first_run;\n"   /* the grid's own order */
+
+/* Version 3: every config text a sweep was run with, and when.
+ * from_upgrade: copied from sweeps by the upgrade from version 2, whose
+ * runs may mix grids; the next `sweep run` checks them (store.h). */
+#define SWEEP_CONFIGS_SQL                                                    \
+    "CREATE TABLE IF NOT EXISTS sweep_configs (\n"                           \
+    "  sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id) ON DELETE CASCADE,\n" \
+    "  config_text TEXT NOT NULL,\n"                                         \
+    "  config_path TEXT,\n"                                                  \
+    "  recorded_at TEXT NOT NULL,\n"                                         \
+    "  from_upgrade INTEGER NOT NULL DEFAULT 0\n"                            \
+    ");\n"                                                                   \
+    "CREATE INDEX IF NOT EXISTS sweep_configs_sweep ON sweep_configs (sweep_id);\n"
+
 /* The model of every run before schema version 2: the blog's. */
 #define DEFAULT_MODEL_TEXT "conv=32-64;dense=256"
 
@@ -69,6 +133,8 @@ static const char SCHEMA_SQL[] =
     "  es_restore_best INTEGER,\n"
     "  best_epoch INTEGER,\n"
     "  stopped_epoch INTEGER,\n"
+    /* version 3 */
+    "  in_grid INTEGER NOT NULL DEFAULT 1,\n"
     "  UNIQUE (sweep_id, run_key)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS epochs (\n"
@@ -92,56 +158,9 @@ static const char SCHEMA_SQL[] =
     "  FOREIGN KEY (run_id, epoch) REFERENCES epochs(run_id, epoch)\n"
     "    ON DELETE CASCADE\n"
     ");\n"
-    "CREATE VIEW IF NOT EXISTS summary AS\n"
-    "-- One row per sweep and setting without the seed, over done runs.\n"
-    "-- std_* is the sample standard deviation (n - 1), NULL when n = 1;\n"
-    "-- its square root is Newton's, as sqrt() is not in every SQLite build.\n"
-    "WITH done AS (\n"
-    "  SELECT s.name AS sweep, r.run_id, r.activation, r.alpha, r.init,\n"
-    "         r.dropout, r.epochs, r.batch_size, r.learning_rate, r.optimizer,\n"
-    "         r.validation_split, r.train_limit, r.model,\n"
-    "         CASE WHEN r.es_monitor IS NOT NULL THEN r.es_monitor ||\n"
-    "           ';patience=' || r.es_patience ||\n"
-    "           CASE WHEN r.es_restore_best THEN ';restore_best' ELSE '' END\n"
-    "         END AS early_stopping,\n"
-    "         r.test_accuracy, r.test_loss,\n"
-    "         (SELECT max(e.val_accuracy) FROM epochs e\n"
-    "           WHERE e.run_id = r.run_id) AS best_val,\n"
-    "         (SELECT total(e.seconds) FROM epochs e\n"
-    "           WHERE e.run_id = r.run_id) AS secs,\n"
-    "         (SELECT count(e.seconds) FROM epochs e\n"
-    "           WHERE e.run_id = r.run_id) AS n_secs\n"
-    "  FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id\n"
-    "  WHERE r.status = 'done'\n"
-    "), dev AS (\n"
-    "  SELECT *, test_accuracy - avg(test_accuracy) OVER setting AS d_acc,\n"
-    "         test_loss - avg(test_loss) OVER setting AS d_loss\n"
-    "  FROM done\n"
-    "  WINDOW setting AS (PARTITION BY " SETTING_COLUMNS ")\n"
-    "), grp AS (\n"
-    "  SELECT " SETTING_COLUMNS ",\n"
-    "         count(*) AS n,\n"
-    "         avg(test_accuracy) AS mean_test_accuracy,\n"
-    "         CASE WHEN count(d_acc) > 1\n"
-    "           THEN total(d_acc * d_acc) / (count(d_acc) - 1) END AS var_acc,\n"
-    "         avg(test_loss) AS mean_test_loss,\n"
-    "         CASE WHEN count(d_loss) > 1\n"
-    "           THEN total(d_loss * d_loss) / (count(d_loss) - 1) END AS var_loss,\n"
-    "         avg(best_val) AS mean_best_val_accuracy,\n"
-    "         CASE WHEN sum(n_secs) > 0\n"
-    "           THEN sum(secs) / sum(n_secs) END AS mean_seconds_per_epoch,\n"
-    "         min(run_id) AS first_run\n"
-    "  FROM dev\n"
-    "  GROUP BY " SETTING_COLUMNS "\n"
-    ")\n"
-    "SELECT " SETTING_COLUMNS ", n,\n"
-    "       mean_test_accuracy,\n"
-    "       " SQL_SQRT("var_acc") " AS std_test_accuracy,\n"
-    "       mean_test_loss,\n"
-    "       " SQL_SQRT("var_loss") " AS std_test_loss,\n"
-    "       mean_best_val_accuracy, mean_seconds_per_epoch\n"
-    "FROM grp\n"
-    "ORDER BY sweep, first_run;\n"   /* the grid's own order */
+    SWEEP_CONFIGS_SQL
+    SUMMARY_VIEW("summary", "r.in_grid = 1 AND ")
+    SUMMARY_VIEW("summary_all", "")
     "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION) ";\n";
 
 /* Version 1 to 2: the new runs columns (old runs had the default model and
@@ -155,6 +174,21 @@ static const char UPGRADE_1_SQL[] =
     "ALTER TABLE runs ADD COLUMN stopped_epoch INTEGER;\n"
     "DROP VIEW IF EXISTS summary;\n";
 
+/* Version 2 to 3, one statement each, in order; SCHEMA_SQL then makes the
+ * views. A column another change adds to version 3 goes here too (and in
+ * SCHEMA_SQL's runs). The configs recorded so far become the first entry
+ * of each sweep's history (from_upgrade); their runs count as in the grid
+ * until the next `sweep run` of the sweep sorts them. */
+static const char *const UPGRADE_2_SQL[] = {
+    "ALTER TABLE runs ADD COLUMN in_grid INTEGER NOT NULL DEFAULT 1",
+    SWEEP_CONFIGS_SQL,
+    "INSERT INTO sweep_configs (sweep_id, config_text, config_path, recorded_at, "
+    "from_upgrade) SELECT sweep_id, config_text, config_path, created_at, 1 FROM sweeps "
+    "WHERE config_text IS NOT NULL ORDER BY sweep_id",
+    "DROP VIEW IF EXISTS summary",
+    NULL,
+};
+
 /* ----------------------------------------------------------- statements */
 
 #define RUN_SETTINGS_COLUMNS                                                 \
@@ -163,21 +197,13 @@ static const char UPGRADE_1_SQL[] =
     "r.validation_split, r.train_limit, r.model, r.es_monitor, "            \
     "r.es_patience, r.es_restore_best, r.status"
 
-/* A sweep's done runs: run_id, the settings in store_setting's order, and
- * the metric (an expression over the run r). */
-#define DONE_RUNS(metric)                                                    \
-    "SELECT r.run_id, r.activation, r.alpha, r.model, r.init, r.dropout, "   \
-    "r.epochs, r.batch_size, r.learning_rate, r.optimizer, r.seed, "         \
-    "r.validation_split, r.train_limit, " metric " "                         \
-    "FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "                  \
-    "WHERE s.name = ?1 AND r.status = ?2 ORDER BY r.run_id"
-
 /* The epochs of a sweep's done runs: run_id, epoch and one column. */
 #define DONE_EPOCHS(column)                                                  \
     "SELECT e.run_id, e.epoch, e." column " FROM epochs e "                  \
     "JOIN runs r ON r.run_id = e.run_id "                                    \
     "JOIN sweeps s ON s.sweep_id = r.sweep_id "                              \
-    "WHERE s.name = ?1 AND r.status = ?2 ORDER BY e.run_id, e.epoch"
+    "WHERE s.name = ?1 AND r.status = ?2 AND (?3 OR r.in_grid = 1) "         \
+    "ORDER BY e.run_id, e.epoch"
 
 const char *const DB_SQL[Q_COUNT] = {
     [Q_OBJECTS] =
@@ -275,16 +301,30 @@ const char *const DB_SQL[Q_COUNT] = {
     /* ?2: the name of RUN_DONE, here and below */
     [Q_NOT_DONE] =
         "SELECT count(*) FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
-        "WHERE s.name = ?1 AND r.status <> ?2",
-    [Q_DONE_RUNS + STORE_RUN_NO_METRIC] = DONE_RUNS("NULL"),
-    [Q_DONE_RUNS + STORE_RUN_TEST_ACCURACY] = DONE_RUNS("r.test_accuracy"),
-    [Q_DONE_RUNS + STORE_RUN_TEST_LOSS] = DONE_RUNS("r.test_loss"),
-    [Q_DONE_RUNS + STORE_RUN_BEST_VAL_ACCURACY] =
-        DONE_RUNS("(SELECT max(e.val_accuracy) FROM epochs e WHERE e.run_id = r.run_id)"),
-    [Q_DONE_RUNS + STORE_RUN_BEST_VAL_LOSS] =
-        DONE_RUNS("(SELECT min(e.val_loss) FROM epochs e WHERE e.run_id = r.run_id)"),
-    [Q_DONE_RUNS + STORE_RUN_SECONDS_PER_EPOCH] =
-        DONE_RUNS("(SELECT avg(e.seconds) FROM epochs e WHERE e.run_id = r.run_id)"),
+        "WHERE s.name = ?1 AND r.status <> ?2 AND (?3 OR r.in_grid = 1)",
+    [Q_EXPORT_SUMMARY_ALL] = "SELECT * FROM summary_all",
+    [Q_CONFIG_LATEST] =
+        "SELECT config_text, from_upgrade, rowid FROM sweep_configs WHERE sweep_id = ?1 "
+        "ORDER BY rowid DESC LIMIT 1",
+    [Q_CONFIG_CHECKED] = "UPDATE sweep_configs SET from_upgrade = 0 WHERE rowid = ?1",
+    [Q_CONFIG_ADD] =
+        "INSERT INTO sweep_configs (sweep_id, config_text, config_path, recorded_at) "
+        "VALUES (?1, ?2, ?3, ?4)",
+    [Q_GRID_CLEAR] = "UPDATE runs SET in_grid = 0 WHERE sweep_id = ?1 AND in_grid <> 0",
+    [Q_GRID_MARK] = "UPDATE runs SET in_grid = 1 WHERE run_id = ?1 AND in_grid <> 1",
+    [Q_LEFT_GRID] =
+        "SELECT r.run_key, r.status, 'activation=' || r.activation || "
+        "  coalesce(' alpha=' || r.alpha, '') || ' init=' || r.init || "
+        "  ' dropout=' || r.dropout || ' epochs=' || r.epochs || "
+        "  ' batch_size=' || r.batch_size || ' learning_rate=' || r.learning_rate || "
+        "  ' optimizer=' || r.optimizer || coalesce(' train_limit=' || r.train_limit, '') || "
+        "  coalesce(' validation_split=' || r.validation_split, '') || "
+        "  ' model=' || r.model || ' seed=' || r.seed "
+        "FROM runs r JOIN sweeps s ON s.sweep_id = r.sweep_id "
+        "WHERE s.name = ?1 ORDER BY r.run_id",
+    [Q_SWEEP_CONFIGS] =
+        "SELECT c.config_text, c.config_path, c.recorded_at FROM sweep_configs c "
+        "JOIN sweeps s ON s.sweep_id = c.sweep_id WHERE s.name = ?1 ORDER BY c.rowid",
     [Q_DONE_EPOCHS + STORE_EPOCH_VAL_ACCURACY] = DONE_EPOCHS("val_accuracy"),
     [Q_DONE_EPOCHS + STORE_EPOCH_VAL_LOSS] = DONE_EPOCHS("val_loss"),
     [Q_DONE_EPOCHS + STORE_EPOCH_TRAIN_ACCURACY] = DONE_EPOCHS("train_accuracy"),
@@ -370,6 +410,11 @@ int db_create_schema(store *s, sw_error *err)
         db_fail(s, "upgrading the schema from version 1", err);
         return db_tx_fail(s, err);
     }
+    for (int i = 0; !empty && ss.version <= 2 && UPGRADE_2_SQL[i]; i++)
+        if (sqlite3_exec(s->db, UPGRADE_2_SQL[i], NULL, NULL, NULL) != SQLITE_OK) {
+            db_fail(s, "upgrading the schema from version 2", err);
+            return db_tx_fail(s, err);
+        }
     if ((empty || ss.version < STORE_SCHEMA_VERSION || !ss.view || !ss.layers) &&
         sqlite3_exec(s->db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(s, "creating the schema", err);

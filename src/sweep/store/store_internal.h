@@ -37,11 +37,17 @@ enum {
     Q_HEARTBEAT, Q_RUN_FINISH, Q_STATUS, Q_EXPORT_SUMMARY, Q_EXPORT_RUNS,
     Q_EXPORT_EPOCHS, Q_LAYER_PUT, Q_EXPORT_LAYERS,
     Q_SWEEP_NAMES, Q_SWEEP_CONFIG, Q_NOT_DONE,
-    /* a sweep's done runs, one statement per store_run_metric */
+    /* version 3: the grid a sweep's name is bound to */
+    Q_EXPORT_SUMMARY_ALL, Q_CONFIG_LATEST, Q_CONFIG_CHECKED, Q_CONFIG_ADD, Q_GRID_CLEAR, Q_GRID_MARK,
+    Q_LEFT_GRID, Q_SWEEP_CONFIGS,
+    /* a sweep's done runs, one statement per store_run_metric (query.c
+     * writes their text from its table of settings; DB_SQL has none) */
     Q_DONE_RUNS,
     /* the epochs of a sweep's done runs, one per store_epoch_metric */
     Q_DONE_EPOCHS = Q_DONE_RUNS + STORE_RUN_METRIC_COUNT,
-    Q_COUNT = Q_DONE_EPOCHS + STORE_EPOCH_METRIC_COUNT
+    /* one done run's metric, one per store_run_metric (query.c's text) */
+    Q_RUN_VALUE = Q_DONE_EPOCHS + STORE_EPOCH_METRIC_COUNT,
+    Q_COUNT = Q_RUN_VALUE + STORE_RUN_METRIC_COUNT
 };
 extern const char *const DB_SQL[Q_COUNT];
 
@@ -87,6 +93,13 @@ int db_oom(const store *s, const char *what, sw_error *err);
 void db_column_copy(sqlite3_stmt *st, int c, char *buf, size_t size);
 
 /* ---- schema.c ---- */
+
+/* runs.early_stopping as the summary view and the typed reads show it:
+ * "val_loss;patience=3;restore_best", NULL without early stopping. */
+#define SQL_EARLY_STOPPING(r)                                                \
+    "CASE WHEN " r ".es_monitor IS NOT NULL THEN " r ".es_monitor || "       \
+    "';patience=' || " r ".es_patience || CASE WHEN " r ".es_restore_best "  \
+    "THEN ';restore_best' ELSE '' END END"
 
 typedef struct {
     int version;
