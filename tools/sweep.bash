@@ -6,7 +6,9 @@
 # `sweep CMD --help` and the choices sweep's own error messages list, so a
 # new command, flag, axis, metric or value fails that test until it is here.
 
-_sweep_commands="run plan status export compare plot merge slurm train"
+_sweep_commands="run plan status export compare plot delete merge slurm train"
+_sweep_retry="failed diverged none"
+_sweep_monitors="val_loss val_accuracy"
 _sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed validation_split train_limit early_stopping sweep"
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
 _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
@@ -19,7 +21,8 @@ _sweep_optimizers="adam sgd"
 _sweep_flags()
 {
     case $1 in
-    run) echo "--db --jobs --threads --shard --dry-run --keep-checkpoints" ;;
+    run) echo "--db --jobs --threads --shard --dry-run --retry --keep-checkpoints" ;;
+    delete) echo "--db --yes -y" ;;
     plan | status) echo "--db" ;;
     export) echo "--db --what --sweep --all -o" ;;
     compare) echo "--db --sweep --by --metric --baseline --all --csv" ;;
@@ -27,8 +30,9 @@ _sweep_flags()
     merge) echo "" ;;
     slurm) echo "--array --max-parallel --cpus-per-task --sbatch-arg --db --submit" ;;
     train)
-        echo "--data --activation --alpha --init --dropout --epochs --seed --batch-size" \
-             "--learning-rate --optimizer --validation-split --train-limit --threads"
+        echo "--data --activation --alpha --init --dropout --conv --dense --epochs --seed" \
+             "--batch-size --learning-rate --optimizer --validation-split --train-limit" \
+             "--early-stopping --patience --restore-best --threads"
         ;;
     esac
     echo "--help"
@@ -107,6 +111,14 @@ _sweep()
         _sweep_names
         return
         ;;
+    --retry)
+        # failed,diverged: complete the part after the last comma
+        local given=""
+        [[ $cur == *,* ]] && given=${cur%,*},
+        mapfile -t COMPREPLY < <(compgen -P "$given" -W "$_sweep_retry" -- "${cur##*,}")
+        return
+        ;;
+    --early-stopping) list=$_sweep_monitors ;;
     --metric)
         if [[ $cmd == plot ]]; then list=$_sweep_plot_metrics; else list=$_sweep_compare_metrics; fi
         ;;
@@ -125,7 +137,8 @@ _sweep()
     --optimizer) list=$_sweep_optimizers ;;
     --jobs | -j | --threads | --shard | --baseline | --array | --max-parallel | \
         --cpus-per-task | --sbatch-arg | --alpha | --dropout | --epochs | --seed | \
-        --batch-size | --learning-rate | --lr | --validation-split | --train-limit)
+        --batch-size | --learning-rate | --lr | --validation-split | --train-limit | \
+        --conv | --dense | --patience)
         return # a value of the user's own
         ;;
     esac
@@ -140,6 +153,7 @@ _sweep()
     fi
     case $cmd in
     run | plan | slurm) _sweep_files yaml yml ;;
+    delete) _sweep_names ;;
     merge) _sweep_files db ;;
     esac
 }

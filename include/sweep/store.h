@@ -17,6 +17,8 @@
 /* 2: layer_stats; runs.model, es_monitor, es_patience, es_restore_best,
  * best_epoch, stopped_epoch. 3: sweep_configs (every config a sweep was
  * run with, and when), runs.in_grid (1: the run is in the current grid).
+ * 3 also: triggers that delete a sweep's runs and configs, a run's epochs
+ * and an epoch's layer_stats with it, foreign keys on or off.
  * An older database is upgraded in place when it is opened with write
  * access. */
 #define STORE_SCHEMA_VERSION 3
@@ -29,6 +31,10 @@ typedef struct store store;
  * An older version is upgraded in one transaction (an error if the file
  * cannot be written). */
 int store_open(store **out, const char *path, int create, sw_error *err);
+/* Opens an existing database read-only, for questions that write nothing
+ * (plan, run --dry-run): not even the journal mode or a schema upgrade;
+ * an older schema is read as it is. */
+int store_open_read(store **out, const char *path, sw_error *err);
 void store_close(store *s);
 
 /* Inserts the sweep (or finds it by name; config_path and config_text are
@@ -224,6 +230,27 @@ typedef int (*store_epoch_fn)(void *ctx, long long run_id, int epoch, double val
  * store_done_runs), by run_id and epoch. */
 int store_done_epochs(store *s, const char *sweep, int all, store_epoch_metric metric,
                       store_epoch_fn fn, void *ctx, sw_error *err);
+
+/* ---- delete (delete.c) ---- */
+
+/* What a sweep holds, as deleting it would remove it. */
+typedef struct {
+    long long sweep_id;                 /* 0: no sweep of that name */
+    int runs, count[RUN_STATUS_COUNT];
+    int live;                           /* running in a process that is alive */
+    long long epochs, layer_stats;
+    char (*keys)[RUN_KEY_LEN + 1];      /* the runs' keys (malloc'd) */
+} store_sweep_held;
+
+/* Reads the sweep's contents in one snapshot; c->sweep_id = 0 (and no
+ * error) when there is no sweep of that name. Free with
+ * store_sweep_contents_free. */
+int store_sweep_contents(store *s, const char *name, store_sweep_held *c, sw_error *err);
+void store_sweep_contents_free(store_sweep_held *c);
+
+/* Deletes the sweep, its runs, their epochs and layer statistics in one
+ * transaction (checkpoint files are the caller's). */
+int store_sweep_delete(store *s, long long sweep_id, sw_error *err);
 
 /* ---- merge ---- */
 

@@ -113,12 +113,18 @@ int cmd_export(int argc, char **argv, sw_error *err)
     if (strcmp(what, "summary") && strcmp(what, "runs") && strcmp(what, "epochs") &&
         strcmp(what, "layer_stats"))
         return sw_err(err, SW_EINPUT,
-                      "sweep export: --what must be summary, runs, epochs or layer_stats, got '%s'",
-                      what);
+                      "--what must be summary, runs, epochs or layer_stats, got '%s'", what);
     store *db = NULL;
     if (store_open(&db, db_path, 0, err) != SW_OK)
         return err->code;
     int rc = SW_OK;
+    long long sweep_id = 0;
+    if (sweep && (rc = store_sweep_find(db, sweep, &sweep_id, err)) == SW_OK && !sweep_id)
+        rc = cli_unknown_sweep(db, sweep, db_path, err);
+    if (rc != SW_OK) {
+        store_close(db);
+        return rc;
+    }
     if (!out_path) {
         rc = store_export_csv_scope(db, what, sweep, all, stdout, err);
     } else {

@@ -1,12 +1,14 @@
 /* cmd_run.c: `sweep run` and `sweep plan`: from a YAML grid to trained,
  * recorded runs. Everything that can be wrong with the input is checked
  * before the database is opened, so a bad config never touches it. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "data/dataset.h"
@@ -28,31 +30,43 @@ static void on_signal(int sig)
 
 static const char run_help[] =
     "usage: sweep run CONFIG.yaml [--db PATH] [--jobs N] [--threads N] [--shard I/N] [--dry-run]\n"
-    "                 [--keep-checkpoints]\n\n"
-    "Trains every run of the grid that is not done yet, recording each epoch in\n"
-    "the database, then prints the comparison (the summary view) on stdout.\n\n"
+    "                 [--retry LIST] [--keep-checkpoints]\n\n"
+    "Trains every run of the grid that has no result yet, recording each epoch in\n"
+    "the database, then prints the comparison (the summary view) on stdout.\n"
+    "Done and diverged runs are results and are not trained again; pending,\n"
+    "interrupted and failed runs, and running runs whose process is gone, are.\n\n"
     "  --db PATH      database (default " DEFAULT_DB ", created with its folder; for a\n"
     "                 shard results/NAME-JOB-shardIofN.db, JOB being $SLURM_ARRAY_JOB_ID,\n"
     "                 else $SLURM_JOB_ID, else 'local')\n"
-    "  --jobs N       trainings at once (default: fill the cores)\n"
-    "  --threads N    OpenMP threads per training (default: cores / jobs)\n"
+    "  --jobs N       trainings at once, N >= 1 (default: fill the cores)\n"
+    "  --threads N    OpenMP threads per training, N >= 1 (default: cores / jobs); values\n"
+    "                 that put more threads than cores to work get a warning\n"
     "  --shard I/N    only the runs of shard I of N (0 <= I < N), by run key; by default\n"
     "                 from Slurm: an array task is shard (SLURM_ARRAY_TASK_ID - _MIN) / _STEP\n"
     "                 of SLURM_ARRAY_TASK_COUNT, an srun task SLURM_PROCID of SLURM_NTASKS\n"
     "                 (--shard 0/1 turns this off). Under Slurm, the default --jobs and\n"
     "                 --threads fill SLURM_CPUS_PER_TASK (else SLURM_CPUS_ON_NODE) CPUs\n"
-    "  --dry-run      list what would run, train nothing, touch no database\n"
+    "  --dry-run      list every run with its state in the database (read, never\n"
+    "                 written) and what would train; trains nothing\n"
+    "  --retry LIST   which unsuccessful results to train again, comma-separated:\n"
+    "                 failed, diverged, or none (default failed); e.g. --retry\n"
+    "                 diverged,failed. Interrupted and pending runs always resume\n"
     "  --keep-checkpoints  keep each done run's last checkpoint (in DB-checkpoints/)\n\n"
     "After every epoch a run saves a checkpoint in the folder DB-checkpoints; an\n"
     "interrupted or killed run resumes from it and ends bit-identical to an\n"
-    "unbroken one.\n\n"
-    "Exit status: 0 all runs done, 1 a run failed or diverged, 2 usage, config\n"
-    "or data error (nothing trained), 130 interrupted (SIGINT/SIGTERM/SIGHUP).\n";
+    "unbroken one. The folder goes once nothing is in progress.\n\n"
+    "Exit status: 0 every run trained this time is done, 1 a run trained this time\n"
+    "failed or diverged, 2 usage, config, data or database error (nothing trained),\n"
+    "130 interrupted (SIGINT, SIGTERM, SIGHUP, or stdout/stderr a closed pipe): the\n"
+    "runs in progress are marked interrupted and the command printed resumes them.\n";
 
 static const char plan_help[] =
     "usage: sweep plan CONFIG.yaml [--db PATH]\n\n"
     "Lists every run the grid expands to, in order, with its key and its state\n"
-    "in the database (new when not yet recorded). Trains nothing, writes nothing.\n";
+    "in the database (new when not yet recorded; stale: running in a process that\n"
+    "is gone), then the counts and how many runs 'sweep run' would train.\n"
+    "Trains nothing; the database is opened read-only.\n\n"
+    "  --db PATH      database (default " DEFAULT_DB ")\n";
 
 /* What run and plan share: the config, its runs and their keys. */
 typedef struct {
@@ -188,12 +202,116 @@ static int print_left(FILE *out, const sweep_input *in, store *db, sw_error *err
     return SW_OK;
 }
 
-/* Prints the plan table; states from db when it has the sweep; then the
- * recorded runs that left the grid. */
-static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err)
+/* ---- which runs train: one rule for plan, --dry-run and run ---- */
+
+#define STATE_BIT(st) (1u << (st))
+/* Unfinished work always resumes; --retry adds results to train again. */
+#define RETRY_ALWAYS (STATE_BIT(RUN_PENDING) | STATE_BIT(RUN_INTERRUPTED))
+#define RETRY_DEFAULT (RETRY_ALWAYS | STATE_BIT(RUN_FAILED))
+
+/* --retry LIST: failed, diverged, none, comma-separated. */
+static int parse_retry(const char *spec, unsigned *mask, sw_error *err)
+{
+    *mask = spec ? RETRY_ALWAYS : RETRY_DEFAULT;
+    for (const char *p = spec; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == 6 && strncmp(p, "failed", len) == 0)
+            *mask |= STATE_BIT(RUN_FAILED);
+        else if (len == 8 && strncmp(p, "diverged", len) == 0)
+            *mask |= STATE_BIT(RUN_DIVERGED);
+        else if (!(len == 4 && strncmp(p, "none", len) == 0))
+            return sw_err(err, SW_EINPUT, "--retry must be failed, diverged or none, got '%.*s'",
+                          (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return SW_OK;
+}
+
+/* A run's state in the database: known 0 for a run not recorded yet. */
+typedef struct {
+    int known, stale;
+    run_status st;
+} run_state;
+
+static int would_train(run_state r, unsigned retry)
+{
+    if (!r.known)
+        return 1;
+    if (r.st == RUN_RUNNING)
+        return r.stale;   /* its process is gone */
+    return (retry >> r.st) & 1;
+}
+
+/* Counts of a grid's states; stale running runs apart from live ones. */
+typedef struct {
+    int count[RUN_STATUS_COUNT], stale, fresh, to_train;
+} state_counts;
+
+static void count_state(state_counts *c, run_state r, unsigned retry)
+{
+    if (!r.known)
+        c->fresh++;
+    else if (r.st == RUN_RUNNING && r.stale)
+        c->stale++;
+    else
+        c->count[r.st]++;
+    c->to_train += would_train(r, retry);
+}
+
+static const char *state_name(run_state r)
+{
+    return !r.known ? "new" : r.stale ? "stale" : run_status_name(r.st);
+}
+
+/* "PREFIX4 runs: 2 done, 1 diverged, 1 new; sweep run trains 1 (...)". */
+static void print_counts(FILE *out, const char *prefix, int n, const state_counts *c,
+                         unsigned retry)
+{
+    static const run_status order[] = {RUN_DONE, RUN_RUNNING, RUN_PENDING, RUN_INTERRUPTED,
+                                       RUN_FAILED, RUN_DIVERGED};
+    fprintf(out, "%s%d run%s", prefix, n, n == 1 ? "" : "s");
+    const char *sep = ": ";
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        if (c->count[order[k]]) {
+            fprintf(out, "%s%d %s", sep, c->count[order[k]], run_status_name(order[k]));
+            sep = ", ";
+        }
+        if (order[k] == RUN_RUNNING && c->stale) {
+            fprintf(out, "%s%d stale (running in a process that is gone)", sep, c->stale);
+            sep = ", ";
+        }
+    }
+    if (c->fresh)
+        fprintf(out, "%s%d new", sep, c->fresh);
+    if (c->to_train)
+        fprintf(out, "; sweep run trains %d", c->to_train);
+    else
+        fprintf(out, "; nothing to train");
+    if (c->count[RUN_DIVERGED] && !(retry & STATE_BIT(RUN_DIVERGED)))
+        fprintf(out, " (diverged runs are results: --retry diverged trains them again)");
+    else if (c->count[RUN_FAILED] && !(retry & STATE_BIT(RUN_FAILED)))
+        fprintf(out, " (--retry failed trains the failed runs again)");
+    fprintf(out, "\n");
+}
+
+static int read_state(store *db, long long sweep_id, const char *key, run_state *r,
+                      sw_error *err)
+{
+    long long run_id = 0;
+    memset(r, 0, sizeof *r);
+    if (!sweep_id || store_run_find(db, sweep_id, key, &run_id, err) != SW_OK || !run_id)
+        return err->code;
+    r->known = 1;
+    return store_run_state(db, run_id, &r->st, &r->stale, err);
+}
+
+/* Prints the plan table and its counts; states from db when it has the
+ * sweep (db may be NULL: every run new). */
+static int print_plan(FILE *out, const sweep_input *in, store *db, unsigned retry,
+                      state_counts *c, sw_error *err)
 {
     long long sweep_id = 0;
-    int counts[RUN_STATUS_COUNT + 1] = {0};
+    memset(c, 0, sizeof *c);
     if (db && store_sweep_find(db, in->cfg.name, &sweep_id, err) != SW_OK)
         return err->code;
     fprintf(out, "%5s  %-16s  %-11s  %-10s %5s %6s %7s %6s %5s %9s %6s  %s\n", "#", "run_key",
@@ -201,38 +319,32 @@ static int print_plan(FILE *out, const sweep_input *in, store *db, sw_error *err
             "model");
     for (int i = 0; i < in->n; i++) {
         const run_settings *r = &in->runs[i];
-        const char *state = "new";
-        int idx = RUN_STATUS_COUNT;
-        long long run_id = 0;
-        if (sweep_id && store_run_find(db, sweep_id, in->keys[i], &run_id, err) != SW_OK)
+        run_state rs;
+        if (read_state(db, sweep_id, in->keys[i], &rs, err) != SW_OK)
             return err->code;
-        if (run_id) {
-            run_status st;
-            int stale = 0;
-            if (store_run_state(db, run_id, &st, &stale, err) != SW_OK)
-                return err->code;
-            state = stale ? "stale" : run_status_name(st);
-            idx = st;
-        }
-        counts[idx]++;
-        char alpha[32];
+        count_state(c, rs, retry);
+        char alpha[32], model_text[256];
         format_alpha(alpha, sizeof alpha, r->alpha);
-        char model_text[256];
         model_shape shape = r->model;
         if (shape.n_conv == 0)
             model_shape_default(&shape);
         model_shape_text(&shape, model_text, sizeof model_text);
         fprintf(out, "%5d  %-16s  %-11s  %-10s %5s %6s %7g %6d %5d %9g %6lld  %s\n", i + 1,
-                in->keys[i], state, act_name(r->activation), alpha,
+                in->keys[i], state_name(rs), act_name(r->activation), alpha,
                 init_name(r->init), r->dropout, r->epochs, r->batch_size,
                 r->learning_rate, r->seed, model_text);
     }
-    fprintf(out, "%s: %d runs", in->cfg.name, in->n);
-    for (int s = 0; s <= RUN_STATUS_COUNT; s++)
-        if (counts[s])
-            fprintf(out, ", %d %s", counts[s], s == RUN_STATUS_COUNT ? "new" : run_status_name(s));
-    fprintf(out, "\n");
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "%s: ", in->cfg.name);
+    print_counts(out, prefix, in->n, c, retry);
     return sweep_id ? print_left(out, in, db, err) : SW_OK;
+}
+
+/* The database read-only, when it exists (*db NULL otherwise). */
+static int open_to_read(const char *path, store **db, sw_error *err)
+{
+    *db = NULL;
+    return file_exists(path) ? store_open_read(db, path, err) : SW_OK;
 }
 
 int cmd_plan(int argc, char **argv, sw_error *err)
@@ -247,16 +359,15 @@ int cmd_plan(int argc, char **argv, sw_error *err)
         return 0;
     }
     if (n_pos != 1)
-        return sw_err(err, SW_EINPUT, "sweep plan: needs one CONFIG.yaml (see sweep plan --help)");
+        return sw_err(err, SW_EINPUT, "plan needs one CONFIG.yaml (see sweep plan --help)");
     sweep_input in;
     if (load_input(&in, pos[0], 0, 1, err) != SW_OK)
         return err->code;
     store *db = NULL;
-    int rc = SW_OK;
-    if (file_exists(db_path))
-        rc = store_open(&db, db_path, 0, err);
+    state_counts c;
+    int rc = open_to_read(db_path, &db, err);
     if (rc == SW_OK)
-        rc = print_plan(stdout, &in, db, err);
+        rc = print_plan(stdout, &in, db, RETRY_DEFAULT, &c, err);
     store_close(db);
     input_free(&in);
     return rc;
@@ -273,7 +384,7 @@ static int print_summary(store *db, const char *name, sw_error *err)
     int rc = store_export_csv(db, "summary", name, mem, err);
     if (fclose(mem) != 0 && rc == SW_OK)   /* the text did not fit in memory */
         rc = sw_oom(err, "the summary");
-    if (rc == SW_OK && cli_print_table(stdout, buf, 1) != SW_OK)
+    if (rc == SW_OK && len > 0 && cli_print_table(stdout, buf, 1) != SW_OK)
         rc = sw_oom(err, "the summary");
     free(buf);
     return rc;
@@ -304,21 +415,23 @@ static int default_db(const char *name, int shard, int shards, char *buf, size_t
 
 /* The flags of `sweep run`, and what Slurm's environment adds to them. */
 typedef struct {
-    const char *db_path, *config, *shard_from;
+    const char *db_path, *config, *shard_from, *shard_arg;
     int jobs, threads, dry_run, keep_checkpoints, help;
+    unsigned retry;   /* STATE_BITs of the states that train */
     int shard, shards;
     int slurm_cpus;   /* this task's CPUs, not the node's; 0 outside Slurm */
 } run_flags;
 
 static int parse_run_flags(int argc, char **argv, run_flags *f, sw_error *err)
 {
-    const char *shard_arg = NULL, *pos[1];
+    const char *retry = NULL, *pos[1];
     int n_pos;
     *f = (run_flags){.shard_from = "--shard", .shards = 1};
     const cli_option opts[] = {
-        {"--db", NULL, OPT_STRING, &f->db_path}, {"--jobs", "-j", OPT_INT, &f->jobs},
-        {"--threads", NULL, OPT_INT, &f->threads}, {"--shard", NULL, OPT_STRING, &shard_arg},
-        {"--dry-run", NULL, OPT_FLAG, &f->dry_run},
+        {"--db", NULL, OPT_STRING, &f->db_path}, {"--jobs", "-j", OPT_POSITIVE, &f->jobs},
+        {"--threads", NULL, OPT_POSITIVE, &f->threads},
+        {"--shard", NULL, OPT_STRING, &f->shard_arg},
+        {"--dry-run", NULL, OPT_FLAG, &f->dry_run}, {"--retry", NULL, OPT_STRING, &retry},
         {"--keep-checkpoints", NULL, OPT_FLAG, &f->keep_checkpoints},
         {NULL, NULL, 0, NULL},
     };
@@ -327,11 +440,13 @@ static int parse_run_flags(int argc, char **argv, run_flags *f, sw_error *err)
     if (f->help)
         return SW_OK;
     if (n_pos != 1)
-        return sw_err(err, SW_EINPUT, "sweep run: needs one CONFIG.yaml (see sweep run --help)");
+        return sw_err(err, SW_EINPUT, "run needs one CONFIG.yaml (see sweep run --help)");
     f->config = pos[0];
-    if (shard_arg && parse_shard(shard_arg, &f->shard, &f->shards, err) != SW_OK)
+    if (parse_retry(retry, &f->retry, err) != SW_OK)
         return err->code;
-    if (!shard_arg) {
+    if (f->shard_arg && parse_shard(f->shard_arg, &f->shard, &f->shards, err) != SW_OK)
+        return err->code;
+    if (!f->shard_arg) {
         if (slurm_shard_from_env(NULL, NULL, &f->shard, &f->shards, &f->shard_from, err) != SW_OK)
             return err->code;
         if (f->shards < 1)
@@ -341,36 +456,36 @@ static int parse_run_flags(int argc, char **argv, run_flags *f, sw_error *err)
     if ((!f->jobs || !f->threads) &&
         slurm_cpus_from_env(NULL, NULL, &f->slurm_cpus, &cpus_from, err) != SW_OK)
         return err->code;
-    if ((f->jobs < 0 || f->jobs > PROGRESS_MAX_SLOTS) || f->threads < 0 || f->threads > 1024)
-        return sw_err(err, SW_EINPUT, "sweep run: --jobs must be 1..%d and --threads 1..1024",
+    if (f->jobs > PROGRESS_MAX_SLOTS || f->threads > 1024)
+        return sw_err(err, SW_EINPUT, "--jobs must be 1..%d and --threads 1..1024",
                       PROGRESS_MAX_SLOTS);
     return SW_OK;
 }
 
-/* The runs still to train (todo[i], *n_todo of them): not done, and not
- * running in a live process. A done run's leftover checkpoint goes. */
+/* The runs to train (todo[i], *n_todo of them) by f->retry, and the counts
+ * of the states. A done run's leftover checkpoint goes. */
 static int find_todo(store *db, const sweep_input *in, long long sweep_id,
-                     const long long *run_ids, const char *checkpoint_dir, int keep,
-                     unsigned char *todo, int *n_todo, sw_error *err)
+                     const long long *run_ids, const char *checkpoint_dir, const run_flags *f,
+                     unsigned char *todo, state_counts *c, sw_error *err)
 {
-    *n_todo = 0;
+    memset(c, 0, sizeof *c);
     for (int i = 0; i < in->n; i++) {
-        run_status st;
-        int stale = 0;
-        if (store_run_state(db, run_ids[i], &st, &stale, err) != SW_OK)
+        run_state r = {.known = 1};
+        if (store_run_state(db, run_ids[i], &r.st, &r.stale, err) != SW_OK)
             return err->code;
-        todo[i] = st != RUN_DONE && (st != RUN_RUNNING || stale);
-        *n_todo += todo[i];
-        if (st == RUN_DONE) {   /* a kill between finish and clean-up left these */
+        todo[i] = (unsigned char)would_train(r, f->retry);
+        count_state(c, r, f->retry);
+        if (r.st == RUN_DONE) {   /* a kill between finish and clean-up left these */
             char path[4096 + 64];
             sched_checkpoint_path(checkpoint_dir, sweep_id, in->keys[i], path, sizeof path);
-            sched_clean_checkpoint(path, keep);
+            sched_clean_checkpoint(path, f->keep_checkpoints);
         }
     }
     return SW_OK;
 }
 
-/* Jobs and threads: the flags, filled in from the cores (Slurm's share). */
+/* Jobs and threads: the flags, filled in from the cores (Slurm's share).
+ * Explicit values that put more threads than cores to work are warned of. */
 static void split_cores(const run_flags *f, int n_todo, int *jobs, int *threads)
 {
     int cores = sched_cores();
@@ -385,36 +500,57 @@ static void split_cores(const run_flags *f, int n_todo, int *jobs, int *threads)
     else if (!*jobs)
         *jobs = cores / *threads > 0 ? (cores / *threads < n_todo ? cores / *threads : n_todo)
                                      : 1;
+    if (*jobs > n_todo)   /* a job without a run would only idle */
+        *jobs = n_todo;
     if (*jobs < 1)
         *jobs = 1;
+    if (f->jobs || f->threads)
+        cli_warn_threads(*jobs, *threads, cores);
 }
 
-/* Trains the todo runs with progress on stderr; SIGINT, SIGTERM and SIGHUP
- * stop it after the epochs in progress. */
+/* ---- signals: SIGINT, SIGTERM, SIGHUP and a closed pipe stop the sweep
+ * after the batches in progress; their runs are marked interrupted ---- */
+
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+#define N_STOP_SIGNALS ((int)(sizeof stop_signals / sizeof stop_signals[0]))
+
+static int catch_signals(struct sigaction *old, sw_error *err)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int k = 0; k < N_STOP_SIGNALS; k++) {
+        if (sigaction(stop_signals[k], &sa, &old[k]) != 0) {
+            int e = errno, sig = stop_signals[k];
+            while (k-- > 0)
+                sigaction(stop_signals[k], &old[k], NULL);
+            return sw_err(err, SW_ERUN, "cannot catch %s: %s", strsignal(sig), strerror(e));
+        }
+    }
+    return SW_OK;
+}
+
+/* Restoring what we read cannot fail. A closed pipe stays ignored: what
+ * is left to write would otherwise kill the process; main sees EPIPE. */
+static void restore_signals(const struct sigaction *old)
+{
+    for (int k = 0; k < N_STOP_SIGNALS; k++)
+        if (stop_signals[k] != SIGPIPE)
+            sigaction(stop_signals[k], &old[k], NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Trains the todo runs with progress on stderr. */
 static int train_todo(sched_options *so, const sweep_input *in, const long long *run_ids,
                       const unsigned char *todo, int n_todo, sched_tally *tally, sw_error *err)
 {
-    static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
-    struct sigaction sa = {0}, old[3];
     progress pr;
     fprintf(stderr, "sweep: %s: %d runs, %d to train, %d job%s x %d thread%s, database %s\n",
             in->cfg.name, in->n, n_todo, so->jobs, so->jobs == 1 ? "" : "s", so->threads,
             so->threads == 1 ? "" : "s", so->db_path);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    for (int k = 0; k < 3; k++) {
-        if (sigaction(signals[k], &sa, &old[k]) != 0) {
-            int e = errno, sig = signals[k];
-            while (k-- > 0)
-                sigaction(signals[k], &old[k], NULL);
-            return sw_err(err, SW_ERUN, "cannot catch %s: %s", strsignal(sig), strerror(e));
-        }
-    }
-    progress_init(&pr, stderr, in->cfg.name, in->runs, n_todo, so->jobs);
+    progress_init(&pr, stderr, in->cfg.name, in->runs, todo, in->n, so->jobs);
     progress_attach(&pr, so);
     int rc = sched_run(so, &in->data, in->runs, run_ids, todo, in->n, tally, err);
-    for (int k = 0; k < 3; k++)
-        sigaction(signals[k], &old[k], NULL);   /* restoring what we read cannot fail */
     progress_end(&pr);
     if (rc == SW_OK && tally->jobs_started < so->jobs)
         fprintf(stderr, "sweep: warning: only %d of %d jobs started (%s); they trained "
@@ -422,7 +558,53 @@ static int train_todo(sched_options *so, const sweep_input *in, const long long 
     return rc;
 }
 
-/* Records the sweep and its runs, trains those not done, prints the
+/* One word for the shell: as it is when it holds nothing the shell reads
+ * specially, else in single quotes. */
+static void shell_word(FILE *out, const char *s)
+{
+    int plain = *s != '\0';
+    for (const char *c = s; *c; c++)
+        plain &= isalnum((unsigned char)*c) || strchr("_./:=@%+,-", *c) != NULL;
+    if (plain) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", out);   /* close, an escaped quote, reopen */
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+/* The command that resumes this sweep, as the user can paste it: the
+ * same config, database and shard. */
+static void print_resume(const run_flags *f, const char *db_path)
+{
+    fprintf(stderr, "sweep: interrupted; finished epochs are saved. To resume: ");
+    shell_word(stderr, cli_program);
+    fputs(" run ", stderr);
+    shell_word(stderr, f->config);
+    if (strcmp(db_path, DEFAULT_DB) != 0) {
+        fputs(" --db ", stderr);
+        shell_word(stderr, db_path);
+    }
+    if (f->shards > 1)
+        fprintf(stderr, " --shard %d/%d", f->shard, f->shards);
+    fputc('\n', stderr);
+}
+
+/* What a run with nothing to train says. */
+static void print_nothing(const sweep_input *in, const state_counts *c, const run_flags *f)
+{
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "sweep: %s: ", in->cfg.name);
+    print_counts(stderr, prefix, in->n, c, f->retry);
+}
+
+/* Records the sweep and its runs, trains those to train, prints the
  * summary. Returns the exit status. */
 static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_path,
                      int summary, sw_error *err)
@@ -431,35 +613,37 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
     long long sweep_id = 0, *run_ids = calloc((size_t)in->n + 1, sizeof *run_ids);
     unsigned char *todo = calloc((size_t)in->n + 1, 1);
     char checkpoint_dir[4096];
-    int n_todo = 0, jobs, threads;
+    int jobs, threads;
+    state_counts c = {0};
     sched_tally tally = {0};
+    struct sigaction old[N_STOP_SIGNALS];
     sched_checkpoint_dir(db_path, checkpoint_dir, sizeof checkpoint_dir);
     if (!run_ids || !todo)
         sw_oom(err, "the run list");
     else if (store_open(&db, db_path, 1, err) == SW_OK &&
              store_sweep_upsert(db, &in->cfg, &sweep_id, err) == SW_OK &&
              store_runs_ensure(db, sweep_id, in->runs, in->keys, in->n, run_ids, err) == SW_OK)
-        find_todo(db, in, sweep_id, run_ids, checkpoint_dir, f->keep_checkpoints, todo,
-                  &n_todo, err);
-    if (err->code != SW_OK)
+        find_todo(db, in, sweep_id, run_ids, checkpoint_dir, f, todo, &c, err);
+    if (err->code != SW_OK || catch_signals(old, err) != SW_OK)
         goto out;
-    split_cores(f, n_todo, &jobs, &threads);
-    if (n_todo > 0) {
+    if (c.to_train > 0) {
+        split_cores(f, c.to_train, &jobs, &threads);
         sched_options so = {.db_path = db_path, .sweep_id = sweep_id, .keys = in->keys,
                             .checkpoint_dir = checkpoint_dir,
                             .keep_checkpoints = f->keep_checkpoints, .jobs = jobs,
                             .threads = threads, .stop = &stop_requested};
-        if (train_todo(&so, in, run_ids, todo, n_todo, &tally, err) != SW_OK)
-            goto out;
+        train_todo(&so, in, run_ids, todo, c.to_train, &tally, err);
     } else {
-        fprintf(stderr, "sweep: %s: all %d runs already done; nothing to train\n", in->cfg.name,
-                in->n);
+        print_nothing(in, &c, f);
     }
-    if (summary && print_summary(db, in->cfg.name, err) != SW_OK)
-        goto out;
-    if (stop_requested)
-        fprintf(stderr, "sweep: interrupted; finished epochs are saved, 'sweep run %s' resumes\n",
-                f->config);
+    cli_drop_checkpoint_dir(db, checkpoint_dir);
+    if (summary && err->code == SW_OK)
+        print_summary(db, in->cfg.name, err);
+    if (fflush(stdout) != 0)   /* a closed pipe raises SIGPIPE: caught */
+        stop_requested = 1;
+    if (stop_requested && (tally.interrupted || tally.trained + tally.skipped < c.to_train))
+        print_resume(f, db_path);
+    restore_signals(old);
 out:
     store_close(db);
     free(run_ids);
@@ -518,6 +702,31 @@ static int run_decided(const run_flags *f, sweep_input *in, const char *db_path,
     return rc;
 }
 
+/* --dry-run: the plan by the database as it is (read-only), with what
+ * would train and on how many jobs. */
+static int dry_run(const run_flags *f, const sweep_input *in, const char *db_path,
+                   sw_error *err)
+{
+    store *db = NULL;
+    state_counts c;
+    int jobs, threads;
+    if (open_to_read(db_path, &db, err) != SW_OK ||
+        print_plan(stdout, in, db, f->retry, &c, err) != SW_OK) {
+        store_close(db);
+        return err->code;
+    }
+    store_close(db);
+    if (c.to_train)
+        split_cores(f, c.to_train, &jobs, &threads);
+    if (c.to_train)
+        printf("dry run: would train %d run%s on %d job%s x %d thread%s, database %s%s\n",
+               c.to_train, c.to_train == 1 ? "" : "s", jobs, jobs == 1 ? "" : "s", threads,
+               threads == 1 ? "" : "s", db_path, file_exists(db_path) ? "" : " (not created yet)");
+    else
+        printf("dry run: nothing would train, database %s\n", db_path);
+    return 0;
+}
+
 int cmd_run(int argc, char **argv, sw_error *err)
 {
     run_flags f;
@@ -532,7 +741,7 @@ int cmd_run(int argc, char **argv, sw_error *err)
         return err->code;
     char shard_db[4096];
     const char *db_path = f.db_path;
-    if (!db_path && !f.dry_run) {
+    if (!db_path) {
         if (default_db(in.cfg.name, f.shard, f.shards, shard_db, sizeof shard_db, err) != SW_OK) {
             input_free(&in);
             return err->code;
@@ -540,16 +749,16 @@ int cmd_run(int argc, char **argv, sw_error *err)
         db_path = shard_db;
     }
     if (f.shards > 1)
-        fprintf(stderr, "sweep: %s: shard %d of %d (from %s): %d run%s%s%s\n", in.cfg.name,
-                f.shard, f.shards, f.shard_from, in.n, in.n == 1 ? "" : "s",
-                db_path ? ", database " : "", db_path ? db_path : "");
+        fprintf(stderr, "sweep: %s: shard %d of %d (from %s): %d run%s, database %s\n",
+                in.cfg.name, f.shard, f.shards, f.shard_from, in.n, in.n == 1 ? "" : "s",
+                db_path);
     if (in.cfg.decide.on && f.shards > 1 && !f.dry_run) {
         input_free(&in);
         return sw_err(err, SW_EINPUT,
                       "sweep run: %s: decide: adds seeds as results come in, which one shard "
                       "cannot see; run it without --shard (or remove decide:)", f.config);
     }
-    int rc = f.dry_run          ? print_plan(stdout, &in, NULL, err)
+    int rc = f.dry_run          ? dry_run(&f, &in, db_path, err)
              : in.cfg.decide.on ? run_decided(&f, &in, db_path, err)
                                 : run_sweep(&f, &in, db_path, 1, err);
     input_free(&in);

@@ -9,7 +9,12 @@
 #include "cli.h"
 #include "data/dataset.h"
 #include "sweep/config.h"
+#include "sweep/scheduler.h"
+#include "train/early_stop.h"
 #include "train/trainer.h"
+
+/* The grid's default epochs (a grid without an epochs axis trains 25). */
+#define TRAIN_DEFAULT_EPOCHS 25
 
 /* The names of one table: "relu | elu | ..." (sep " | ") for the help,
  * "relu, elu or prelu" (sep ", ", last " or ") for messages. */
@@ -26,6 +31,7 @@ static void join_table(char *buf, size_t size, int n, const char *(*name)(int),
 static const char *act_at(int k) { return act_name((act_kind)k); }
 static const char *init_at(int k) { return init_name((init_kind)k); }
 static const char *optim_at(int k) { return optim_name((optim_kind)k); }
+static const char *monitor_at(int k) { return es_monitor_name((es_monitor)(k + 1)); }
 
 /* One flag of the help: its names from a table, wrapped under the text
  * column when they do not fit one line. */
@@ -57,55 +63,219 @@ static void train_help(void)
            "                          the activation's own, elu 1.0, leaky_relu 0.3, prelu 0.25)\n");
     help_names("--init NAME", init_count(), init_at, init_name(def.init));
     printf("  --dropout X             dropout rate after each conv block (default 0.25)\n"
-           "  --epochs N              (default 2)\n"
+           "  --conv LIST             conv blocks' channels, e.g. 32,64 (default 32,64)\n"
+           "  --dense LIST            hidden dense layers' widths, e.g. 256, or none\n"
+           "                          (default 256)\n"
+           "  --epochs N              (default %d, as a grid without an epochs axis)\n",
+           TRAIN_DEFAULT_EPOCHS);
+    printf(
            "  --seed N                (default 1)\n"
            "  --batch-size N          (default 250)\n"
            "  --learning-rate X       (default 0.001)\n");
     help_names("--optimizer NAME", optim_count(), optim_at, optim_name(OPT_ADAM));
     printf("  --validation-split X    last fraction of the training set (default 0.2)\n"
-           "  --train-limit N         train on the first N training images (0 = all)\n"
-           "  --threads N             OpenMP threads (default: all cores)\n");
+           "  --train-limit N         train on the first N training images (0 = all)\n");
+    help_names("--early-stopping NAME", 2, monitor_at, "off");
+    printf("  --patience N            with --early-stopping: epochs without improvement\n"
+           "                          before the run stops (required with it)\n"
+           "  --restore-best          with --early-stopping: test the best epoch's weights\n"
+           "  --threads N             OpenMP threads, N >= 1 (default: all cores)\n\n"
+           "img/s counts the training images over the training time of the epoch\n"
+           "(validation not included).\n");
 }
 
-static void print_epoch(void *ctx, int epoch, const epoch_metrics *m)
+/* What the epoch hooks share: the training images, and the training time
+ * of the epoch (its last batch's elapsed time, before validation). */
+typedef struct {
+    const data_split *train;
+    double train_seconds;
+} epoch_ctx;
+
+static void hook_batch(void *ctx, const train_progress *p)
 {
-    const data_split *train = ctx;
-    printf("epoch %d  train_loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  %.2fs  %.0f img/s\n",
-           epoch, m->train_loss, m->train_accuracy, m->val_loss, m->val_accuracy, m->seconds,
-           (double)train->n / m->seconds);
-    fflush(stdout);
+    epoch_ctx *e = ctx;
+    if (p->batch == p->batches)
+        e->train_seconds = p->epoch_seconds;
 }
 
 static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
 {
+    epoch_ctx *e = ctx;
     (void)err;
-    print_epoch(ctx, epoch, m);
+    double secs = e->train_seconds > 0 ? e->train_seconds : m->seconds;
+    printf("epoch %d  train_loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  %.2fs  "
+           "%.0f img/s\n", epoch, m->train_loss, m->train_accuracy, m->val_loss,
+           m->val_accuracy, m->seconds, (double)e->train->n / secs);
+    fflush(stdout);
+    e->train_seconds = 0;
     return SW_OK;
+}
+
+/* "32,64" into sizes (at most max of them, each 1..limit); "none" is no
+ * layer where none_ok. */
+static int parse_sizes(const char *flag, const char *spec, int *sizes, int *n, int max,
+                       int limit, int none_ok, sw_error *err)
+{
+    *n = 0;
+    if (none_ok && strcmp(spec, "none") == 0)
+        return SW_OK;
+    for (const char *p = spec;;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > limit || (*end && *end != ',') || *n == max)
+            return sw_err(err, SW_EINPUT, "%s must be up to %d sizes 1..%d separated by commas%s, "
+                          "got '%s'", flag, max, limit, none_ok ? " (or none)" : "", spec);
+        sizes[(*n)++] = (int)v;
+        if (!*end)
+            return SW_OK;
+        p = end + 1;
+    }
+}
+
+/* The flags' values, before they are checked. */
+typedef struct {
+    const char *data_dir, *act, *init, *optim, *conv, *dense, *monitor;
+    double alpha, dropout, lr, split;
+    int epochs, seed, batch, train_limit, threads, patience, restore_best;
+} train_flags;
+
+/* A name of a table, or the error listing them all. */
+static int pick(const char *flag, const char *value, int (*from)(const char *), int n,
+                const char *(*name)(int), int *out, sw_error *err)
+{
+    char names[400];
+    if ((*out = from(value)) >= 0)
+        return SW_OK;
+    join_table(names, sizeof names, n, name, ", ", " or ");
+    return sw_err(err, SW_EINPUT, "%s must be %s, got '%s'", flag, names, value);
+}
+
+static int es_from(const char *name)
+{
+    int m = es_monitor_from_name(name);
+    return m > 0 ? m - 1 : -1;
+}
+
+/* Checks the flags and fills cfg (without the data's shape); a missing
+ * alpha becomes the activation's usual one. */
+static int flags_to_config(train_flags *f, train_config *cfg, sw_error *err)
+{
+    int a, in, o, es = -1;
+    if (pick("--activation", f->act, act_from_name, act_count(), act_at, &a, err) ||
+        pick("--init", f->init, init_from_name, init_count(), init_at, &in, err) ||
+        pick("--optimizer", f->optim, optim_from_name, optim_count(), optim_at, &o, err) ||
+        (f->monitor && pick("--early-stopping", f->monitor, es_from, 2, monitor_at, &es, err)))
+        return err->code;
+    if (!(f->dropout >= 0 && f->dropout < 1))
+        return sw_err(err, SW_EINPUT, "--dropout must be in [0, 1), got %g", f->dropout);
+    const act_desc *ad = act_info((act_kind)a);
+    if (isnan(f->alpha))   /* not given: the activation's usual one (0 without alpha) */
+        f->alpha = ad->default_alpha;
+    if (!(f->alpha > 0) && ad->takes_alpha)
+        return sw_err(err, SW_EINPUT, "--alpha must be > 0, got %g", f->alpha);
+    if (a == ACT_LEAKY_RELU && f->alpha == 1.0)
+        fprintf(stderr, "sweep: warning: --alpha 1: leaky_relu with slope 1 is linear\n");
+    if (f->epochs < 1 || f->batch < 1 || !(f->lr > 0) || !(f->split > 0 && f->split < 1))
+        return sw_err(err, SW_EINPUT, "--epochs and --batch-size must be positive, "
+                                      "--learning-rate > 0, --validation-split in (0, 1)");
+    if ((f->patience || f->restore_best) && !f->monitor)
+        return sw_err(err, SW_EINPUT, "--patience and --restore-best go with --early-stopping");
+    if (f->monitor && f->patience < 1)
+        return sw_err(err, SW_EINPUT, "--early-stopping needs --patience N (N >= 1): the epochs "
+                                      "without improvement before the run stops");
+    model_shape *m = &cfg->model.shape;
+    if (parse_sizes("--conv", f->conv, m->conv, &m->n_conv, MODEL_MAX_CONV, MODEL_MAX_CHANNELS,
+                    0, err) ||
+        parse_sizes("--dense", f->dense, m->dense, &m->n_dense, MODEL_MAX_DENSE,
+                    MODEL_MAX_WIDTH, 1, err))
+        return err->code;
+    cfg->model.act = (act_kind)a;
+    cfg->model.alpha = (float)f->alpha;
+    cfg->model.init = (init_kind)in;
+    cfg->model.dropout = (float)f->dropout;
+    cfg->optimizer = (optim_kind)o;
+    cfg->learning_rate = (float)f->lr;
+    cfg->batch_size = f->batch;
+    cfg->epochs = f->epochs;
+    cfg->seed = (uint64_t)f->seed;
+    if (f->monitor)
+        cfg->early_stopping = (es_settings){(es_monitor)(es + 1), f->patience, f->restore_best};
+    return SW_OK;
+}
+
+/* Loads the data, trains, prints; the exit status. */
+static int train_and_print(const train_flags *f, train_config *cfg, sw_error *err)
+{
+    dataset d;
+    if (dataset_load(&d, f->data_dir ? f->data_dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE,
+                     err) != SW_OK)
+        return err->code;
+    data_split train, val, test;
+    dataset_split(&d, &(data_split_opts){f->split, f->train_limit, 0, 0}, &train, &val, &test,
+                  NULL);
+    cfg->model.in_h = d.rows;
+    cfg->model.in_w = d.cols;
+    cfg->model.in_c = d.channels;
+    cfg->model.n_classes = d.n_classes;
+    char shape[256];
+    model_shape_text(&cfg->model.shape, shape, sizeof shape);
+    char alpha_txt[32] = "";
+    if (act_info(cfg->model.act)->takes_alpha)
+        snprintf(alpha_txt, sizeof alpha_txt, " alpha=%g", f->alpha);
+    printf("# %s%s init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s %s; "
+           "train %ld, validation %ld, test %ld\n",
+           f->act, alpha_txt, f->init, f->dropout, f->epochs, f->seed, f->batch, f->lr, f->optim,
+           shape, train.n, val.n, test.n);
+    fflush(stdout);
+
+    epoch_ctx ec = {.train = &train};
+    train_hooks hooks = {.ctx = &ec, .on_batch = hook_batch, .on_epoch = hook_epoch};
+    train_result res;
+    int rc = train_run(cfg, &train, &val, &test, f->threads, &hooks, &res, err);
+    dataset_free(&d);
+    if (rc != SW_OK)
+        return err->code;
+    if (res.status == TRAIN_DIVERGED) {
+        printf("diverged in epoch %d\n", res.diverged_epoch);
+        return SW_ERUN;
+    }
+    if (res.best_epoch)
+        printf("early stopping: best epoch %d, stopped after epoch %d\n", res.best_epoch,
+               res.stopped_epoch);
+    printf("test_loss %.4f  test_accuracy %.4f\n", res.test_loss, res.test_accuracy);
+    return 0;
 }
 
 int cmd_train(int argc, char **argv, sw_error *err)
 {
     train_config cfg = {0};
     model_spec_default(&cfg.model);   /* the defaults of the flags */
-    const char *data_dir = getenv("SWEEP_DATA"), *act = act_name(cfg.model.act),
-               *init = init_name(cfg.model.init), *optim = optim_name(OPT_ADAM);
-    double alpha = NAN, dropout = 0.25, lr = 0.001, split = 0.2;
-    int epochs = 2, seed = 1, batch = 250, train_limit = 0, threads = 0, help = 0, n_pos;
+    train_flags f = {.data_dir = getenv("SWEEP_DATA"), .act = act_name(cfg.model.act),
+                     .init = init_name(cfg.model.init), .optim = optim_name(OPT_ADAM),
+                     .conv = "32,64", .dense = "256", .alpha = NAN, .dropout = 0.25,
+                     .lr = 0.001, .split = 0.2, .epochs = TRAIN_DEFAULT_EPOCHS, .seed = 1,
+                     .batch = 250};
+    int help = 0, n_pos;
     const char *pos[1];
     const cli_option opts[] = {
-        {"--data", NULL, OPT_STRING, &data_dir},
-        {"--activation", NULL, OPT_STRING, &act},
-        {"--alpha", NULL, OPT_DOUBLE, &alpha},
-        {"--init", NULL, OPT_STRING, &init},
-        {"--dropout", NULL, OPT_DOUBLE, &dropout},
-        {"--epochs", NULL, OPT_INT, &epochs},
-        {"--seed", NULL, OPT_INT, &seed},
-        {"--batch-size", NULL, OPT_INT, &batch},
-        {"--learning-rate", "--lr", OPT_DOUBLE, &lr},
-        {"--optimizer", NULL, OPT_STRING, &optim},
-        {"--validation-split", NULL, OPT_DOUBLE, &split},
-        {"--train-limit", NULL, OPT_INT, &train_limit},
-        {"--threads", NULL, OPT_INT, &threads},
+        {"--data", NULL, OPT_STRING, &f.data_dir},
+        {"--activation", NULL, OPT_STRING, &f.act},
+        {"--alpha", NULL, OPT_DOUBLE, &f.alpha},
+        {"--init", NULL, OPT_STRING, &f.init},
+        {"--dropout", NULL, OPT_DOUBLE, &f.dropout},
+        {"--conv", NULL, OPT_STRING, &f.conv},
+        {"--dense", NULL, OPT_STRING, &f.dense},
+        {"--epochs", NULL, OPT_POSITIVE, &f.epochs},
+        {"--seed", NULL, OPT_INT, &f.seed},
+        {"--batch-size", NULL, OPT_POSITIVE, &f.batch},
+        {"--learning-rate", "--lr", OPT_DOUBLE, &f.lr},
+        {"--optimizer", NULL, OPT_STRING, &f.optim},
+        {"--validation-split", NULL, OPT_DOUBLE, &f.split},
+        {"--train-limit", NULL, OPT_INT, &f.train_limit},
+        {"--early-stopping", NULL, OPT_STRING, &f.monitor},
+        {"--patience", NULL, OPT_POSITIVE, &f.patience},
+        {"--restore-best", NULL, OPT_FLAG, &f.restore_best},
+        {"--threads", NULL, OPT_POSITIVE, &f.threads},
         {NULL, NULL, 0, NULL},
     };
     if (cli_parse("train", argc, argv, opts, pos, 0, &n_pos, &help, err) != SW_OK)
@@ -114,70 +284,9 @@ int cmd_train(int argc, char **argv, sw_error *err)
         train_help();
         return 0;
     }
-    int a = act_from_name(act), in = init_from_name(init), o = optim_from_name(optim);
-    char names[400];
-    if (a < 0) {
-        join_table(names, sizeof names, act_count(), act_at, ", ", " or ");
-        return sw_err(err, SW_EINPUT, "sweep train: --activation must be %s, got '%s'", names, act);
-    }
-    if (in < 0) {
-        join_table(names, sizeof names, init_count(), init_at, ", ", " or ");
-        return sw_err(err, SW_EINPUT, "sweep train: --init must be %s, got '%s'", names, init);
-    }
-    if (o < 0) {
-        join_table(names, sizeof names, optim_count(), optim_at, ", ", " or ");
-        return sw_err(err, SW_EINPUT, "sweep train: --optimizer must be %s, got '%s'", names,
-                      optim);
-    }
-    if (!(dropout >= 0 && dropout < 1))
-        return sw_err(err, SW_EINPUT, "sweep train: --dropout must be in [0, 1), got %g", dropout);
-    const act_desc *ad = act_info((act_kind)a);
-    if (isnan(alpha))   /* not given: the activation's usual one (0 without alpha) */
-        alpha = ad->default_alpha;
-    if (!(alpha > 0) && ad->takes_alpha)
-        return sw_err(err, SW_EINPUT, "sweep train: --alpha must be > 0, got %g", alpha);
-    if (a == ACT_LEAKY_RELU && alpha == 1.0)
-        fprintf(stderr, "sweep: warning: --alpha 1: leaky_relu with slope 1 is linear\n");
-    if (epochs < 1 || batch < 1 || !(lr > 0) || !(split > 0 && split < 1))
-        return sw_err(err, SW_EINPUT, "sweep train: --epochs and --batch-size must be positive, "
-                                      "--learning-rate > 0, --validation-split in (0, 1)");
-    cfg.model.act = (act_kind)a;
-    cfg.model.alpha = (float)alpha;
-    cfg.model.init = (init_kind)in;
-    cfg.model.dropout = (float)dropout;
-    cfg.optimizer = (optim_kind)o;
-    cfg.learning_rate = (float)lr;
-    cfg.batch_size = batch;
-    cfg.epochs = epochs;
-    cfg.seed = (uint64_t)seed;
-
-    dataset d;
-    if (dataset_load(&d, data_dir ? data_dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE, err) != SW_OK)
+    if (flags_to_config(&f, &cfg, err) != SW_OK)
         return err->code;
-    data_split train, val, test;
-    dataset_split(&d, &(data_split_opts){split, train_limit, 0, 0}, &train, &val, &test, NULL);
-    cfg.model.in_h = d.rows;
-    cfg.model.in_w = d.cols;
-    cfg.model.in_c = d.channels;
-    cfg.model.n_classes = d.n_classes;
-    char alpha_txt[32] = "";
-    if (ad->takes_alpha)
-        snprintf(alpha_txt, sizeof alpha_txt, " alpha=%g", alpha);
-    printf("# %s%s init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s; "
-           "train %ld, validation %ld, test %ld\n",
-           act_name((act_kind)a), alpha_txt, init, dropout, epochs, seed, batch, lr, optim, train.n, val.n, test.n);
-    fflush(stdout);
-
-    train_hooks hooks = {.ctx = &train, .on_epoch = hook_epoch};
-    train_result res;
-    int rc = train_run(&cfg, &train, &val, &test, threads, &hooks, &res, err);
-    dataset_free(&d);
-    if (rc != SW_OK)
-        return err->code;
-    if (res.status == TRAIN_DIVERGED) {
-        printf("diverged in epoch %d\n", res.diverged_epoch);
-        return SW_ERUN;
-    }
-    printf("test_loss %.4f  test_accuracy %.4f\n", res.test_loss, res.test_accuracy);
-    return 0;
+    if (f.threads)
+        cli_warn_threads(1, f.threads, sched_cores());
+    return train_and_print(&f, &cfg, err);
 }

@@ -3,8 +3,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "sweep/scheduler.h"
 
 static const cli_option *find_option(const cli_option *opts, const char *name, size_t len)
 {
@@ -16,6 +18,48 @@ static const cli_option *find_option(const cli_option *opts, const char *name, s
     return NULL;
 }
 
+/* Edit distance of a[0..n) and b, with a swap of neighbours as one edit;
+ * names are short (under 32 characters, else "far"). */
+static int distance(const char *a, size_t n, const char *b)
+{
+    size_t m = strlen(b);
+    int d[33][33];
+    if (n > 32 || m > 32)
+        return 99;
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j <= m; j++) {
+            if (!i || !j) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+/* The option closest to a mistyped name, if it is close (2 edits). */
+static const char *closest_option(const cli_option *opts, const char *name, size_t len)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (const cli_option *o = opts; o->name; o++) {
+        int dist = distance(name, len, o->name);
+        if (dist < best_d) {
+            best_d = dist;
+            best = o->name;
+        }
+    }
+    return best;
+}
+
 static int set_value(const char *cmd, const cli_option *o, const char *v, sw_error *err)
 {
     char *end;
@@ -24,19 +68,19 @@ static int set_value(const char *cmd, const cli_option *o, const char *v, sw_err
     case OPT_STRING:
         *(const char **)o->target = v;
         return SW_OK;
-    case OPT_INT: {
-        long n = strtol(v, &end, 10);
-        if (errno || end == v || *end || n < 0 || n > 1000000000)
-            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a non-negative integer, got '%s'",
-                          cmd, o->name, v);
+    case OPT_INT:
+    case OPT_POSITIVE: {
+        long n = strtol(v, &end, 10), least = o->type == OPT_POSITIVE;
+        if (errno || end == v || *end || n < least || n > 1000000000)
+            return sw_err(err, SW_EINPUT, "%s needs a %s integer, got '%s' (see sweep %s --help)",
+                          o->name, least ? "positive" : "non-negative", v, cmd);
         *(int *)o->target = (int)n;
         return SW_OK;
     }
     case OPT_DOUBLE: {
         double d = strtod(v, &end);
         if (errno || end == v || *end || !isfinite(d))
-            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a number, got '%s'", cmd,
-                          o->name, v);
+            return sw_err(err, SW_EINPUT, "%s needs a number, got '%s'", o->name, v);
         *(double *)o->target = d;
         return SW_OK;
     }
@@ -59,25 +103,29 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts,
         }
         if (a[0] != '-' || strcmp(a, "-") == 0) {
             if (*n_pos >= max_pos)
-                return sw_err(err, SW_EINPUT, "sweep %s: unexpected argument '%s'", cmd, a);
+                return sw_err(err, SW_EINPUT, "unexpected argument '%s' (see sweep %s --help)",
+                              a, cmd);
             pos[(*n_pos)++] = a;
             continue;
         }
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         const cli_option *o = find_option(opts, a, len);
-        if (!o)
-            return sw_err(err, SW_EINPUT, "sweep %s: unknown option '%.*s' (see sweep %s --help)",
-                          cmd, (int)len, a, cmd);
+        if (!o) {
+            const char *near = closest_option(opts, a, len);
+            return sw_err(err, SW_EINPUT, "unknown option '%.*s' (%s%s%ssee sweep %s --help)",
+                          (int)len, a, near ? "did you mean " : "", near ? near : "",
+                          near ? "? " : "", cmd);
+        }
         if (o->type == OPT_FLAG) {
             if (eq)
-                return sw_err(err, SW_EINPUT, "sweep %s: %s takes no value", cmd, o->name);
+                return sw_err(err, SW_EINPUT, "%s takes no value", o->name);
             *(int *)o->target = 1;
             continue;
         }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v)
-            return sw_err(err, SW_EINPUT, "sweep %s: %s needs a value", cmd, o->name);
+            return sw_err(err, SW_EINPUT, "%s needs a value (see sweep %s --help)", o->name, cmd);
         if (set_value(cmd, o, v, err) != SW_OK)
             return err->code;
     }
@@ -193,19 +241,24 @@ int cli_print_table(FILE *out, const char *csv, int fold_constant)
         table_free(t);
         return SW_ERUN;
     }
-    /* columns equal in every data row are printed once, above the table */
-    int ncols = t->rows ? t->cols[0] : 0, folded = 0;
+    /* Settings equal in every data row are printed once, above the table:
+     * the columns before "n" (the measures from it on always stay), and
+     * those empty in every row (a setting that does not apply) not at all. */
+    int ncols = t->rows ? t->cols[0] : 0, folded = 0, settings = ncols;
+    for (int c = 0; c < ncols; c++)
+        if (strcmp(t->cell[0][c], "n") == 0 && settings == ncols)
+            settings = c;
     for (int c = 0; c < ncols; c++) {
         shown[c] = 1;
-        if (fold_constant && t->rows > 2) {
+        if (fold_constant && c < settings && t->rows > 1) {
             int same = 1;
             for (int r = 2; r < t->rows && same; r++)
                 same = c < t->cols[r] && strcmp(t->cell[r][c], t->cell[1][c]) == 0;
             shown[c] = !same;
         }
         if (!shown[c]) {
-            fprintf(out, "%s%s=%s", folded++ ? "  " : "", t->cell[0][c],
-                    t->cell[1][c][0] ? t->cell[1][c] : "NULL");
+            if (t->cell[1][c][0])
+                fprintf(out, "%s%s=%s", folded++ ? "  " : "", t->cell[0][c], t->cell[1][c]);
             continue;
         }
         for (int r = 0; r < t->rows; r++) {
@@ -230,4 +283,51 @@ int cli_print_table(FILE *out, const char *csv, int fold_constant)
     }
     table_free(t);
     return SW_OK;
+}
+
+/* ---- sweeps by name, checkpoint folders ---- */
+
+int cli_unknown_sweep(store *db, const char *name, const char *db_path, sw_error *err)
+{
+    char **names = NULL, list[1024] = "";
+    int n = 0;
+    if (store_sweep_names(db, &names, &n, err) != SW_OK)
+        return err->code;
+    size_t len = 0;
+    for (int i = 0; i < n && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+    if (len >= sizeof list)
+        strcpy(list + sizeof list - 4, "...");
+    store_names_free(names, n);
+    if (n == 0)
+        return sw_err(err, SW_EINPUT, "no sweep '%s' in %s: it holds no sweep yet", name, db_path);
+    return sw_err(err, SW_EINPUT, "no sweep '%s' in %s (sweeps: %s)", name, db_path, list);
+}
+
+void cli_drop_checkpoint_dir(store *db, const char *dir)
+{
+    sweep_status *st = NULL;
+    int n = 0, live = 0;
+    sw_error e = {0};
+    if (store_status(db, &st, &n, &e) != SW_OK)
+        return;
+    for (int i = 0; i < n; i++)
+        live += st[i].count[RUN_RUNNING];
+    free(st);
+    if (!live)
+        rmdir(dir);   /* fails, as it should, while a checkpoint is in it */
+}
+
+void cli_warn_threads(int jobs, int threads, int cores)
+{
+    long all = (long)jobs * threads;
+    if (all <= cores)
+        return;
+    if (jobs > 1)
+        fprintf(stderr, "sweep: warning: %d jobs x %d thread%s = %ld threads on %d core%s: "
+                "each training runs slower than it would alone\n", jobs, threads,
+                threads == 1 ? "" : "s", all, cores, cores == 1 ? "" : "s");
+    else
+        fprintf(stderr, "sweep: warning: %d threads on %d core%s: the training runs slower "
+                "than on %d\n", threads, cores, cores == 1 ? "" : "s", cores);
 }

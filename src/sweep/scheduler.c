@@ -100,6 +100,8 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
 static int hook_checkpoint(void *ctx, const train_state *st, sw_error *err)
 {
     run_ctx *rc = ctx;
+    /* another process may have removed the folder while it was empty */
+    mkdir(rc->sh->o->checkpoint_dir, 0755);
     return checkpoint_write(rc->checkpoint, rc->sh->o->keys[rc->run], st, err);
 }
 

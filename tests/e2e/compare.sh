@@ -137,7 +137,7 @@ exits2 "plot to .jpg" plot --db c.db -o f.jpg
 exits2 "plot of a test metric" plot --db c.db --metric test_accuracy -o f.png
 env PATH=/nonexistent "$SWEEP" plot --db c.db -o nognuplot.png >/dev/null 2>err.txt
 check "no gnuplot exits 2" [ $? -eq 2 ]
-check "no gnuplot says how to install it" grep -q "sweep plot: gnuplot not found; apt-get install gnuplot-nox" err.txt
+check "no gnuplot says how to install it" grep -q "sweep: error: gnuplot not found; apt-get install gnuplot-nox" err.txt
 check "no gnuplot writes nothing" [ ! -e nognuplot.png ]
 
 # ---- plot: the figures

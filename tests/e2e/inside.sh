@@ -199,7 +199,7 @@ if [ "$(id -u)" != 0 ]; then   # root writes read-only files
     chmod a-w v1.db
     "$SWEEP" status --db v1.db >/dev/null 2>ro.err
     check "a read-only version 1 database is refused" [ $? -eq 2 ]
-    check "saying why" grep -q "schema version 1 must be upgraded to 2, but the file is read-only" ro.err
+    check "saying why" grep -q "schema version 1 must be upgraded to 3, but the file is read-only" ro.err
     check "and left as it was" [ "$(q v1.db "PRAGMA user_version")" = 1 ]
     chmod u+w v1.db
 fi

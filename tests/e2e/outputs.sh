@@ -91,7 +91,7 @@ if command -v sqlite3 >/dev/null; then
     kill $watchdog 2>/dev/null
     check "SIGHUP exits 130" [ $rc -eq 130 ]
     check "SIGHUP marks the run interrupted" [ "$(q long.db "SELECT status FROM runs")" = interrupted ]
-    check "SIGHUP says how to resume" grep -q "'sweep run long.yaml' resumes" long.err
+    check "SIGHUP says how to resume" grep -q "To resume: .*sweep run long.yaml --db long.db$" long.err
 fi
 
 echo "$pass passed, $fail failed"

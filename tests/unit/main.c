@@ -68,6 +68,7 @@ void suite_golden_train(void);
 void suite_store_grid(void);
 void suite_report(void);
 void suite_alpha(void);
+void suite_store_delete(void);   /* test_delete.c */
 
 static const struct {
     const char *name;
@@ -85,6 +86,7 @@ static const struct {
     {"act_smooth", suite_act_smooth},
     {"report", suite_report},
     {"alpha", suite_alpha},
+    {"store_delete", suite_store_delete},
 };
 
 int main(int argc, char **argv)

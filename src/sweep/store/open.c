@@ -76,7 +76,8 @@ static int wal_exists(const char *path)
 static int open_db(store *s, int create, int immutable, const char *what,
                    sw_error *err)
 {
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int flags = s->read_only ? SQLITE_OPEN_READONLY
+                             : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     char *name = s->path;
     if (immutable) {
         /* file: URI with the path percent-encoded */
@@ -179,19 +180,21 @@ static int open_impl(store *s, const char *path, int create, sw_error *err)
     if (empty && readonly)
         return sw_err(err, SW_EINPUT,
                       "%s: cannot create the schema: the file is read-only", path);
-    int upgrade = !empty && ss.version < STORE_SCHEMA_VERSION;
+    int upgrade = !empty && ss.version < STORE_SCHEMA_VERSION && !s->read_only;
     if (upgrade && readonly)
         return sw_err(err, SW_EINPUT,
                       "%s: database schema version %d must be upgraded to %d, but the "
                       "file is read-only", path, ss.version, STORE_SCHEMA_VERSION);
     /* A dropped summary view or layer_stats table is put back when we may
      * write. */
-    if ((empty || upgrade || ((!ss.view || !ss.layers) && !readonly)) && db_create_schema(s, err))
+    if (!s->read_only && (empty || upgrade || ((!ss.view || !ss.layers) && !readonly)) &&
+        db_create_schema(s, err))
         return err->code;
     return SW_OK;
 }
 
-int store_open(store **out, const char *path, int create, sw_error *err)
+static int open_store(store **out, const char *path, int create, int read_only,
+                      sw_error *err)
 {
     *out = NULL;
     if (!path || !*path)
@@ -201,6 +204,7 @@ int store_open(store **out, const char *path, int create, sw_error *err)
         free(s);
         return sw_oom(err, path);
     }
+    s->read_only = read_only;
     pthread_mutex_init(&s->lock, NULL);
     if (gethostname(s->host, sizeof s->host - 1) != 0)
         strcpy(s->host, "localhost");
@@ -211,6 +215,16 @@ int store_open(store **out, const char *path, int create, sw_error *err)
     }
     *out = s;
     return SW_OK;
+}
+
+int store_open(store **out, const char *path, int create, sw_error *err)
+{
+    return open_store(out, path, create, 0, err);
+}
+
+int store_open_read(store **out, const char *path, sw_error *err)
+{
+    return open_store(out, path, 0, 1, err);
 }
 
 void store_close(store *s)

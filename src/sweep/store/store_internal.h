@@ -16,7 +16,8 @@
  *   epochs.c  epochs with their layer statistics, the status counts
  *   export.c  CSV export
  *   query.c   the typed reads behind compare, plot and merge's report
- *   merge.c   uniting shard databases */
+ *   merge.c   uniting shard databases
+ *   delete.c  what a sweep holds, and deleting it */
 #ifndef SWEEP_STORE_INTERNAL_H
 #define SWEEP_STORE_INTERNAL_H
 
@@ -57,6 +58,7 @@ struct store {
     char host[256];
     pthread_mutex_t lock;
     sqlite3_stmt *st[Q_COUNT];
+    int read_only;   /* store_open_read: SQLite opens it read-only */
 };
 
 /* ---- db.c: statements and transactions ----
