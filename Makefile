@@ -73,7 +73,7 @@ $(BUILD)/report_demo: tests/tools/report_demo.c $(BUILD)/libsweep.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests, then the CLI end to end; tests/run.sh prints "N passed, M failed".
-test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx
+test: $(BUILD)/sweep $(BUILD)/test_unit $(BUILD)/synth_idx $(BUILD)/synth_cifar
 	@BUILD=$(BUILD) E2E="$(E2E)" bash tests/run.sh
 
 # The unit tests and the core end-to-end tests under AddressSanitizer and

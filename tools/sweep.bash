@@ -9,7 +9,9 @@
 _sweep_commands="run plan status export compare plot delete merge slurm train"
 _sweep_retry="failed diverged none"
 _sweep_monitors="val_loss val_accuracy"
-_sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed validation_split train_limit early_stopping sweep"
+_sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed
+             validation_split train_limit early_stopping data_format label augment val_limit
+             test_limit sweep"
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
 _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
 _sweep_export_what="summary runs epochs layer_stats"
@@ -32,6 +34,7 @@ _sweep_flags()
     train)
         echo "--data --activation --alpha --init --dropout --conv --dense --epochs --seed" \
              "--batch-size --learning-rate --optimizer --validation-split --train-limit" \
+             "--val-limit --test-limit --format --label --augment" \
              "--early-stopping --patience --restore-best --threads"
         ;;
     esac
@@ -135,10 +138,13 @@ _sweep()
     --activation) list=$_sweep_activations ;;
     --init) list=$_sweep_inits ;;
     --optimizer) list=$_sweep_optimizers ;;
+    --format) list="auto idx cifar10 cifar100" ;;
+    --label) list="fine coarse" ;;
+    --augment) list="crop=4,flip crop=4 flip none" ;;
     --jobs | -j | --threads | --shard | --baseline | --array | --max-parallel | \
         --cpus-per-task | --sbatch-arg | --alpha | --dropout | --epochs | --seed | \
         --batch-size | --learning-rate | --lr | --validation-split | --train-limit | \
-        --conv | --dense | --patience)
+        --conv | --dense | --patience | --val-limit | --test-limit)
         return # a value of the user's own
         ;;
     esac

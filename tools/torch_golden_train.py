@@ -31,6 +31,16 @@ Cases:
   sched_*           the learning rate of each epoch under
                     torch.optim.lr_scheduler.StepLR / CosineAnnealingLR,
                     stepped once per epoch (float32).
+  model_rgb32       the blog's CNN on 3x32x32 images (CIFAR's shape; conv
+                    32, conv 64, dense 256 from 64x6x6 = 2304 inputs, 10
+                    classes, elu alpha 1, dropout 0, B=4), built from
+                    torch.nn layers (Conv2d, ELU, MaxPool2d, Flatten,
+                    Linear) whose weights are set from the formula as in
+                    torch_golden.py's model cases, with the same salt search
+                    for safe margins: logits, loss, correct, grad.NAME,
+                    adam.NAME and sgd.NAME as there (param act, alpha, B,
+                    in_c, in_h, in_w). dense1.weight (256x2304) is stored
+                    with stride 41 in grad, adam and sgd.
 """
 import gzip
 import math
@@ -195,6 +205,88 @@ def case_sched(name, kind, epochs, every=1, gamma=1.0, base=0.1):
     return c
 
 
+# --------------------------------------------------------------------------
+# The whole model on colour images
+
+RGB_B = 4
+
+
+def rgb_tensors(in_c, h, w):
+    """(name, torch shape, fan_in) in sweep's model_tensor_at() order."""
+    ph, pw = ((h - 2) // 2 - 2) // 2, ((w - 2) // 2 - 2) // 2   # after two conv+pool blocks
+    flat = 64 * ph * pw
+    return [("conv1.weight", (32, in_c, 3, 3), in_c * 9), ("conv1.bias", (32,), 0),
+            ("conv2.weight", (64, 32, 3, 3), 32 * 9), ("conv2.bias", (64,), 0),
+            ("dense1.weight", (256, flat), flat), ("dense1.bias", (256,), 0),
+            ("out.weight", (10, 256), 256), ("out.bias", (10,), 0)]
+
+
+def rgb_net(in_c, h, w, alpha):
+    """The model as torch.nn layers, in model_tensor_at() order of parameters."""
+    t = rgb_tensors(in_c, h, w)
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(in_c, 32, 3), nn.ELU(alpha), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3), nn.ELU(alpha), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(t[4][1][1], 256), nn.ELU(alpha),
+                         nn.Linear(256, 10))
+
+
+def case_model_rgb(name, in_c, h, w, salt0):
+    act, alpha = "elu", 1.0
+    for salt in range(1, 1000):
+        base = salt0 + 1000 * salt
+        c = Case(name)
+        c.param("salt", salt)
+        c.param("act", torch_golden.ACT_KIND[act])
+        c.param("alpha", f32(alpha))
+        c.param("B", RGB_B)
+        c.param("in_c", in_c)
+        c.param("in_h", h)
+        c.param("in_w", w)
+        P = {}
+        for t, (tname, shape, fan_in) in enumerate(rgb_tensors(in_c, h, w)):
+            n = int(np.prod(shape))
+            scale = f32(math.sqrt(3.0 / fan_in)) if tname.endswith(".weight") else f32(0.1)
+            P[tname] = c.gen(tname, [n], "signed", base + t, scale).reshape(shape)
+        x = c.gen("x", [RGB_B, in_c, h, w], "unit", base + 50)
+        labels = torch.from_numpy(torch_golden.gen_values(RGB_B, "label", base + 51, 10))
+        c.lines.append(f"gen labels {RGB_B} label {base + 51} 10")
+        worst = torch_golden.margin_ratio(act, alpha, P, x)
+        if worst > torch_golden.MARGIN:
+            break
+        print(f"{name}: salt {salt} rejected (margin ratio {worst:.3g})", file=sys.stderr)
+    else:
+        raise RuntimeError(f"{name}: no salt with safe margins")
+    print(f"{name}: salt {salt}, margin ratio {worst:.3g}", file=sys.stderr)
+
+    net = rgb_net(in_c, h, w, alpha)
+    names = [t[0] for t in rgb_tensors(in_c, h, w)]
+    params = list(net.parameters())   # weight, bias of each layer, in order
+    with torch.no_grad():
+        for p, k in zip(params, names):
+            p.copy_(P[k])
+    logits = net(x)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    c.param("correct", int((logits.argmax(1) == labels).sum()))
+    c.data("logits", logits)
+    c.data("loss", loss)
+    grads = {k: p.grad.detach().clone() for p, k in zip(params, names)}
+    stride = {k: 41 if k == "dense1.weight" else 1 for k in names}
+    for k in names:
+        c.data(f"grad.{k}", grads[k].reshape(-1), stride[k])
+    for what, make in (("adam", lambda ps: torch.optim.Adam(ps, lr=1e-3, betas=(0.9, 0.999),
+                                                             eps=1e-7)),
+                       ("sgd", lambda ps: torch.optim.SGD(ps, lr=0.01))):
+        ps = [P[k].detach().clone().requires_grad_() for k in names]
+        for p, k in zip(ps, names):
+            p.grad = grads[k].clone()
+        make(ps).step()
+        for p, k in zip(ps, names):
+            c.data(f"{what}.{k}", p.detach().reshape(-1), stride[k])
+    return c
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: /usr/bin/python3 tools/torch_golden_train.py OUTDIR", file=sys.stderr)
@@ -225,6 +317,7 @@ def main():
         case_sched("sched_step1", "step", 7, every=1, gamma=0.9),
         case_sched("sched_cosine", "cosine", 10),
         case_sched("sched_cosine7", "cosine", 7),
+        case_model_rgb("model_rgb32", 3, 32, 32, 4000),
     ]
     write_cases(sys.argv[1], cases)
     return 0

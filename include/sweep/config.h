@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "data/dataset.h"
 #include "nn/activation.h"
 #include "train/early_stop.h"
 #include "train/model.h"
@@ -76,6 +77,11 @@ typedef struct {
     char *data_dir;       /* data.dir, else $SWEEP_DATA, else the Debian path */
     double validation_split;   /* default 0.2 */
     long train_limit;          /* default 0 = all */
+    long val_limit, test_limit;    /* default 0 = all */
+    int data_format;           /* dataset_format; default DATA_AUTO */
+    int data_label;            /* cifar_label; default CIFAR_FINE */
+    int label_line, label_col; /* where data.label was given; 0 if not */
+    data_augment augment;      /* data.augment; default off */
     optim_kind optimizer;      /* default adam */
     es_settings early_stopping;    /* train.early_stopping; default off */
     int n_models;                  /* at least 1 after a parse */
@@ -100,6 +106,9 @@ typedef struct {
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 
+/* Largest data.augment.crop (pixels of zero padding on each side). */
+#define AUGMENT_MAX_CROP 16
+
 /* Reads and parses path. Errors are "path:line:col: message". */
 int config_load(sweep_config *c, const char *path, sw_error *err);
 /* Parses text (len bytes, need not be NUL-terminated); path only names the
@@ -116,6 +125,11 @@ const axis_values *config_alphas(const sweep_config *c, act_kind k);
  * (relu) counts once whatever the alphas. Exact in a double (9 axes of at
  * most AXIS_MAX_VALUES values). */
 double config_grid_count(const sweep_config *c);
+
+/* Checks the data settings of c against the dataset loaded with them:
+ * data.label needs CIFAR-100 (with format auto, found only once loaded).
+ * Errors name the place of the setting in the config. */
+int config_check_data(const sweep_config *c, const dataset *d, sw_error *err);
 
 /* Checks every model of c against the data's rows x cols images (the parse
  * checked them against 28x28). Errors name the model's place in the

@@ -21,6 +21,11 @@ typedef struct {
     optim_kind optimizer;
     double validation_split;
     long train_limit;
+    long val_limit, test_limit;   /* 0: the whole validation / test set */
+    data_augment augment;         /* training only; zeroed: none */
+    int data_format;              /* dataset_format of the data loaded, for the
+                                     store; DATA_AUTO before it is loaded */
+    int data_label;               /* cifar_label; -1 unless CIFAR-100 */
     model_shape model;            /* n_conv 0 (a zeroed struct): the default model */
     es_settings early_stopping;   /* monitor ES_OFF: none */
 } run_settings;
@@ -45,6 +50,10 @@ int grid_shard_of(const char *key, int n);
 
 /* Short human label, e.g. "elu a=1 he d=0.25 e=25 s=3". */
 void grid_run_label(const run_settings *r, char *buf, size_t size);
+
+/* The augmentation as stored and keyed: "crop=4,flip", "crop=4", "flip";
+ * "" when off. */
+void grid_augment_text(const data_augment *a, char *buf, size_t size);
 
 /* The model spec for a run: its model's layers (28x28 input, 10 classes)
  * with its activation, alpha, init and dropout. */

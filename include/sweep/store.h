@@ -16,9 +16,10 @@
 
 /* 2: layer_stats; runs.model, es_monitor, es_patience, es_restore_best,
  * best_epoch, stopped_epoch. 3: sweep_configs (every config a sweep was
- * run with, and when), runs.in_grid (1: the run is in the current grid).
- * 3 also: triggers that delete a sweep's runs and configs, a run's epochs
- * and an epoch's layer_stats with it, foreign keys on or off.
+ * run with, and when), runs.in_grid (1: the run is in the current grid);
+ * runs.data_format, label, augment, val_limit, test_limit and the classes
+ * table; triggers that delete a sweep's runs, configs and classes, a run's
+ * epochs and an epoch's layer_stats with it, foreign keys on or off.
  * An older database is upgraded in place when it is opened with write
  * access. */
 #define STORE_SCHEMA_VERSION 3
@@ -46,6 +47,11 @@ void store_close(store *s);
  * the text is the one recorded): its runs may come from several grids. */
 int store_sweep_upsert(store *s, const sweep_config *c, long long *sweep_id,
                        sw_error *err);
+/* Replaces the sweep's class names with names[0..n-1] (n 0 or names NULL:
+ * none), in one transaction. */
+int store_classes_put(store *s, long long sweep_id, const char *const *names, int n,
+                      sw_error *err);
+
 /* Finds a sweep by name; *sweep_id = 0 if absent. */
 int store_sweep_find(store *s, const char *name, long long *sweep_id,
                      sw_error *err);
@@ -140,6 +146,12 @@ void store_names_free(char **names, int n);
 int store_sweep_config(store *s, const char *sweep, char **text, char **path,
                        sw_error *err);
 
+/* The class names of the sweep's data, recorded by store_classes_put:
+ * (*names)[k] is class k's name, NULL for a class without one; *n is 0
+ * (and *names NULL) when none are stored or there is no such sweep.
+ * Free with store_names_free. */
+int store_class_names(store *s, const char *sweep, char ***names, int *n, sw_error *err);
+
 /* How many of the sweep's runs are not done (all: also those that left
  * the grid). */
 int store_count_not_done(store *s, const char *sweep, int all, int *n, sw_error *err);
@@ -175,6 +187,7 @@ typedef enum {
     STORE_ACTIVATION, STORE_ALPHA, STORE_MODEL, STORE_INIT, STORE_DROPOUT,
     STORE_EPOCHS, STORE_BATCH_SIZE, STORE_LEARNING_RATE, STORE_OPTIMIZER,
     STORE_SEED, STORE_VALIDATION_SPLIT, STORE_TRAIN_LIMIT, STORE_EARLY_STOPPING,
+    STORE_DATA_FORMAT, STORE_LABEL, STORE_AUGMENT, STORE_VAL_LIMIT, STORE_TEST_LIMIT,
     STORE_SETTING_COUNT
 } store_setting;
 /* "activation", ..., as the columns of runs and summary; NULL for a bad
@@ -275,7 +288,8 @@ typedef struct {
  * epochs; a run running in an input comes in as interrupted. Two done
  * copies should agree bit for bit: the first stays, and a difference in
  * the test scores or any epoch's metrics is counted in differ. Merging the
- * same inputs again changes nothing. *rep (malloc'd) gets one entry per
+ * same inputs again changes nothing. A sweep's class names come along
+ * where the output has none for that class. *rep (malloc'd) gets one entry per
  * sweep of the inputs. */
 int store_merge(store *out, const char *const *in_paths, int n_in,
                 store_merge_report **rep, int *n_rep, sw_error *err);

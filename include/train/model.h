@@ -56,8 +56,10 @@ const model_tensor *model_tensor_at(const model *m, int i);
  * set to spec alpha. */
 void model_init_params(model *m, uint64_t seed);
 
-/* x: (B, in_c*in_h*in_w) floats (one image after another; for in_c = 1 this
- * is already the (C,B,H,W) layout). training enables dropout, with masks
+/* x: (B, in_c*in_h*in_w) floats, one image after another, each planar
+ * (in_c planes of in_h x in_w: red, green, blue for CIFAR); in_c is 1 or 3.
+ * For in_c = 1 this is already the (C,B,H,W) layout of the kernels; for 3
+ * the planes are moved into it first (a copy of the batch). training enables dropout, with masks
  * keyed on (seed, RNG_DROPOUT + block, step, element). Leaves the logits
  * (n_classes, B) in model_logits(). */
 void model_forward(model *m, const float *x, int B, int training,

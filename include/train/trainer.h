@@ -33,6 +33,8 @@ typedef struct {
     int epochs;
     uint64_t seed;
     es_settings early_stopping;  /* zeroed: off */
+    data_augment augment;        /* training batches only; keyed on (seed,
+                                    epoch, image index); zeroed: off */
     int skip_layer_stats;        /* 1: no layer statistics (no on_layers calls) */
     const train_state *resume;   /* NULL: start from scratch */
 } train_config;

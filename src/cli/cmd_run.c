@@ -103,7 +103,53 @@ static int parse_shard(const char *s, int *index, int *count, sw_error *err)
     return sw_err(err, SW_EINPUT, "--shard must be I/N with 0 <= I < N, got '%s'", s);
 }
 
-/* Loads config, grid, data and keys; keeps only the shard's runs. */
+/* Every split the runs ask for, checked before anything is stored or
+ * trained: one that leaves no training or validation image is an error.
+ * The runs record the format and labelling the data was read as. */
+static int check_splits(sweep_input *in, sw_error *err)
+{
+    const dataset *d = &in->data;
+    for (int i = 0; i < in->n; i++) {
+        run_settings *r = &in->runs[i];
+        r->data_format = d->format;
+        r->data_label = d->format == DATA_CIFAR100 ? in->cfg.data_label : -1;
+        const run_settings *q = i > 0 ? &in->runs[i - 1] : NULL;
+        if (q && q->validation_split == r->validation_split &&
+            q->train_limit == r->train_limit && q->val_limit == r->val_limit &&
+            q->test_limit == r->test_limit)
+            continue;   /* the same split as the run before */
+        data_split_opts o = {r->validation_split, r->train_limit, r->val_limit, r->test_limit};
+        if (dataset_split(d, &o, NULL, NULL, NULL, err) != SW_OK)
+            return err->code;
+    }
+    return SW_OK;
+}
+
+/* The data as the config asks. A coarse label on a folder that turns out
+ * not to be CIFAR-100 fails in dataset_load before reading anything; it is
+ * then loaded with fine labels so that config_check_data names the place
+ * of the label in the config. */
+static int load_data(sweep_input *in, sw_error *err)
+{
+    const sweep_config *c = &in->cfg;
+    int rc = dataset_load(&in->data, c->data_dir, (dataset_format)c->data_format,
+                          (cifar_label)c->data_label, err);
+    if (rc == SW_EINPUT && c->label_line > 0 && c->data_label != CIFAR_FINE &&
+        c->data_format == DATA_AUTO) {
+        sw_error again = {0};
+        if (dataset_load(&in->data, c->data_dir, DATA_AUTO, CIFAR_FINE, &again) == SW_OK &&
+            in->data.format == DATA_CIFAR100)
+            dataset_free(&in->data);   /* not the label's fault: keep the first error */
+    }
+    if (rc != SW_OK && in->data.n_train > 0)
+        *err = (sw_error){0};   /* the placed message below replaces it */
+    if (rc == SW_OK || in->data.n_train > 0)
+        rc = config_check_data(c, &in->data, err);
+    return rc;
+}
+
+/* Loads config, grid, data and keys; keeps only the shard's runs. Says on
+ * stderr what was found in the data folder. */
 static int load_input(sweep_input *in, const char *path, int shard, int shards, sw_error *err)
 {
     memset(in, 0, sizeof *in);
@@ -112,9 +158,13 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     for (int i = 0; i < in->cfg.n_warnings; i++)   /* legal, likely a mistake */
         fprintf(stderr, "sweep: warning: %s\n", in->cfg.warnings[i]);
     if (grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
-        dataset_load(&in->data, in->cfg.data_dir, DATA_AUTO, CIFAR_FINE, err) != SW_OK ||
-        config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK)
+        load_data(in, err) != SW_OK ||
+        config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK ||
+        check_splits(in, err) != SW_OK)
         goto fail;
+    fprintf(stderr, "sweep: data: %s: %s, %dx%dx%d, %d classes, %ld training and %ld test "
+            "images\n", in->data.dir, in->data.found, in->data.channels, in->data.rows,
+            in->data.cols, in->data.n_classes, in->data.n_train, in->data.n_test);
     in->keys = malloc(sizeof *in->keys * (size_t)in->n);
     if (!in->keys) {
         sw_oom(err, "the run keys");
@@ -622,6 +672,8 @@ static int run_sweep(const run_flags *f, const sweep_input *in, const char *db_p
         sw_oom(err, "the run list");
     else if (store_open(&db, db_path, 1, err) == SW_OK &&
              store_sweep_upsert(db, &in->cfg, &sweep_id, err) == SW_OK &&
+             store_classes_put(db, sweep_id, (const char *const *)in->data.class_names,
+                               in->data.class_names ? in->data.n_classes : 0, err) == SW_OK &&
              store_runs_ensure(db, sweep_id, in->runs, in->keys, in->n, run_ids, err) == SW_OK)
         find_todo(db, in, sweep_id, run_ids, checkpoint_dir, f, todo, &c, err);
     if (err->code != SW_OK || catch_signals(old, err) != SW_OK)

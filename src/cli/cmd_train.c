@@ -54,8 +54,12 @@ static void train_help(void)
     printf("usage: sweep train [FLAGS]\n\n"
            "Trains one model (the blog's CNN: conv [32, 64], dense [256]) and prints\n"
            "one line per epoch, then the test scores. Nothing is recorded.\n\n"
-           "  --data DIR              MNIST-format folder (default $SWEEP_DATA, else\n"
-           "                          " DEFAULT_DATA_DIR ")\n");
+           "  --data DIR              data folder: IDX (MNIST-format) or CIFAR binary batches\n"
+           "                          (default $SWEEP_DATA, else " DEFAULT_DATA_DIR ")\n"
+           "  --format NAME           auto | idx | cifar10 | cifar100 (default auto: by the\n"
+           "                          file names)\n"
+           "  --label NAME            fine | coarse: CIFAR-100's 100 classes or 20\n"
+           "                          superclasses (default fine)\n");
     model_spec def;
     model_spec_default(&def);
     help_names("--activation NAME", act_count(), act_at, act_name(def.act));
@@ -74,7 +78,12 @@ static void train_help(void)
            "  --learning-rate X       (default 0.001)\n");
     help_names("--optimizer NAME", optim_count(), optim_at, optim_name(OPT_ADAM));
     printf("  --validation-split X    last fraction of the training set (default 0.2)\n"
-           "  --train-limit N         train on the first N training images (0 = all)\n");
+           "  --train-limit N         train on the first N training images (0 = all)\n"
+           "  --val-limit N           validate on the first N validation images (0 = all)\n"
+           "  --test-limit N          test on the first N test images (0 = all)\n"
+           "  --augment WHAT          training only: crop=P (zero-pad by P <= 16, crop back\n"
+           "                          at a random offset), flip (mirror half the images),\n"
+           "                          or both as crop=4,flip (default none)\n");
     help_names("--early-stopping NAME", 2, monitor_at, "off");
     printf("  --patience N            with --early-stopping: epochs without improvement\n"
            "                          before the run stops (required with it)\n"
@@ -134,9 +143,9 @@ static int parse_sizes(const char *flag, const char *spec, int *sizes, int *n, i
 
 /* The flags' values, before they are checked. */
 typedef struct {
-    const char *data_dir, *act, *init, *optim, *conv, *dense, *monitor;
+    const char *data_dir, *format, *label, *augment, *act, *init, *optim, *conv, *dense, *monitor;
     double alpha, dropout, lr, split;
-    int epochs, seed, batch, train_limit, threads, patience, restore_best;
+    int epochs, seed, batch, train_limit, val_limit, test_limit, threads, patience, restore_best;
 } train_flags;
 
 /* A name of a table, or the error listing them all. */
@@ -203,16 +212,78 @@ static int flags_to_config(train_flags *f, train_config *cfg, sw_error *err)
     return SW_OK;
 }
 
+/* --augment: "crop=P", "flip", "crop=P,flip" (either order) or "none". */
+static int parse_augment(const char *spec, data_augment *a, sw_error *err)
+{
+    memset(a, 0, sizeof *a);
+    if (strcmp(spec, "none") == 0)
+        return SW_OK;
+    for (const char *p = spec;;) {
+        size_t len = strcspn(p, ",");
+        char *end;
+        if (len == 4 && strncmp(p, "flip", 4) == 0 && !a->flip) {
+            a->flip = 1;
+        } else if (len > 5 && strncmp(p, "crop=", 5) == 0 && !a->crop &&
+                   p[5] >= '0' && p[5] <= '9') {
+            long v = strtol(p + 5, &end, 10);
+            if (end != p + len || v < 1 || v > AUGMENT_MAX_CROP)
+                return sw_err(err, SW_EINPUT, "--augment crop must be 1..%d "
+                              "pixels, got '%.*s'", AUGMENT_MAX_CROP, (int)len, p);
+            a->crop = (int)v;
+        } else {
+            return sw_err(err, SW_EINPUT, "--augment must be crop=P, flip, "
+                          "crop=P,flip or none, got '%s'", spec);
+        }
+        if (!p[len])
+            return SW_OK;
+        p += len + 1;
+    }
+}
+
+/* Checks the data flags, loads the data and splits it; says on stderr what
+ * was found. On success d holds the data (dataset_free it). */
+static int load_data(const train_flags *f, data_augment *aug, dataset *d, data_split *train,
+                     data_split *val, data_split *test, sw_error *err)
+{
+    int fmt = dataset_format_parse(f->format);
+    int lab = f->label ? cifar_label_parse(f->label) : CIFAR_FINE;
+    if (fmt < 0)
+        return sw_err(err, SW_EINPUT, "--format must be auto, idx, cifar10 or "
+                      "cifar100, got '%s'", f->format);
+    if (lab < 0)
+        return sw_err(err, SW_EINPUT, "--label must be fine or coarse, got '%s'",
+                      f->label);
+    if (f->label && fmt != DATA_AUTO && fmt != DATA_CIFAR100)
+        return sw_err(err, SW_EINPUT, "--label is for CIFAR-100, but --format is "
+                      "%s", f->format);
+    if (f->train_limit < 0 || f->val_limit < 0 || f->test_limit < 0)
+        return sw_err(err, SW_EINPUT, "--train-limit, --val-limit and "
+                      "--test-limit must be >= 0");
+    if (parse_augment(f->augment, aug, err) != SW_OK)
+        return err->code;
+    if (dataset_load(d, f->data_dir ? f->data_dir : DEFAULT_DATA_DIR, (dataset_format)fmt,
+                     (cifar_label)lab, err) != SW_OK)
+        return err->code;
+    if (f->label && d->format != DATA_CIFAR100)
+        sw_err(err, SW_EINPUT, "--label is for CIFAR-100, but %s holds %s", d->dir,
+               dataset_format_name(d->format));
+    else if (dataset_split(d, &(data_split_opts){f->split, f->train_limit, f->val_limit,
+                                                 f->test_limit},
+                           train, val, test, err) == SW_OK)
+        fprintf(stderr, "sweep: data: %s: %s, %dx%dx%d, %d classes\n", d->dir, d->found,
+                d->channels, d->rows, d->cols, d->n_classes);
+    if (err->code != SW_OK)
+        dataset_free(d);
+    return err->code;
+}
+
 /* Loads the data, trains, prints; the exit status. */
 static int train_and_print(const train_flags *f, train_config *cfg, sw_error *err)
 {
     dataset d;
-    if (dataset_load(&d, f->data_dir ? f->data_dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE,
-                     err) != SW_OK)
-        return err->code;
     data_split train, val, test;
-    dataset_split(&d, &(data_split_opts){f->split, f->train_limit, 0, 0}, &train, &val, &test,
-                  NULL);
+    if (load_data(f, &cfg->augment, &d, &train, &val, &test, err) != SW_OK)
+        return err->code;
     cfg->model.in_h = d.rows;
     cfg->model.in_w = d.cols;
     cfg->model.in_c = d.channels;
@@ -222,10 +293,11 @@ static int train_and_print(const train_flags *f, train_config *cfg, sw_error *er
     char alpha_txt[32] = "";
     if (act_info(cfg->model.act)->takes_alpha)
         snprintf(alpha_txt, sizeof alpha_txt, " alpha=%g", f->alpha);
-    printf("# %s%s init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s %s; "
+    int aug = data_augment_active(&cfg->augment);
+    printf("# %s%s init=%s dropout=%g epochs=%d seed=%d batch=%d lr=%g %s %s%s%s; "
            "train %ld, validation %ld, test %ld\n",
            f->act, alpha_txt, f->init, f->dropout, f->epochs, f->seed, f->batch, f->lr, f->optim,
-           shape, train.n, val.n, test.n);
+           shape, aug ? " augment=" : "", aug ? f->augment : "", train.n, val.n, test.n);
     fflush(stdout);
 
     epoch_ctx ec = {.train = &train};
@@ -250,7 +322,8 @@ int cmd_train(int argc, char **argv, sw_error *err)
 {
     train_config cfg = {0};
     model_spec_default(&cfg.model);   /* the defaults of the flags */
-    train_flags f = {.data_dir = getenv("SWEEP_DATA"), .act = act_name(cfg.model.act),
+    train_flags f = {.data_dir = getenv("SWEEP_DATA"), .format = "auto", .augment = "none",
+                     .act = act_name(cfg.model.act),
                      .init = init_name(cfg.model.init), .optim = optim_name(OPT_ADAM),
                      .conv = "32,64", .dense = "256", .alpha = NAN, .dropout = 0.25,
                      .lr = 0.001, .split = 0.2, .epochs = TRAIN_DEFAULT_EPOCHS, .seed = 1,
@@ -272,6 +345,11 @@ int cmd_train(int argc, char **argv, sw_error *err)
         {"--optimizer", NULL, OPT_STRING, &f.optim},
         {"--validation-split", NULL, OPT_DOUBLE, &f.split},
         {"--train-limit", NULL, OPT_INT, &f.train_limit},
+        {"--val-limit", NULL, OPT_INT, &f.val_limit},
+        {"--test-limit", NULL, OPT_INT, &f.test_limit},
+        {"--format", NULL, OPT_STRING, &f.format},
+        {"--label", NULL, OPT_STRING, &f.label},
+        {"--augment", NULL, OPT_STRING, &f.augment},
         {"--early-stopping", NULL, OPT_STRING, &f.monitor},
         {"--patience", NULL, OPT_POSITIVE, &f.patience},
         {"--restore-best", NULL, OPT_FLAG, &f.restore_best},

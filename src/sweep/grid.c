@@ -197,6 +197,11 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
             .optimizer = c->optimizer,
             .validation_split = c->validation_split,
             .train_limit = c->train_limit,
+            .val_limit = c->val_limit,
+            .test_limit = c->test_limit,
+            .augment = c->augment,
+            .data_format = c->data_format,
+            .data_label = -1,
             .model = c->models[(int)c->axis[AXIS_MODEL].v[idx[AXIS_MODEL]]].shape,
             .early_stopping = c->early_stopping,
         };
@@ -269,6 +274,9 @@ static void put_real(char *buf, size_t size, double v)
  *                                           default (the runs.model text)
  *   ;early_stopping=NAME,INT,INT            monitor, patience, restore_best
  *                                           (0/1), when early stopping is on
+ *   ;augment=crop=INT[,flip] | ;augment=flip   when augmentation is on
+ *   ;val_limit=INT  ;test_limit=INT         when > 0
+ * The data format and CIFAR-100 labelling are part of the data identity.
  * Hashed with FNV-1a 64 then the splitmix64 finaliser, printed as 16
  * lowercase hex digits. */
 void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KEY_LEN + 1])
@@ -303,6 +311,15 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
         len += snprintf(text + len, sizeof text - (size_t)len, ";early_stopping=%s,%d,%d",
                         monitor ? monitor : es_monitor_name(ES_VAL_LOSS),
                         es->patience, es->restore_best ? 1 : 0);
+    if (data_augment_active(&r->augment) && (size_t)len < sizeof text) {
+        char aug[64];
+        grid_augment_text(&r->augment, aug, sizeof aug);
+        len += snprintf(text + len, sizeof text - (size_t)len, ";augment=%s", aug);
+    }
+    if (r->val_limit > 0 && (size_t)len < sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, ";val_limit=%ld", r->val_limit);
+    if (r->test_limit > 0 && (size_t)len < sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, ";test_limit=%ld", r->test_limit);
     if ((size_t)len >= sizeof text)
         len = (int)sizeof text - 1;   /* cannot happen: fields are bounded */
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -337,6 +354,19 @@ void grid_run_label(const run_settings *r, char *buf, size_t size)
     }
     snprintf(buf, size, "%s%s %s d=%g e=%d s=%lld%s", act_text(r->activation), alpha,
              init_text(r->init), r->dropout, r->epochs, r->seed, extra);
+}
+
+void grid_augment_text(const data_augment *a, char *buf, size_t size)
+{
+    if (!size)
+        return;
+    buf[0] = '\0';
+    if (!data_augment_active(a))
+        return;
+    if (a->crop > 0)
+        snprintf(buf, size, "crop=%d%s", a->crop, a->flip ? ",flip" : "");
+    else
+        snprintf(buf, size, "flip");
 }
 
 void grid_model_spec(const run_settings *r, model_spec *spec)

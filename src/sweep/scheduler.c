@@ -168,7 +168,11 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     cfg.epochs = r->epochs;
     cfg.seed = (uint64_t)r->seed;
     cfg.early_stopping = r->early_stopping;
-    dataset_split(sh->d, &(data_split_opts){r->validation_split, r->train_limit, 0, 0},
+    cfg.augment = r->augment;
+    /* cmd_run checked every split setting before anything was stored */
+    dataset_split(sh->d,
+                  &(data_split_opts){r->validation_split, r->train_limit, r->val_limit,
+                                     r->test_limit},
                   &train, &val, &test, NULL);
 
     /* Resume from the last checkpoint; epochs past it are trained again

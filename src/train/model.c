@@ -63,6 +63,8 @@ struct model {
     int flat_c, flat_s;         /* flatten input: channels and spatial size */
     float *flat;                /* (flat_c*flat_s, B) */
     const float *input;         /* last forward's input, (B, pixels) */
+    float *planes;              /* (in_c, B, in_h, in_w): the input transposed
+                                   for the first conv; NULL when in_c is 1 */
     float *grad_a, *grad_b;     /* backward ping-pong: pooled, flat and dense sizes;
                                    grad_b also takes the forward's dropout output */
     float *big;                 /* the largest conv block's post: in backward, the
@@ -101,8 +103,9 @@ static int check_spec(const model_spec *s, sw_error *err)
 {
     const model_shape *sh = &s->shape;
     int block, bh, bw;
-    if (s->in_c != 1 || s->in_h < 1 || s->in_w < 1 || s->n_classes < 2)
-        return sw_err(err, SW_EINPUT, "model: input must be 1 channel and at least 2 classes");
+    if ((s->in_c != 1 && s->in_c != 3) || s->in_h < 1 || s->in_w < 1 || s->n_classes < 2)
+        return sw_err(err, SW_EINPUT, "model: input must be 1 or 3 channels (got %d) and at "
+                      "least 2 classes", s->in_c);
     if (!act_info(s->act) || !init_info(s->init))
         return sw_err(err, SW_EINPUT, "model: unknown activation or initialisation");
     if (sh->n_conv < 0 || sh->n_conv > MODEL_MAX_CONV || sh->n_dense < 0 ||
@@ -225,6 +228,8 @@ static int alloc_buffers(model *m, sw_error *err)
     }
     ok = ok && (m->flat = alloc_floats(flat)) && (m->grad_a = alloc_floats(ping)) &&
          (m->grad_b = alloc_floats(ping));
+    if (ok && m->spec.in_c > 1)
+        ok = (m->planes = alloc_floats((long)m->spec.in_c * B * m->spec.in_h * m->spec.in_w)) != NULL;
     if (!ok)
         return sw_oom(err, "model");
     m->big = m->n_conv ? m->conv[big_k].post : NULL;
@@ -315,6 +320,7 @@ void model_free(model *m)
         free(m->act[k].chan_sum);
     }
     free(m->norm_part);
+    free(m->planes);
     free(m->flat);
     free(m->grad_a);
     free(m->grad_b);
@@ -372,10 +378,25 @@ static void gather_winners(float *out, const float *in, const uint8_t *argmax, l
             }
 }
 
+/* x (B, C, HW), one image after another, into out (C, B, HW): whole planes
+ * of HW floats moved, each by one thread. */
+static void to_planes(float *out, const float *x, int B, int C, long HW)
+{
+#pragma omp parallel for schedule(static) if ((long)B * C * HW > 65536)
+    for (long i = 0; i < (long)C * B; i++) {
+        long c = i / B, b = i % B;
+        memcpy(out + i * HW, x + (b * C + c) * HW, sizeof(float) * (size_t)HW);
+    }
+}
+
 void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                    uint64_t step)
 {
     const float *in = x;
+    if (m->planes) {
+        to_planes(m->planes, x, B, m->spec.in_c, (long)m->spec.in_h * m->spec.in_w);
+        in = m->planes;
+    }
     m->input = x;
     m->batch = B;
     m->dropped = training && m->spec.dropout > 0;

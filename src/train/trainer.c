@@ -156,7 +156,8 @@ static int train_epoch(trainer *t, int epoch, double t0, epoch_metrics *em, trai
         long start = b * bs;
         int count = (int)(train->n - start < bs ? train->n - start : bs), correct = 0;
         uint64_t step = (uint64_t)(epoch - 1) * (uint64_t)batches + (uint64_t)b;
-        data_batch_floats(t->xbuf, t->ybuf, train, t->order, start, count);
+        data_batch_floats_augmented(t->xbuf, t->ybuf, train, t->order, start, count,
+                                    &cfg->augment, cfg->seed, epoch);
         model_forward(t->m, t->xbuf, count, 1, cfg->seed, step);
         double loss = model_loss(t->m, t->ybuf, count, &correct, 1);
         if (!isfinite(loss)) {

@@ -63,6 +63,7 @@ const char *test_tmpdir(void)
 void suite_base(void);
 /* Suites of issue #13's kernels (tests/unit/test_bn.c, test_golden_train.c). */
 void suite_bn(void);
+void suite_cifar(void);
 void suite_golden_train(void);
 /* Issue #15's grid binding (tests/unit/test_store_grid.c). */
 void suite_store_grid(void);
@@ -84,6 +85,7 @@ static const struct {
     {"bn", suite_bn},
     {"golden_train", suite_golden_train},
     {"act_smooth", suite_act_smooth},
+    {"cifar", suite_cifar},
     {"report", suite_report},
     {"alpha", suite_alpha},
     {"store_delete", suite_store_delete},

@@ -377,8 +377,8 @@ static void test_config_unknown_and_duplicate_keys(void)
               "t.yaml:3:3: unknown key 'lr' in train (expected one of: batch_size, optimizer, "
               "learning_rate, early_stopping)");
     CHECK_ERR("name: x\ndata:\n  path: /x\n",
-              "t.yaml:3:3: unknown key 'path' in data (expected one of: dir, validation_split, "
-              "train_limit)");
+              "t.yaml:3:3: unknown key 'path' in data (expected one of: dir, format, label, "
+              "validation_split, train_limit, val_limit, test_limit, augment)");
     CHECK_ERR("name: x\nmodle: {conv: [8]}\n",
               "t.yaml:2:1: unknown key 'modle' (did you mean 'model'?)");
     CHECK_ERR("name: x\nmodel: cnn\n",

@@ -322,10 +322,21 @@ static golden_tensor *model_ref(golden_case *c, const char *prefix, const char *
     return golden_get(c, name);
 }
 
-static void golden_model(const char *name)
+/* A param the older cases lack: dflt then. */
+static double param_or(const golden_case *c, const char *key, double dflt)
+{
+    for (int i = 0; i < c->n_params; i++)
+        if (strcmp(c->pkey[i], key) == 0)
+            return c->pval[i];
+    return dflt;
+}
+
+/* A whole-model case of manifest; its images are 1x28x28 unless the case
+ * gives in_c, in_h, in_w (model_rgb32: 3x32x32, planar as CIFAR's). */
+static void golden_model_from(const char *manifest, const char *name)
 {
     golden_report r = {name, "", 0};
-    golden_case *c = golden_load(name);
+    golden_case *c = golden_load_from(manifest, name);
     golden_tensor *t[5];
     static const char *const names[] = {"x", "labels", "logits", "loss", NULL};
     model *m = NULL;
@@ -341,6 +352,9 @@ static void golden_model(const char *name)
     s.act = (act_kind)golden_param(c, "act");
     s.alpha = (float)golden_param(c, "alpha");
     s.dropout = 0;
+    s.in_c = (int)param_or(c, "in_c", s.in_c);
+    s.in_h = (int)param_or(c, "in_h", s.in_h);
+    s.in_w = (int)param_or(c, "in_w", s.in_w);
     if (model_create(&m, &s, B, &err) != SW_OK) {
         test_fail(__FILE__, __LINE__, "%s: model_create: %s", name, err.msg);
         goto done;
@@ -471,6 +485,8 @@ done:
     golden_free(c);
 }
 
+static void golden_model(const char *name) { golden_model_from("manifest.txt", name); }
+
 static void test_golden_model_relu(void) { golden_model("model_relu"); }
 static void test_golden_model_elu(void) { golden_model("model_elu"); }
 static void test_golden_model_leaky_relu(void) { golden_model("model_leaky_relu"); }
@@ -481,6 +497,11 @@ static void test_golden_model_silu(void) { golden_model("model_silu"); }
 static void test_golden_model_mish(void) { golden_model("model_mish"); }
 static void test_golden_model_tanh(void) { golden_model("model_tanh"); }
 static void test_golden_model_softplus(void) { golden_model("model_softplus"); }
+/* 3 planar channels on 32x32 (tools/torch_golden_train.py, torch.nn layers) */
+static void test_golden_model_rgb32(void)
+{
+    golden_model_from("manifest_train.txt", "model_rgb32");
+}
 
 void suite_golden(void)
 {
@@ -510,4 +531,5 @@ void suite_golden(void)
     RUN_TEST(test_golden_model_mish);
     RUN_TEST(test_golden_model_tanh);
     RUN_TEST(test_golden_model_softplus);
+    RUN_TEST(test_golden_model_rgb32);
 }

@@ -289,7 +289,7 @@ static void test_create_schema(void)
         CHECK_STR(out, "wal\n3\n");
         CHECK(shell(path, "SELECT name FROM sqlite_master WHERE type IN "
                     "('table', 'view') ORDER BY name", out, sizeof out) == 0);
-        CHECK_STR(out, "epochs\nlayer_stats\nruns\nsummary\nsummary_all\nsweep_configs\nsweeps\n");
+        CHECK_STR(out, "classes\nepochs\nlayer_stats\nruns\nsummary\nsummary_all\nsweep_configs\nsweeps\n");
     }
 }
 
@@ -837,6 +837,7 @@ static void test_summary_view(void)
     CHECK_INT(count_lines(csv), 3);   /* header, relu, elu (failed and pending left out) */
     const char *header = "sweep,activation,alpha,init,dropout,epochs,batch_size,learning_rate,"
                          "optimizer,validation_split,train_limit,model,early_stopping,"
+                         "data_format,label,augment,val_limit,test_limit,"
                          "n,mean_test_accuracy,"
                          "std_test_accuracy,mean_test_loss,std_test_loss,"
                          "mean_best_val_accuracy,mean_seconds_per_epoch\r\n";

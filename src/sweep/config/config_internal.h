@@ -8,6 +8,7 @@
  *   axes.c       grid axes: lists, seed ranges, repeats, run count
  *   models.c     model mappings and their fit to the images
  *   alpha.c      alphas per activation, and warnings
+ *   data.c       the data section: folder, format, label, limits, augment
  *   sections.c   the top level: name, data, train, model, grid, exclude
  *   decide.c     the decide: section (sequential seeds)
  *   config.c     the public API: load, parse, free */
@@ -152,6 +153,12 @@ int cfg_warn_alphas(parser *p, sweep_config *c, const ynode *alpha_val);
 int cfg_parse_model(parser *p, const ynode *n, config_model *m, int fit);
 /* model: at the top level (one model) or as a grid axis (one or a list). */
 int cfg_parse_models(parser *p, const ynode *key, const ynode *val, sweep_config *c);
+
+/* ------------------------------------------------------------------ */
+/* The data section (data.c).                                          */
+
+/* data: into c (whose defaults are set); map is not null. */
+int cfg_parse_data(parser *p, const ynode *map, sweep_config *c);
 
 /* ------------------------------------------------------------------ */
 /* Sections (sections.c).                                              */

@@ -18,34 +18,6 @@ static int need_map(parser *p, const ynode *n, const char *name)
     return cfg_fail(p, n, "%s must be a mapping of settings, got %s", name, cfg_show(n, b, sizeof b));
 }
 
-static int parse_data(parser *p, const ynode *map, sweep_config *c)
-{
-    static const char *const names[] = {"dir", "validation_split", "train_limit"};
-    const ynode *k[3], *v[3];
-    double d;
-    int rc = need_map(p, map, "data");
-    if (rc || (rc = cfg_map_fields(p, map, "data", names, 3, k, v)))
-        return rc;
-    if (v[0]) {
-        char *dir = NULL;
-        if ((rc = cfg_parse_string(p, "dir", v[0], &dir)))
-            return rc;
-        free(c->data_dir);
-        c->data_dir = dir;
-    }
-    if (v[1]) {
-        if ((rc = cfg_parse_value(p, &cfg_f_validation_split, v[1], &d, 0)))
-            return rc;
-        c->validation_split = d;
-    }
-    if (v[2]) {
-        if ((rc = cfg_parse_value(p, &cfg_f_train_limit, v[2], &d, 0)))
-            return rc;
-        c->train_limit = (long)d;
-    }
-    return 0;
-}
-
 /* train.early_stopping: {monitor: val_loss | val_accuracy, patience: N,
  * restore_best: true | false}; monitor defaults to val_loss and
  * restore_best to false, as in Keras; patience has no default. */
@@ -286,7 +258,7 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
     c->validation_split = 0.2;
     c->train_limit = 0;
     c->optimizer = OPT_ADAM;
-    if (v[K_DATA] && !cfg_is_null(v[K_DATA]) && (rc = parse_data(p, v[K_DATA], c)))
+    if (v[K_DATA] && !cfg_is_null(v[K_DATA]) && (rc = cfg_parse_data(p, v[K_DATA], c)))
         return rc;
     if (v[K_TRAIN] && !cfg_is_null(v[K_TRAIN]) && (rc = parse_train(p, v[K_TRAIN], c, tk, tv)))
         return rc;

@@ -25,27 +25,29 @@ static int merge_rank(int status)
 }
 
 enum {
-    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_IN_LAYERS, M_IN_CONFIGS, M_SWEEP_GET, M_SWEEP_PUT,
-    M_RUN_GET, M_RUN_PUT, M_RUN_SET, M_EPOCHS_DEL, M_EPOCH_PUT, M_EPOCH_GET, M_EPOCH_COUNT,
-    M_COUNTS, M_LAYER_PUT, M_RUN_GRID, M_CONFIG_PUT, M_COUNT
+    M_IN_SWEEPS, M_IN_RUNS, M_IN_EPOCHS, M_IN_LAYERS, M_IN_CONFIGS, M_IN_CLASSES, M_SWEEP_GET,
+    M_SWEEP_PUT, M_RUN_GET, M_RUN_PUT, M_RUN_SET, M_EPOCHS_DEL, M_EPOCH_PUT, M_EPOCH_GET,
+    M_EPOCH_COUNT, M_COUNTS, M_LAYER_PUT, M_RUN_GRID, M_CONFIG_PUT, M_CLASS_PUT, M_COUNT
 };
 
-/* The first five read an input, the others the output. The runs columns
+/* The first six read an input, the others the output. The runs columns
  * are read and written in this order: run_key (0), the settings (1-15),
- * then the state, status (16) to stopped_epoch (29). */
+ * then the state, status (16) to stopped_epoch (29), then the data
+ * settings of schema version 3 (30-34), copied with the state. */
 #define MERGE_RUN_COLUMNS                                                    \
     "run_key, activation, alpha, init, dropout, epochs, seed, batch_size, "  \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
     "es_monitor, es_patience, es_restore_best, status, "                     \
     "started_at, finished_at, wall_seconds, threads, test_loss, "            \
     "test_accuracy, error, diverged_epoch, host, pid, heartbeat_at, "        \
-    "best_epoch, stopped_epoch"
+    "best_epoch, stopped_epoch, data_format, label, augment, val_limit, "    \
+    "test_limit"
 #define MERGE_COL_STATUS 16
 #define MERGE_COL_TEST_LOSS 21
 #define MERGE_COL_ERROR 23
-#define MERGE_COL_RUN_ID 30
-#define MERGE_COL_IN_GRID 31   /* read, not copied: set apart (M_RUN_GRID) */
-#define MERGE_N_COLS 30
+#define MERGE_COL_RUN_ID 35
+#define MERGE_COL_IN_GRID 36   /* read, not copied: set apart (M_RUN_GRID) */
+#define MERGE_N_COLS 35
 
 static const char *const MERGE_SQL[M_COUNT] = {
     [M_IN_SWEEPS] = "SELECT sweep_id, name, config_path, config_text, created_at "
@@ -58,6 +60,7 @@ static const char *const MERGE_SQL[M_COUNT] = {
                     "FROM layer_stats WHERE run_id = ?1 ORDER BY epoch, layer",
     [M_IN_CONFIGS] = "SELECT config_text, config_path, recorded_at, from_upgrade "
                      "FROM sweep_configs WHERE sweep_id = ?1 ORDER BY rowid",
+    [M_IN_CLASSES] = "SELECT class, name FROM classes WHERE sweep_id = ?1 ORDER BY class",
     [M_SWEEP_GET] = "SELECT sweep_id, config_text FROM sweeps WHERE name = ?1",
     [M_SWEEP_PUT] = "INSERT INTO sweeps (name, config_path, config_text, created_at) "
                     "VALUES (?1, ?2, ?3, ?4)",
@@ -66,12 +69,13 @@ static const char *const MERGE_SQL[M_COUNT] = {
     [M_RUN_PUT] = "INSERT INTO runs (sweep_id, " MERGE_RUN_COLUMNS ") VALUES (?1, "
                   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
-                  "?30, ?31)",
+                  "?30, ?31, ?32, ?33, ?34, ?35, ?36)",
     [M_RUN_SET] = "UPDATE runs SET status = ?2, started_at = ?3, finished_at = ?4, "
                   "wall_seconds = ?5, threads = ?6, test_loss = ?7, test_accuracy = ?8, "
                   "error = ?9, diverged_epoch = ?10, host = ?11, pid = ?12, "
-                  "heartbeat_at = ?13, best_epoch = ?14, stopped_epoch = ?15 "
-                  "WHERE run_id = ?1",
+                  "heartbeat_at = ?13, best_epoch = ?14, stopped_epoch = ?15, "
+                  "data_format = ?16, label = ?17, augment = ?18, val_limit = ?19, "
+                  "test_limit = ?20 WHERE run_id = ?1",
     [M_EPOCHS_DEL] = "DELETE FROM epochs WHERE run_id = ?1",
     [M_EPOCH_PUT] = "INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, "
                     "val_loss, val_accuracy, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -79,6 +83,8 @@ static const char *const MERGE_SQL[M_COUNT] = {
                     "FROM epochs WHERE run_id = ?1 AND epoch = ?2",
     [M_EPOCH_COUNT] = "SELECT count(*) FROM epochs WHERE run_id = ?1",
     [M_COUNTS] = "SELECT status, count(*) FROM runs WHERE sweep_id = ?1 GROUP BY status",
+    /* the output's names stay: a sweep's data is the same in every shard */
+    [M_CLASS_PUT] = "INSERT OR IGNORE INTO classes (sweep_id, class, name) VALUES (?1, ?2, ?3)",
     [M_LAYER_PUT] = "INSERT INTO layer_stats (run_id, epoch, layer, mean_activation, "
                     "dead_fraction, grad_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [M_RUN_GRID] = "UPDATE runs SET in_grid = ?2 WHERE run_id = ?1",
@@ -396,7 +402,8 @@ static int merge_sweep(merge_ctx *m, sqlite3_stmt *sw, sw_error *err)
     if (rc != SQLITE_DONE)
         return db_bind_fail(m->in, runs, m->what, err);
     db_stmt_done(runs);
-    return SW_OK;
+    return merge_rows(m, m->st[M_IN_CLASSES], m->st[M_CLASS_PUT], 2, sqlite3_column_int64(sw, 0),
+                      out_sweep, err);
 }
 
 /* One input, opened (and so checked) as store_open checks any database. */
@@ -409,7 +416,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
     if (store_open(&m->in, path, 0, err))
         return err->code;
     snprintf(m->note, sizeof m->note, "was running in %.120s when merged", path);
-    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_CONFIGS + 1, err);
+    int rc = merge_prepare(m, m->in, M_IN_SWEEPS, M_IN_CLASSES + 1, err);
     sqlite3_stmt *sw = m->st[M_IN_SWEEPS];
     while (rc == SW_OK) {
         int step = sqlite3_step(sw);
@@ -420,7 +427,7 @@ static int merge_input(merge_ctx *m, const char *path, sw_error *err)
         else
             rc = merge_sweep(m, sw, err);
     }
-    merge_finalize(m, M_IN_SWEEPS, M_IN_CONFIGS + 1);
+    merge_finalize(m, M_IN_SWEEPS, M_IN_CLASSES + 1);
     store_close(m->in);
     m->in = NULL;
     return rc;

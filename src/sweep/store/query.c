@@ -47,6 +47,11 @@ static const struct {
     [STORE_VALIDATION_SPLIT] = {"validation_split", "r.validation_split"},
     [STORE_TRAIN_LIMIT] = {"train_limit", "r.train_limit"},
     [STORE_EARLY_STOPPING] = {"early_stopping", SQL_EARLY_STOPPING("r")},
+    [STORE_DATA_FORMAT] = {"data_format", "r.data_format"},
+    [STORE_LABEL] = {"label", "r.label"},
+    [STORE_AUGMENT] = {"augment", "r.augment"},
+    [STORE_VAL_LIMIT] = {"val_limit", "r.val_limit"},
+    [STORE_TEST_LIMIT] = {"test_limit", "r.test_limit"},
 };
 
 /* Each metric of a run as an expression over the run r. */

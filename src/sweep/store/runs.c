@@ -226,6 +226,17 @@ static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
     rc = rc ? rc : on ? sqlite3_bind_int(st, 16, es->patience) : sqlite3_bind_null(st, 16);
     rc = rc ? rc : on ? sqlite3_bind_int(st, 17, es->restore_best ? 1 : 0)
                       : sqlite3_bind_null(st, 17);
+    /* the data: format and labelling as loaded, augmentation (NULL when
+     * off), evaluation limits (0: whole sets) */
+    const char *format = dataset_format_name((dataset_format)r->data_format);
+    char augment[64];
+    grid_augment_text(&r->augment, augment, sizeof augment);
+    rc = rc ? rc : db_bind_text(st, 18, format && r->data_format != DATA_AUTO ? format : "idx");
+    rc = rc ? rc : db_bind_text(st, 19, r->data_label >= 0
+                                            ? cifar_label_name((cifar_label)r->data_label) : NULL);
+    rc = rc ? rc : db_bind_text(st, 20, augment[0] ? augment : NULL);
+    rc = rc ? rc : sqlite3_bind_int64(st, 21, r->val_limit);
+    rc = rc ? rc : sqlite3_bind_int64(st, 22, r->test_limit);
     return rc;
 }
 

@@ -19,7 +19,7 @@
 #define SETTING_COLUMNS                                                      \
     "sweep, activation, alpha, init, dropout, epochs, batch_size, "          \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
-    "early_stopping"
+    "early_stopping, data_format, label, augment, val_limit, test_limit"
 
 /* A summary view: one row per sweep and setting without the seed, over
  * the done runs that pass filter (an SQL condition and "AND ", or ""). */
@@ -32,6 +32,7 @@
     "  SELECT s.name AS sweep, r.run_id, r.activation, r.alpha, r.init,\n"   \
     "         r.dropout, r.epochs, r.batch_size, r.learning_rate, r.optimizer,\n" \
     "         r.validation_split, r.train_limit, r.model,\n"                 \
+    "         r.data_format, r.label, r.augment, r.val_limit, r.test_limit,\n" \
     "         " SQL_EARLY_STOPPING("r") " AS early_stopping,\n"              \
     "         r.test_accuracy, r.test_loss,\n"                               \
     "         (SELECT max(e.val_accuracy) FROM epochs e\n"                   \
@@ -96,7 +97,8 @@
 #define DELETE_TRIGGERS_SQL                                                  \
     "CREATE TRIGGER IF NOT EXISTS sweeps_delete_runs AFTER DELETE ON sweeps\n" \
     "BEGIN DELETE FROM runs WHERE sweep_id = OLD.sweep_id;\n"                \
-    "      DELETE FROM sweep_configs WHERE sweep_id = OLD.sweep_id; END;\n"  \
+    "      DELETE FROM sweep_configs WHERE sweep_id = OLD.sweep_id;\n"       \
+    "      DELETE FROM classes WHERE sweep_id = OLD.sweep_id; END;\n"        \
     "CREATE TRIGGER IF NOT EXISTS runs_delete_epochs AFTER DELETE ON runs\n"  \
     "BEGIN DELETE FROM layer_stats WHERE run_id = OLD.run_id;\n"             \
     "      DELETE FROM epochs WHERE run_id = OLD.run_id; END;\n"             \
@@ -151,7 +153,22 @@ static const char SCHEMA_SQL[] =
     "  stopped_epoch INTEGER,\n"
     /* version 3 */
     "  in_grid INTEGER NOT NULL DEFAULT 1,\n"
+    /* version 3, in the order the upgrade appends them: the data's format,
+     * CIFAR-100's labelling (NULL otherwise), augmentation ("crop=4,flip",
+     * NULL when off) and evaluation limits (0: the whole set) */
+    "  data_format TEXT NOT NULL DEFAULT 'idx',\n"
+    "  label TEXT,\n"
+    "  augment TEXT,\n"
+    "  val_limit INTEGER NOT NULL DEFAULT 0,\n"
+    "  test_limit INTEGER NOT NULL DEFAULT 0,\n"
     "  UNIQUE (sweep_id, run_key)\n"
+    ");\n"
+    /* the class names of a sweep's data, when the data has them (CIFAR) */
+    "CREATE TABLE IF NOT EXISTS classes (\n"
+    "  sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id) ON DELETE CASCADE,\n"
+    "  class INTEGER NOT NULL CHECK (class >= 0),\n"
+    "  name TEXT NOT NULL,\n"
+    "  PRIMARY KEY (sweep_id, class)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS epochs (\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,\n"
@@ -195,13 +212,19 @@ static const char UPGRADE_1_SQL[] =
  * views. A column another change adds to version 3 goes here too (and in
  * SCHEMA_SQL's runs). The configs recorded so far become the first entry
  * of each sweep's history (from_upgrade); their runs count as in the grid
- * until the next `sweep run` of the sweep sorts them. */
+ * until the next `sweep run` of the sweep sorts them. Every earlier run
+ * read IDX files, without augmentation, on whole evaluation sets. */
 static const char *const UPGRADE_2_SQL[] = {
     "ALTER TABLE runs ADD COLUMN in_grid INTEGER NOT NULL DEFAULT 1",
     SWEEP_CONFIGS_SQL,
     "INSERT INTO sweep_configs (sweep_id, config_text, config_path, recorded_at, "
     "from_upgrade) SELECT sweep_id, config_text, config_path, created_at, 1 FROM sweeps "
     "WHERE config_text IS NOT NULL ORDER BY sweep_id",
+    "ALTER TABLE runs ADD COLUMN data_format TEXT NOT NULL DEFAULT 'idx'",
+    "ALTER TABLE runs ADD COLUMN label TEXT",
+    "ALTER TABLE runs ADD COLUMN augment TEXT",
+    "ALTER TABLE runs ADD COLUMN val_limit INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN test_limit INTEGER NOT NULL DEFAULT 0",
     "DROP VIEW IF EXISTS summary",
     NULL,
 };
@@ -212,7 +235,8 @@ static const char *const UPGRADE_2_SQL[] = {
     "r.run_id, r.run_key, r.activation, r.alpha, r.init, r.dropout, "        \
     "r.epochs, r.seed, r.batch_size, r.learning_rate, r.optimizer, "         \
     "r.validation_split, r.train_limit, r.model, r.es_monitor, "            \
-    "r.es_patience, r.es_restore_best, r.status"
+    "r.es_patience, r.es_restore_best, r.data_format, r.label, r.augment, "  \
+    "r.val_limit, r.test_limit, r.status"
 
 /* The epochs of a sweep's done runs: run_id, epoch and one column. */
 #define DONE_EPOCHS(column)                                                  \
@@ -242,9 +266,9 @@ const char *const DB_SQL[Q_COUNT] = {
         "INSERT INTO runs (sweep_id, run_key, activation, alpha, init, "
         "dropout, epochs, seed, batch_size, learning_rate, optimizer, "
         "validation_split, train_limit, model, es_monitor, es_patience, "
-        "es_restore_best) "
+        "es_restore_best, data_format, label, augment, val_limit, test_limit) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15, ?16, ?17) "
+        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) "
         "ON CONFLICT (sweep_id, run_key) DO NOTHING",
     [Q_RUN_ID] = "SELECT run_id FROM runs WHERE sweep_id = ?1 AND run_key = ?2",
     [Q_RUN_OWNER] =
@@ -313,6 +337,11 @@ const char *const DB_SQL[Q_COUNT] = {
         "  JOIN sweeps s ON s.sweep_id = r.sweep_id "
         "WHERE ?1 IS NULL OR s.name = ?1 "
         "ORDER BY s.name, r.run_id, l.epoch, l.layer",
+    [Q_CLASSES_CLEAR] = "DELETE FROM classes WHERE sweep_id = ?1",
+    [Q_CLASS_PUT] = "INSERT INTO classes (sweep_id, class, name) VALUES (?1, ?2, ?3)",
+    [Q_CLASS_NAMES] =
+        "SELECT c.class, c.name FROM classes c JOIN sweeps s ON s.sweep_id = c.sweep_id "
+        "WHERE s.name = ?1 ORDER BY c.class",
     [Q_SWEEP_NAMES] = "SELECT name FROM sweeps ORDER BY name",
     [Q_SWEEP_CONFIG] = "SELECT config_text, config_path FROM sweeps WHERE name = ?1",
     /* ?2: the name of RUN_DONE, here and below */

@@ -16,6 +16,7 @@
  *   epochs.c  epochs with their layer statistics, the status counts
  *   export.c  CSV export
  *   query.c   the typed reads behind compare, plot and merge's report
+ *   classes.c the class names of a sweep's data
  *   merge.c   uniting shard databases
  *   delete.c  what a sweep holds, and deleting it */
 #ifndef SWEEP_STORE_INTERNAL_H
@@ -41,6 +42,7 @@ enum {
     /* version 3: the grid a sweep's name is bound to */
     Q_EXPORT_SUMMARY_ALL, Q_CONFIG_LATEST, Q_CONFIG_CHECKED, Q_CONFIG_ADD, Q_GRID_CLEAR, Q_GRID_MARK,
     Q_LEFT_GRID, Q_SWEEP_CONFIGS,
+    Q_CLASSES_CLEAR, Q_CLASS_PUT, Q_CLASS_NAMES,
     /* a sweep's done runs, one statement per store_run_metric (query.c
      * writes their text from its table of settings; DB_SQL has none) */
     Q_DONE_RUNS,
