@@ -10,6 +10,7 @@ _sweep_commands="run plan status export compare plot delete merge slurm train"
 _sweep_retry="failed diverged none"
 _sweep_monitors="val_loss val_accuracy"
 _sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed
+             batchnorm momentum nesterov weight_decay lr_schedule
              validation_split train_limit early_stopping data_format label augment val_limit
              test_limit sweep"
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
@@ -17,7 +18,9 @@ _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
 _sweep_export_what="summary runs epochs layer_stats"
 _sweep_activations="relu elu leaky_relu prelu selu gelu silu mish tanh softplus"
 _sweep_inits="he glorot lecun"
-_sweep_optimizers="adam sgd"
+_sweep_optimizers="adam sgd adamw rmsprop"
+_sweep_schedules="constant cosine step:"
+_sweep_paddings="valid same"
 
 # The flags of each command, as its --help lists them.
 _sweep_flags()
@@ -33,7 +36,8 @@ _sweep_flags()
     slurm) echo "--array --max-parallel --cpus-per-task --sbatch-arg --db --submit" ;;
     train)
         echo "--data --activation --alpha --init --dropout --conv --dense --epochs --seed" \
-             "--batch-size --learning-rate --optimizer --validation-split --train-limit" \
+             "--batch-size --learning-rate --optimizer --momentum --nesterov --weight-decay" \
+             "--lr-schedule --batchnorm --padding --validation-split --train-limit" \
              "--val-limit --test-limit --format --label --augment" \
              "--early-stopping --patience --restore-best --threads"
         ;;
@@ -141,10 +145,16 @@ _sweep()
     --format) list="auto idx cifar10 cifar100" ;;
     --label) list="fine coarse" ;;
     --augment) list="crop=4,flip crop=4 flip none" ;;
+    --padding) list=$_sweep_paddings ;;
+    --lr-schedule)   # step: takes EVERY:GAMMA after it
+        mapfile -t COMPREPLY < <(compgen -W "$_sweep_schedules" -- "$cur")
+        [[ ${COMPREPLY[0]:-} == step: ]] && compopt -o nospace 2>/dev/null
+        return
+        ;;
     --jobs | -j | --threads | --shard | --baseline | --array | --max-parallel | \
         --cpus-per-task | --sbatch-arg | --alpha | --dropout | --epochs | --seed | \
         --batch-size | --learning-rate | --lr | --validation-split | --train-limit | \
-        --conv | --dense | --patience | --val-limit | --test-limit)
+        --conv | --dense | --patience | --val-limit | --test-limit | --momentum | --weight-decay)
         return # a value of the user's own
         ;;
     esac

@@ -41,6 +41,21 @@ Cases:
                     adam.NAME and sgd.NAME as there (param act, alpha, B,
                     in_c, in_h, in_w). dense1.weight (256x2304) is stored
                     with stride 41 in grad, adam and sgd.
+  model_bn_same,    a whole model with batch norm after each conv and the
+  model_bn_valid    hidden dense layer (before the activation, elu alpha 1),
+                    conv [4, 8] (padding same or valid), dense [16], on
+                    1x12x12 images, 10 classes, B=8, dropout 0, formula
+                    weights as tools/torch_golden.py's model cases (gamma,
+                    beta signed 1.5 / 0.5): in training mode on x1, the
+                    logits, mean loss, correct and every parameter's
+                    gradient (grad.NAME, sweep's tensor names); then two
+                    more training forwards (x2, x3) and bn_state, the
+                    moving statistics in model_bn_state()'s order (per
+                    layer C means, C variances); then logits_eval, x1 in
+                    evaluation mode. The salt is searched so that every
+                    max-pool winner and every sample's top logit beats its
+                    runner-up by more than 5x the float32 error of its
+                    layer (elu alpha 1 has no kink to guard).
 """
 import gzip
 import math
@@ -287,6 +302,115 @@ def case_model_rgb(name, in_c, h, w, salt0):
     return c
 
 
+# --------------------------------------------------------------------------
+# A whole model with batch norm
+
+MODEL_BN_B = 8
+
+
+def model_bn_tensors(same):
+    """(name, torch shape, fan_in) in sweep's model_tensor_at() order: the
+    layers, then the batch norm tensors."""
+    side = 12
+    for _ in range(2):
+        side = (side + (2 if same else 0) - 2) // 2
+    t = [("conv1.weight", (4, 1, 3, 3), 9), ("conv1.bias", (4,), 0),
+         ("conv2.weight", (8, 4, 3, 3), 36), ("conv2.bias", (8,), 0),
+         ("dense1.weight", (16, 8 * side * side), 8 * side * side), ("dense1.bias", (16,), 0),
+         ("out.weight", (10, 16), 16), ("out.bias", (10,), 0)]
+    for layer, C in (("conv1", 4), ("conv2", 8), ("dense1", 16)):
+        t.append((f"{layer}.bn.gamma", (C,), 0))
+        t.append((f"{layer}.bn.beta", (C,), 0))
+    return t
+
+
+def model_bn_forward(P, x, running, training, pad):
+    """running: {layer: (mean, var)} tensors updated in place in training."""
+    def bn(z, layer):
+        m, v = running[layer]
+        return F.batch_norm(z, m, v, P[f"{layer}.bn.gamma"], P[f"{layer}.bn.beta"],
+                            training=training, momentum=0.01, eps=1e-3)
+    z1 = F.conv2d(x, P["conv1.weight"], P["conv1.bias"], padding=pad)
+    a1 = F.elu(bn(z1, "conv1"))
+    p1 = F.max_pool2d(a1, 2)
+    z2 = F.conv2d(p1, P["conv2.weight"], P["conv2.bias"], padding=pad)
+    a2 = F.elu(bn(z2, "conv2"))
+    p2 = F.max_pool2d(a2, 2)
+    z3 = F.linear(torch.flatten(p2, 1), P["dense1.weight"], P["dense1.bias"])
+    a3 = F.elu(bn(z3, "dense1"))
+    logits = F.linear(a3, P["out.weight"], P["out.bias"])
+    return logits, {"a1": a1, "a2": a2, "logits": logits}
+
+
+def fresh_running(dtype):
+    return {layer: (torch.zeros(C, dtype=dtype), torch.ones(C, dtype=dtype))
+            for layer, C in (("conv1", 4), ("conv2", 8), ("dense1", 16))}
+
+
+def model_bn_margin(P, x, pad):
+    """The smallest (gap to a decision) / (float32 error of its layer) over
+    the pool windows' winners and the samples' top logits."""
+    with torch.no_grad():
+        _, i32 = model_bn_forward({k: v.detach() for k, v in P.items()}, x,
+                                  fresh_running(torch.float32), True, pad)
+        _, i64 = model_bn_forward({k: v.detach().double() for k, v in P.items()}, x.double(),
+                                  fresh_running(torch.float64), True, pad)
+    err = {k: (i32[k].double() - i64[k]).abs().max().item() + 1e-30 for k in i64}
+    worst = math.inf
+    for a in ("a1", "a2"):
+        worst = min(worst, torch_golden.top2_gap(torch_golden.pool_windows(i64[a]), -1)
+                    .min().item() / err[a])
+    return min(worst, torch_golden.top2_gap(i64["logits"], 1).min().item() / err["logits"])
+
+
+def case_model_bn(name, same):
+    pad = 1 if same else 0
+    for salt in range(1, 1000):
+        base = 5000 + 1000 * salt
+        c = Case(name)
+        for k, v in (("salt", salt), ("act", 1), ("B", MODEL_BN_B), ("same", int(same))):
+            c.param(k, v)
+        c.param("alpha", 1.0)
+        P = {}
+        for t, (tname, shape, fan_in) in enumerate(model_bn_tensors(same)):
+            n = int(np.prod(shape))
+            if tname.endswith(".weight"):
+                v = c.gen(tname, [n], "signed", base + t, f32(math.sqrt(3.0 / fan_in)))
+            elif tname.endswith(".bias"):
+                v = c.gen(tname, [n], "signed", base + t, f32(0.1))
+            elif tname.endswith(".gamma"):
+                v = c.gen(tname, [n], "signed", base + t, 1.5)
+            else:
+                v = c.gen(tname, [n], "signed", base + t, 0.5)
+            P[tname] = v.reshape(shape).requires_grad_()
+        xs = [c.gen(f"x{k}", [MODEL_BN_B, 1, 12, 12], "unit", base + 50 + k) for k in (1, 2, 3)]
+        labels = torch.from_numpy(torch_golden.gen_values(MODEL_BN_B, "label", base + 60, 10))
+        c.lines.append(f"gen labels {MODEL_BN_B} label {base + 60} 10")
+        worst = model_bn_margin(P, xs[0], pad)
+        if worst > 5.0:
+            break
+    else:
+        raise RuntimeError(f"{name}: no salt with safe margins")
+    print(f"{name}: salt {salt}, margin ratio {worst:.3g}", file=sys.stderr)
+    running = fresh_running(torch.float32)
+    logits, _ = model_bn_forward(P, xs[0], running, True, pad)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    c.param("correct", int((logits.argmax(1) == labels).sum()))
+    c.data("logits", logits)
+    c.data("loss", loss)
+    for tname, _, _ in model_bn_tensors(same):
+        c.data(f"grad.{tname}", P[tname].grad.reshape(-1))
+    with torch.no_grad():
+        for x in xs[1:]:
+            model_bn_forward(P, x, running, True, pad)
+        c.data("bn_state", torch.cat([torch.cat(running[layer]) for layer in
+                                      ("conv1", "conv2", "dense1")]))
+        logits_eval, _ = model_bn_forward(P, xs[0], running, False, pad)
+        c.data("logits_eval", logits_eval)
+    return c
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: /usr/bin/python3 tools/torch_golden_train.py OUTDIR", file=sys.stderr)
@@ -318,6 +442,8 @@ def main():
         case_sched("sched_cosine", "cosine", 10),
         case_sched("sched_cosine7", "cosine", 7),
         case_model_rgb("model_rgb32", 3, 32, 32, 4000),
+        case_model_bn("model_bn_same", True),
+        case_model_bn("model_bn_valid", False),
     ]
     write_cases(sys.argv[1], cases)
     return 0

@@ -15,12 +15,16 @@
 #include "train/early_stop.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/schedule.h"
 
 /* Grid axes, in expansion order (the first varies slowest, seed fastest).
- * The model axis holds indices into sweep_config.models. */
+ * The model axis holds indices into sweep_config.models, the lr_schedule
+ * axis indices into sweep_config.schedules; batchnorm is 0 or 1, optimizer
+ * its optim_kind. */
 typedef enum {
-    AXIS_ACTIVATION, AXIS_ALPHA, AXIS_MODEL, AXIS_INIT, AXIS_DROPOUT, AXIS_EPOCHS,
-    AXIS_BATCH_SIZE, AXIS_LEARNING_RATE, AXIS_SEED, AXIS_COUNT
+    AXIS_ACTIVATION, AXIS_ALPHA, AXIS_MODEL, AXIS_BATCHNORM, AXIS_INIT, AXIS_DROPOUT,
+    AXIS_EPOCHS, AXIS_BATCH_SIZE, AXIS_OPTIMIZER, AXIS_LEARNING_RATE, AXIS_MOMENTUM,
+    AXIS_WEIGHT_DECAY, AXIS_LR_SCHEDULE, AXIS_SEED, AXIS_COUNT
 } axis_id;
 
 /* Name as written in YAML and in the database ("activation", "alpha", ...). */
@@ -43,7 +47,8 @@ typedef struct {
 /* One exclude rule: a run matching every key in mask is dropped. */
 typedef struct {
     unsigned mask;        /* bit (1u << axis_id) per key given */
-    double v[AXIS_COUNT]; /* model: an index into models, -1 if not in the grid */
+    double v[AXIS_COUNT]; /* model, lr_schedule: an index into models or
+                             schedules, -1 if not in the grid */
 } exclude_rule;
 
 #define MODEL_AXIS_MAX 1000           /* models in one grid */
@@ -69,6 +74,13 @@ typedef struct {
     int seeds_min, seeds_max;   /* 2 <= min <= max <= DECIDE_SEEDS_MAX */
     int line, col;        /* the decide key */
 } decide_settings;
+#define SCHEDULE_AXIS_MAX 100        /* lr schedules in one grid */
+
+/* One lr schedule of the config and its place (line 0: the default). */
+typedef struct {
+    lr_schedule s;
+    int line, col;
+} config_schedule;
 
 typedef struct {
     char *path;           /* as given on the command line */
@@ -82,10 +94,13 @@ typedef struct {
     int data_label;            /* cifar_label; default CIFAR_FINE */
     int label_line, label_col; /* where data.label was given; 0 if not */
     data_augment augment;      /* data.augment; default off */
-    optim_kind optimizer;      /* default adam */
+    int nesterov;              /* train.nesterov; default false (sgd with momentum) */
     es_settings early_stopping;    /* train.early_stopping; default off */
     int n_models;                  /* at least 1 after a parse */
     config_model *models;          /* model: or grid.model; default the blog's */
+    int n_schedules;               /* at least 1 after a parse */
+    config_schedule *schedules;    /* train.lr_schedule or grid.lr_schedule;
+                                      default constant */
     axis_values axis[AXIS_COUNT];  /* defaults fill axes not given; alpha: every
                                       alpha of the grid, in order of first
                                       appearance */
@@ -122,8 +137,8 @@ void config_free(sweep_config *c);
 const axis_values *config_alphas(const sweep_config *c, act_kind k);
 
 /* Runs the grid expands to before excludes: an activation without alpha
- * (relu) counts once whatever the alphas. Exact in a double (9 axes of at
- * most AXIS_MAX_VALUES values). */
+ * (relu) counts once whatever the alphas. Exact in a double unless it is
+ * far past GRID_MAX_RUNS. */
 double config_grid_count(const sweep_config *c);
 
 /* Checks the data settings of c against the dataset loaded with them:

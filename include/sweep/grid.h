@@ -17,8 +17,13 @@ typedef struct {
     int epochs;
     long long seed;
     int batch_size;
-    double learning_rate;
+    double learning_rate;     /* the base rate */
     optim_kind optimizer;
+    double momentum;          /* 0 unless the optimizer takes it (sgd, rmsprop) */
+    double weight_decay;
+    int nesterov;             /* 0 unless sgd with momentum > 0 */
+    lr_schedule lr_schedule;  /* zeroed: constant */
+    int batchnorm;            /* 0 or 1 */
     double validation_split;
     long train_limit;
     long val_limit, test_limit;   /* 0: the whole validation / test set */
@@ -26,7 +31,8 @@ typedef struct {
     int data_format;              /* dataset_format of the data loaded, for the
                                      store; DATA_AUTO before it is loaded */
     int data_label;               /* cifar_label; -1 unless CIFAR-100 */
-    model_shape model;            /* n_conv 0 (a zeroed struct): the default model */
+    model_shape model;            /* n_conv 0 (a zeroed struct): the default model;
+                                     its padding is model.same */
     es_settings early_stopping;   /* monitor ES_OFF: none */
 } run_settings;
 
@@ -54,9 +60,13 @@ void grid_run_label(const run_settings *r, char *buf, size_t size);
 /* The augmentation as stored and keyed: "crop=4,flip", "crop=4", "flip";
  * "" when off. */
 void grid_augment_text(const data_augment *a, char *buf, size_t size);
+/* The settings of a run that differ from the defaults of batch norm and
+ * the optimizer (" adamw wd=0.01 cosine bn", each with a leading space;
+ * "" for none), into buf; returns its length. */
+size_t grid_train_text(const run_settings *r, char *buf, size_t size);
 
 /* The model spec for a run: its model's layers (28x28 input, 10 classes)
- * with its activation, alpha, init and dropout. */
+ * with its activation, alpha, init, dropout and batch norm. */
 void grid_model_spec(const run_settings *r, model_spec *spec);
 
 #endif

@@ -1,8 +1,19 @@
 /* model.h: the CNN (the blog's model by default, or deeper or wider
  * variants of it; model_shape.h has its layers and limits).
  *
- *   [conv 3x3 -> act -> maxpool 2 -> dropout] x n_conv
- *   -> flatten -> [dense -> act] x n_dense -> dense n_classes -> softmax
+ *   [conv 3x3 -> (bn) -> act -> maxpool 2 -> dropout] x n_conv
+ *   -> flatten -> [dense -> (bn) -> act] x n_dense -> dense n_classes -> softmax
+ *
+ * Batch norm (batchnorm.h: Keras' defaults, momentum 0.99, epsilon 1e-3)
+ * sits after each conv and hidden dense layer, before the activation; the
+ * layers keep their biases, as the PyTorch reference does. Its scale and
+ * shift are parameter tensors ("conv1.bn.gamma", "conv1.bn.beta", ...),
+ * placed after every other tensor, so the initial weights of a seed are the
+ * same with and without batch norm; gamma starts at 1, beta at 0. They are
+ * parameters like any other: AdamW's decoupled decay (and the L2 of the
+ * other optimizers) applies to them too, as torch.optim does with
+ * model.parameters(). The moving statistics are state outside the
+ * parameters (model_bn_state), kept in checkpoints.
  *
  * All parameters live in one buffer, gradients in another of the same
  * layout; activations are sized once for max_batch. Nothing is allocated
@@ -24,6 +35,7 @@ typedef struct {
     float alpha;    /* elu/leaky alpha; prelu initial alpha */
     init_kind init;
     float dropout;  /* rate after each conv block */
+    int batchnorm;  /* 1: batch norm after each conv and hidden dense layer */
 } model_spec;
 
 /* The blog's model (model_shape_default) on 1x28x28 images, 10 classes,
@@ -32,7 +44,8 @@ void model_spec_default(model_spec *s);
 
 /* One parameter tensor inside the flat buffer. */
 typedef struct {
-    char name[32];     /* "conv1.weight", "conv1.bias", "conv1.prelu", "dense1.weight", ... */
+    char name[32];     /* "conv1.weight", "conv1.bias", "conv1.prelu", "dense1.weight",
+                          "conv1.bn.gamma", "conv1.bn.beta", ... */
     long offset, size;
     int fan_in, fan_out;  /* 0 for biases and prelu alphas */
 } model_tensor;
@@ -53,14 +66,26 @@ const model_tensor *model_tensor_at(const model *m, int i);
 
 /* Weights as spec init says (init.h), from the counter RNG keyed on (seed,
  * RNG_INIT + tensor index, 0, element); biases 0; learned alphas (prelu)
- * set to spec alpha. */
+ * set to spec alpha; batch norm's gamma 1 and beta 0, its moving
+ * statistics reset. */
 void model_init_params(model *m, uint64_t seed);
+
+/* Batch norm's moving statistics: for each bn layer in forward order (conv
+ * blocks, then hidden dense layers), C means then C variances. Size 0 and
+ * NULL without batch norm. Updated by every training forward; read by
+ * evaluation. */
+long model_bn_state_size(const model *m);
+float *model_bn_state(model *m);
+/* Moving means 0, variances 1 (as Keras and PyTorch start). */
+void model_bn_reset(model *m);
 
 /* x: (B, in_c*in_h*in_w) floats, one image after another, each planar
  * (in_c planes of in_h x in_w: red, green, blue for CIFAR); in_c is 1 or 3.
  * For in_c = 1 this is already the (C,B,H,W) layout of the kernels; for 3
- * the planes are moved into it first (a copy of the batch). training enables dropout, with masks
- * keyed on (seed, RNG_DROPOUT + block, step, element). Leaves the logits
+ * the planes are moved into it first (a copy of the batch). training
+ * enables dropout, with masks keyed on (seed, RNG_DROPOUT + block, step,
+ * element), and batch norm's batch statistics (each training forward
+ * updates the moving ones once). Leaves the logits
  * (n_classes, B) in model_logits(). */
 void model_forward(model *m, const float *x, int B, int training,
                    uint64_t seed, uint64_t step);

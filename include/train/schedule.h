@@ -5,6 +5,8 @@
 #ifndef SWEEP_SCHEDULE_H
 #define SWEEP_SCHEDULE_H
 
+#include <stddef.h>
+
 typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } sched_kind;
 
 typedef struct {
@@ -26,5 +28,18 @@ double lr_at(const lr_schedule *s, double base_lr, int epoch, int epochs);
 /* "constant" | "step" | "cosine" <-> kind; -1 if unknown. */
 int sched_from_name(const char *name);
 const char *sched_name(sched_kind kind);
+/* Number of kinds: 0 .. sched_count() - 1. */
+int sched_count(void);
+
+/* The runs.lr_schedule text: "constant", "cosine",
+ * "step:every=10,gamma=0.5" (gamma as %.15g, or %.17g where that is
+ * needed to read back exactly). */
+void sched_text(const lr_schedule *s, char *buf, size_t size);
+/* The command-line form: "constant", "cosine", "step:EVERY:GAMMA"
+ * ("step:10:0.5"). 0, or -1 when text is not one of them or a value is
+ * out of range (every >= 1, gamma in (0, 1]). */
+int sched_parse_flag(const char *text, lr_schedule *s);
+/* Same kind and, for step, the same every and gamma. */
+int sched_equal(const lr_schedule *a, const lr_schedule *b);
 
 #endif

@@ -12,6 +12,7 @@
 #include "train/early_stop.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/schedule.h"
 
 /* Everything a run needs to go on after an epoch: the RNG needs no state,
  * since every draw is keyed on (seed, purpose, epoch or step, index). */
@@ -19,16 +20,24 @@ typedef struct {
     int epoch;            /* epochs completed */
     long n;               /* parameters */
     float *params;        /* (n) */
-    float *adam_m, *adam_v; /* (n) each, NULL for SGD */
+    float *opt_s0, *opt_s1; /* (n) each: the optimizer's state buffers, NULL
+                             where it keeps none (optim.h) */
     long t;               /* optimizer steps taken */
     es_state es;          /* early stopping after epoch (zeroed when off) */
     float *best_params;   /* (n) weights of es.best_epoch; NULL unless restore_best */
+    long n_bn;            /* batch norm's moving statistics (0 without) */
+    float *bn_state;      /* (n_bn) */
+    float *best_bn;       /* (n_bn) of es.best_epoch, with best_params */
 } train_state;
 
 typedef struct {
     model_spec model;
     optim_kind optimizer;
-    float learning_rate;
+    float learning_rate;         /* the base rate; schedule scales it per epoch */
+    float momentum;              /* sgd, rmsprop (0: none) */
+    float weight_decay;          /* 0: none (optim.h says how each applies it) */
+    int nesterov;                /* sgd with momentum */
+    lr_schedule schedule;        /* zeroed: constant */
     int batch_size;
     int epochs;
     uint64_t seed;
@@ -80,6 +89,12 @@ typedef struct {
      * metric, and the last epoch trained (= epochs when it ran to the end). */
     int best_epoch, stopped_epoch;
 } train_result;
+
+/* The optimizer's hyper-parameters for cfg: Keras' defaults with cfg's
+ * base rate, momentum, weight decay and Nesterov. */
+void train_config_hyper(const train_config *cfg, optim_hyper *h);
+/* The optimizer state buffers a run of cfg keeps (for checkpoint_read). */
+int train_config_states(const train_config *cfg);
 
 /* Trains cfg on train, validates on val after each epoch, tests on test at
  * the end. With early stopping the run ends after the epoch that makes

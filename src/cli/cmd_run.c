@@ -379,10 +379,12 @@ static int print_plan(FILE *out, const sweep_input *in, store *db, unsigned retr
         if (shape.n_conv == 0)
             model_shape_default(&shape);
         model_shape_text(&shape, model_text, sizeof model_text);
-        fprintf(out, "%5d  %-16s  %-11s  %-10s %5s %6s %7g %6d %5d %9g %6lld  %s\n", i + 1,
+        char train_text[256];   /* batch norm, optimizer settings: only when set */
+        grid_train_text(r, train_text, sizeof train_text);
+        fprintf(out, "%5d  %-16s  %-11s  %-10s %5s %6s %7g %6d %5d %9g %6lld  %s%s\n", i + 1,
                 in->keys[i], state_name(rs), act_name(r->activation), alpha,
                 init_name(r->init), r->dropout, r->epochs, r->batch_size,
-                r->learning_rate, r->seed, model_text);
+                r->learning_rate, r->seed, model_text, train_text);
     }
     char prefix[300];
     snprintf(prefix, sizeof prefix, "%s: ", in->cfg.name);

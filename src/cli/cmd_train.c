@@ -77,7 +77,15 @@ static void train_help(void)
            "  --batch-size N          (default 250)\n"
            "  --learning-rate X       (default 0.001)\n");
     help_names("--optimizer NAME", optim_count(), optim_at, optim_name(OPT_ADAM));
-    printf("  --validation-split X    last fraction of the training set (default 0.2)\n"
+    printf("  --momentum X            sgd, rmsprop: momentum in [0, 1) (default 0)\n"
+           "  --nesterov              sgd: Nesterov momentum (needs --momentum)\n"
+           "  --weight-decay X        adamw: decoupled; others: L2 (default 0)\n"
+           "  --lr-schedule S         constant | cosine | step:EVERY:GAMMA, per epoch\n"
+           "                          (default constant)\n"
+           "  --batchnorm             batch norm after each conv and hidden dense layer\n"
+           "  --padding P             valid | same: 3x3 convs padded by 1 (default valid)\n"
+
+           "  --validation-split X    last fraction of the training set (default 0.2)\n"
            "  --train-limit N         train on the first N training images (0 = all)\n"
            "  --val-limit N           validate on the first N validation images (0 = all)\n"
            "  --test-limit N          test on the first N test images (0 = all)\n"
@@ -144,8 +152,10 @@ static int parse_sizes(const char *flag, const char *spec, int *sizes, int *n, i
 /* The flags' values, before they are checked. */
 typedef struct {
     const char *data_dir, *format, *label, *augment, *act, *init, *optim, *conv, *dense, *monitor;
-    double alpha, dropout, lr, split;
+    const char *schedule, *padding;
+    double alpha, dropout, lr, split, momentum, weight_decay;
     int epochs, seed, batch, train_limit, val_limit, test_limit, threads, patience, restore_best;
+    int batchnorm, nesterov;
 } train_flags;
 
 /* A name of a table, or the error listing them all. */
@@ -163,6 +173,58 @@ static int es_from(const char *name)
 {
     int m = es_monitor_from_name(name);
     return m > 0 ? m - 1 : -1;
+}
+
+/* The optimizer's settings, the schedule and the model's padding from
+ * their flags into cfg; a bad value is a usage error naming the flag. */
+static int optim_flags(train_config *cfg, const char *optim, double momentum, int nesterov,
+                       double wd, const char *schedule, const char *padding, sw_error *err)
+{
+    int o = optim_from_name(optim);
+    if (o < 0) {
+        char names[400];
+        join_table(names, sizeof names, optim_count(), optim_at, ", ", " or ");
+        return sw_err(err, SW_EINPUT, "--optimizer must be %s, got '%s'", names,
+                      optim);
+    }
+    cfg->optimizer = (optim_kind)o;
+    int takes = cfg->optimizer == OPT_SGD || cfg->optimizer == OPT_RMSPROP;
+    if (!(momentum >= 0 && momentum < 1))
+        return sw_err(err, SW_EINPUT, "--momentum must be in [0, 1), got %g",
+                      momentum);
+    if (momentum > 0 && !takes)
+        return sw_err(err, SW_EINPUT, "--momentum applies to sgd and rmsprop, not "
+                                      "%s", optim_name(cfg->optimizer));
+    if (nesterov && !(cfg->optimizer == OPT_SGD && momentum > 0))
+        return sw_err(err, SW_EINPUT, "--nesterov needs --optimizer sgd and "
+                                      "--momentum > 0");
+    if (!(wd >= 0) || isinf(wd))
+        return sw_err(err, SW_EINPUT, "--weight-decay must be >= 0, got %g", wd);
+    if (sched_parse_flag(schedule, &cfg->schedule) != 0)
+        return sw_err(err, SW_EINPUT, "--lr-schedule must be constant, cosine or "
+                                      "step:EVERY:GAMMA (EVERY >= 1, GAMMA in (0, 1]), got '%s'",
+                      schedule);
+    if (strcmp(padding, "valid") != 0 && strcmp(padding, "same") != 0)
+        return sw_err(err, SW_EINPUT, "--padding must be valid or same, got '%s'",
+                      padding);
+    cfg->momentum = (float)momentum;
+    cfg->nesterov = nesterov;
+    cfg->weight_decay = (float)wd;
+    cfg->model.shape.same = strcmp(padding, "same") == 0;
+    return SW_OK;
+}
+
+/* The settings of batch norm, padding and the optimizer, when any is set. */
+static void print_train_settings(const train_config *cfg)
+{
+    char sched[64];
+    sched_text(&cfg->schedule, sched, sizeof sched);
+    if (cfg->model.batchnorm || cfg->model.shape.same || cfg->momentum > 0 ||
+        cfg->weight_decay > 0 || cfg->schedule.kind != SCHED_CONSTANT)
+        printf("# batchnorm=%d padding=%s momentum=%g%s weight_decay=%g lr_schedule=%s\n",
+               cfg->model.batchnorm, cfg->model.shape.same ? "same" : "valid",
+               (double)cfg->momentum, cfg->nesterov ? " nesterov" : "",
+               (double)cfg->weight_decay, sched);
 }
 
 /* Checks the flags and fills cfg (without the data's shape); a missing
@@ -202,7 +264,10 @@ static int flags_to_config(train_flags *f, train_config *cfg, sw_error *err)
     cfg->model.alpha = (float)f->alpha;
     cfg->model.init = (init_kind)in;
     cfg->model.dropout = (float)f->dropout;
-    cfg->optimizer = (optim_kind)o;
+    cfg->model.batchnorm = f->batchnorm;
+    if (optim_flags(cfg, f->optim, f->momentum, f->nesterov, f->weight_decay, f->schedule,
+                    f->padding, err) != SW_OK)
+        return err->code;
     cfg->learning_rate = (float)f->lr;
     cfg->batch_size = f->batch;
     cfg->epochs = f->epochs;
@@ -298,6 +363,7 @@ static int train_and_print(const train_flags *f, train_config *cfg, sw_error *er
            "train %ld, validation %ld, test %ld\n",
            f->act, alpha_txt, f->init, f->dropout, f->epochs, f->seed, f->batch, f->lr, f->optim,
            shape, aug ? " augment=" : "", aug ? f->augment : "", train.n, val.n, test.n);
+    print_train_settings(cfg);
     fflush(stdout);
 
     epoch_ctx ec = {.train = &train};
@@ -323,6 +389,7 @@ int cmd_train(int argc, char **argv, sw_error *err)
     train_config cfg = {0};
     model_spec_default(&cfg.model);   /* the defaults of the flags */
     train_flags f = {.data_dir = getenv("SWEEP_DATA"), .format = "auto", .augment = "none",
+                     .schedule = "constant", .padding = "valid",
                      .act = act_name(cfg.model.act),
                      .init = init_name(cfg.model.init), .optim = optim_name(OPT_ADAM),
                      .conv = "32,64", .dense = "256", .alpha = NAN, .dropout = 0.25,
@@ -343,6 +410,12 @@ int cmd_train(int argc, char **argv, sw_error *err)
         {"--batch-size", NULL, OPT_POSITIVE, &f.batch},
         {"--learning-rate", "--lr", OPT_DOUBLE, &f.lr},
         {"--optimizer", NULL, OPT_STRING, &f.optim},
+        {"--momentum", NULL, OPT_DOUBLE, &f.momentum},
+        {"--nesterov", NULL, OPT_FLAG, &f.nesterov},
+        {"--weight-decay", NULL, OPT_DOUBLE, &f.weight_decay},
+        {"--lr-schedule", NULL, OPT_STRING, &f.schedule},
+        {"--batchnorm", NULL, OPT_FLAG, &f.batchnorm},
+        {"--padding", NULL, OPT_STRING, &f.padding},
         {"--validation-split", NULL, OPT_DOUBLE, &f.split},
         {"--train-limit", NULL, OPT_INT, &f.train_limit},
         {"--val-limit", NULL, OPT_INT, &f.val_limit},

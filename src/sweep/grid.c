@@ -57,13 +57,19 @@ static uint64_t mix64(uint64_t z)
 /* Expansion.                                                          */
 
 /* A run's value on an axis, as config stores axis values (not for the
- * model axis, whose values are indices: see same_model). */
+ * model and lr_schedule axes, whose values are indices: see same_model,
+ * same_schedule). */
 static double run_axis(const run_settings *r, int a)
 {
     switch (a) {
     case AXIS_ACTIVATION: return r->activation;
     case AXIS_ALPHA: return r->alpha;
     case AXIS_MODEL: return 0;
+    case AXIS_LR_SCHEDULE: return 0;
+    case AXIS_BATCHNORM: return r->batchnorm;
+    case AXIS_OPTIMIZER: return r->optimizer;
+    case AXIS_MOMENTUM: return r->momentum;
+    case AXIS_WEIGHT_DECAY: return r->weight_decay;
     case AXIS_INIT: return r->init;
     case AXIS_DROPOUT: return r->dropout;
     case AXIS_EPOCHS: return r->epochs;
@@ -77,8 +83,11 @@ static double run_axis(const run_settings *r, int a)
 static model_shape run_model(const run_settings *r)
 {
     model_shape m = r->model;
-    if (m.n_conv == 0)
+    if (m.n_conv == 0) {
+        int same = m.same;
         model_shape_default(&m);
+        m.same = same;
+    }
     return m;
 }
 
@@ -102,6 +111,10 @@ static int excluded(const sweep_config *c, const run_settings *r)
                 int k = (int)x->v[a];
                 model_shape m = run_model(r);
                 match = k >= 0 && k < c->n_models && model_shape_equal(&m, &c->models[k].shape);
+            } else if (a == AXIS_LR_SCHEDULE) {
+                int k = (int)x->v[a];
+                match = k >= 0 && k < c->n_schedules &&
+                        sched_equal(&r->lr_schedule, &c->schedules[k].s);
             } else if (run_axis(r, a) != x->v[a]) {
                 match = 0;
             }
@@ -119,7 +132,8 @@ static int same_run(const run_settings *a, const run_settings *b)
         if (x != y && !(isnan(x) && isnan(y)))
             return 0;
     }
-    return same_model(a, b);
+    return same_model(a, b) && sched_equal(&a->lr_schedule, &b->lr_schedule) &&
+           a->nesterov == b->nesterov;
 }
 
 static uint64_t run_hash(const run_settings *r)
@@ -139,9 +153,50 @@ static uint64_t run_hash(const run_settings *r)
         h = mix64(h ^ (uint64_t)m.conv[i]) + 1;
     for (int i = 0; i < m.n_dense; i++)
         h = mix64(h ^ (uint64_t)m.dense[i]) + 2;
+    h = mix64(h ^ (uint64_t)m.same) + 3;
+    /* a schedule's kind and every: equal schedules hash alike */
+    h = mix64(h ^ ((uint64_t)r->lr_schedule.kind << 32 | (uint32_t)r->lr_schedule.every)) + 4;
     return h;
 }
 
+
+/* The run at the odometer's position idx, with the settings its
+ * activation or optimizer ignores set to none (as alpha for relu). */
+static run_settings make_run(const sweep_config *c, const int *idx)
+{
+    act_kind act = (act_kind)c->axis[AXIS_ACTIVATION].v[idx[AXIS_ACTIVATION]];
+    run_settings r = {
+        .activation = act,
+        .alpha = config_alphas(c, act)->v[idx[AXIS_ALPHA]],
+        .init = (init_kind)c->axis[AXIS_INIT].v[idx[AXIS_INIT]],
+        .dropout = c->axis[AXIS_DROPOUT].v[idx[AXIS_DROPOUT]],
+        .epochs = (int)c->axis[AXIS_EPOCHS].v[idx[AXIS_EPOCHS]],
+        .seed = (long long)c->axis[AXIS_SEED].v[idx[AXIS_SEED]],
+        .batch_size = (int)c->axis[AXIS_BATCH_SIZE].v[idx[AXIS_BATCH_SIZE]],
+        .learning_rate = c->axis[AXIS_LEARNING_RATE].v[idx[AXIS_LEARNING_RATE]],
+        .optimizer = (optim_kind)c->axis[AXIS_OPTIMIZER].v[idx[AXIS_OPTIMIZER]],
+        .momentum = c->axis[AXIS_MOMENTUM].v[idx[AXIS_MOMENTUM]],
+        .weight_decay = c->axis[AXIS_WEIGHT_DECAY].v[idx[AXIS_WEIGHT_DECAY]],
+        .lr_schedule = c->schedules[(int)c->axis[AXIS_LR_SCHEDULE].v[idx[AXIS_LR_SCHEDULE]]].s,
+        .batchnorm = c->axis[AXIS_BATCHNORM].v[idx[AXIS_BATCHNORM]] != 0,
+        .validation_split = c->validation_split,
+        .train_limit = c->train_limit,
+        .val_limit = c->val_limit,
+        .test_limit = c->test_limit,
+        .augment = c->augment,
+        .data_format = c->data_format,
+        .data_label = -1,
+        .model = c->models[(int)c->axis[AXIS_MODEL].v[idx[AXIS_MODEL]]].shape,
+        .early_stopping = c->early_stopping,
+    };
+    if (!takes_alpha(r.activation))
+        r.alpha = NAN;
+    /* as alpha for relu: a setting the optimizer ignores is none */
+    if (r.optimizer != OPT_SGD && r.optimizer != OPT_RMSPROP)
+        r.momentum = 0;
+    r.nesterov = c->nesterov && r.optimizer == OPT_SGD && r.momentum > 0;
+    return r;
+}
 
 int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *err)
 {
@@ -156,6 +211,11 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
         if (!(c->axis[AXIS_MODEL].v[i] >= 0 && c->axis[AXIS_MODEL].v[i] < c->n_models))
             return sw_err(err, SW_EINPUT, "%s: the grid's model %d is not among its %d models",
                           path, i + 1, c->n_models);
+    for (int i = 0; i < c->axis[AXIS_LR_SCHEDULE].n; i++)
+        if (!(c->axis[AXIS_LR_SCHEDULE].v[i] >= 0 &&
+              c->axis[AXIS_LR_SCHEDULE].v[i] < c->n_schedules))
+            return sw_err(err, SW_EINPUT, "%s: the grid's lr_schedule %d is not among its %d",
+                          path, i + 1, c->n_schedules);
     double total = config_grid_count(c);
     if (total > GRID_MAX_RUNS)
         return sw_err(err, SW_EINPUT, "%s: the grid expands to %.0f runs, more than the limit of %d",
@@ -184,29 +244,7 @@ int grid_expand(const sweep_config *c, run_settings **runs, int *n, sw_error *er
 
     int idx[AXIS_COUNT] = {0}, count = 0;
     for (;;) {
-        act_kind act = (act_kind)c->axis[AXIS_ACTIVATION].v[idx[AXIS_ACTIVATION]];
-        run_settings r = {
-            .activation = act,
-            .alpha = config_alphas(c, act)->v[idx[AXIS_ALPHA]],
-            .init = (init_kind)c->axis[AXIS_INIT].v[idx[AXIS_INIT]],
-            .dropout = c->axis[AXIS_DROPOUT].v[idx[AXIS_DROPOUT]],
-            .epochs = (int)c->axis[AXIS_EPOCHS].v[idx[AXIS_EPOCHS]],
-            .seed = (long long)c->axis[AXIS_SEED].v[idx[AXIS_SEED]],
-            .batch_size = (int)c->axis[AXIS_BATCH_SIZE].v[idx[AXIS_BATCH_SIZE]],
-            .learning_rate = c->axis[AXIS_LEARNING_RATE].v[idx[AXIS_LEARNING_RATE]],
-            .optimizer = c->optimizer,
-            .validation_split = c->validation_split,
-            .train_limit = c->train_limit,
-            .val_limit = c->val_limit,
-            .test_limit = c->test_limit,
-            .augment = c->augment,
-            .data_format = c->data_format,
-            .data_label = -1,
-            .model = c->models[(int)c->axis[AXIS_MODEL].v[idx[AXIS_MODEL]]].shape,
-            .early_stopping = c->early_stopping,
-        };
-        if (!takes_alpha(r.activation))
-            r.alpha = NAN;
+        run_settings r = make_run(c, idx);
         if (!excluded(c, &r)) {
             /* Duplicates keep their first occurrence. The alphas of an
              * activation without alpha never get here (the odometer skips
@@ -259,6 +297,32 @@ static void put_real(char *buf, size_t size, double v)
             *s = '.';
 }
 
+/* The settings of issue #13 in the key text, each only where it differs
+ * from what every run had before them. Returns the new length. */
+static int put_train_extras(const run_settings *r, char *text, size_t size, int len)
+{
+    char v[64];
+    if (r->batchnorm)
+        len += snprintf(text + len, len < (int)size ? size - (size_t)len : 0, ";batchnorm=1");
+    if (r->momentum != 0) {
+        put_real(v, sizeof v, r->momentum);
+        len += snprintf(text + len, len < (int)size ? size - (size_t)len : 0, ";momentum=%s", v);
+    }
+    if (r->nesterov)
+        len += snprintf(text + len, len < (int)size ? size - (size_t)len : 0, ";nesterov=1");
+    if (r->weight_decay != 0) {
+        put_real(v, sizeof v, r->weight_decay);
+        len += snprintf(text + len, len < (int)size ? size - (size_t)len : 0,
+                        ";weight_decay=%s", v);
+    }
+    if (r->lr_schedule.kind != SCHED_CONSTANT) {
+        sched_text(&r->lr_schedule, v, sizeof v);
+        len += snprintf(text + len, len < (int)size ? size - (size_t)len : 0,
+                        ";lr_schedule=%s", v);
+    }
+    return len;
+}
+
 /* The canonical text, version 1. Changing anything here changes every run
  * key, so runs already in a database would be run again: a new form needs a
  * new version tag. Fields in this order, ';'-separated:
@@ -270,13 +334,20 @@ static void put_real(char *buf, size_t size, double v)
  * activation, init or optimizer ("unknown" for a value outside it).
  * Settings added later are appended only when they differ from what every
  * run had before them, so the keys of existing runs never change:
- *   ;model=conv=INT-INT...;dense=INT-...|none   a model other than the
- *                                           default (the runs.model text)
+ *   ;model=conv=INT-INT...;dense=INT-...|none[;padding=same]   a model
+ *                                           other than the default (the
+ *                                           runs.model text)
  *   ;early_stopping=NAME,INT,INT            monitor, patience, restore_best
  *                                           (0/1), when early stopping is on
  *   ;augment=crop=INT[,flip] | ;augment=flip   when augmentation is on
  *   ;val_limit=INT  ;test_limit=INT         when > 0
  * The data format and CIFAR-100 labelling are part of the data identity.
+ *   ;batchnorm=1                            with batch norm
+ *   ;momentum=REAL                          momentum > 0
+ *   ;nesterov=1                             Nesterov momentum
+ *   ;weight_decay=REAL                      weight decay > 0
+ *   ;lr_schedule=TEXT                       a schedule other than constant
+ *                                           (the runs.lr_schedule text)
  * Hashed with FNV-1a 64 then the splitmix64 finaliser, printed as 16
  * lowercase hex digits. */
 void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KEY_LEN + 1])
@@ -320,6 +391,8 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
         len += snprintf(text + len, sizeof text - (size_t)len, ";val_limit=%ld", r->val_limit);
     if (r->test_limit > 0 && (size_t)len < sizeof text)
         len += snprintf(text + len, sizeof text - (size_t)len, ";test_limit=%ld", r->test_limit);
+    if ((size_t)len < sizeof text)
+        len = put_train_extras(r, text, sizeof text, len);
     if ((size_t)len >= sizeof text)
         len = (int)sizeof text - 1;   /* cannot happen: fields are bounded */
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -328,6 +401,28 @@ void grid_run_key(const run_settings *r, uint64_t data_identity, char key[RUN_KE
         h *= 0x100000001b3ULL;
     }
     snprintf(key, RUN_KEY_LEN + 1, "%016llx", (unsigned long long)mix64(h));
+}
+
+size_t grid_train_text(const run_settings *r, char *buf, size_t size)
+{
+    size_t o = 0;
+    if (size)
+        buf[0] = '\0';
+    if (r->optimizer != OPT_ADAM && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " %s", optim_text(r->optimizer));
+    if (r->momentum != 0 && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " m=%g%s", r->momentum,
+                              r->nesterov ? " nesterov" : "");
+    if (r->weight_decay != 0 && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " wd=%g", r->weight_decay);
+    if (r->lr_schedule.kind != SCHED_CONSTANT && o < size) {
+        char t[64];
+        sched_text(&r->lr_schedule, t, sizeof t);
+        o += (size_t)snprintf(buf + o, size - o, " %s", t);
+    }
+    if (r->batchnorm && o < size)
+        o += (size_t)snprintf(buf + o, size - o, " bn");
+    return o < size ? o : size ? size - 1 : 0;
 }
 
 /* "elu a=1 he d=0.25 e=25 s=3"; no alpha for an activation without one; bs= and lr= only when
@@ -346,6 +441,8 @@ void grid_run_label(const run_settings *r, char *buf, size_t size)
         o += (size_t)snprintf(extra + o, sizeof extra - o, " bs=%d", r->batch_size);
     if (r->learning_rate != 0.001)
         o += (size_t)snprintf(extra + o, sizeof extra - o, " lr=%g", r->learning_rate);
+    if (o < sizeof extra)
+        o += grid_train_text(r, extra + o, sizeof extra - o);
     model_shape m = run_model(r);
     if (!model_shape_is_default(&m) && o < sizeof extra) {
         char shape[256];
@@ -377,6 +474,7 @@ void grid_model_spec(const run_settings *r, model_spec *spec)
     spec->alpha = takes_alpha(r->activation) ? (float)r->alpha : 0.0f;
     spec->init = r->init;
     spec->dropout = (float)r->dropout;
+    spec->batchnorm = r->batchnorm;
 }
 
 int grid_shard_of(const char *key, int n)

@@ -164,6 +164,10 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     cfg.model.n_classes = sh->d->n_classes;
     cfg.optimizer = r->optimizer;
     cfg.learning_rate = (float)r->learning_rate;
+    cfg.momentum = (float)r->momentum;
+    cfg.weight_decay = (float)r->weight_decay;
+    cfg.nesterov = r->nesterov;
+    cfg.schedule = r->lr_schedule;
     cfg.batch_size = r->batch_size;
     cfg.epochs = r->epochs;
     cfg.seed = (uint64_t)r->seed;
@@ -183,7 +187,7 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     sched_checkpoint_path(o->checkpoint_dir, o->sweep_id, o->keys[i], checkpoint,
                           sizeof checkpoint);
     sw_out_remove_temps(checkpoint);   /* the run is ours: a dead writer's leftovers go */
-    rcode = checkpoint_read(checkpoint, o->keys[i], 0, r->optimizer == OPT_ADAM, &resume,
+    rcode = checkpoint_read(checkpoint, o->keys[i], 0, train_config_states(&cfg), &resume,
                             &found, &err);
     cfg.resume = found ? &resume : NULL;
     double t0 = sw_now_seconds();

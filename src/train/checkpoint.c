@@ -1,11 +1,14 @@
 /* checkpoint.c: see checkpoint.h. Layout (the machine's byte order and
  * struct padding, zeroed; checkpoints are not meant to move between
  * machines):
- *   magic "SWCKPT02", key[32], int32 epoch, int32 adam, int64 n, int64 t,
+ *   magic "SWCKPT03", key[32], int32 epoch, int32 states, int64 n, int64 t,
  *   int32 es_best_epoch, int32 es_wait, double es_best, int32 has_best,
- *   float params[n], [float m[n], float v[n]], [float best[n]],
- *   uint32 crc32 of all before.
- * Version 01 (no early-stopping state) is not read: such a run starts over. */
+ *   int64 n_bn,
+ *   float params[n], [float s0[n]], [float s1[n]], [float best[n]],
+ *   float bn[n_bn], [float best_bn[n_bn]], uint32 crc32 of all before.
+ * states: bit 0 the optimizer's s0, bit 1 its s1 (Adam: 3, plain SGD: 0).
+ * Versions 01 (no early-stopping state) and 02 (Adam's moments only, no
+ * batch norm) are not read: such a run starts over. */
 #include "train/checkpoint.h"
 
 #include <errno.h>
@@ -17,17 +20,18 @@
 
 #include "base/fsutil.h"
 
-#define MAGIC "SWCKPT02"
+#define MAGIC "SWCKPT03"
 #define KEY_BYTES 32
 
 typedef struct {
     char magic[8];
     char key[KEY_BYTES];
-    int32_t epoch, adam;
+    int32_t epoch, states;
     int64_t n, t;
     int32_t es_best_epoch, es_wait;
     double es_best;
     int32_t has_best;
+    int64_t n_bn;
 } header;
 
 static int write_all(int fd, const void *buf, size_t len, uLong *crc)
@@ -54,20 +58,23 @@ static int write_body(int fd, const char *key, const train_state *st)
     memcpy(h.magic, MAGIC, 8);
     snprintf(h.key, sizeof h.key, "%s", key);
     h.epoch = st->epoch;
-    h.adam = st->adam_m != NULL;
+    h.states = (st->opt_s0 != NULL) | (st->opt_s1 != NULL) << 1;
     h.n = st->n;
     h.t = st->t;
     h.es_best_epoch = st->es.best_epoch;
     h.es_wait = st->es.wait;
     h.es_best = st->es.best;
     h.has_best = st->best_params != NULL;
-    size_t bytes = sizeof(float) * (size_t)st->n;
+    h.n_bn = st->bn_state ? st->n_bn : 0;
+    size_t bytes = sizeof(float) * (size_t)st->n, bn_bytes = sizeof(float) * (size_t)h.n_bn;
     uLong crc = crc32(0, NULL, 0), unused = 0;
     int ok = write_all(fd, &h, sizeof h, &crc) == 0 &&
              write_all(fd, st->params, bytes, &crc) == 0 &&
-             (!h.adam || (write_all(fd, st->adam_m, bytes, &crc) == 0 &&
-                          write_all(fd, st->adam_v, bytes, &crc) == 0)) &&
-             (!h.has_best || write_all(fd, st->best_params, bytes, &crc) == 0);
+             (!(h.states & 1) || write_all(fd, st->opt_s0, bytes, &crc) == 0) &&
+             (!(h.states & 2) || write_all(fd, st->opt_s1, bytes, &crc) == 0) &&
+             (!h.has_best || write_all(fd, st->best_params, bytes, &crc) == 0) &&
+             (!h.n_bn || write_all(fd, st->bn_state, bn_bytes, &crc) == 0) &&
+             (!h.n_bn || !h.has_best || write_all(fd, st->best_bn, bn_bytes, &crc) == 0);
     uint32_t c32 = (uint32_t)crc;
     return ok && write_all(fd, &c32, sizeof c32, &unused) == 0 ? 0 : -1;
 }
@@ -89,9 +96,11 @@ int checkpoint_write(const char *path, const char *key, const train_state *st, s
 void train_state_free(train_state *st)
 {
     free(st->params);
-    free(st->adam_m);
-    free(st->adam_v);
+    free(st->opt_s0);
+    free(st->opt_s1);
     free(st->best_params);
+    free(st->bn_state);
+    free(st->best_bn);
     memset(st, 0, sizeof *st);
 }
 
@@ -107,7 +116,24 @@ static int read_floats(FILE *f, float **out, long n, uLong *crc)
     return 0;
 }
 
-int checkpoint_read(const char *path, const char *key, long n_params, int adam,
+/* The arrays after the header, as h says. 0, -1 short, -2 out of memory. */
+static int read_arrays(FILE *f, const header *h, train_state *st, uLong *crc)
+{
+    int r = read_floats(f, &st->params, st->n, crc);
+    if (r == 0 && (h->states & 1))
+        r = read_floats(f, &st->opt_s0, st->n, crc);
+    if (r == 0 && (h->states & 2))
+        r = read_floats(f, &st->opt_s1, st->n, crc);
+    if (r == 0 && h->has_best)
+        r = read_floats(f, &st->best_params, st->n, crc);
+    if (r == 0 && st->n_bn)
+        r = read_floats(f, &st->bn_state, st->n_bn, crc);
+    if (r == 0 && st->n_bn && h->has_best)
+        r = read_floats(f, &st->best_bn, st->n_bn, crc);
+    return r;
+}
+
+int checkpoint_read(const char *path, const char *key, long n_params, int states,
                     train_state *st, int *found, sw_error *err)
 {
     memset(st, 0, sizeof *st);
@@ -121,7 +147,8 @@ int checkpoint_read(const char *path, const char *key, long n_params, int adam,
     int oom = 0;
     int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, MAGIC, 8) == 0 &&
              strncmp(h.key, key, KEY_BYTES) == 0 && (n_params <= 0 || h.n == n_params) &&
-             h.n > 0 && h.n < (1L << 31) && h.adam == !!adam &&
+             h.n > 0 && h.n < (1L << 31) && h.states == states && h.n_bn >= 0 &&
+             h.n_bn <= h.n &&
              h.epoch > 0 && h.t >= 0 && h.es_best_epoch >= 0 && h.es_best_epoch <= h.epoch &&
              h.es_wait >= 0 && (h.has_best == 0 || h.has_best == 1);
     if (ok) {
@@ -132,11 +159,8 @@ int checkpoint_read(const char *path, const char *key, long n_params, int adam,
         st->es.best_epoch = h.es_best_epoch;
         st->es.wait = h.es_wait;
         st->es.best = h.es_best;
-        int r = read_floats(f, &st->params, st->n, &crc);
-        if (r == 0 && adam && (r = read_floats(f, &st->adam_m, st->n, &crc)) == 0)
-            r = read_floats(f, &st->adam_v, st->n, &crc);
-        if (r == 0 && h.has_best)
-            r = read_floats(f, &st->best_params, st->n, &crc);
+        st->n_bn = (long)h.n_bn;
+        int r = read_arrays(f, &h, st, &crc);
         oom = r == -2;
         ok = r == 0 && fread(&stored, sizeof stored, 1, f) == 1 && stored == (uint32_t)crc &&
              fgetc(f) == EOF;

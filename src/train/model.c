@@ -1,6 +1,7 @@
 /* model.c: the CNN as a fixed sequence of kernel calls over buffers sized
  * once for max_batch. Forward keeps what backward needs (im2col columns,
- * pre- and post-activation values, pooling winners, dropout masks). */
+ * pre- and post-activation values, pooling winners, dropout masks, and
+ * with batch norm each layer's input to it and its batch statistics). */
 #include "train/model.h"
 
 #include <math.h>
@@ -9,18 +10,28 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "nn/batchnorm.h"
 #include "nn/conv.h"
 #include "nn/dense.h"
 #include "nn/dropout.h"
 #include "nn/loss.h"
 #include "nn/pool.h"
 
-#define MAX_TENSORS (3 * (MODEL_MAX_CONV + MODEL_MAX_DENSE + 1))
+#define MAX_TENSORS (5 * (MODEL_MAX_CONV + MODEL_MAX_DENSE + 1))
+
+/* Batch norm of one layer (all NULL / -1 without batch norm). */
+typedef struct {
+    long gamma_off, beta_off;   /* parameter offsets, -1 without batch norm */
+    float *x;                   /* (C, n): the layer's output before batch norm */
+    float *moving;              /* (2C) in the model's bn_state: mean, variance */
+    float *saved;               /* (2C): the last training batch's mean, 1/std */
+} bn_layer;
 
 typedef struct {
     int ic, oc, h, w;           /* input channels and size */
     int oh, ow, ph, pw;         /* conv output size, pooled size */
     long w_off, b_off, a_off;   /* parameter offsets; a_off -1 unless prelu */
+    bn_layer bn;
     float *col;                 /* (ic*9, B*oh*ow) */
     float *pre, *post;          /* (oc, B, oh, ow) before / after activation */
     float *pooled;              /* (oc, B, ph, pw) after activation, before dropout */
@@ -31,6 +42,7 @@ typedef struct {
 typedef struct {
     int in, out;
     long w_off, b_off, a_off;
+    bn_layer bn;                /* never on the output layer */
     float *pre, *post;          /* (out, B); post unused by the output layer */
 } dense_block;
 
@@ -58,6 +70,10 @@ struct model {
     int n_tensors;
     model_tensor tensors[MAX_TENSORS];
     int n_conv, n_dense;        /* n_dense counts the output layer */
+    int pad;                    /* the convs' padding, 0 or 1 */
+    long n_bn;                  /* floats of bn_state */
+    float *bn_state;            /* moving statistics of every bn layer, in order */
+    float *bn_saved;            /* batch statistics of every bn layer, in order */
     conv_block conv[MODEL_MAX_CONV];
     dense_block dense[MODEL_MAX_DENSE + 1];
     int flat_c, flat_s;         /* flatten input: channels and spatial size */
@@ -119,13 +135,46 @@ static int check_spec(const model_spec *s, sw_error *err)
     if (!model_shape_fits(sh, s->in_h, s->in_w, &block, &bh, &bw))
         return sw_err(err, SW_EINPUT,
                       "model: conv block %d gets a %dx%d input; a 3x3 conv and a 2x2 pool need "
-                      "at least %dx%d", block, bh, bw, MODEL_MIN_CONV_INPUT, MODEL_MIN_CONV_INPUT);
+                      "at least %dx%d", block, bh, bw, model_min_input(model_pad(sh)),
+                      model_min_input(model_pad(sh)));
     for (int k = 0; k <= sh->n_dense; k++) {
         int out = k == sh->n_dense ? s->n_classes : sh->dense[k];
         if (out < 1 || out > MODEL_MAX_WIDTH)
             return sw_err(err, SW_EINPUT, "model: dense layer %d has %d units", k + 1, out);
     }
     return SW_OK;
+}
+
+/* One layer's gamma and beta, and its share of the moving statistics. */
+static void add_bn(model *m, bn_layer *bn, const char *layer, int C)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%s.bn.gamma", layer);
+    bn->gamma_off = add_tensor(m, name, C, 0, 0);
+    snprintf(name, sizeof name, "%s.bn.beta", layer);
+    bn->beta_off = add_tensor(m, name, C, 0, 0);
+    m->n_bn += 2L * C;
+}
+
+/* Batch norm's tensors come after every other one: the weights' tensor
+ * indices (and so their initial values) are the same with and without it. */
+static void plan_bn(model *m)
+{
+    char layer[16];
+    for (int k = 0; k < m->n_conv; k++)
+        m->conv[k].bn.gamma_off = m->conv[k].bn.beta_off = -1;
+    for (int k = 0; k < m->n_dense; k++)
+        m->dense[k].bn.gamma_off = m->dense[k].bn.beta_off = -1;
+    if (!m->spec.batchnorm)
+        return;
+    for (int k = 0; k < m->n_conv; k++) {
+        snprintf(layer, sizeof layer, "conv%d", k + 1);
+        add_bn(m, &m->conv[k].bn, layer, m->conv[k].oc);
+    }
+    for (int k = 0; k < m->n_dense - 1; k++) {
+        snprintf(layer, sizeof layer, "dense%d", k + 1);
+        add_bn(m, &m->dense[k].bn, layer, m->dense[k].out);
+    }
 }
 
 /* Lays out the parameters of a checked spec, and each block's sizes. */
@@ -135,16 +184,17 @@ static void plan_layers(model *m)
     char name[32];
     int learned = act_info(s->act)->alpha_grad != NULL;   /* one alpha per channel */
     int c = s->in_c, h = s->in_h, w = s->in_w;
+    m->pad = model_pad(&s->shape);
     for (int k = 0; k < s->shape.n_conv; k++) {
         conv_block *b = &m->conv[k];
         b->ic = c;
         b->oc = s->shape.conv[k];
         b->h = h;
         b->w = w;
-        b->oh = model_conv_out(h);
-        b->ow = model_conv_out(w);
-        b->ph = model_block_out(h);
-        b->pw = model_block_out(w);
+        b->oh = model_conv_out(h, m->pad);
+        b->ow = model_conv_out(w, m->pad);
+        b->ph = model_block_out(h, m->pad);
+        b->pw = model_block_out(w, m->pad);
         snprintf(name, sizeof name, "conv%d.weight", k + 1);
         b->w_off = add_tensor(m, name, (long)b->oc * c * 9, c * 9, b->oc * 9);
         snprintf(name, sizeof name, "conv%d.bias", k + 1);
@@ -185,6 +235,37 @@ static void plan_layers(model *m)
         in = d->out;
     }
     m->n_dense = s->shape.n_dense + 1;
+    plan_bn(m);
+}
+
+/* With batch norm, each layer keeps its output before batch norm (bn_x)
+ * for the backward pass: one more buffer of the layer's output size, and
+ * 4C floats of statistics. Without it nothing is allocated. 0 or -1. */
+static int alloc_bn(model *m)
+{
+    long B = m->max_batch, st = 0;
+    if (!m->spec.batchnorm)
+        return 0;
+    if (!(m->bn_state = alloc_floats(m->n_bn)) || !(m->bn_saved = alloc_floats(m->n_bn)))
+        return -1;
+    for (int k = 0; k < m->n_conv; k++) {
+        conv_block *b = &m->conv[k];
+        b->bn.moving = m->bn_state + st;
+        b->bn.saved = m->bn_saved + st;
+        st += 2L * b->oc;
+        if (!(b->bn.x = alloc_floats((long)b->oc * B * b->oh * b->ow)))
+            return -1;
+    }
+    for (int k = 0; k < m->n_dense - 1; k++) {
+        dense_block *d = &m->dense[k];
+        d->bn.moving = m->bn_state + st;
+        d->bn.saved = m->bn_saved + st;
+        st += 2L * d->out;
+        if (!(d->bn.x = alloc_floats((long)d->out * B)))
+            return -1;
+    }
+    model_bn_reset(m);
+    return 0;
 }
 
 /* Backward needs the full-size activations only at the pooling winners,
@@ -200,7 +281,7 @@ static int alloc_buffers(model *m, sw_error *err)
     for (int k = 0; k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow;
-        long need = n + (k > 0 ? conv_col_size((int)B, b->ic, b->h, b->w, 0) : 0);
+        long need = n + (k > 0 ? conv_col_size((int)B, b->ic, b->h, b->w, m->pad) : 0);
         big_n = need > big_n ? need : big_n;
         if (n > (long)m->conv[big_k].oc * B * m->conv[big_k].oh * m->conv[big_k].ow)
             big_k = k;
@@ -210,7 +291,7 @@ static int alloc_buffers(model *m, sw_error *err)
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         ping = np > ping ? np : ping;
-        ok = (b->col = alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w, 0))) &&
+        ok = (b->col = alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w, m->pad))) &&
              (b->post = alloc_floats(k == big_k && big_n > n ? big_n : n)) &&
              (b->pre = in_place ? b->post : alloc_floats(n)) &&
              (b->pooled = alloc_floats(np)) &&
@@ -230,7 +311,7 @@ static int alloc_buffers(model *m, sw_error *err)
          (m->grad_b = alloc_floats(ping));
     if (ok && m->spec.in_c > 1)
         ok = (m->planes = alloc_floats((long)m->spec.in_c * B * m->spec.in_h * m->spec.in_w)) != NULL;
-    if (!ok)
+    if (!ok || alloc_bn(m) != 0)
         return sw_oom(err, "model");
     m->big = m->n_conv ? m->conv[big_k].post : NULL;
     return SW_OK;
@@ -309,8 +390,10 @@ void model_free(model *m)
         free(b->pooled_pre);
         free(b->argmax);
         free(b->mask);
+        free(b->bn.x);
     }
     for (int k = 0; k < m->n_dense; k++) {
+        free(m->dense[k].bn.x);
         if (m->dense[k].post != m->dense[k].pre)
             free(m->dense[k].post);
         free(m->dense[k].pre);
@@ -321,6 +404,8 @@ void model_free(model *m)
     }
     free(m->norm_part);
     free(m->planes);
+    free(m->bn_state);
+    free(m->bn_saved);
     free(m->flat);
     free(m->grad_a);
     free(m->grad_b);
@@ -336,6 +421,23 @@ float *model_grads(model *m) { return m->grads; }
 int model_num_tensors(const model *m) { return m->n_tensors; }
 const model_tensor *model_tensor_at(const model *m, int i) { return &m->tensors[i]; }
 const float *model_logits(const model *m) { return m->dense[m->n_dense - 1].pre; }
+long model_bn_state_size(const model *m) { return m->n_bn; }
+float *model_bn_state(model *m) { return m->bn_state; }
+
+void model_bn_reset(model *m)
+{
+    /* each layer: mean 0 (C floats), then variance 1 (C floats) */
+    for (int k = 0; k < m->n_conv + m->n_dense - 1; k++) {
+        bn_layer *bn = k < m->n_conv ? &m->conv[k].bn : &m->dense[k - m->n_conv].bn;
+        int C = k < m->n_conv ? m->conv[k].oc : m->dense[k - m->n_conv].out;
+        if (!bn->moving)
+            continue;
+        for (int c = 0; c < C; c++) {
+            bn->moving[c] = 0.0f;
+            bn->moving[C + c] = 1.0f;
+        }
+    }
+}
 
 void model_init_params(model *m, uint64_t seed)
 {
@@ -346,12 +448,16 @@ void model_init_params(model *m, uint64_t seed)
         if (strstr(mt->name, ".prelu")) {
             for (long i = 0; i < mt->size; i++)
                 p[i] = m->spec.alpha;
+        } else if (strstr(mt->name, ".bn.gamma")) {
+            for (long i = 0; i < mt->size; i++)
+                p[i] = 1.0f;
         } else if (mt->fan_in > 0) {
             init_fill(m->spec.init, p, mt->size, mt->fan_in, mt->fan_out, seed,
                       RNG_INIT + (uint64_t)t);
         }
-        /* biases stay zero */
+        /* biases and batch norm's beta stay zero */
     }
+    model_bn_reset(m);
 }
 
 static act_params layer_act(const model *m, long a_off)
@@ -389,6 +495,97 @@ static void to_planes(float *out, const float *x, int B, int C, long HW)
     }
 }
 
+/* y (C, n) from the layer's output bn->x: batch statistics when training
+ * (updating the moving ones), else the moving ones. No-op without bn. */
+static void bn_layer_forward(model *m, const bn_layer *bn, float *y, int C, long n,
+                             int training)
+{
+    if (!bn->x)
+        return;
+    const float *gamma = m->params + bn->gamma_off, *beta = m->params + bn->beta_off;
+    if (training)
+        bn_forward_train(y, bn->saved, bn->moving, bn->moving + C, bn->x, gamma, beta, C, n,
+                         BN_MOMENTUM, BN_EPSILON);
+    else
+        bn_forward_eval(y, bn->x, gamma, beta, bn->moving, bn->moving + C, C, n, BN_EPSILON);
+}
+
+/* dy (C, n) in place through batch norm; gamma's and beta's gradients added. */
+static void bn_layer_backward(model *m, const bn_layer *bn, float *dy, int C, long n)
+{
+    if (!bn->x)
+        return;
+    bn_backward(dy, m->grads + bn->gamma_off, m->grads + bn->beta_off, dy, bn->x,
+                m->params + bn->gamma_off, bn->saved, C, n);
+}
+
+enum { BN_LANES = 8 };
+
+/* Batch norm's sums for a conv block's channel c, over the pooling winners
+ * only (dy is 0 elsewhere): *sdy = sum dy, *sdyx = sum dy * (x - mean), in
+ * double, winner j in lane j % BN_LANES, so the order depends on the sizes
+ * alone. */
+static void bn_winner_sums(const conv_block *b, int c, int B, const float *gc, float mean,
+                           double *sdy, double *sdyx)
+{
+    const int H = b->oh, W = b->ow, PH = b->ph, PW = b->pw;
+    const long n = (long)B * H * W, np = (long)B * PH * PW;
+    const float *xc = b->bn.x + (long)c * n;
+    const uint8_t *am = b->argmax + (long)c * np;
+    double s[BN_LANES] = {0}, q[BN_LANES] = {0};
+    long j = 0;
+    for (int p = 0; p < B; p++)
+        for (int y = 0; y < PH; y++)
+            for (int x = 0; x < PW; x++, j++) {
+                int a = am[j];
+                float d = xc[(long)p * H * W + (long)(2 * y + a / 2) * W + 2 * x + a % 2] - mean;
+                s[j % BN_LANES] += gc[j];
+                q[j % BN_LANES] += (double)gc[j] * d;
+            }
+    *sdy = *sdyx = 0;
+    for (int l = 0; l < BN_LANES; l++) {
+        *sdy += s[l];
+        *sdyx += q[l];
+    }
+}
+
+/* Max-pool's backward and batch norm's, fused for a conv block: g (C, B,
+ * ph, pw) is the gradient at the pooling winners, dx (C, B, oh, ow) gets
+ * bn_backward's dx = a * (dy - mean(dy) - (x - mean) * k) for dy = g at
+ * the winners and 0 elsewhere: one full pass (x in, dx out) where
+ * maxpool_backward then bn_backward would take three. */
+static void bn_pool_backward(model *m, const conv_block *b, float *dx, const float *g, int B)
+{
+    const int C = b->oc, H = b->oh, W = b->ow, PH = b->ph, PW = b->pw;
+    const long n = (long)B * H * W, np = (long)B * PH * PW;
+    const bn_layer *bn = &b->bn;
+    const float *gamma = m->params + bn->gamma_off;
+    float *dgamma = m->grads + bn->gamma_off, *dbeta = m->grads + bn->beta_off;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float mean = bn->saved[c], inv = bn->saved[C + c];
+        const float *xc = bn->x + (long)c * n, *gc = g + (long)c * np;
+        const uint8_t *am = b->argmax + (long)c * np;
+        float *dxc = dx + (long)c * n;
+        double sdy, sdyx;
+        bn_winner_sums(b, c, B, gc, mean, &sdy, &sdyx);
+        dbeta[c] += (float)sdy;
+        dgamma[c] += (float)(sdyx * inv);
+        const float a = gamma[c] * inv, mdy = (float)(sdy / (double)n);
+        const float k = (float)(sdyx * inv * inv / (double)n);
+        for (long i = 0; i < n; i++)
+            dxc[i] = a * (0.0f - mdy - (xc[i] - mean) * k);
+        long j = 0;
+        for (int p = 0; p < B; p++)
+            for (int y = 0; y < PH; y++)
+                for (int x = 0; x < PW; x++, j++) {
+                    int w = am[j];
+                    long i = (long)p * H * W + (long)(2 * y + w / 2) * W + 2 * x + w % 2;
+                    dxc[i] = a * (gc[j] - mdy - (xc[i] - mean) * k);
+                }
+    }
+}
+
 void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                    uint64_t step)
 {
@@ -404,8 +601,9 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
         conv_block *b = &m->conv[k];
         long n = (long)B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         act_params a = layer_act(m, b->a_off);
-        conv_forward(b->pre, b->col, in, m->params + b->w_off, m->params + b->b_off, B,
-                     b->ic, b->h, b->w, b->oc, 0);
+        conv_forward(b->bn.x ? b->bn.x : b->pre, b->col, in, m->params + b->w_off,
+                     m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
+        bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
         act_forward(&a, b->post, b->pre, b->oc, n);
         maxpool_forward(b->pooled, b->argmax, b->post, (long)b->oc * B, b->oh, b->ow);
         if (b->pooled_pre)
@@ -424,9 +622,11 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
     in = m->flat;
     for (int k = 0; k < m->n_dense; k++) {
         dense_block *d = &m->dense[k];
-        dense_forward(d->pre, in, m->params + d->w_off, m->params + d->b_off, B, d->in, d->out);
+        dense_forward(d->bn.x ? d->bn.x : d->pre, in, m->params + d->w_off,
+                      m->params + d->b_off, B, d->in, d->out);
         if (k == m->n_dense - 1)
             break;
+        bn_layer_forward(m, &d->bn, d->pre, d->out, B, training);
         act_params a = layer_act(m, d->a_off);
         act_forward(&a, d->post, d->pre, d->out, B);
         in = d->post;
@@ -444,6 +644,7 @@ static void backward(model *m)
             act_params a = layer_act(m, d->a_off);
             act_backward(&a, g, d->a_off >= 0 ? m->grads + d->a_off : NULL, g, d->pre,
                          d->post, d->out, B);
+            bn_layer_backward(m, &d->bn, g, d->out, B);
         }
         const float *in = k > 0 ? m->dense[k - 1].post : m->flat;
         dense_backward(g_next, m->grads + d->w_off, m->grads + d->b_off, g, in,
@@ -466,9 +667,13 @@ static void backward(model *m)
         act_backward(&a, g, b->a_off >= 0 ? m->grads + b->a_off : NULL, g,
                      b->pooled_pre ? b->pooled_pre : b->pooled, b->pooled, b->oc,
                      (long)B * b->ph * b->pw);
-        maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
+        if (b->bn.x)
+            bn_pool_backward(m, b, g_out, g, B);
+        else
+            maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
         conv_backward(k > 0 ? g_next : NULL, dcol, m->grads + b->w_off, m->grads + b->b_off,
-                      g_out, b->col, m->params + b->w_off, B, b->ic, b->h, b->w, b->oc, 0);
+                      g_out, b->col, m->params + b->w_off, B, b->ic, b->h, b->w, b->oc,
+                      m->pad);
         tmp = g, g = g_next, g_next = tmp;
     }
 }

@@ -43,7 +43,7 @@ int model_shape_equal(const model_shape *a, const model_shape *b)
     for (int i = 0; i < a->n_dense; i++)
         if (a->dense[i] != b->dense[i])
             return 0;
-    return 1;
+    return !a->same == !b->same;
 }
 
 int model_shape_is_default(const model_shape *m)
@@ -72,8 +72,10 @@ void model_shape_text(const model_shape *m, char *buf, size_t size)
     o = put_sizes(buf, size, o, m->conv, m->n_conv, MODEL_MAX_CONV, "-");
     o += (size_t)snprintf(buf + o, o < size ? size - o : 0, ";dense=");
     if (m->n_dense == 0)
-        snprintf(buf + o, o < size ? size - o : 0, "none");
-    put_sizes(buf, size, o, m->dense, m->n_dense, MODEL_MAX_DENSE, "-");
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "none");
+    o = put_sizes(buf, size, o, m->dense, m->n_dense, MODEL_MAX_DENSE, "-");
+    if (m->same)
+        snprintf(buf + o, o < size ? size - o : 0, ";padding=same");
 }
 
 void model_shape_yaml(const model_shape *m, char *buf, size_t size)
@@ -86,20 +88,21 @@ void model_shape_yaml(const model_shape *m, char *buf, size_t size)
     o = put_sizes(buf, size, o, m->conv, m->n_conv, MODEL_MAX_CONV, ", ");
     o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "], dense: [");
     o = put_sizes(buf, size, o, m->dense, m->n_dense, MODEL_MAX_DENSE, ", ");
-    snprintf(buf + o, o < size ? size - o : 0, "]}");
+    snprintf(buf + o, o < size ? size - o : 0, "]%s}", m->same ? ", padding: same" : "");
 }
 
 int model_shape_fits(const model_shape *m, int h, int w, int *block, int *bh, int *bw)
 {
+    int pad = model_pad(m);
     for (int k = 0; k < m->n_conv; k++) {
-        if (h < MODEL_MIN_CONV_INPUT || w < MODEL_MIN_CONV_INPUT) {
+        if (h < model_min_input(pad) || w < model_min_input(pad)) {
             *block = k + 1;
             *bh = h;
             *bw = w;
             return 0;
         }
-        h = model_block_out(h);
-        w = model_block_out(w);
+        h = model_block_out(h, pad);
+        w = model_block_out(w, pad);
     }
     return 1;
 }
@@ -113,8 +116,8 @@ double model_shape_params(const model_shape *m, int h, int w, int n_classes)
     for (int k = 0; k < m->n_conv; k++) {
         total += (double)m->conv[k] * c * 9 + m->conv[k];
         c = m->conv[k];
-        h = model_block_out(h);
-        w = model_block_out(w);
+        h = model_block_out(h, model_pad(m));
+        w = model_block_out(w, model_pad(m));
     }
     double in = c * h * w;
     for (int k = 0; k <= m->n_dense; k++) {

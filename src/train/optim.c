@@ -1,40 +1,16 @@
-/* optim.c: the optimizer table, Adam and SGD. Element-wise updates, so any
- * thread split gives the same bits. */
+/* optim.c: the optimizer table over optim_rules.c's update rules, and
+ * each optimizer's state. Adam and plain SGD give the bits they gave
+ * before the rules existed (tests/unit/test_bn.c holds them together). */
 #include "train/optim.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void sgd_step(optimizer *o, float *restrict params, const float *restrict grads)
-{
-    long n = o->n;
-    float lr = o->lr;
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++)
-        params[i] -= lr * grads[i];
-}
-
-static void adam_step(optimizer *o, float *restrict params, const float *restrict grads)
-{
-    long n = o->n;
-    float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-    /* bias corrections in double, once per step */
-    float step = (float)(o->lr / (1.0 - pow(o->beta1, (double)o->t)));
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(o->beta2, (double)o->t)));
-    float *restrict m = o->m, *restrict v = o->v;
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) {
-        float g = grads[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        params[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-    }
-}
-
 static const optim_desc table[] = {
-    [OPT_ADAM] = {OPT_ADAM, "adam", 1, adam_step},
-    [OPT_SGD] = {OPT_SGD, "sgd", 0, sgd_step},
+    [OPT_ADAM] = {OPT_ADAM, "adam", &optim_rules[0]},
+    [OPT_SGD] = {OPT_SGD, "sgd", &optim_rules[2]},
+    [OPT_ADAMW] = {OPT_ADAMW, "adamw", &optim_rules[1]},
+    [OPT_RMSPROP] = {OPT_RMSPROP, "rmsprop", &optim_rules[3]},
 };
 _Static_assert(sizeof table / sizeof table[0] == OPT_COUNT, "one row per optim_kind");
 
@@ -60,35 +36,46 @@ const char *optim_name(optim_kind kind)
     return (unsigned)kind < OPT_COUNT ? table[kind].name : "?";
 }
 
-int optim_init(optimizer *o, optim_kind kind, float lr, long n, sw_error *err)
+int optim_states(optim_kind kind, const optim_hyper *h)
+{
+    return (unsigned)kind < OPT_COUNT ? table[kind].rule->states(h) : 0;
+}
+
+int optim_init_hyper(optimizer *o, optim_kind kind, const optim_hyper *h, long n,
+                     sw_error *err)
 {
     memset(o, 0, sizeof *o);
+    if ((unsigned)kind >= OPT_COUNT)
+        return sw_err(err, SW_EINPUT, "optimizer: unknown kind %d", (int)kind);
     o->kind = kind;
-    o->lr = lr;
-    o->beta1 = 0.9f;
-    o->beta2 = 0.999f;
-    o->eps = 1e-7f;
+    o->h = *h;
     o->n = n;
-    if (table[kind].moments) {
-        o->m = calloc((size_t)n, sizeof(float));
-        o->v = calloc((size_t)n, sizeof(float));
-        if (!o->m || !o->v) {
-            optim_free(o);
-            return sw_oom(err, "optimizer");
-        }
+    int states = optim_states(kind, h);
+    if (((states & 1) && !(o->s0 = calloc((size_t)n, sizeof(float)))) ||
+        ((states & 2) && !(o->s1 = calloc((size_t)n, sizeof(float))))) {
+        optim_free(o);
+        return sw_oom(err, "optimizer");
     }
     return SW_OK;
 }
 
+int optim_init(optimizer *o, optim_kind kind, float lr, long n, sw_error *err)
+{
+    optim_hyper h;
+    optim_hyper_default(&h);
+    h.lr = lr;
+    return optim_init_hyper(o, kind, &h, n, err);
+}
+
 void optim_free(optimizer *o)
 {
-    free(o->m);
-    free(o->v);
-    o->m = o->v = NULL;
+    free(o->s0);
+    free(o->s1);
+    o->s0 = o->s1 = NULL;
 }
 
 void optim_step(optimizer *o, float *params, const float *grads)
 {
     o->t++;
-    table[o->kind].step(o, params, grads);
+    table[o->kind].rule->step(params, o->s0, o->s1, grads, o->n, &o->h, o->t);
 }

@@ -54,14 +54,34 @@ void evaluate(model *m, const data_split *s, int batch_size, float *xbuf, uint8_
     evaluate_split(m, s, batch_size, xbuf, ybuf, loss, accuracy, 0);
 }
 
-/* Whether a saved state can go on as this run: the same parameter count,
- * the optimizer's moments, and the early-stopping state it needs. */
-static int resumable(const train_state *r, long n, const optimizer *opt, const es_settings *es)
+void train_config_hyper(const train_config *cfg, optim_hyper *h)
 {
-    if (!r || r->epoch <= 0 || r->n != n || !r->params || (opt->m && (!r->adam_m || !r->adam_v)))
+    optim_hyper_default(h);
+    h->lr = cfg->learning_rate;
+    h->momentum = cfg->momentum;
+    h->weight_decay = cfg->weight_decay;
+    h->nesterov = cfg->nesterov;
+}
+
+int train_config_states(const train_config *cfg)
+{
+    optim_hyper h;
+    train_config_hyper(cfg, &h);
+    return optim_states(cfg->optimizer, &h);
+}
+
+/* Whether a saved state can go on as this run: the same parameter count,
+ * the optimizer's state, batch norm's statistics, and the early-stopping
+ * state it needs. */
+static int resumable(const train_state *r, long n, const optimizer *opt, long n_bn,
+                     const es_settings *es)
+{
+    if (!r || r->epoch <= 0 || r->n != n || !r->params || (opt->s0 && !r->opt_s0) ||
+        (opt->s1 && !r->opt_s1) || r->n_bn != n_bn || (n_bn && !r->bn_state))
         return 0;
     if (es->monitor != ES_OFF && (r->es.best_epoch < 1 || r->es.best_epoch > r->epoch ||
-                                  r->es.wait < 0 || (es->restore_best && !r->best_params)))
+                                  r->es.wait < 0 || (es->restore_best && !r->best_params) ||
+                                  (es->restore_best && n_bn && !r->best_bn)))
         return 0;
     return 1;
 }
@@ -77,6 +97,8 @@ typedef struct {
     size_t param_bytes;
     long *order;             /* the epoch's image order, train->n */
     float *xbuf, *best;      /* a batch of images; the best weights or NULL */
+    long n_bn;               /* batch norm's moving statistics */
+    float *best_bn;          /* those of the best weights, or NULL */
     uint8_t *ybuf;           /* a batch of labels */
     int stats;               /* layer statistics wanted */
     es_state es;
@@ -89,6 +111,7 @@ static void trainer_free(trainer *t)
     free(t->xbuf);
     free(t->ybuf);
     free(t->best);
+    free(t->best_bn);
     optim_free(&t->opt);
     model_free(t->m);
 }
@@ -99,13 +122,17 @@ static void trainer_free(trainer *t)
 static int trainer_resume(trainer *t, const train_state *r, train_result *res, int *stopped)
 {
     const es_settings *es_cfg = &t->cfg->early_stopping;
-    if (!resumable(r, t->n, &t->opt, es_cfg))
+    if (!resumable(r, t->n, &t->opt, t->n_bn, es_cfg))
         return 1;
     memcpy(model_params(t->m), r->params, t->param_bytes);
-    if (t->opt.m) {
-        memcpy(t->opt.m, r->adam_m, t->param_bytes);
-        memcpy(t->opt.v, r->adam_v, t->param_bytes);
-    }
+    if (t->opt.s0)
+        memcpy(t->opt.s0, r->opt_s0, t->param_bytes);
+    if (t->opt.s1)
+        memcpy(t->opt.s1, r->opt_s1, t->param_bytes);
+    if (t->n_bn)
+        memcpy(model_bn_state(t->m), r->bn_state, sizeof(float) * (size_t)t->n_bn);
+    if (t->best_bn)
+        memcpy(t->best_bn, r->best_bn, sizeof(float) * (size_t)t->n_bn);
     t->opt.t = r->t;
     if (es_cfg->monitor != ES_OFF)
         t->es = r->es;
@@ -125,11 +152,15 @@ static int trainer_setup(trainer *t, sw_error *err)
         return err->code;
     model_init_params(t->m, cfg->seed);
     t->n = model_num_params(t->m);
+    t->n_bn = model_bn_state_size(t->m);
     t->param_bytes = sizeof(float) * (size_t)t->n;
-    if (optim_init(&t->opt, cfg->optimizer, cfg->learning_rate, t->n, err) != SW_OK)
+    optim_hyper h;
+    train_config_hyper(cfg, &h);
+    if (optim_init_hyper(&t->opt, cfg->optimizer, &h, t->n, err) != SW_OK)
         return err->code;
     if (cfg->early_stopping.monitor != ES_OFF && cfg->early_stopping.restore_best &&
-        !(t->best = malloc(t->param_bytes)))
+        (!(t->best = malloc(t->param_bytes)) ||
+         (t->n_bn && !(t->best_bn = malloc(sizeof(float) * (size_t)t->n_bn)))))
         return sw_oom(err, "train: the best weights");
     t->order = malloc(sizeof(long) * (size_t)t->train->n);
     t->xbuf = malloc(sizeof(float) * (size_t)bs * (size_t)t->train->pixels);
@@ -151,6 +182,10 @@ static int train_epoch(trainer *t, int epoch, double t0, epoch_metrics *em, trai
     double loss_sum = 0;
     if (t->stats)
         model_stats_reset(t->m);
+    /* per epoch, a function of the epoch alone: a resumed run gets the
+     * same rate (the float rounding of a constant schedule is the base
+     * rate itself, so runs without a schedule keep their bits) */
+    t->opt.h.lr = (float)lr_at(&cfg->schedule, cfg->learning_rate, epoch - 1, cfg->epochs);
     shuffle_order(t->order, train->n, cfg->seed, epoch);
     for (long b = 0; b < batches; b++) {
         long start = b * bs;
@@ -209,14 +244,16 @@ static int end_epoch(trainer *t, int epoch, double t0, epoch_metrics *em, train_
                          &improved);
     if (improved && t->best)
         memcpy(t->best, model_params(t->m), t->param_bytes);
+    if (improved && t->best_bn)
+        memcpy(t->best_bn, model_bn_state(t->m), sizeof(float) * (size_t)t->n_bn);
     if (t->stats && hooks->on_layers)
         hooks->on_layers(hooks->ctx, epoch, t->layers, model_num_act_layers(t->m));
     if (hooks->on_epoch && hooks->on_epoch(hooks->ctx, epoch, em, err) != SW_OK)
         return -1;
     res->epochs_done = epoch;
     if (hooks->on_checkpoint) {
-        train_state st = {epoch, t->n, model_params(t->m), t->opt.m, t->opt.v, t->opt.t, t->es,
-                          t->best};
+        train_state st = {epoch, t->n, model_params(t->m), t->opt.s0, t->opt.s1, t->opt.t,
+                          t->es, t->best, t->n_bn, model_bn_state(t->m), t->best_bn};
         if (hooks->on_checkpoint(hooks->ctx, &st, err) != SW_OK)
             return -1;
     }
@@ -262,6 +299,8 @@ int train_run(const train_config *cfg, const data_split *train, const data_split
     }
     if (t.best && t.es.best_epoch > 0)
         memcpy(model_params(t.m), t.best, t.param_bytes);
+    if (t.best_bn && t.es.best_epoch > 0)
+        memcpy(model_bn_state(t.m), t.best_bn, sizeof(float) * (size_t)t.n_bn);
     evaluate(t.m, test, cfg->batch_size, t.xbuf, t.ybuf, &res->test_loss, &res->test_accuracy);
 
 done:

@@ -141,6 +141,9 @@ q old.db "DROP TRIGGER sweeps_delete_runs; DROP TRIGGER runs_delete_epochs;
     DROP TRIGGER epochs_delete_layers; DROP VIEW summary; DROP VIEW summary_all;
     DROP TABLE sweep_configs; ALTER TABLE runs DROP COLUMN in_grid;
     DROP TABLE classes; ALTER TABLE runs DROP COLUMN data_format;
+    ALTER TABLE runs DROP COLUMN batchnorm; ALTER TABLE runs DROP COLUMN momentum;
+    ALTER TABLE runs DROP COLUMN nesterov; ALTER TABLE runs DROP COLUMN weight_decay;
+    ALTER TABLE runs DROP COLUMN lr_schedule;
     ALTER TABLE runs DROP COLUMN label; ALTER TABLE runs DROP COLUMN augment;
     ALTER TABLE runs DROP COLUMN val_limit; ALTER TABLE runs DROP COLUMN test_limit;
     PRAGMA user_version = 2"

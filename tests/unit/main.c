@@ -67,6 +67,7 @@ void suite_cifar(void);
 void suite_golden_train(void);
 /* Issue #15's grid binding (tests/unit/test_store_grid.c). */
 void suite_store_grid(void);
+void suite_config_train(void);
 void suite_report(void);
 void suite_alpha(void);
 void suite_store_delete(void);   /* test_delete.c */
@@ -83,6 +84,7 @@ static const struct {
     {"cluster", suite_cluster},
     {"stats", suite_stats},
     {"bn", suite_bn},
+    {"config_train", suite_config_train},
     {"golden_train", suite_golden_train},
     {"act_smooth", suite_act_smooth},
     {"cifar", suite_cifar},

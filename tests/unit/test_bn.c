@@ -2,7 +2,9 @@
  * the learning-rate schedules of issue #13: finite-difference gradient
  * checks against double-precision references written here, bit-identity at
  * 1 and 2 OpenMP threads, the moving statistics over several steps, and
- * the rules' agreement with optim.c and the schedules' closed forms. */
+ * the rules' agreement with optim.c and the schedules' closed forms; and
+ * the model with batch norm and same padding: its layout, a whole-model
+ * gradient check, its moving statistics, its bits at 1 and 2 threads. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "base/rng.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
+#include "train/model.h"
 #include "train/optim.h"
 #include "train/optim_rules.h"
 #include "train/schedule.h"
@@ -440,8 +443,8 @@ static void test_rules_match_optim(void)
         CHECK_MSG(memcmp(p1, p2, sizeof(float) * n) == 0, "%s differs from optim.c",
                   kind ? "sgd" : "adam");
         if (!kind)
-            CHECK(memcmp(o.m, s0, sizeof(float) * n) == 0 &&
-                  memcmp(o.v, s1, sizeof(float) * n) == 0);
+            CHECK(memcmp(o.s0, s0, sizeof(float) * n) == 0 &&
+                  memcmp(o.s1, s1, sizeof(float) * n) == 0);
         optim_free(&o);
     }
     free(p1), free(p2), free(g), free(s0), free(s1);
@@ -546,6 +549,233 @@ static void test_schedules(void)
     CHECK_STR(sched_name(SCHED_CONSTANT), "constant");
 }
 
+/* ------------------------------------------------------------ the model */
+
+/* 12x12 inputs, conv [3, 4], dense [6], batch norm; same: conv [3, 4, 5]
+ * padded (12 -> 6 -> 3 -> 1). */
+static void bn_spec(model_spec *s, act_kind act, int same)
+{
+    model_spec_default(s);
+    s->in_h = s->in_w = 12;
+    s->shape.conv[0] = 3;
+    s->shape.conv[1] = 4;
+    s->shape.dense[0] = 6;
+    if (same) {
+        s->shape.n_conv = 3;
+        s->shape.conv[2] = 5;
+        s->shape.same = 1;
+    }
+    s->act = act;
+    s->alpha = 1.0f;
+    s->dropout = 0.3f;
+    s->batchnorm = 1;
+}
+
+/* The bn tensors come last, gamma 1 and beta 0; the other tensors and
+ * their initial values are those of the model without batch norm. */
+static void test_bn_model_layout(void)
+{
+    model_spec s;
+    model *on = NULL, *off = NULL;
+    sw_error err = {0};
+    model_spec_default(&s);
+    s.batchnorm = 1;
+    CHECK_INT(model_create(&on, &s, 4, &err), SW_OK);
+    s.batchnorm = 0;
+    CHECK_INT(model_create(&off, &s, 4, &err), SW_OK);
+    if (!on || !off)
+        return;
+    CHECK_INT(model_num_tensors(off), 8);
+    CHECK_INT(model_num_tensors(on), 14);
+    CHECK_INT(model_bn_state_size(off), 0);
+    CHECK(model_bn_state(off) == NULL);
+    CHECK_INT(model_bn_state_size(on), 2 * (32 + 64 + 256));
+    static const char *const names[] = {"conv1.bn.gamma", "conv1.bn.beta", "conv2.bn.gamma",
+                                        "conv2.bn.beta", "dense1.bn.gamma", "dense1.bn.beta"};
+    for (int i = 0; i < 6; i++)
+        CHECK_STR(model_tensor_at(on, 8 + i)->name, names[i]);
+    model_init_params(on, 5);
+    model_init_params(off, 5);
+    for (int i = 0; i < 8; i++) {
+        const model_tensor *a = model_tensor_at(on, i), *b = model_tensor_at(off, i);
+        CHECK(a->offset == b->offset && a->size == b->size);
+        CHECK(memcmp(model_params(on) + a->offset, model_params(off) + b->offset,
+                     sizeof(float) * (size_t)a->size) == 0);
+    }
+    const model_tensor *g = model_tensor_at(on, 8), *b = model_tensor_at(on, 9);
+    CHECK(model_params(on)[g->offset] == 1.0f && model_params(on)[g->offset + 31] == 1.0f);
+    CHECK(model_params(on)[b->offset] == 0.0f && model_params(on)[b->offset + 31] == 0.0f);
+    const float *st = model_bn_state(on);
+    CHECK(st[0] == 0.0f && st[31] == 0.0f && st[32] == 1.0f && st[63] == 1.0f);
+    model_free(on);
+    model_free(off);
+
+    /* same padding: four 3x3 blocks fit 28x28, five do not */
+    model_spec_default(&s);
+    s.shape.n_conv = 4;
+    s.shape.conv[2] = s.shape.conv[3] = 8;
+    s.shape.same = 1;
+    CHECK_INT(model_create(&on, &s, 2, &err), SW_OK);
+    model_free(on);
+    s.shape.n_conv = 5;
+    s.shape.conv[4] = 8;
+    CHECK_INT(model_create(&on, &s, 2, &err), SW_EINPUT);
+    CHECK(strstr(err.msg, "conv block 5 gets a 1x1 input") != NULL);
+}
+
+static double bn_batch_loss(model *m, const float *x, const uint8_t *y, int B)
+{
+    int correct;
+    model_forward(m, x, B, 1, 7, 3);
+    return model_loss(m, y, B, &correct, 0);
+}
+
+/* The whole model's gradient with batch norm (batch statistics, dropout
+ * on), against a central difference along random directions. */
+static void test_bn_model_gradient_check(void)
+{
+    for (int c = 0; c < 4; c++) {
+        act_kind act = c % 2 ? ACT_ELU : ACT_RELU;
+        int same = c / 2, B = 6;
+        model_spec s;
+        model *m = NULL;
+        sw_error err = {0};
+        bn_spec(&s, act, same);
+        CHECK_INT(model_create(&m, &s, B, &err), SW_OK);
+        if (!m)
+            return;
+        float x[6 * 144];
+        uint8_t y[6];
+        fill(x, 6 * 144, 70 + (uint64_t)c, 0, 1);
+        for (int i = 0; i < B; i++)
+            y[i] = (uint8_t)(i * 3 % 10);
+        model_init_params(m, 11);
+        long n = model_num_params(m);
+        float *p = model_params(m), *g = fa(n), *p0 = fa(n), *u = fa(n);
+        int correct;
+        model_forward(m, x, B, 1, 7, 3);
+        model_loss(m, y, B, &correct, 1);
+        memcpy(g, model_grads(m), sizeof(float) * (size_t)n);
+        memcpy(p0, p, sizeof(float) * (size_t)n);
+        for (int dir = 0; dir < 3; dir++) {
+            double gd = 0, h = 1e-2;
+            for (long i = 0; i < n; i++) {
+                u[i] = (float)rng_normal(98, (uint64_t)dir, 0, (uint64_t)i) * 0.05f;
+                gd += (double)g[i] * u[i];
+            }
+            for (long i = 0; i < n; i++)
+                p[i] = p0[i] + (float)h * u[i];
+            double lp = bn_batch_loss(m, x, y, B) / B;
+            for (long i = 0; i < n; i++)
+                p[i] = p0[i] - (float)h * u[i];
+            double lm = bn_batch_loss(m, x, y, B) / B;
+            memcpy(p, p0, sizeof(float) * (size_t)n);
+            double fd = (lp - lm) / (2 * h);
+            CHECK_MSG(fabs(fd - gd) <= 2e-2 * fabs(gd) + 1e-4,
+                      "%s same=%d dir %d: fd %g vs grad %g", act_name(act), same, dir, fd, gd);
+        }
+        /* gamma and beta get gradients */
+        const model_tensor *gt = model_tensor_at(m, model_num_tensors(m) - 2);
+        double gsum = 0;
+        for (long i = 0; i < gt->size; i++)
+            gsum += fabs(g[gt->offset + i]);
+        CHECK(gsum > 0);
+        free(g);
+        free(p0);
+        free(u);
+        model_free(m);
+    }
+}
+
+/* Training forwards move the moving statistics (PyTorch's update with
+ * Keras' momentum); evaluation reads them and moves nothing. */
+static void test_bn_model_moving_stats(void)
+{
+    model_spec s;
+    model *m = NULL;
+    sw_error err = {0};
+    bn_spec(&s, ACT_RELU, 0);
+    s.dropout = 0;
+    CHECK_INT(model_create(&m, &s, 4, &err), SW_OK);
+    if (!m)
+        return;
+    model_init_params(m, 3);
+    float x[4 * 144], l1[40], l2[40];
+    fill(x, 4 * 144, 90, 0, 1);
+    long ns = model_bn_state_size(m);
+    float *before = fa(ns);
+    memcpy(before, model_bn_state(m), sizeof(float) * (size_t)ns);
+    model_forward(m, x, 4, 0, 0, 0);
+    memcpy(l1, model_logits(m), sizeof l1);
+    CHECK(memcmp(before, model_bn_state(m), sizeof(float) * (size_t)ns) == 0);
+    model_forward(m, x, 4, 1, 0, 0);
+    CHECK(memcmp(before, model_bn_state(m), sizeof(float) * (size_t)ns) != 0);
+    /* conv1 channel 0: var moved from 1 toward the batch's unbiased one */
+    CHECK(model_bn_state(m)[3] != 1.0f);
+    memcpy(before, model_bn_state(m), sizeof(float) * (size_t)ns);
+    model_forward(m, x, 4, 0, 0, 0);
+    memcpy(l2, model_logits(m), sizeof l2);
+    CHECK(memcmp(before, model_bn_state(m), sizeof(float) * (size_t)ns) == 0);
+    CHECK(memcmp(l1, l2, sizeof l1) != 0);   /* evaluation uses the moved statistics */
+    model_bn_reset(m);
+    CHECK(model_bn_state(m)[0] == 0.0f && model_bn_state(m)[3] == 1.0f);
+    free(before);
+    model_free(m);
+}
+
+/* Steps of a same-padded bn model with AdamW: the same parameters and
+ * moving statistics at 1 and 2 threads. */
+static float *bn_steps(int threads, long *n)
+{
+    model_spec s;
+    model *m = NULL;
+    optimizer o;
+    optim_hyper h;
+    sw_error err = {0};
+    bn_spec(&s, ACT_ELU, 1);
+    s.in_h = s.in_w = 28;
+    s.shape.conv[0] = 8, s.shape.conv[1] = 16, s.shape.conv[2] = 16, s.shape.dense[0] = 32;
+    set_threads(threads);
+    if (model_create(&m, &s, 32, &err) != SW_OK)
+        return NULL;
+    model_init_params(m, 3);
+    optim_hyper_default(&h);
+    h.weight_decay = 0.01f;
+    optim_init_hyper(&o, OPT_ADAMW, &h, model_num_params(m), &err);
+    float *x = fa(32 * 784);
+    uint8_t y[32];
+    for (int step = 0; step < 3; step++) {
+        int correct;
+        fill(x, 32 * 784, 200 + (uint64_t)step, 0, 1);
+        for (int i = 0; i < 32; i++)
+            y[i] = (uint8_t)((i + step) % 10);
+        model_forward(m, x, 32, 1, 3, (uint64_t)step);
+        model_loss(m, y, 32, &correct, 1);
+        optim_step(&o, model_params(m), model_grads(m));
+    }
+    long np = model_num_params(m), nb = model_bn_state_size(m);
+    *n = np + nb;
+    float *out = fa(*n);
+    memcpy(out, model_params(m), sizeof(float) * (size_t)np);
+    memcpy(out + np, model_bn_state(m), sizeof(float) * (size_t)nb);
+    free(x);
+    optim_free(&o);
+    model_free(m);
+    return out;
+}
+
+static void test_bn_model_threads(void)
+{
+    long n1 = 0, n2 = 0;
+    float *p1 = bn_steps(1, &n1), *p2 = bn_steps(2, &n2);
+    CHECK(p1 && p2 && n1 == n2);
+    if (p1 && p2)
+        CHECK(memcmp(p1, p2, sizeof(float) * (size_t)n1) == 0);
+    set_threads(1);
+    free(p1);
+    free(p2);
+}
+
 void suite_bn(void)
 {
     RUN_TEST(test_bn_gradients);
@@ -559,4 +789,8 @@ void suite_bn(void)
     RUN_TEST(test_rules_by_hand);
     RUN_TEST(test_rules_threads);
     RUN_TEST(test_schedules);
+    RUN_TEST(test_bn_model_layout);
+    RUN_TEST(test_bn_model_gradient_check);
+    RUN_TEST(test_bn_model_moving_stats);
+    RUN_TEST(test_bn_model_threads);
 }

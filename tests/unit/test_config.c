@@ -94,7 +94,7 @@ static void test_config_full(void)
     CHECK_STR(c.data_dir, "/tmp/fashion");
     CHECK(c.validation_split == 0.1);
     CHECK_INT(c.train_limit, 5000);
-    CHECK_INT(c.optimizer, OPT_SGD);
+    CHECK_INT(c.axis[AXIS_OPTIMIZER].v[0], OPT_SGD);
 
     const axis_values *ax = c.axis;
     CHECK_INT(ax[AXIS_ACTIVATION].n, 4);
@@ -143,7 +143,7 @@ static void test_config_defaults(void)
     CHECK_STR(c.data_dir, DEFAULT_DATA_DIR);
     CHECK(c.validation_split == 0.2);
     CHECK_INT(c.train_limit, 0);
-    CHECK_INT(c.optimizer, OPT_ADAM);
+    CHECK_INT(c.axis[AXIS_OPTIMIZER].v[0], OPT_ADAM);
     CHECK_INT(c.n_exclude, 0);
     static const double want[AXIS_COUNT] = {
         [AXIS_ACTIVATION] = ACT_RELU, [AXIS_ALPHA] = 1.0, [AXIS_MODEL] = 0, [AXIS_INIT] = INIT_HE,
@@ -301,8 +301,9 @@ static void test_config_value_errors(void)
               "t.yaml:3:16: train_limit must be an integer >= 0, got -1");
     CHECK_ERR("name: x\ndata:\n  dir: ''\n",
               "t.yaml:3:8: dir must be a non-empty string, got ''");
-    CHECK_ERR("name: x\ntrain:\n  optimizer: rmsprop\n",
-              "t.yaml:3:14: optimizer must be one of adam, sgd, got 'rmsprop'");
+    CHECK_ERR("name: x\ntrain:\n  optimizer: nadam\n",
+              "t.yaml:3:14: optimizer must be one of adam, sgd, adamw, rmsprop, got 'nadam' "
+              "(did you mean 'adam'?)");
     CHECK_ERR("name: x\ntrain:\n  batch_size: [1, 2]\n",
               "t.yaml:3:15: train.batch_size must be a single value, got a list "
               "(to try several, put it under grid:)");
@@ -375,7 +376,7 @@ static void test_config_unknown_and_duplicate_keys(void)
               "t.yaml:3:3: unknown key 'seeds' in grid (did you mean 'seed'?)");
     CHECK_ERR("name: x\ntrain:\n  lr: 0.1\n",
               "t.yaml:3:3: unknown key 'lr' in train (expected one of: batch_size, optimizer, "
-              "learning_rate, early_stopping)");
+              "learning_rate, momentum, weight_decay, lr_schedule, nesterov, early_stopping)");
     CHECK_ERR("name: x\ndata:\n  path: /x\n",
               "t.yaml:3:3: unknown key 'path' in data (expected one of: dir, format, label, "
               "validation_split, train_limit, val_limit, test_limit, augment)");
@@ -401,9 +402,10 @@ static void test_config_exclude_errors(void)
               "t.yaml:3:5: an empty exclude rule would exclude every run");
     CHECK_ERR("name: x\nexclude:\n  - {activaton: elu}\n",
               "t.yaml:3:6: unknown key 'activaton' in exclude (did you mean 'activation'?)");
-    CHECK_ERR("name: x\nexclude:\n  - {optimizer: sgd}\n",
-              "t.yaml:3:6: unknown key 'optimizer' in exclude (expected one of: activation, "
-              "alpha, model, init, dropout, epochs, batch_size, learning_rate, seed)");
+    CHECK_ERR("name: x\nexclude:\n  - {validation_split: 0.5}\n",
+              "t.yaml:3:6: unknown key 'validation_split' in exclude (expected one of: "
+              "activation, alpha, model, batchnorm, init, dropout, epochs, batch_size, optimizer, "
+              "learning_rate, momentum, weight_decay, lr_schedule, seed)");
     CHECK_ERR("name: x\nexclude:\n  - {dropout: [0.1, 0.2]}\n",
               "t.yaml:3:15: exclude values must be single values, got a list");
     CHECK_ERR("name: x\nexclude:\n  - {dropout: 2}\n",
@@ -1046,7 +1048,7 @@ static void test_config_model_errors(void)
     CHECK_ERR("name: x\nmodel: {convs: [32]}\n",
               "t.yaml:2:9: unknown key 'convs' in model (did you mean 'conv'?)");
     CHECK_ERR("name: x\nmodel: {layers: [32]}\n",
-              "t.yaml:2:9: unknown key 'layers' in model (expected one of: conv, dense)");
+              "t.yaml:2:9: unknown key 'layers' in model (expected one of: conv, dense, padding)");
     CHECK_ERR("name: x\nmodel: [{conv: [32]}]\n",
               "t.yaml:2:8: model at the top level is one model; to try several, put the list "
               "under grid:");

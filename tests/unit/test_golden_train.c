@@ -7,12 +7,14 @@
  * tensor. Optimizers: parameters after each step and the final state
  * within 1e-6 relative, and the displacement p_k - p0 within 1e-5 of
  * torch's (a stricter view: it leaves out the parameter's own size).
- * Schedules: each epoch's rate within 1e-6 relative.
+ * Schedules: each epoch's rate within 1e-6 relative. The whole model with
+ * batch norm: as the kernels, tensor by tensor.
  * Regenerate: /usr/bin/python3 tools/torch_golden_train.py tests/golden */
 #include "golden_io.h"
 
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
+#include "train/model.h"
 #include "train/optim_rules.h"
 #include "train/schedule.h"
 
@@ -236,6 +238,115 @@ static void test_golden_sched_step1(void) { golden_sched("sched_step1"); }
 static void test_golden_sched_cosine(void) { golden_sched("sched_cosine"); }
 static void test_golden_sched_cosine7(void) { golden_sched("sched_cosine7"); }
 
+/* ------------------------------------------------- the model with batch norm */
+
+/* max |ours - ref| over scale. */
+static double abs_err(const float *ours, const golden_tensor *ref, double scale)
+{
+    double maxd = 0;
+    for (long i = 0; i < ref->n; i++) {
+        double d = fabs((double)ours[i] - ref->v[i]);
+        if (isnan(d) || isinf(d))
+            return INFINITY;
+        maxd = d > maxd ? d : maxd;
+    }
+    return maxd / scale;
+}
+
+/* The gradients: tensor by tensor, relative to the tensor's largest;
+ * a bias followed by batch norm has a gradient that is 0 but for
+ * rounding, measured against the largest gradient of the model instead. */
+static void model_bn_grads(golden_report *r, golden_case *c, model *m)
+{
+    double scale = 1e-12;
+    int nt = model_num_tensors(m);
+    for (int i = 0; i < nt; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "grad.%s", model_tensor_at(m, i)->name);
+        golden_tensor *g = golden_get(c, name);
+        for (long k = 0; g && k < g->n; k++)
+            scale = fmax(scale, fabs(g->v[k]));
+    }
+    for (int i = 0; i < nt; i++) {
+        const model_tensor *mt = model_tensor_at(m, i);
+        char name[64];
+        snprintf(name, sizeof name, "grad.%s", mt->name);
+        golden_tensor *g = golden_get(c, name);
+        if (!g || g->n != mt->size) {
+            test_fail(__FILE__, __LINE__, "%s: no gradient of %s", r->case_name, mt->name);
+            continue;
+        }
+        int cancelled = strcmp(mt->name, "out.bias") != 0 && strstr(mt->name, ".bias");
+        if (cancelled)
+            report(r, name, abs_err(model_grads(m) + mt->offset, g, scale));
+        else
+            compare(r, name, model_grads(m) + mt->offset, g);
+    }
+}
+
+static void golden_model_bn(const char *name)
+{
+    golden_report r = {name, "", 0};
+    golden_case *c = load(name);
+    golden_tensor *t[10];
+    static const char *const names[] = {"x1", "x2", "x3", "labels", "logits", "loss",
+                                        "bn_state", "logits_eval", NULL};
+    model *m = NULL;
+    sw_error err = {0};
+    if (!c || !golden_all(c, t, names))
+        goto done;
+    int B = (int)golden_param(c, "B"), K = 10, correct = -1;
+    model_spec s;
+    model_spec_default(&s);
+    s.in_h = s.in_w = 12;
+    s.shape.conv[0] = 4, s.shape.conv[1] = 8, s.shape.dense[0] = 16;
+    s.shape.same = (int)golden_param(c, "same");
+    s.act = (act_kind)golden_param(c, "act");
+    s.alpha = (float)golden_param(c, "alpha");
+    s.dropout = 0;
+    s.batchnorm = 1;
+    if (model_create(&m, &s, B, &err) != SW_OK) {
+        test_fail(__FILE__, __LINE__, "%s: model_create: %s", name, err.msg);
+        goto done;
+    }
+    for (int i = 0; i < model_num_tensors(m); i++) {
+        const model_tensor *mt = model_tensor_at(m, i);
+        golden_tensor *gt = golden_get(c, mt->name);
+        if (!gt || gt->n != mt->size || gt != &c->t[i]) {
+            test_fail(__FILE__, __LINE__, "%s: tensor %d '%s' is not torch's", name, i,
+                      mt->name);
+            goto done;
+        }
+        memcpy(model_params(m) + mt->offset, gt->v, sizeof(float) * (size_t)mt->size);
+    }
+    uint8_t labels[64];
+    for (int b = 0; b < B && b < 64; b++)
+        labels[b] = (uint8_t)t[3]->v[b];
+    float tmp[640];
+    model_forward(m, t[0]->v, B, 1, 0, 0);
+    to_torch(tmp, model_logits(m), B, K, 1);
+    compare(&r, "logits", tmp, t[4]);
+    float loss = (float)(model_loss(m, labels, B, &correct, 1) / B);
+    compare(&r, "loss (mean)", &loss, t[5]);
+    CHECK_INT(correct, golden_param(c, "correct"));
+    model_bn_grads(&r, c, m);
+    model_forward(m, t[1]->v, B, 1, 0, 1);
+    model_forward(m, t[2]->v, B, 1, 0, 2);
+    CHECK_INT(model_bn_state_size(m), t[6]->n);
+    if (model_bn_state_size(m) == t[6]->n)
+        compare(&r, "bn_state (moving statistics)", model_bn_state(m), t[6]);
+    model_forward(m, t[0]->v, B, 0, 0, 0);
+    to_torch(tmp, model_logits(m), B, K, 1);
+    compare(&r, "logits_eval", tmp, t[7]);
+    report_end(&r);
+done:
+    model_free(m);
+    golden_free(c);
+}
+
+static void test_golden_model_bn_same(void) { golden_model_bn("model_bn_same"); }
+static void test_golden_model_bn_valid(void) { golden_model_bn("model_bn_valid"); }
+
 void suite_golden_train(void)
 {
     RUN_TEST(test_golden_bn2d);
@@ -258,4 +369,6 @@ void suite_golden_train(void)
     RUN_TEST(test_golden_sched_step1);
     RUN_TEST(test_golden_sched_cosine);
     RUN_TEST(test_golden_sched_cosine7);
+    RUN_TEST(test_golden_model_bn_same);
+    RUN_TEST(test_golden_model_bn_valid);
 }

@@ -838,6 +838,7 @@ static void test_summary_view(void)
     const char *header = "sweep,activation,alpha,init,dropout,epochs,batch_size,learning_rate,"
                          "optimizer,validation_split,train_limit,model,early_stopping,"
                          "data_format,label,augment,val_limit,test_limit,"
+                         "batchnorm,momentum,nesterov,weight_decay,lr_schedule,"
                          "n,mean_test_accuracy,"
                          "std_test_accuracy,mean_test_loss,std_test_loss,"
                          "mean_best_val_accuracy,mean_seconds_per_epoch\r\n";

@@ -221,13 +221,23 @@ static void test_optim_table(void)
         const optim_desc *d = optim_info((optim_kind)k);
         optimizer o;
         sw_error err = {0};
-        CHECK(d && d->kind == (optim_kind)k && d->step);
+        CHECK(d && d->kind == (optim_kind)k && d->rule);
         CHECK_INT(optim_from_name(optim_name((optim_kind)k)), k);
         CHECK_INT(optim_init(&o, (optim_kind)k, 0.1f, 4, &err), SW_OK);
-        CHECK((o.m != NULL) == (d->moments != 0) && (o.v != NULL) == (d->moments != 0));
+        int st = optim_states((optim_kind)k, &o.h);
+        CHECK((o.s0 != NULL) == ((st & 1) != 0) && (o.s1 != NULL) == ((st & 2) != 0));
+        CHECK(d->rule && optim_rule_find(d->name) == d->rule);
         optim_free(&o);
     }
-    CHECK(optim_info(OPT_ADAM)->moments && !optim_info(OPT_SGD)->moments);
+    optim_hyper h;
+    optim_hyper_default(&h);
+    CHECK_INT(optim_states(OPT_ADAM, &h), 3);
+    CHECK_INT(optim_states(OPT_ADAMW, &h), 3);
+    CHECK_INT(optim_states(OPT_SGD, &h), 0);
+    CHECK_INT(optim_states(OPT_RMSPROP, &h), 1);
+    h.momentum = 0.9f;
+    CHECK_INT(optim_states(OPT_SGD, &h), 1);
+    CHECK_INT(optim_states(OPT_RMSPROP, &h), 3);
     CHECK(optim_info(OPT_COUNT) == NULL);
     CHECK_STR(optim_name(OPT_COUNT), "?");
     CHECK_INT(optim_from_name(NULL), -1);
@@ -363,7 +373,9 @@ static void test_adam_first_step_by_hand(void)
     optim_free(&o);
     CHECK_INT(optim_from_name("adam"), OPT_ADAM);
     CHECK_INT(optim_from_name("sgd"), OPT_SGD);
-    CHECK_INT(optim_from_name("rmsprop"), -1);
+    CHECK_INT(optim_from_name("rmsprop"), OPT_RMSPROP);
+    CHECK_INT(optim_from_name("adamw"), OPT_ADAMW);
+    CHECK_INT(optim_from_name("nadam"), -1);
 }
 
 /* Three training steps of the full-size model; returns the parameters. */
@@ -553,10 +565,10 @@ static int save_state(void *ctx, const train_state *st, sw_error *err)
     sv->saved = *st;
     sv->saved.params = malloc(bytes);
     memcpy(sv->saved.params, st->params, bytes);
-    sv->saved.adam_m = malloc(bytes);
-    memcpy(sv->saved.adam_m, st->adam_m, bytes);
-    sv->saved.adam_v = malloc(bytes);
-    memcpy(sv->saved.adam_v, st->adam_v, bytes);
+    sv->saved.opt_s0 = malloc(bytes);
+    memcpy(sv->saved.opt_s0, st->opt_s0, bytes);
+    sv->saved.opt_s1 = malloc(bytes);
+    memcpy(sv->saved.opt_s1, st->opt_s1, bytes);
     sv->saved.best_params = NULL;
     if (st->best_params) {
         sv->saved.best_params = malloc(bytes);
@@ -593,10 +605,10 @@ static void test_resume_from_checkpoint_is_bit_identical(void)
     CHECK_INT(checkpoint_write(path, "0123456789abcdef", &sv.saved, &err), SW_OK);
     train_state back;
     int found = 0;
-    CHECK_INT(checkpoint_read(path, "0123456789abcdef", sv.saved.n, 1, &back, &found, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "0123456789abcdef", sv.saved.n, 3, &back, &found, &err), SW_OK);
     CHECK(found && back.epoch == 1 && back.t == sv.saved.t);
     if (found)
-        CHECK(memcmp(back.adam_v, sv.saved.adam_v, sizeof(float) * (size_t)back.n) == 0);
+        CHECK(memcmp(back.opt_s1, sv.saved.opt_s1, sizeof(float) * (size_t)back.n) == 0);
 
     c.resume = found ? &back : &sv.saved;
     hooks.ctx = &resumed;
@@ -616,18 +628,18 @@ static void test_resume_from_checkpoint_is_bit_identical(void)
 static void test_checkpoint_refuses_damage_and_strangers(void)
 {
     float p[5] = {1, 2, 3, 4, 5}, m[5] = {0}, v[5] = {0};
-    train_state st = {.epoch = 3, .n = 5, .params = p, .adam_m = m, .adam_v = v, .t = 42}, back;
+    train_state st = {.epoch = 3, .n = 5, .params = p, .opt_s0 = m, .opt_s1 = v, .t = 42}, back;
     char path[512];
     int found = 1;
     sw_error err = {0};
     snprintf(path, sizeof path, "%s/small.ckpt", test_tmpdir());
     CHECK_INT(checkpoint_write(path, "key-a", &st, &err), SW_OK);
-    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 3, &back, &found, &err), SW_OK);
     CHECK(found && back.epoch == 3 && back.t == 42 && back.params[4] == 5);
     train_state_free(&back);
-    CHECK_INT(checkpoint_read(path, "key-b", 5, 1, &back, &found, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-b", 5, 3, &back, &found, &err), SW_OK);
     CHECK(!found && back.params == NULL);                 /* another run's */
-    CHECK_INT(checkpoint_read(path, "key-a", 6, 1, &back, &found, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-a", 6, 3, &back, &found, &err), SW_OK);
     CHECK(!found);                                         /* another model */
     CHECK_INT(checkpoint_read(path, "key-a", 5, 0, &back, &found, &err), SW_OK);
     CHECK(!found);                                         /* SGD has no moments */
@@ -639,10 +651,10 @@ static void test_checkpoint_refuses_damage_and_strangers(void)
         fputc(ch ^ 0x10, f);
         fclose(f);
     }
-    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 3, &back, &found, &err), SW_OK);
     CHECK(!found);
     snprintf(path, sizeof path, "%s/none.ckpt", test_tmpdir());
-    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 3, &back, &found, &err), SW_OK);
     CHECK(!found);
     snprintf(path, sizeof path, "%s/no-such-folder/x.ckpt", test_tmpdir());
     CHECK_INT(checkpoint_write(path, "key-a", &st, &err), SW_ERUN);
@@ -1169,7 +1181,7 @@ static void test_early_stopping_resume_is_bit_identical(void)
         CHECK_INT(checkpoint_write(path, "es-key", &sv.saved, &err), SW_OK);
         train_state back;
         int found = 0;
-        CHECK_INT(checkpoint_read(path, "es-key", sv.saved.n, 1, &back, &found, &err), SW_OK);
+        CHECK_INT(checkpoint_read(path, "es-key", sv.saved.n, 3, &back, &found, &err), SW_OK);
         CHECK(found);
         if (!found) {
             train_state_free(&sv.saved);
@@ -1209,29 +1221,32 @@ static void test_early_stopping_resume_is_bit_identical(void)
     synth_free(&va);
 }
 
-/* Checkpoints of the first format (no early-stopping state) are not read:
- * the run starts over. */
+/* Checkpoints of the earlier formats are not read: the run starts over. */
 static void test_checkpoint_old_format_not_found(void)
 {
     float p[5] = {1, 2, 3, 4, 5}, m[5] = {0}, v[5] = {0}, best[5] = {5, 4, 3, 2, 1};
-    train_state st = {.epoch = 3, .n = 5, .params = p, .adam_m = m, .adam_v = v, .t = 42,
+    train_state st = {.epoch = 3, .n = 5, .params = p, .opt_s0 = m, .opt_s1 = v, .t = 42,
                       .es = {0.25, 2, 1}, .best_params = best}, back;
     char path[512];
     int found = 0;
     sw_error err = {0};
     snprintf(path, sizeof path, "%s/v2.ckpt", test_tmpdir());
     CHECK_INT(checkpoint_write(path, "key-a", &st, &err), SW_OK);
-    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
+    CHECK_INT(checkpoint_read(path, "key-a", 5, 3, &back, &found, &err), SW_OK);
     CHECK(found && back.es.best == 0.25 && back.es.best_epoch == 2 && back.es.wait == 1);
     CHECK(back.best_params && back.best_params[0] == 5 && back.best_params[4] == 1);
     train_state_free(&back);
-    FILE *f = fopen(path, "r+b");   /* the old magic */
-    if (f) {
-        fwrite("SWCKPT01", 1, 8, f);
-        fclose(f);
+    /* the old magics: 01 (no early stopping), 02 (Adam only, no batch norm) */
+    static const char *const old[] = {"SWCKPT01", "SWCKPT02"};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(path, "r+b");
+        if (f) {
+            fwrite(old[i], 1, 8, f);
+            fclose(f);
+        }
+        CHECK_INT(checkpoint_read(path, "key-a", 5, 3, &back, &found, &err), SW_OK);
+        CHECK(!found && back.params == NULL);
     }
-    CHECK_INT(checkpoint_read(path, "key-a", 5, 1, &back, &found, &err), SW_OK);
-    CHECK(!found && back.params == NULL);
 }
 
 void suite_train(void)

@@ -5,8 +5,8 @@
 #include "config_internal.h"
 
 const char *const cfg_axis_names[AXIS_COUNT] = {
-    "activation", "alpha", "model", "init", "dropout", "epochs", "batch_size",
-    "learning_rate", "seed",
+    "activation", "alpha", "model", "batchnorm", "init", "dropout", "epochs", "batch_size",
+    "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule", "seed",
 };
 
 const char *axis_name(axis_id a)

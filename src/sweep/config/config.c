@@ -100,6 +100,7 @@ void config_free(sweep_config *c)
     free(c->warnings);
     free(c->exclude);
     free(c->models);
+    free(c->schedules);
     free(c->name);
     free(c->data_dir);
     free(c->path);

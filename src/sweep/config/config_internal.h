@@ -9,6 +9,8 @@
  *   models.c     model mappings and their fit to the images
  *   alpha.c      alphas per activation, and warnings
  *   data.c       the data section: folder, format, label, limits, augment
+ *   schedules.c  lr schedules ({kind: step, every: E, gamma: G}), alone or
+ *                as a grid axis; the optimizer settings' consistency
  *   sections.c   the top level: name, data, train, model, grid, exclude
  *   decide.c     the decide: section (sequential seeds)
  *   config.c     the public API: load, parse, free */
@@ -106,7 +108,8 @@ typedef struct {
 
 extern const field cfg_axis_fields[AXIS_COUNT];
 extern const field cfg_f_validation_split, cfg_f_train_limit, cfg_f_optimizer, cfg_f_monitor,
-    cfg_f_patience, cfg_f_conv, cfg_f_dense;
+    cfg_f_patience, cfg_f_conv, cfg_f_dense, cfg_f_padding, cfg_f_sched_kind, cfg_f_sched_every,
+    cfg_f_sched_gamma;
 
 /* Reads one scalar as field f. elu_note: explain alpha > 0 for ELU. */
 int cfg_parse_value(parser *p, const field *f, const ynode *n, double *out, int elu_note);
@@ -159,6 +162,19 @@ int cfg_parse_models(parser *p, const ynode *key, const ynode *val, sweep_config
 
 /* data: into c (whose defaults are set); map is not null. */
 int cfg_parse_data(parser *p, const ynode *map, sweep_config *c);
+
+/* ------------------------------------------------------------------ */
+/* Learning-rate schedules and optimizer settings (schedules.c).       */
+
+/* One schedule: {kind: constant | cosine} or {kind: step, every: E,
+ * gamma: G}, or the bare name constant or cosine. */
+int cfg_parse_schedule(parser *p, const ynode *n, config_schedule *s);
+/* lr_schedule in train (one) or as a grid axis (one or a list). */
+int cfg_parse_schedules(parser *p, const ynode *key, const ynode *val, sweep_config *c);
+/* After the axes are set: momentum only where an optimizer takes it,
+ * nesterov only with sgd and some momentum > 0. nesterov_k: the
+ * train.nesterov key, or NULL. */
+int cfg_check_optimizer(parser *p, const sweep_config *c, const ynode *nesterov_k);
 
 /* ------------------------------------------------------------------ */
 /* Sections (sections.c).                                              */

@@ -31,7 +31,34 @@ static int monitor_from(const char *name)
     return m > 0 ? m - 1 : -1;
 }
 
+/* batchnorm: false, true (YAML 1.2's spellings) */
+static const char *bool_at(int k) { return k ? "true" : "false"; }
+static int bool_n(void) { return 2; }
+static int bool_from(const char *name)
+{
+    static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False", "FALSE"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, t[i]) == 0)
+            return 1;
+        if (strcmp(name, f[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static const char *sched_at(int k) { return sched_name((sched_kind)k); }
+
+/* padding: valid, same */
+static const char *pad_at(int k) { return k ? "same" : "valid"; }
+static int pad_from(const char *name)
+{
+    return strcmp(name, "valid") == 0 ? 0 : strcmp(name, "same") == 0 ? 1 : -1;
+}
+
 static const enum_names act_enum = {act_n, act_at, act_from_name};
+static const enum_names pad_enum = {bool_n, pad_at, pad_from};
+static const enum_names bool_enum = {bool_n, bool_at, bool_from};
+static const enum_names sched_enum = {sched_count, sched_at, sched_from_name};
 static const enum_names init_enum = {init_n, init_at, init_from_name};
 static const enum_names optim_enum = {optim_n, optim_at, optim_from_name};
 static const enum_names monitor_enum = {monitor_n, monitor_at, monitor_from};
@@ -48,6 +75,12 @@ const field cfg_axis_fields[AXIS_COUNT] = {
     [AXIS_EPOCHS] = {"epochs", F_INT, 1, EPOCHS_MAX, 0, 0, NULL, "a positive integer"},
     [AXIS_BATCH_SIZE] = {"batch_size", F_INT, 1, BATCH_MAX, 0, 0, NULL, "a positive integer"},
     [AXIS_LEARNING_RATE] = {"learning_rate", F_REAL, 0, INFINITY, 1, 1, NULL, NULL},
+    [AXIS_BATCHNORM] = {"batchnorm", F_ENUM, 0, 0, 0, 0, &bool_enum, NULL},
+    [AXIS_OPTIMIZER] = {"optimizer", F_ENUM, 0, 0, 0, 0, &optim_enum, NULL},
+    /* Keras' SGD wants [0, 1]; at 1 nothing decays and the steps only grow */
+    [AXIS_MOMENTUM] = {"momentum", F_REAL, 0, 1, 0, 1, NULL, NULL},
+    [AXIS_WEIGHT_DECAY] = {"weight_decay", F_REAL, 0, INFINITY, 0, 1, NULL, NULL},
+    [AXIS_LR_SCHEDULE] = {"lr_schedule", F_INT, 0, 0, 0, 0, NULL, "a schedule"},   /* schedules.c */
     [AXIS_SEED] = {"seed", F_INT, 0, TWO_POW_53, 0, 0, NULL,
                    "an integer in [0, 9007199254740992]"},
 };
@@ -55,6 +88,11 @@ const field cfg_f_validation_split = {"validation_split", F_REAL, 0, 1, 1, 1, NU
 const field cfg_f_train_limit = {"train_limit", F_INT, 0, TWO_POW_53, 0, 0, NULL,
                                  "an integer >= 0"};
 const field cfg_f_optimizer = {"optimizer", F_ENUM, 0, 0, 0, 0, &optim_enum, NULL};
+const field cfg_f_padding = {"padding", F_ENUM, 0, 0, 0, 0, &pad_enum, NULL};
+const field cfg_f_sched_kind = {"kind", F_ENUM, 0, 0, 0, 0, &sched_enum, NULL};
+const field cfg_f_sched_every = {"every", F_INT, 1, EPOCHS_MAX, 0, 0, NULL,
+                                 "a positive integer (epochs)"};
+const field cfg_f_sched_gamma = {"gamma", F_REAL, 0, 1, 1, 0, NULL, NULL};
 const field cfg_f_monitor = {"monitor", F_ENUM, 0, 0, 0, 0, &monitor_enum, NULL};
 const field cfg_f_patience = {"patience", F_INT, 1, EPOCHS_MAX, 0, 0, NULL, "a positive integer"};
 const field cfg_f_conv = {"conv", F_INT, 1, MODEL_MAX_CHANNELS, 0, 0, NULL,

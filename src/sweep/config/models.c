@@ -1,4 +1,4 @@
-/* models.c: model mappings ({conv: [...], dense: [...]}), alone or as a
+/* models.c: model mappings ({conv: [...], dense: [...], padding: same}), alone or as a
  * grid axis, and their fit to the images; the geometry and the limits are
  * model_shape.h's. */
 #include <stdio.h>
@@ -20,7 +20,8 @@ static int check_model_fits(parser *p, const config_model *m, int h, int w, cons
         snprintf(msg, sizeof msg,
                  "%smodel %s does not fit %s%dx%d images: conv block %d gets a %dx%d input, and "
                  "a 3x3 conv then a 2x2 pool need at least %dx%d (at most %d conv block%s)",
-                 dflt, t, what, h, w, block, bh, bw, MODEL_MIN_CONV_INPUT, MODEL_MIN_CONV_INPUT,
+                 dflt, t, what, h, w, block, bh, bw, model_min_input(model_pad(&m->shape)),
+                 model_min_input(model_pad(&m->shape)),
                  block - 1, block == 2 ? " fits" : "s fit");
         if (line)
             return cfg_fail_at(p, line, col, "%s", msg);
@@ -77,12 +78,13 @@ static int parse_sizes(parser *p, const field *f, const ynode *n, int max, int a
     return 0;
 }
 
-/* One model mapping, {conv: [...], dense: [...]}; a key left out keeps the
- * default model's layers. fit: check it against 28x28 images. */
+/* One model mapping, {conv: [...], dense: [...], padding: valid | same}; a
+ * key left out keeps the default model's layers (and valid padding). fit: check it against 28x28 images. */
 int cfg_parse_model(parser *p, const ynode *n, config_model *m, int fit)
 {
-    static const char *const names[] = {"conv", "dense"};
-    const ynode *k[2], *v[2];
+    static const char *const names[] = {"conv", "dense", "padding"};
+    const ynode *k[3], *v[3];
+    double pad;
     char b[200];
     int rc;
     memset(m, 0, sizeof *m);
@@ -96,8 +98,13 @@ int cfg_parse_model(parser *p, const ynode *n, config_model *m, int fit)
     if (n->type != Y_MAP)
         return cfg_fail(p, n, "a model must be a mapping like {conv: [32, 64], dense: [256]}, got %s",
                     cfg_show(n, b, sizeof b));
-    if ((rc = cfg_map_fields(p, n, "model", names, 2, k, v)))
+    if ((rc = cfg_map_fields(p, n, "model", names, 3, k, v)))
         return rc;
+    if (v[2]) {
+        if ((rc = cfg_parse_value(p, &cfg_f_padding, v[2], &pad, 0)))
+            return rc;
+        m->shape.same = pad > 0;
+    }
     if (v[0] && (rc = parse_sizes(p, &cfg_f_conv, v[0], MODEL_MAX_CONV, 0, m->shape.conv,
                                   &m->shape.n_conv, m->conv_line, m->conv_col)))
         return rc;

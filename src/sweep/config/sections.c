@@ -57,44 +57,51 @@ static int parse_early_stopping(parser *p, const ynode *map, sweep_config *c)
     return 0;
 }
 
-/* train: batch_size and learning_rate become one-value axes, unless the
- * grid gives them (then both places is an error, found in parse_grid). */
-static int parse_train(parser *p, const ynode *map, sweep_config *c, const ynode **k,
-                       const ynode **v)
+/* The axes of the train keys that are grid axes too, in parse_train's order. */
+static const axis_id TRAIN_AXES[] = {AXIS_BATCH_SIZE, AXIS_OPTIMIZER, AXIS_LEARNING_RATE,
+                                     AXIS_MOMENTUM, AXIS_WEIGHT_DECAY, AXIS_LR_SCHEDULE};
+#define N_TRAIN_AXES 6
+
+/* train: its axis keys become one-value axes, unless the grid gives them
+ * (then both places is an error, found in parse_grid); tk[a] is the key
+ * of axis a in train, or NULL. *nesterov_k: the nesterov key or NULL. */
+static int parse_train(parser *p, const ynode *map, sweep_config *c, const ynode **tk,
+                       const ynode **nesterov_k)
 {
-    static const char *const names[] = {"batch_size", "optimizer", "learning_rate",
+    static const char *const names[] = {"batch_size", "optimizer", "learning_rate", "momentum",
+                                        "weight_decay", "lr_schedule", "nesterov",
                                         "early_stopping"};
-    const field *fs[3] = {&cfg_axis_fields[AXIS_BATCH_SIZE], &cfg_f_optimizer,
-                          &cfg_axis_fields[AXIS_LEARNING_RATE]};
-    const ynode *kk[4], *vv[4];
-    double d[3];
+    const ynode *kk[8], *vv[8];
     char b[200];
     int rc = need_map(p, map, "train");
-    if (rc || (rc = cfg_map_fields(p, map, "train", names, 4, kk, vv)))
+    if (rc || (rc = cfg_map_fields(p, map, "train", names, 8, kk, vv)))
         return rc;
-    for (int i = 0; i < 3; i++) {
-        k[i] = kk[i];
-        v[i] = vv[i];
-    }
-    if (vv[3] && (rc = parse_early_stopping(p, vv[3], c)))
+    if (vv[7] && (rc = parse_early_stopping(p, vv[7], c)))
         return rc;
-    for (int i = 0; i < 3; i++) {
-        if (!v[i])
+    if (vv[6] && (rc = cfg_parse_bool(p, "nesterov", vv[6], &c->nesterov)))
+        return rc;
+    *nesterov_k = kk[6];
+    for (int i = 0; i < N_TRAIN_AXES; i++) {
+        axis_id a = TRAIN_AXES[i];
+        double d;
+        if (!vv[i])
             continue;
-        if (v[i]->type != Y_SCALAR)
-            return cfg_fail(p, v[i], "train.%s must be a single value, got %s%s", names[i],
-                        cfg_show(v[i], b, sizeof b),
-                        i != 1 ? " (to try several, put it under grid:)" : "");
-        if ((rc = cfg_parse_value(p, fs[i], v[i], &d[i], 0)))
+        tk[a] = kk[i];
+        if (a == AXIS_LR_SCHEDULE) {
+            if (vv[i]->type == Y_SEQ)
+                return cfg_fail(p, vv[i], "train.lr_schedule is one schedule; to try several, "
+                                          "put the list under grid:");
+            if ((rc = cfg_parse_schedules(p, kk[i], vv[i], c)))
+                return rc;
+            continue;
+        }
+        if (vv[i]->type != Y_SCALAR)
+            return cfg_fail(p, vv[i], "train.%s must be a single value, got %s (to try several, "
+                                      "put it under grid:)", names[i], cfg_show(vv[i], b, sizeof b));
+        if ((rc = cfg_parse_value(p, &cfg_axis_fields[a], vv[i], &d, 0)) ||
+            (rc = cfg_set_single(p, &c->axis[a], d, kk[i]->line, kk[i]->col)))
             return rc;
     }
-    if (v[1])
-        c->optimizer = (optim_kind)d[1];
-    if (v[0] && (rc = cfg_set_single(p, &c->axis[AXIS_BATCH_SIZE], d[0], k[0]->line, k[0]->col)))
-        return rc;
-    if (v[2] &&
-        (rc = cfg_set_single(p, &c->axis[AXIS_LEARNING_RATE], d[2], k[2]->line, k[2]->col)))
-        return rc;
     return 0;
 }
 
@@ -109,11 +116,14 @@ static int parse_grid(parser *p, const ynode *map, sweep_config *c, const ynode 
     for (int a = 0; a < AXIS_COUNT; a++) {
         if (!v[a])
             continue;
-        const ynode *tk = a == AXIS_BATCH_SIZE ? train_k[0]
-                          : a == AXIS_LEARNING_RATE ? train_k[2] : NULL;
-        if (tk)
+        if (train_k[a])
             return cfg_fail(p, k[a], "%s is set in both train (line %d) and grid; keep one",
-                        cfg_axis_names[a], tk->line);
+                            cfg_axis_names[a], train_k[a]->line);
+        if (a == AXIS_LR_SCHEDULE) {
+            if ((rc = cfg_parse_schedules(p, k[a], v[a], c)))
+                return rc;
+            continue;
+        }
         if (a == AXIS_MODEL) {
             if (model_k)
                 return cfg_fail(p, k[a], "model is set both at the top level (line %d) and in "
@@ -182,6 +192,17 @@ static int parse_exclude(parser *p, const ynode *list, sweep_config *c)
                 x->mask |= 1u << a;
                 continue;
             }
+            if (a == AXIS_LR_SCHEDULE) {
+                config_schedule sc;
+                if ((rc = cfg_parse_schedule(p, v[a], &sc)))
+                    return rc;
+                x->v[a] = -1;
+                for (int i = 0; i < c->n_schedules; i++)
+                    if (sched_equal(&sc.s, &c->schedules[i].s))
+                        x->v[a] = i;
+                x->mask |= 1u << a;
+                continue;
+            }
             if (v[a]->type != Y_SCALAR)
                 return cfg_fail(p, v[a], "exclude values must be single values, got %s",
                             cfg_show(v[a], b, sizeof b));
@@ -232,7 +253,8 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
     static const char *const names[] = {"name", "data", "train", "model", "grid", "exclude",
                                         "decide"};
     enum { K_NAME, K_DATA, K_TRAIN, K_MODEL, K_GRID, K_EXCLUDE, K_DECIDE, K_COUNT };
-    const ynode *k[K_COUNT], *v[K_COUNT], *tk[3] = {NULL, NULL, NULL}, *tv[3], *alpha_val = NULL;
+    const ynode *k[K_COUNT], *v[K_COUNT], *tk[AXIS_COUNT] = {NULL}, *nesterov_k = NULL,
+                *alpha_val = NULL;
     char b[200];
     int rc;
 
@@ -257,10 +279,9 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
         return cfg_oom(p);
     c->validation_split = 0.2;
     c->train_limit = 0;
-    c->optimizer = OPT_ADAM;
     if (v[K_DATA] && !cfg_is_null(v[K_DATA]) && (rc = cfg_parse_data(p, v[K_DATA], c)))
         return rc;
-    if (v[K_TRAIN] && !cfg_is_null(v[K_TRAIN]) && (rc = parse_train(p, v[K_TRAIN], c, tk, tv)))
+    if (v[K_TRAIN] && !cfg_is_null(v[K_TRAIN]) && (rc = parse_train(p, v[K_TRAIN], c, tk, &nesterov_k)))
         return rc;
 
     const ynode *model_k = v[K_MODEL] && !cfg_is_null(v[K_MODEL]) ? k[K_MODEL] : NULL;
@@ -281,11 +302,19 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
         model_shape_default(&c->models[0].shape);
         c->n_models = 1;
     }
+    if (c->n_schedules == 0) {
+        /* calloc'd: constant, given nowhere */
+        if (!(c->schedules = calloc(1, sizeof *c->schedules)))
+            return cfg_oom(p);
+        c->n_schedules = 1;
+    }
     /* alpha: cfg_finish_alphas */
     static const double defaults[AXIS_COUNT] = {
         [AXIS_ACTIVATION] = ACT_RELU, [AXIS_MODEL] = 0, [AXIS_INIT] = INIT_HE,
         [AXIS_DROPOUT] = 0.25, [AXIS_EPOCHS] = 25, [AXIS_BATCH_SIZE] = 250,
-        [AXIS_LEARNING_RATE] = 0.001, [AXIS_SEED] = 1,
+        [AXIS_LEARNING_RATE] = 0.001, [AXIS_SEED] = 1, [AXIS_BATCHNORM] = 0,
+        [AXIS_OPTIMIZER] = OPT_ADAM, [AXIS_MOMENTUM] = 0, [AXIS_WEIGHT_DECAY] = 0,
+        [AXIS_LR_SCHEDULE] = 0,
     };
     for (int a = 0; a < AXIS_COUNT; a++)
         if (a != AXIS_ALPHA && c->axis[a].n == 0 &&
@@ -294,6 +323,8 @@ int cfg_parse_top(parser *p, const ynode *root, sweep_config *c)
     if ((rc = cfg_finish_alphas(p, c)))
         return rc;
 
+    if ((rc = cfg_check_optimizer(p, c, nesterov_k)))
+        return rc;
     if (v[K_EXCLUDE] && (rc = parse_exclude(p, v[K_EXCLUDE], c)))
         return rc;
     if ((rc = cfg_warn_alphas(p, c, alpha_val)))

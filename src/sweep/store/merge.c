@@ -31,23 +31,24 @@ enum {
 };
 
 /* The first six read an input, the others the output. The runs columns
- * are read and written in this order: run_key (0), the settings (1-15),
- * then the state, status (16) to stopped_epoch (29), then the data
- * settings of schema version 3 (30-34), copied with the state. */
+ * are read and written in this order: run_key (0), the settings (1-20),
+ * then the state, status (21) to stopped_epoch (34), then the data
+ * settings (35-39), copied with the state. */
 #define MERGE_RUN_COLUMNS                                                    \
     "run_key, activation, alpha, init, dropout, epochs, seed, batch_size, "  \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
-    "es_monitor, es_patience, es_restore_best, status, "                     \
+    "es_monitor, es_patience, es_restore_best, batchnorm, momentum, "        \
+    "nesterov, weight_decay, lr_schedule, status, "                          \
     "started_at, finished_at, wall_seconds, threads, test_loss, "            \
     "test_accuracy, error, diverged_epoch, host, pid, heartbeat_at, "        \
     "best_epoch, stopped_epoch, data_format, label, augment, val_limit, "    \
     "test_limit"
-#define MERGE_COL_STATUS 16
-#define MERGE_COL_TEST_LOSS 21
-#define MERGE_COL_ERROR 23
-#define MERGE_COL_RUN_ID 35
-#define MERGE_COL_IN_GRID 36   /* read, not copied: set apart (M_RUN_GRID) */
-#define MERGE_N_COLS 35
+#define MERGE_COL_STATUS 21
+#define MERGE_COL_TEST_LOSS 26
+#define MERGE_COL_ERROR 28
+#define MERGE_COL_RUN_ID 40
+#define MERGE_COL_IN_GRID 41   /* read, not copied: set apart (M_RUN_GRID) */
+#define MERGE_N_COLS 40
 
 static const char *const MERGE_SQL[M_COUNT] = {
     [M_IN_SWEEPS] = "SELECT sweep_id, name, config_path, config_text, created_at "
@@ -69,7 +70,7 @@ static const char *const MERGE_SQL[M_COUNT] = {
     [M_RUN_PUT] = "INSERT INTO runs (sweep_id, " MERGE_RUN_COLUMNS ") VALUES (?1, "
                   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
-                  "?30, ?31, ?32, ?33, ?34, ?35, ?36)",
+                  "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41)",
     [M_RUN_SET] = "UPDATE runs SET status = ?2, started_at = ?3, finished_at = ?4, "
                   "wall_seconds = ?5, threads = ?6, test_loss = ?7, test_accuracy = ?8, "
                   "error = ?9, diverged_epoch = ?10, host = ?11, pid = ?12, "

@@ -212,11 +212,13 @@ static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
     rc = rc ? rc : db_bind_text(st, 11, optimizer_text(r->optimizer));
     rc = rc ? rc : db_bind_real(st, 12, r->validation_split);
     rc = rc ? rc : sqlite3_bind_int64(st, 13, r->train_limit);
-    /* a zeroed model is the default one (grid.h) */
+    /* a zeroed model is the default one (grid.h), with its padding */
     model_shape m = r->model;
     char shape[256];
-    if (m.n_conv == 0)
+    if (m.n_conv == 0) {
         model_shape_default(&m);
+        m.same = r->model.same;
+    }
     model_shape_text(&m, shape, sizeof shape);
     rc = rc ? rc : db_bind_text(st, 14, shape);
     const es_settings *es = &r->early_stopping;
@@ -237,6 +239,13 @@ static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
     rc = rc ? rc : db_bind_text(st, 20, augment[0] ? augment : NULL);
     rc = rc ? rc : sqlite3_bind_int64(st, 21, r->val_limit);
     rc = rc ? rc : sqlite3_bind_int64(st, 22, r->test_limit);
+    char sched[64];
+    sched_text(&r->lr_schedule, sched, sizeof sched);
+    rc = rc ? rc : sqlite3_bind_int(st, 23, r->batchnorm ? 1 : 0);
+    rc = rc ? rc : db_bind_real(st, 24, r->momentum);
+    rc = rc ? rc : sqlite3_bind_int(st, 25, r->nesterov ? 1 : 0);
+    rc = rc ? rc : db_bind_real(st, 26, r->weight_decay);
+    rc = rc ? rc : db_bind_text(st, 27, sched);
     return rc;
 }
 

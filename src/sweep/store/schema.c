@@ -19,7 +19,8 @@
 #define SETTING_COLUMNS                                                      \
     "sweep, activation, alpha, init, dropout, epochs, batch_size, "          \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
-    "early_stopping, data_format, label, augment, val_limit, test_limit"
+    "early_stopping, data_format, label, augment, val_limit, test_limit, "   \
+    "batchnorm, momentum, nesterov, weight_decay, lr_schedule"
 
 /* A summary view: one row per sweep and setting without the seed, over
  * the done runs that pass filter (an SQL condition and "AND ", or ""). */
@@ -32,6 +33,7 @@
     "  SELECT s.name AS sweep, r.run_id, r.activation, r.alpha, r.init,\n"   \
     "         r.dropout, r.epochs, r.batch_size, r.learning_rate, r.optimizer,\n" \
     "         r.validation_split, r.train_limit, r.model,\n"                 \
+    "         r.batchnorm, r.momentum, r.nesterov, r.weight_decay, r.lr_schedule,\n" \
     "         r.data_format, r.label, r.augment, r.val_limit, r.test_limit,\n" \
     "         " SQL_EARLY_STOPPING("r") " AS early_stopping,\n"              \
     "         r.test_accuracy, r.test_loss,\n"                               \
@@ -161,6 +163,12 @@ static const char SCHEMA_SQL[] =
     "  augment TEXT,\n"
     "  val_limit INTEGER NOT NULL DEFAULT 0,\n"
     "  test_limit INTEGER NOT NULL DEFAULT 0,\n"
+    /* version 3 too: batch norm, the optimizer's settings, the schedule */
+    "  batchnorm INTEGER NOT NULL DEFAULT 0,\n"
+    "  momentum REAL NOT NULL DEFAULT 0,\n"
+    "  nesterov INTEGER NOT NULL DEFAULT 0,\n"
+    "  weight_decay REAL NOT NULL DEFAULT 0,\n"
+    "  lr_schedule TEXT NOT NULL DEFAULT 'constant',\n"
     "  UNIQUE (sweep_id, run_key)\n"
     ");\n"
     /* the class names of a sweep's data, when the data has them (CIFAR) */
@@ -213,7 +221,8 @@ static const char UPGRADE_1_SQL[] =
  * SCHEMA_SQL's runs). The configs recorded so far become the first entry
  * of each sweep's history (from_upgrade); their runs count as in the grid
  * until the next `sweep run` of the sweep sorts them. Every earlier run
- * read IDX files, without augmentation, on whole evaluation sets. */
+ * read IDX files, without augmentation, on whole evaluation sets, without
+ * batch norm, momentum or weight decay, at a constant rate. */
 static const char *const UPGRADE_2_SQL[] = {
     "ALTER TABLE runs ADD COLUMN in_grid INTEGER NOT NULL DEFAULT 1",
     SWEEP_CONFIGS_SQL,
@@ -225,6 +234,11 @@ static const char *const UPGRADE_2_SQL[] = {
     "ALTER TABLE runs ADD COLUMN augment TEXT",
     "ALTER TABLE runs ADD COLUMN val_limit INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE runs ADD COLUMN test_limit INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN batchnorm INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN momentum REAL NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN nesterov INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN weight_decay REAL NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN lr_schedule TEXT NOT NULL DEFAULT 'constant'",
     "DROP VIEW IF EXISTS summary",
     NULL,
 };
@@ -236,7 +250,8 @@ static const char *const UPGRADE_2_SQL[] = {
     "r.epochs, r.seed, r.batch_size, r.learning_rate, r.optimizer, "         \
     "r.validation_split, r.train_limit, r.model, r.es_monitor, "            \
     "r.es_patience, r.es_restore_best, r.data_format, r.label, r.augment, "  \
-    "r.val_limit, r.test_limit, r.status"
+    "r.val_limit, r.test_limit, r.batchnorm, r.momentum, r.nesterov, "        \
+    "r.weight_decay, r.lr_schedule, r.status"
 
 /* The epochs of a sweep's done runs: run_id, epoch and one column. */
 #define DONE_EPOCHS(column)                                                  \
@@ -266,9 +281,10 @@ const char *const DB_SQL[Q_COUNT] = {
         "INSERT INTO runs (sweep_id, run_key, activation, alpha, init, "
         "dropout, epochs, seed, batch_size, learning_rate, optimizer, "
         "validation_split, train_limit, model, es_monitor, es_patience, "
-        "es_restore_best, data_format, label, augment, val_limit, test_limit) "
+        "es_restore_best, data_format, label, augment, val_limit, test_limit, "
+        "batchnorm, momentum, nesterov, weight_decay, lr_schedule) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) "
+        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27) "
         "ON CONFLICT (sweep_id, run_key) DO NOTHING",
     [Q_RUN_ID] = "SELECT run_id FROM runs WHERE sweep_id = ?1 AND run_key = ?2",
     [Q_RUN_OWNER] =
