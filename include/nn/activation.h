@@ -28,6 +28,14 @@ typedef void act_backward_fn(float *din, const float *dout, const float *in,
 typedef float act_alpha_grad_fn(float *din, const float *dout, const float *in,
                                 long n, float alpha);
 
+/* Where a conv block's max pooling may run in training. Pooling x and
+ * then applying f to the winners touches a quarter of the elements, and is
+ * the same pooling wherever f is increasing on the window. */
+typedef enum {
+    POOL_AFTER,    /* pool f(x), the layers' own order */
+    POOL_BEFORE    /* f increasing: max f(x) = f(max x) */
+} act_pool_order;
+
 /* One activation: its name and the properties the other modules ask for. */
 typedef struct {
     act_kind kind;
@@ -46,6 +54,10 @@ typedef struct {
     act_alpha_grad_fn *alpha_grad;   /* alpha learned per channel (prelu):
                                         act_params.prelu_alpha holds it; NULL
                                         for a fixed alpha */
+    act_pool_order pool_order;       /* relu, elu, leaky_relu and prelu keep
+                                        POOL_AFTER, so their runs keep their
+                                        bits; gelu, silu and mish dip left of
+                                        0, where pooling x is not pooling f */
 } act_desc;
 
 /* The row of kind; NULL if kind is not an activation. */

@@ -35,7 +35,8 @@ typedef struct {
     float *col;                 /* (ic*9, B*oh*ow) */
     float *pre, *post;          /* (oc, B, oh, ow) before / after activation */
     float *pooled;              /* (oc, B, ph, pw) after activation, before dropout */
-    float *pooled_pre;          /* the same winners before activation; prelu only */
+    float *pooled_pre;          /* the same winners before activation, when
+                                   the activation keeps its input */
     uint8_t *argmax, *mask;     /* (oc, B, ph, pw) */
 } conv_block;
 
@@ -604,10 +605,19 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
         conv_forward(b->bn.x ? b->bn.x : b->pre, b->col, in, m->params + b->w_off,
                      m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
         bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
-        act_forward(&a, b->post, b->pre, b->oc, n);
-        maxpool_forward(b->pooled, b->argmax, b->post, (long)b->oc * B, b->oh, b->ow);
-        if (b->pooled_pre)
-            gather_winners(b->pooled_pre, b->pre, b->argmax, (long)b->oc * B, b->oh, b->ow);
+        act_pool_order order = act_info(a.kind)->pool_order;
+        if (training && b->pooled_pre && order == POOL_BEFORE) {
+            /* the activation on the winners only (act_pool_order); the
+             * statistics of evaluation read post, made below */
+            maxpool_forward(b->pooled_pre, b->argmax, b->pre, (long)b->oc * B, b->oh, b->ow);
+            act_forward(&a, b->pooled, b->pooled_pre, b->oc, (long)B * b->ph * b->pw);
+        } else {
+            act_forward(&a, b->post, b->pre, b->oc, n);
+            maxpool_forward(b->pooled, b->argmax, b->post, (long)b->oc * B, b->oh, b->ow);
+            if (b->pooled_pre)
+                gather_winners(b->pooled_pre, b->pre, b->argmax, (long)b->oc * B, b->oh,
+                               b->ow);
+        }
         in = b->pooled;
         if (m->dropped) {
             /* pooled stays as backward needs it; the next layer copies its

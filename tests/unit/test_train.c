@@ -1249,6 +1249,50 @@ static void test_checkpoint_old_format_not_found(void)
     }
 }
 
+/* Training pools an increasing smooth activation's input and applies it
+ * to the winners (act_pool_order); evaluation applies it to every element
+ * and pools the outputs. Without dropout and batch norm both are the same
+ * function, for every activation. */
+static void test_pool_before_activation_is_the_same_pooling(void)
+{
+    static const act_kind acts[] = {ACT_RELU, ACT_SELU, ACT_GELU, ACT_SILU,
+                                    ACT_MISH, ACT_TANH, ACT_SOFTPLUS};
+    enum { B = 8 };
+    float *x = malloc(sizeof(float) * B * 28 * 28), train_logits[10 * B];
+    if (!x)
+        return;
+    for (int i = 0; i < B * 28 * 28; i++)
+        x[i] = 2.0f * rng_uniform(5, 0, 0, (uint64_t)i) - 1.0f;
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        model_spec s;
+        model *m = NULL;
+        sw_error err = {0};
+        model_spec_default(&s);
+        s.act = acts[k];
+        s.dropout = 0;
+        CHECK_INT(model_create(&m, &s, B, &err), SW_OK);
+        if (!m)
+            break;
+        model_init_params(m, 11);
+        model_forward(m, x, B, 1, 1, 1);
+        memcpy(train_logits, model_logits(m), sizeof train_logits);
+        model_forward(m, x, B, 0, 0, 0);
+        const float *eval_logits = model_logits(m);
+        double worst = 0;
+        for (int i = 0; i < 10 * B; i++) {
+            double d = fabs((double)train_logits[i] - eval_logits[i]) /
+                       (fabs((double)eval_logits[i]) + 1e-3);
+            worst = d > worst ? d : worst;
+        }
+        if (worst > 1e-5)
+            printf("  %s: training and evaluation logits differ by %g\n", act_name(acts[k]),
+                   worst);
+        CHECK(worst <= 1e-5);
+        model_free(m);
+    }
+    free(x);
+}
+
 void suite_train(void)
 {
     RUN_TEST(test_default_model_layout);
@@ -1273,4 +1317,5 @@ void suite_train(void)
     RUN_TEST(test_early_stopping_real_run);
     RUN_TEST(test_early_stopping_resume_is_bit_identical);
     RUN_TEST(test_checkpoint_old_format_not_found);
+    RUN_TEST(test_pool_before_activation_is_the_same_pooling);
 }
