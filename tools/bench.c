@@ -7,6 +7,7 @@
  *               [--eval N] [--data DIR]
  *                                    training and evaluation images/s
  *   bench rss -- CMD [ARGS...]       runs CMD, reports its peak RSS
+ *   bench acts                       the activations' names, one per line
  *
  * Every result is one line of key=value pairs on stdout. */
 #include <errno.h>
@@ -321,7 +322,13 @@ int main(int argc, char **argv)
         return cmd_train(argc - 2, argv + 2);
     if (argc >= 3 && !strcmp(argv[1], "rss") && !strcmp(argv[2], "--"))
         return cmd_rss(argc - 3, argv + 3);
+    if (argc == 2 && !strcmp(argv[1], "acts")) {
+        for (int a = 0; a < act_count(); a++)
+            printf("%s\n", act_name((act_kind)a));
+        return 0;
+    }
     fprintf(stderr, "usage: bench flops | bench train [--act A] [--threads N] [--batches K] "
-                    "[--warmup W] [--eval N] [--data DIR] | bench rss -- CMD [ARGS...]\n");
+                    "[--warmup W] [--eval N] [--data DIR] | bench rss -- CMD [ARGS...] | "
+                    "bench acts\n");
     return 2;
 }

@@ -89,6 +89,21 @@ for act in $acts; do
     done
 done
 
+# --- every activation against relu, 1 thread ----------------------------------
+# relu, act, relu each time: the ratio is to the mean of the two relu runs
+# around it, so a change in the machine's load hits both sides alike.
+declare -A a_img a_relu
+all_acts=$("$BENCH" acts)
+for act in $all_acts; do
+    [ "$act" = relu ] && continue
+    say "activations: $act against relu, 1 thread, $batches batches..."
+    r1=$("$BENCH" train --act relu --threads 1 --batches "$batches" --warmup "$warmup" --eval 250 --data "$DATA" | kv train_img_s)
+    x=$("$BENCH" train --act "$act" --threads 1 --batches "$batches" --warmup "$warmup" --eval 250 --data "$DATA" | kv train_img_s)
+    r2=$("$BENCH" train --act relu --threads 1 --batches "$batches" --warmup "$warmup" --eval 250 --data "$DATA" | kv train_img_s)
+    a_img[$act]=${x:--}
+    a_relu[$act]=$(calc %.1f "(${r1:--} + ${r2:--}) / 2")
+done
+
 # --- PyTorch, same settings, same run -------------------------------------------
 torch_note=""
 if [ ! -x "$PY" ] || ! "$PY" -c 'import torch' 2>/dev/null; then
@@ -207,6 +222,14 @@ for act in $acts; do
         "$(ratio "${o_rss[$act,1]:--}" "${t_rss[$act,1]:--}")" "1 thread; both hold the whole dataset"
 done
 echo
+echo "every activation, training at 1 thread, against relu run just before and after it:"
+row "activation" "img/s" "relu img/s" "cost/relu" "epoch time against relu's (target <= 1.10)"
+for act in $all_acts; do
+    [ "$act" = relu ] && continue
+    row "$act" "$(whole "${a_img[$act]}")" "$(whole "${a_relu[$act]}")" \
+        "$(ratio "${a_relu[$act]}" "${a_img[$act]}")" ""
+done
+echo
 echo "sweep of $n_runs runs (relu, elu x seeds 1, 2; 1 epoch of $sw_data; 12000 validation, 10000 test), fresh database each:"
 row "--jobs $N --threads 1, runs/min" "$jobs_rpm" "" "" "$(calc %.1f "$jobs_wall") s wall"
 row "--jobs 1 --threads $N, runs/min" "$thr_rpm" "" "" "$(calc %.1f "$thr_wall") s wall"
@@ -216,6 +239,19 @@ row "--jobs $N speed-up over --jobs 1" "$js_ratio" "" "" "both --threads 1; idea
 row "peak RSS MB, 2-job sweep" "$(whole "$rss2")" "" "" "target <= 200 MB on the full dataset ($mode data here)"
 echo
 say "done in $((SECONDS - t_start)) s"
+
+# table_add FILE HEADER_START: stdin's lines go right after the last row of
+# the table whose header line starts with HEADER_START (so two tables in one
+# file each keep their rows together)
+table_add() {
+    cat >"$tmp/rows"
+    awk -v h="$2" -v rows="$tmp/rows" '
+        function put(  l) { while ((getline l < rows) > 0) print l; done = 1 }
+        index($0, h) == 1 { in_t = 1 }
+        in_t && !/^\|/ { put(); in_t = 0 }
+        { print }
+        END { if (!done) put() }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
+}
 
 # --- BENCHMARKS.md: one row per activation ---------------------------------------
 md=BENCHMARKS.md
@@ -236,7 +272,26 @@ for act in $acts; do
         "$(whole "$o1")" "$(whole "$oN")" "$(whole "$e1")" "$(whole "$eN")" "$g1" "$gN" "$(pct "$g1" "$peak_1")" "$(pct "$gN" "$peak_n")" \
         "$peak_1" "$peak_n" "$(whole "$p1")" "$(whole "$pN")" "$(whole "$q1")" "$(whole "$qN")" "$(ratio "$o1" "$p1")" "$(ratio "$oN" "$pN")" \
         "$(ratio "$e1" "$q1")" "$(ratio "$eN" "$qN")" "$(whole "${o_rss[$act,1]:--}")" \
-        "$(whole "${t_rss[$act,1]:--}")" "$(whole "$rss2")" "$jobs_rpm" "$thr_rpm" "$jt_ratio" >>"$md" 2>/dev/null
-done
-say "appended $(echo $acts | wc -w) rows to $md"
+        "$(whole "${t_rss[$act,1]:--}")" "$(whole "$rss2")" "$jobs_rpm" "$thr_rpm" "$jt_ratio"
+done | table_add "$md" "| date | commit | mode | CPU |"
+# the activations' costs: a second table, one row per run of the bench
+if ! grep -q '^## Activations against relu' "$md"; then
+    {
+        echo
+        echo "## Activations against relu"
+        echo
+        echo "Training img/s at 1 thread, each activation between two relu runs; cost = relu img/s / its img/s."
+        echo
+        echo "| date | commit | mode | load | $(echo $all_acts | sed 's/relu //; s/ / | /g') |"
+        echo "|---|---|---|---|$(for a in $all_acts; do [ "$a" = relu ] || printf -- '---|'; done)"
+    } >>"$md"
+fi
+{
+    printf '| %s | %s | %s | %s |' "$when" "$commit" "$mode" "$load"
+    for act in $all_acts; do
+        [ "$act" = relu ] || printf ' %s |' "$(ratio "${a_relu[$act]}" "${a_img[$act]}")"
+    done
+    echo
+} | table_add "$md" "| date | commit | mode | load |"
+say "appended $(echo $acts | wc -w) rows to $md, and a row of activation costs"
 exit $failed
