@@ -33,7 +33,9 @@ typedef float act_alpha_grad_fn(float *din, const float *dout, const float *in,
  * the same pooling wherever f is increasing on the window. */
 typedef enum {
     POOL_AFTER,    /* pool f(x), the layers' own order */
-    POOL_BEFORE    /* f increasing: max f(x) = f(max x) */
+    POOL_BEFORE,   /* f increasing: max f(x) = f(max x) */
+    POOL_EXTREMES  /* f falls, then rises (gelu, silu, mish): max f(x) =
+                      max(f(min x), f(max x)) */
 } act_pool_order;
 
 /* One activation: its name and the properties the other modules ask for. */
@@ -56,8 +58,7 @@ typedef struct {
                                         for a fixed alpha */
     act_pool_order pool_order;       /* relu, elu, leaky_relu and prelu keep
                                         POOL_AFTER, so their runs keep their
-                                        bits; gelu, silu and mish dip left of
-                                        0, where pooling x is not pooling f */
+                                        bits */
 } act_desc;
 
 /* The row of kind; NULL if kind is not an activation. */
@@ -80,6 +81,10 @@ typedef struct {
 
 /* out may alias in. */
 void act_forward(const act_params *a, float *out, const float *in, int C, long n);
+
+/* One channel's n elements, on the calling thread: the same bits as
+ * act_forward gives that channel. */
+void act_forward_channel(const act_params *a, float *out, const float *in, long n, int c);
 
 /* din (C,n) overwritten (may alias dout); in and out from the forward pass
  * (must not alias each other, unless act_runs_in_place). dprelu_alpha (C)

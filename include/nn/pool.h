@@ -5,10 +5,28 @@
 
 #include <stdint.h>
 
+#include "nn/activation.h"
+
 /* in (planes,H,W) -> out (planes,H/2,W/2); argmax (planes,H/2,W/2) keeps
  * which of the 4 inputs won (0..3, row-major; the first on ties). */
 void maxpool_forward(float *out, uint8_t *argmax, const float *in,
                      long planes, int H, int W);
+
+/* A conv block's activation and pooling in one pass over groups of planes
+ * that stay in cache, with the bits of act_forward then maxpool_forward:
+ * post = f(pre) (post may be pre), pooled and argmax from post, and, when
+ * pooled_pre is not NULL, the winners' pre there. pre is (C, B, H, W):
+ * plane p is of channel p / B. */
+void act_maxpool_forward(const act_params *a, float *post, const float *pre, float *pooled,
+                         uint8_t *argmax, float *pooled_pre, int C, int B, int H, int W);
+
+/* Training's order of the same (a->kind's act_pool_order, not POOL_AFTER):
+ * pool pre, then f on the winners only: pooled = max f over each window,
+ * argmax its input, pooled_pre that input's pre. scratch: (C, B, H, W)
+ * floats, overwritten (post, which training does not need). */
+void act_pool_first_forward(const act_params *a, float *scratch, const float *pre,
+                            float *pooled, uint8_t *argmax, float *pooled_pre, int C, int B,
+                            int H, int W);
 
 /* din (planes,H,W) is overwritten: dout at each winner, zero elsewhere. */
 void maxpool_backward(float *din, const float *dout, const uint8_t *argmax,

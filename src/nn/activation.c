@@ -191,11 +191,11 @@ static const act_desc table[] = {
     [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel},
     [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL, POOL_BEFORE},
     [ACT_GELU] = {ACT_GELU, "gelu", NULL, 0, 0.0, 0, fwd_gelu, bwd_gelu, NULL,
-                  POOL_AFTER},
+                  POOL_EXTREMES},
     [ACT_SILU] = {ACT_SILU, "silu", "swish", 0, 0.0, 0, fwd_silu, bwd_silu, NULL,
-                  POOL_AFTER},
+                  POOL_EXTREMES},
     [ACT_MISH] = {ACT_MISH, "mish", NULL, 0, 0.0, 0, fwd_mish, bwd_mish, NULL,
-                  POOL_AFTER},
+                  POOL_EXTREMES},
     [ACT_TANH] = {ACT_TANH, "tanh", NULL, 0, 0.0, 0, fwd_tanh, bwd_tanh, NULL, POOL_BEFORE},
     [ACT_SOFTPLUS] = {ACT_SOFTPLUS, "softplus", NULL, 0, 0.0, 0, fwd_softplus, bwd_softplus,
                       NULL, POOL_BEFORE},
@@ -238,6 +238,12 @@ int act_runs_in_place(act_kind kind, float alpha)
 static float slope(const act_params *a, const act_desc *d, int c)
 {
     return d->alpha_grad ? a->prelu_alpha[c] : a->alpha;
+}
+
+void act_forward_channel(const act_params *a, float *out, const float *in, long n, int c)
+{
+    const act_desc *d = &table[a->kind];
+    d->forward(out, in, n, slope(a, d, c));
 }
 
 void act_forward(const act_params *a, float *out, const float *in, int C, long n)

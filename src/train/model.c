@@ -469,22 +469,6 @@ static act_params layer_act(const model *m, long a_off)
     return a;
 }
 
-/* out[i] = the input that won pooling window i (argmax as maxpool_forward
- * leaves it: 0..3, row-major in the 2x2 window). */
-static void gather_winners(float *out, const float *in, const uint8_t *argmax, long planes,
-                           int H, int W)
-{
-    const int PH = H / 2, PW = W / 2;
-#pragma omp parallel for schedule(static)
-    for (long p = 0; p < planes; p++)
-        for (int y = 0; y < PH; y++)
-            for (int x = 0; x < PW; x++) {
-                long i = (p * PH + y) * PW + x;
-                int a = argmax[i];
-                out[i] = in[p * H * W + (long)(2 * y + a / 2) * W + 2 * x + a % 2];
-            }
-}
-
 /* x (B, C, HW), one image after another, into out (C, B, HW): whole planes
  * of HW floats moved, each by one thread. */
 static void to_planes(float *out, const float *x, int B, int C, long HW)
@@ -606,17 +590,14 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                      m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
         bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
         act_pool_order order = act_info(a.kind)->pool_order;
-        if (training && b->pooled_pre && order == POOL_BEFORE) {
+        if (training && b->pooled_pre && order != POOL_AFTER) {
             /* the activation on the winners only (act_pool_order); the
              * statistics of evaluation read post, made below */
-            maxpool_forward(b->pooled_pre, b->argmax, b->pre, (long)b->oc * B, b->oh, b->ow);
-            act_forward(&a, b->pooled, b->pooled_pre, b->oc, (long)B * b->ph * b->pw);
+            act_pool_first_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre,
+                                   b->oc, B, b->oh, b->ow);
         } else {
-            act_forward(&a, b->post, b->pre, b->oc, n);
-            maxpool_forward(b->pooled, b->argmax, b->post, (long)b->oc * B, b->oh, b->ow);
-            if (b->pooled_pre)
-                gather_winners(b->pooled_pre, b->pre, b->argmax, (long)b->oc * B, b->oh,
-                               b->ow);
+            act_maxpool_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc,
+                                B, b->oh, b->ow);
         }
         in = b->pooled;
         if (m->dropped) {
