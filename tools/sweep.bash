@@ -6,7 +6,7 @@
 # `sweep CMD --help` and the choices sweep's own error messages list, so a
 # new command, flag, axis, metric or value fails that test until it is here.
 
-_sweep_commands="run plan status export compare plot delete merge slurm train"
+_sweep_commands="run plan status export compare plot report delete merge slurm train"
 _sweep_retry="failed diverged none"
 _sweep_monitors="val_loss val_accuracy"
 _sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed
@@ -32,6 +32,7 @@ _sweep_flags()
     export) echo "--db --what --sweep --all -o" ;;
     compare) echo "--db --sweep --by --metric --baseline --all --csv" ;;
     plot) echo "--db --sweep --metric --by --all -o" ;;
+    report) echo "--db --sweep --by --metric --all -o" ;;
     merge) echo "" ;;
     slurm) echo "--array --max-parallel --cpus-per-task --sbatch-arg --db --submit" ;;
     train)

@@ -265,6 +265,42 @@ void store_sweep_contents_free(store_sweep_held *c);
 /* Deletes the sweep, its runs, their epochs and layer statistics in one
  * transaction (checkpoint files are the caller's). */
 int store_sweep_delete(store *s, long long sweep_id, sw_error *err);
+/* ---- typed reads for `sweep report` (report_query.c) ---- */
+
+/* Called per epoch of a done run with its four metrics, indexed by
+ * store_epoch_metric (NaN when not recorded); nonzero stops early. fn
+ * must not call the store. */
+typedef int (*store_epochs_fn)(void *ctx, long long run_id, int epoch, const double *m);
+/* Calls fn for each epoch of the sweep's done runs (all as in
+ * store_done_runs), by run_id and epoch. */
+int store_done_epochs_all(store *s, const char *sweep, int all, store_epochs_fn fn,
+                          void *ctx, sw_error *err);
+
+/* Called per layer_stats row (layer valid during the call; NaN for NULL). */
+typedef int (*store_layer_fn)(void *ctx, long long run_id, int epoch, const char *layer,
+                              double mean_activation, double dead_fraction);
+/* Calls fn for each layer statistic of the sweep's done runs (all as in
+ * store_done_runs), by run_id, epoch and the order the layers were
+ * written (the network's). */
+int store_done_layers(store *s, const char *sweep, int all, store_layer_fn fn, void *ctx,
+                      sw_error *err);
+
+/* One run of any status; texts valid during the call only. */
+typedef struct {
+    long long run_id;
+    store_value setting[STORE_SETTING_COUNT];
+    int status;                  /* run_status, -1 if unknown */
+    int best_epoch, stopped_epoch;    /* 0: none */
+    double test_loss, test_accuracy;  /* NaN: none */
+    double wall_seconds;         /* NaN: unknown */
+    const char *error, *host;    /* NULL: none */
+    int threads;                 /* 0: unknown */
+} store_any_run;
+typedef int (*store_any_run_fn)(void *ctx, const store_any_run *run);
+/* Calls fn for every run of the sweep in its current grid (all: also the
+ * runs that left it), whatever its status, by run_id. */
+int store_all_runs(store *s, const char *sweep, int all, store_any_run_fn fn, void *ctx,
+                   sw_error *err);
 
 /* ---- merge ---- */
 

@@ -23,6 +23,7 @@ int cmd_export(int argc, char **argv, sw_error *err);
 int cmd_train(int argc, char **argv, sw_error *err);
 int cmd_compare(int argc, char **argv, sw_error *err);   /* cmd_compare.c */
 int cmd_plot(int argc, char **argv, sw_error *err);      /* cmd_plot.c */
+int cmd_report(int argc, char **argv, sw_error *err);    /* cmd_report.c */
 int cmd_delete(int argc, char **argv, sw_error *err);     /* cmd_delete.c */
 int cmd_merge(int argc, char **argv, sw_error *err);     /* cmd_cluster.c */
 int cmd_slurm(int argc, char **argv, sw_error *err);     /* cmd_cluster.c */

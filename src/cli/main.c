@@ -19,6 +19,7 @@ static const struct {
     {"export", cmd_export, "write summary, runs or epochs as CSV"},
     {"compare", cmd_compare, "mean, std, 95% CI and Welch's p per level of an axis"},
     {"plot", cmd_plot, "per-epoch curves, mean over seeds with a band, as PNG or SVG"},
+    {"report", cmd_report, "one self-contained HTML page: question, comparison, curves, runs"},
     {"delete", cmd_delete, "remove a sweep with its runs, epochs and checkpoints"},
     {"merge", cmd_merge, "unite shard databases into one, without duplicates"},
     {"slurm", cmd_slurm, "write (or submit) a Slurm array job running the shards"},

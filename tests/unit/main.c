@@ -71,6 +71,7 @@ void suite_config_train(void);
 void suite_report(void);
 void suite_alpha(void);
 void suite_store_delete(void);   /* test_delete.c */
+void suite_report_query(void);   /* test_report_query.c */
 
 static const struct {
     const char *name;
@@ -91,6 +92,7 @@ static const struct {
     {"report", suite_report},
     {"alpha", suite_alpha},
     {"store_delete", suite_store_delete},
+    {"report_query", suite_report_query},
 };
 
 int main(int argc, char **argv)

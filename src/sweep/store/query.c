@@ -77,6 +77,11 @@ const char *store_setting_name(store_setting st)
     return (int)st >= 0 && st < STORE_SETTING_COUNT ? SETTINGS[st].name : NULL;
 }
 
+const char *db_setting_sql(store_setting st)
+{
+    return (int)st >= 0 && st < STORE_SETTING_COUNT ? SETTINGS[st].sql : NULL;
+}
+
 const char *store_run_metric_name(store_run_metric m)
 {
     return (int)m >= 0 && m < STORE_RUN_METRIC_COUNT ? RUN_METRIC_NAMES[m] : NULL;

@@ -16,6 +16,7 @@
  *   epochs.c  epochs with their layer statistics, the status counts
  *   export.c  CSV export
  *   query.c   the typed reads behind compare, plot and merge's report
+ *   report_query.c  the reads behind sweep report: epochs, layers, all runs
  *   classes.c the class names of a sweep's data
  *   merge.c   uniting shard databases
  *   delete.c  what a sweep holds, and deleting it */
@@ -122,6 +123,12 @@ int db_read_schema(store *s, schema_state *ss, int *notadb, sw_error *err);
 int db_check_schema(store *s, const schema_state *ss, int *empty, sw_error *err);
 /* Creates the schema or upgrades an older one, in one transaction. */
 int db_create_schema(store *s, sw_error *err);
+
+/* ---- query.c ---- */
+
+/* How the run r gives setting st: a column ("r.activation") or an
+ * expression; NULL for a bad value. query.c's one table of settings. */
+const char *db_setting_sql(store_setting st);
 
 /* ---- runs.c ---- */
 
