@@ -12,7 +12,7 @@ _sweep_monitors="val_loss val_accuracy"
 _sweep_axes="activation alpha model init dropout epochs batch_size learning_rate optimizer seed
              batchnorm momentum nesterov weight_decay lr_schedule
              validation_split train_limit early_stopping data_format label augment val_limit
-             test_limit sweep"
+             test_limit dataset sweep"
 _sweep_compare_metrics="test_accuracy test_loss best_val_accuracy best_val_loss seconds_per_epoch"
 _sweep_plot_metrics="val_accuracy val_loss train_accuracy train_loss"
 _sweep_export_what="summary runs epochs layer_stats"

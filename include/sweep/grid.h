@@ -31,6 +31,8 @@ typedef struct {
     int data_format;              /* dataset_format of the data loaded, for the
                                      store; DATA_AUTO before it is loaded */
     int data_label;               /* cifar_label; -1 unless CIFAR-100 */
+    uint64_t data_identity;       /* dataset.identity of the data loaded, for
+                                     the store (runs.dataset); 0: unknown */
     model_shape model;            /* n_conv 0 (a zeroed struct): the default model;
                                      its padding is model.same */
     es_settings early_stopping;   /* monitor ES_OFF: none */

@@ -27,6 +27,8 @@ typedef struct {
     void (*on_epoch)(void *ctx, int slot, int run, int epoch, const epoch_metrics *m);
     void (*on_finish)(void *ctx, int slot, int run, run_status st,
                       const train_result *res, const char *error);
+    /* a note the user should read (a checkpoint not used, and why) */
+    void (*on_notice)(void *ctx, int slot, int run, const char *msg);
 } sched_options;
 
 typedef struct {
@@ -51,6 +53,12 @@ void sched_checkpoint_path(const char *dir, long long sweep_id, const char *key,
 /* Removes what a done run no longer needs: its checkpoint, unless kept, and
  * temp files left by a process killed while writing one. */
 void sched_clean_checkpoint(const char *path, int keep);
+
+/* SW_EINPUT, naming the run, when a run cannot train on d: its split
+ * leaves no training (or validation) example, or its batch_size exceeds
+ * the training set (memory follows the batch, so an oversized batch could
+ * take gigabytes for nothing). For before the database is touched. */
+int sched_check_runs(const dataset *d, const run_settings *runs, int n, sw_error *err);
 
 /* Number of cores this process may use. */
 int sched_cores(void);

@@ -7,6 +7,7 @@
 #ifndef SWEEP_STORE_H
 #define SWEEP_STORE_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "base/error.h"
@@ -17,8 +18,8 @@
 /* 2: layer_stats; runs.model, es_monitor, es_patience, es_restore_best,
  * best_epoch, stopped_epoch. 3: sweep_configs (every config a sweep was
  * run with, and when), runs.in_grid (1: the run is in the current grid);
- * runs.data_format, label, augment, val_limit, test_limit and the classes
- * table; triggers that delete a sweep's runs, configs and classes, a run's
+ * runs.data_format, label, augment, val_limit, test_limit, dataset and the
+ * classes table; triggers that delete a sweep's runs, configs and classes, a run's
  * epochs and an epoch's layer_stats with it, foreign keys on or off.
  * An older database is upgraded in place when it is opened with write
  * access. */
@@ -37,6 +38,14 @@ int store_open(store **out, const char *path, int create, sw_error *err);
  * an older schema is read as it is. */
 int store_open_read(store **out, const char *path, sw_error *err);
 void store_close(store *s);
+
+/* Every commit checks that the database's path still names the file that
+ * was opened; one deleted or replaced meanwhile fails the commit with
+ * SW_EINPUT (what it holds is lost to the user, so nothing more is
+ * recorded). A write waits for another process's lock for up to
+ * STORE_LEASE_SECONDS, with backoff; once *stop is set (a signal), it
+ * gives up at once. stop may be NULL. */
+void store_set_stop(store *s, volatile sig_atomic_t *stop);
 
 /* Inserts the sweep (or finds it by name; config_path and config_text are
  * updated to the latest). A config text new to the sweep is added to
@@ -78,8 +87,9 @@ const char *run_status_name(run_status st);
 int run_status_from_name(const char *name);
 
 /* Current status of a run; for 'running' rows, *stale says whether the
- * owner is gone (same host and its pid dead, or lease older than
- * STORE_LEASE_SECONDS). */
+ * owner is gone: on the same host, its pid dead or now another process
+ * (one started after the run's last heartbeat: a reused pid); elsewhere,
+ * a lease older than STORE_LEASE_SECONDS. */
 #define STORE_LEASE_SECONDS 600
 int store_run_state(store *s, long long run_id, run_status *st, int *stale,
                     sw_error *err);
@@ -91,6 +101,10 @@ int store_run_state(store *s, long long run_id, run_status *st, int *stale,
  * *claimed = 0 if another process holds it or it is done. */
 int store_run_claim(store *s, long long run_id, int threads, int *claimed,
                     sw_error *err);
+
+/* How many of the run's epochs 1..upto the database holds (*held ==
+ * upto: a checkpoint after epoch upto continues exactly what is stored). */
+int store_epochs_held(store *s, long long run_id, int upto, int *held, sw_error *err);
 
 /* Deletes the run's epochs after epoch keep (0: all). */
 int store_epochs_truncate(store *s, long long run_id, int keep, sw_error *err);
@@ -117,6 +131,8 @@ typedef struct {
     char name[256];
     int count[RUN_STATUS_COUNT];
     int stale;
+    int unknown;                     /* runs whose status is none of ours */
+    char unknown_status[64];         /* the first such status */
     double mean_seconds_per_epoch;   /* over done runs' epochs, 0 if none */
     long long epochs_left;           /* epochs not yet committed */
 } sweep_status;
@@ -189,7 +205,7 @@ typedef enum {
     STORE_BATCHNORM, STORE_MOMENTUM, STORE_NESTEROV, STORE_WEIGHT_DECAY, STORE_LR_SCHEDULE,
     STORE_SEED, STORE_VALIDATION_SPLIT, STORE_TRAIN_LIMIT, STORE_EARLY_STOPPING,
     STORE_DATA_FORMAT, STORE_LABEL, STORE_AUGMENT, STORE_VAL_LIMIT, STORE_TEST_LIMIT,
-    STORE_SETTING_COUNT
+    STORE_DATASET, STORE_SETTING_COUNT
 } store_setting;
 /* "activation", ..., as the columns of runs and summary; NULL for a bad
  * value. */

@@ -64,5 +64,10 @@ void cli_drop_checkpoint_dir(store *db, const char *dir);
 /* One line on stderr when jobs x threads, given explicitly, is more than
  * cores: oversubscribed threads only slow each other down. */
 void cli_warn_threads(int jobs, int threads, int cores);
+/* SW_EINPUT (naming cmd) when out_path is the database at db_path or its
+ * -wal, -shm or -journal file (by device and inode, through links, or by
+ * name): writing there would destroy the results. */
+int cli_refuse_db_output(const char *cmd, const char *out_path, const char *db_path,
+                         sw_error *err);
 
 #endif

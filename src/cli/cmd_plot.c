@@ -97,19 +97,23 @@ static int run_gnuplot(const char *gnuplot, const char *script, const char *errf
                   line[0] ? ": " : "", line);
 }
 
-/* A gnuplot single-quoted string: '' is a quote, nothing else is special;
- * control characters (which would end the command) become spaces. */
+/* A gnuplot string expression holding s: single-quoted pieces, where
+ * neither `backquotes` nor @macros are expanded, joined by "'" for each
+ * quote (gnuplot's lexer fails on a doubled quote repeated inside one
+ * string, as in a sweep named it''s), in parentheses so that it serves
+ * wherever an expression does. Control characters (which would end the
+ * command) become spaces. */
 static void put_quoted(FILE *f, const char *s)
 {
-    fputc('\'', f);
+    fputs("('", f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '\'')
-            fputs("''", f);
+            fputs("' . \"'\" . '", f);
         else
             fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
     }
-    fputc('\'', f);
+    fputs("')", f);
 }
 
 /* ---- the numbers ---- */
@@ -258,7 +262,10 @@ static int write_script(const char *path, const temp_files *t, int svg, const ch
     double pad = 0.1 + 0.02 * (max_epoch - 1);
     fprintf(f, "set xrange [%g:%g]\n%s", 1 - pad, max_epoch + pad,
             max_epoch <= 30 ? "set xtics 1\n" : "");
-    fputs("plot ", f);
+    /* after plot, a data file is named by a string or a variable */
+    fputs("sweep_data = ", f);
+    put_quoted(f, t->data);
+    fputs("\nplot ", f);
     int block = 0;
     for (int i = 0; i < n_series; i++) {
         if (ss[i].n_runs == 0)
@@ -266,9 +273,8 @@ static int write_script(const char *path, const temp_files *t, int svg, const ch
         const char *color = COLORS[block % N_COLORS];
         int dash = 1 + block / N_COLORS;
         fprintf(f, "%s", block ? ", \\\n     " : "");
-        put_quoted(f, t->data);
         /* points mark the epochs while they can be told apart */
-        fprintf(f, " index %d using 1:3:4 with filledcurves lc rgb '%s' notitle, \\\n     ''"
+        fprintf(f, "sweep_data index %d using 1:3:4 with filledcurves lc rgb '%s' notitle, \\\n     ''"
                    " index %d using 1:2 with %s lw 2 dt %d lc rgb '%s' title ",
                 block, color, block, max_epoch <= 30 ? "linespoints pt 7 ps 0.6" : "lines",
                 dash, color);
@@ -561,8 +567,10 @@ int cmd_plot(int argc, char **argv, sw_error *err)
     int n_names;
     if (rep_open("plot", db_path, sweep, &db, &names, &n_names, err) != SW_OK)
         return err->code;
-    int rc = plot(db, names, n_names, all, (store_epoch_metric)metric, by, out_path, svg, gnuplot,
-                  err);
+    int rc = cli_refuse_db_output("plot", out_path, db_path, err);
+    if (rc == SW_OK)
+        rc = plot(db, names, n_names, all, (store_epoch_metric)metric, by, out_path, svg,
+                  gnuplot, err);
     store_names_free(names, n_names);
     store_close(db);
     return rc;

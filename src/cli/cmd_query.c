@@ -72,7 +72,15 @@ int cmd_status(int argc, char **argv, sw_error *err)
            run_status_name(RUN_PENDING), run_status_name(RUN_FAILED),
            run_status_name(RUN_DIVERGED), run_status_name(RUN_INTERRUPTED), "stale", "eta");
     for (int i = 0; i < n; i++) {
-        int total = st[i].stale;
+        int total = st[i].stale + st[i].unknown;
+        if (st[i].unknown)
+            fprintf(stderr, "sweep status: warning: %s: %d run%s of sweep '%s' %s an unknown "
+                    "status ('%s'), counted under runs only; set it to one of %s, %s, %s, %s, "
+                    "%s, %s\n", db_path, st[i].unknown, st[i].unknown == 1 ? "" : "s",
+                    st[i].name, st[i].unknown == 1 ? "has" : "have", st[i].unknown_status,
+                    run_status_name(RUN_PENDING), run_status_name(RUN_RUNNING),
+                    run_status_name(RUN_DONE), run_status_name(RUN_FAILED),
+                    run_status_name(RUN_DIVERGED), run_status_name(RUN_INTERRUPTED));
         for (int s = 0; s < RUN_STATUS_COUNT; s++)
             total += st[i].count[s];
         char eta[32];
@@ -117,9 +125,10 @@ int cmd_export(int argc, char **argv, sw_error *err)
     store *db = NULL;
     if (store_open(&db, db_path, 0, err) != SW_OK)
         return err->code;
-    int rc = SW_OK;
+    int rc = out_path ? cli_refuse_db_output("export", out_path, db_path, err) : SW_OK;
     long long sweep_id = 0;
-    if (sweep && (rc = store_sweep_find(db, sweep, &sweep_id, err)) == SW_OK && !sweep_id)
+    if (rc == SW_OK && sweep && (rc = store_sweep_find(db, sweep, &sweep_id, err)) == SW_OK &&
+        !sweep_id)
         rc = cli_unknown_sweep(db, sweep, db_path, err);
     if (rc != SW_OK) {
         store_close(db);

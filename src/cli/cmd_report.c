@@ -631,20 +631,6 @@ static int build(built *b, store *db, char *sweep, const char *db_path, cmp_requ
     return SW_OK;
 }
 
-/* An -o that is the database, or its -wal or -shm, would destroy it. */
-static int check_output(const char *out, const char *db_path, sw_error *err)
-{
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s%s", db_path, suffix[i]);
-        if (sw_same_file(out, path))
-            return sw_err(err, SW_EINPUT, "sweep report: -o %s is the database%s %s; "
-                          "name another file", out, *suffix[i] ? "'s" : "", path);
-    }
-    return SW_OK;
-}
-
 static const char *run_metric(int m)
 {
     return store_run_metric_name((store_run_metric)m);
@@ -673,7 +659,7 @@ int cmd_report(int argc, char **argv, sw_error *err)
     if (by_spec && rep_parse_by("report", by_spec, q.by, &q.n_by, 1, err) != SW_OK)
         return err->code;
     int metric = rep_pick_metric("report", metric_name, run_metric, STORE_RUN_METRIC_COUNT, err);
-    if (metric < 0 || check_output(out, db_path, err) != SW_OK)
+    if (metric < 0 || cli_refuse_db_output("report", out, db_path, err) != SW_OK)
         return err->code;
     q.metric = (store_run_metric)metric;
     store *db;

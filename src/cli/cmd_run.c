@@ -105,7 +105,7 @@ static int parse_shard(const char *s, int *index, int *count, sw_error *err)
 
 /* Every split the runs ask for, checked before anything is stored or
  * trained: one that leaves no training or validation image is an error.
- * The runs record the format and labelling the data was read as. */
+ * The runs record the format, labelling and identity of the data read. */
 static int check_splits(sweep_input *in, sw_error *err)
 {
     const dataset *d = &in->data;
@@ -113,6 +113,7 @@ static int check_splits(sweep_input *in, sw_error *err)
         run_settings *r = &in->runs[i];
         r->data_format = d->format;
         r->data_label = d->format == DATA_CIFAR100 ? in->cfg.data_label : -1;
+        r->data_identity = d->identity;
         const run_settings *q = i > 0 ? &in->runs[i - 1] : NULL;
         if (q && q->validation_split == r->validation_split &&
             q->train_limit == r->train_limit && q->val_limit == r->val_limit &&
@@ -160,7 +161,8 @@ static int load_input(sweep_input *in, const char *path, int shard, int shards, 
     if (grid_expand(&in->cfg, &in->runs, &in->n, err) != SW_OK ||
         load_data(in, err) != SW_OK ||
         config_check_models(&in->cfg, in->data.rows, in->data.cols, err) != SW_OK ||
-        check_splits(in, err) != SW_OK)
+        check_splits(in, err) != SW_OK ||
+        sched_check_runs(&in->data, in->runs, in->n, err) != SW_OK)
         goto fail;
     fprintf(stderr, "sweep: data: %s: %s, %dx%dx%d, %d classes, %ld training and %ld test "
             "images\n", in->data.dir, in->data.found, in->data.channels, in->data.rows,
@@ -323,7 +325,9 @@ static void print_counts(FILE *out, const char *prefix, int n, const state_count
     const char *sep = ": ";
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         if (c->count[order[k]]) {
-            fprintf(out, "%s%d %s", sep, c->count[order[k]], run_status_name(order[k]));
+            /* a live owner's run is not done, and not this process's to train */
+            fprintf(out, "%s%d %s", sep, c->count[order[k]], order[k] == RUN_RUNNING
+                    ? "still running in another process" : run_status_name(order[k]));
             sep = ", ";
         }
         if (order[k] == RUN_RUNNING && c->stale) {

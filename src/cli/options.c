@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "cli.h"
 #include "sweep/scheduler.h"
 
@@ -330,4 +331,18 @@ void cli_warn_threads(int jobs, int threads, int cores)
     else
         fprintf(stderr, "sweep: warning: %d threads on %d core%s: the training runs slower "
                 "than on %d\n", threads, cores, cores == 1 ? "" : "s", cores);
+}
+
+int cli_refuse_db_output(const char *cmd, const char *out_path, const char *db_path,
+                         sw_error *err)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        char name[4200];
+        snprintf(name, sizeof name, "%s%s", db_path, sfx[i]);
+        if (strcmp(out_path, name) == 0 || sw_same_file(out_path, name))
+            return sw_err(err, SW_EINPUT, "sweep %s: -o %s is the database%s%s; choose another "
+                          "file", cmd, out_path, i ? "'s " : "", i ? sfx[i] + 1 : "");
+    }
+    return SW_OK;
 }

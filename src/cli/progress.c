@@ -249,6 +249,24 @@ static void on_finish(void *ctx, int slot, int run, run_status st, const train_r
     pthread_mutex_unlock(&pr->lock);
 }
 
+static void on_notice(void *ctx, int slot, int run, const char *msg)
+{
+    progress *pr = ctx;
+    char label[128];
+    (void)slot;
+    grid_run_label(&pr->runs[run], label, sizeof label);
+    pthread_mutex_lock(&pr->lock);
+    if (pr->tty && pr->lines_drawn > 0) {   /* the note scrolls up above the live block */
+        fprintf(pr->out, "\033[%dA\r\033[K", pr->lines_drawn);
+        pr->lines_drawn = 0;
+    }
+    fprintf(pr->out, "%s: %s: %s\n", pr->sweep, label, msg);
+    if (pr->tty)
+        draw(pr);
+    fflush(pr->out);
+    pthread_mutex_unlock(&pr->lock);
+}
+
 void progress_init(progress *pr, FILE *out, const char *sweep, const run_settings *runs,
                    const unsigned char *todo, int n, int jobs)
 {
@@ -276,6 +294,7 @@ void progress_attach(progress *pr, sched_options *o)
     o->on_batch = on_batch;
     o->on_epoch = on_epoch;
     o->on_finish = on_finish;
+    o->on_notice = on_notice;
 }
 
 void progress_end(progress *pr)

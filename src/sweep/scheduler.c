@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,30 @@ void sched_checkpoint_path(const char *dir, long long sweep_id, const char *key,
     snprintf(buf, size, "%s/%lld-%s.ckpt", dir, sweep_id, key);
 }
 
+int sched_check_runs(const dataset *d, const run_settings *runs, int n, sw_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        const run_settings *r = &runs[i];
+        data_split train;
+        if (i > 0 && r->validation_split == runs[i - 1].validation_split &&
+            r->train_limit == runs[i - 1].train_limit && r->batch_size == runs[i - 1].batch_size)
+            continue;   /* the grid's order repeats these; checked already */
+        if (dataset_split(d, &(data_split_opts){r->validation_split, r->train_limit, 0, 0},
+                          &train, NULL, NULL, err) != SW_OK)
+            return err->code;
+        /* memory grows with the batch: one larger than the data gains nothing */
+        if (r->batch_size > train.n) {
+            char label[128];
+            grid_run_label(r, label, sizeof label);
+            return sw_err(err, SW_EINPUT, "batch_size %d is larger than the training set (%ld "
+                          "images after validation_split %g and train_limit %ld) of run %s; "
+                          "use a batch_size of at most %ld", r->batch_size, train.n,
+                          r->validation_split, r->train_limit, label, train.n);
+        }
+    }
+    return SW_OK;
+}
+
 int sched_cores(void)
 {
     cpu_set_t set;
@@ -83,6 +108,13 @@ static void hook_layers(void *ctx, int epoch, const layer_stat *layers, int n_la
     memcpy(rc->layers, layers, sizeof *layers * (size_t)rc->n_layers);
 }
 
+static void fail_worker(shared_state *sh, const sw_error *e);
+
+static int stopping(const shared_state *sh)
+{
+    return sh->o->stop && *sh->o->stop;
+}
+
 /* The epoch row and its layer statistics, in one transaction. */
 static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *err)
 {
@@ -90,8 +122,13 @@ static int hook_epoch(void *ctx, int epoch, const epoch_metrics *m, sw_error *er
     int rcode = store_epoch_add_layers(rc->db, rc->sh->run_ids[rc->run], epoch, m, rc->layers,
                                        rc->n_layers, err);
     rc->n_layers = 0;
-    if (rcode != SW_OK)
+    if (rcode != SW_OK) {
+        /* the database failed (gone, replaced, full): every worker stops;
+         * a stop request that ended a wait for a lock is no failure */
+        if (!stopping(rc->sh))
+            fail_worker(rc->sh, err);
         return err->code;
+    }
     if (rc->sh->o->on_epoch)
         rc->sh->o->on_epoch(rc->sh->o->ctx, rc->slot, rc->run, epoch, m);
     return SW_OK;
@@ -125,7 +162,7 @@ static int next_run(shared_state *sh)
     pthread_mutex_lock(&sh->lock);
     while (sh->next < sh->n && !sh->todo[sh->next])
         sh->next++;
-    if (sh->next < sh->n && !(sh->o->stop && *sh->o->stop))
+    if (sh->next < sh->n && !(sh->o->stop && *sh->o->stop) && sh->err.code == SW_OK)
         i = sh->next++;
     pthread_mutex_unlock(&sh->lock);
     return i;
@@ -144,6 +181,48 @@ static void fail_worker(shared_state *sh, const sw_error *e)
     if (sh->err.code == SW_OK)
         sh->err = *e;
     pthread_mutex_unlock(&sh->lock);
+}
+
+static void notice(shared_state *sh, int slot, int run, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void notice(shared_state *sh, int slot, int run, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (sh->o->on_notice)
+        sh->o->on_notice(sh->o->ctx, slot, run, msg);
+}
+
+/* The run's checkpoint, if it may be trusted: readable, its own, finite,
+ * and continuing exactly the epochs the database holds for the run (a
+ * checkpoint kept from another database, or newer than a restored backup,
+ * or forged, would record epochs that never ran). Otherwise it is not
+ * used, the reason goes to on_notice, and the run starts from scratch. */
+static int trusted_checkpoint(shared_state *sh, store *db, int slot, int i, const char *path,
+                              int states, train_state *st, int *found, sw_error *err)
+{
+    const run_settings *r = &sh->runs[i];
+    char why[256];
+    int held = 0;
+    if (checkpoint_load(path, sh->o->keys[i], 0, states, st, found, why, sizeof why, err) !=
+        SW_OK)
+        return err->code;
+    if (*found && st->epoch > r->epochs)
+        snprintf(why, sizeof why, "it claims epoch %d of a %d-epoch run", st->epoch, r->epochs);
+    else if (*found && store_epochs_held(db, sh->run_ids[i], st->epoch, &held, err) != SW_OK)
+        return err->code;
+    else if (*found && held != st->epoch)
+        snprintf(why, sizeof why, "it continues epoch %d but the database holds %d of epochs "
+                 "1..%d", st->epoch, held, st->epoch);
+    if (why[0]) {
+        train_state_free(st);
+        *found = 0;
+        notice(sh, slot, i, "checkpoint %s not used: %s; the run starts from epoch 1", path, why);
+    }
+    return SW_OK;
 }
 
 static void train_one(shared_state *sh, store *db, int slot, int i)
@@ -187,8 +266,8 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     sched_checkpoint_path(o->checkpoint_dir, o->sweep_id, o->keys[i], checkpoint,
                           sizeof checkpoint);
     sw_out_remove_temps(checkpoint);   /* the run is ours: a dead writer's leftovers go */
-    rcode = checkpoint_read(checkpoint, o->keys[i], 0, train_config_states(&cfg), &resume,
-                            &found, &err);
+    rcode = trusted_checkpoint(sh, db, slot, i, checkpoint, train_config_states(&cfg), &resume,
+                               &found, &err);
     cfg.resume = found ? &resume : NULL;
     double t0 = sw_now_seconds();
     if (o->on_start)
@@ -205,7 +284,9 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     double wall = sw_now_seconds() - t0;
     train_state_free(&resume);
 
-    if (rcode != SW_OK) {
+    if (rcode != SW_OK && stopping(sh)) {
+        st = RUN_INTERRUPTED;   /* a wait for the database, ended by the stop */
+    } else if (rcode != SW_OK) {
         st = RUN_FAILED;
         snprintf(msg, sizeof msg, "%s", err.msg);
     } else if (res.status == TRAIN_DIVERGED) {
@@ -218,7 +299,8 @@ static void train_one(shared_state *sh, store *db, int slot, int i)
     }
     sw_error ferr = {0};
     if (store_run_finish(db, sh->run_ids[i], st, &res, wall, msg[0] ? msg : NULL, &ferr) != SW_OK) {
-        fail_worker(sh, &ferr);
+        if (!stopping(sh))   /* else the run stays 'running', stale once we exit */
+            fail_worker(sh, &ferr);
         st = RUN_FAILED;
         snprintf(msg, sizeof msg, "%s", ferr.msg);
     } else if (st == RUN_DONE) {
@@ -245,10 +327,12 @@ static void *worker(void *p)
         fail_worker(sh, &err);
         return NULL;
     }
+    store_set_stop(db, sh->o->stop);
     for (int i; (i = next_run(sh)) >= 0;) {
         int claimed = 0;
         if (store_run_claim(db, sh->run_ids[i], sh->o->threads, &claimed, &err) != SW_OK) {
-            fail_worker(sh, &err);
+            if (!stopping(sh))
+                fail_worker(sh, &err);
             break;
         }
         if (!claimed) {
@@ -277,6 +361,11 @@ int sched_run(const sched_options *o, const dataset *d, const run_settings *runs
         free(args);
         return sw_err(err, SW_EINPUT, "%s: cannot create the checkpoint folder: %s",
                       o->checkpoint_dir, strerror(errno));
+    }
+    if (checkpoint_dir_check(o->checkpoint_dir, err) != SW_OK) {
+        free(tids);
+        free(args);
+        return err->code;
     }
     if (!tids || !args) {
         free(tids);

@@ -12,9 +12,12 @@
 #include "train/checkpoint.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -104,7 +107,8 @@ void train_state_free(train_state *st)
     memset(st, 0, sizeof *st);
 }
 
-/* 0, -1 for a short file, -2 out of memory. */
+/* 0; -1 for a short file, -2 out of memory, -3 a value that is not finite
+ * (a CRC does not vouch for sense: a diverged or forged state). */
 static int read_floats(FILE *f, float **out, long n, uLong *crc)
 {
     *out = malloc(sizeof(float) * (size_t)n);
@@ -113,63 +117,146 @@ static int read_floats(FILE *f, float **out, long n, uLong *crc)
     if (fread(*out, sizeof(float), (size_t)n, f) != (size_t)n)
         return -1;
     *crc = crc32(*crc, (const Bytef *)*out, (uInt)(sizeof(float) * (size_t)n));
+    for (long i = 0; i < n; i++)
+        if (!isfinite((*out)[i]))
+            return -3;
     return 0;
 }
 
-/* The arrays after the header, as h says. 0, -1 short, -2 out of memory. */
-static int read_arrays(FILE *f, const header *h, train_state *st, uLong *crc)
+/* Opens path for reading without following a link, and only if it is a
+ * regular file (a FIFO would block, a device would be read). NULL with
+ * *why set, or *why "" when there is no file. */
+static FILE *open_plain(const char *path, const char **why)
 {
-    int r = read_floats(f, &st->params, st->n, crc);
+    *why = "";
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            *why = "it is a symbolic link, not a plain file";
+        else if (errno != ENOENT)
+            *why = strerror(errno);
+        return NULL;
+    }
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        *why = "it is not a plain file";
+    else if (!(f = fdopen(fd, "rb")))
+        *why = strerror(errno);
+    if (!f)
+        close(fd);
+    return f;
+}
+
+/* The header's own checks: "" when it may be read on, else the reason. */
+static const char *check_header(const header *h, const char *key, long n_params, int states)
+{
+    if (memcmp(h->magic, MAGIC, 8) != 0)
+        return "not a checkpoint of this version";
+    if (strncmp(h->key, key, KEY_BYTES) != 0)
+        return "it belongs to another run";
+    if (h->n <= 0 || h->n >= (1L << 31) || (n_params > 0 && h->n != n_params))
+        return "its parameter count does not fit the model";
+    if (h->states != states)
+        return "its optimizer state does not fit the optimizer";
+    if (h->n_bn < 0 || h->n_bn > h->n)
+        return "its batch norm state does not fit the model";
+    if (h->epoch <= 0 || h->t < 0 || h->es_best_epoch < 0 || h->es_best_epoch > h->epoch ||
+        h->es_wait < 0 || (h->has_best != 0 && h->has_best != 1) || isinf(h->es_best))
+        return "its header is damaged";
+    return "";
+}
+
+/* The tensors after the header, then the CRC and the end of the file. */
+static const char *read_tensors(FILE *f, const header *h, train_state *st, uLong crc, int *oom)
+{
+    uint32_t stored;
+    int r = read_floats(f, &st->params, st->n, &crc);
     if (r == 0 && (h->states & 1))
-        r = read_floats(f, &st->opt_s0, st->n, crc);
+        r = read_floats(f, &st->opt_s0, st->n, &crc);
     if (r == 0 && (h->states & 2))
-        r = read_floats(f, &st->opt_s1, st->n, crc);
+        r = read_floats(f, &st->opt_s1, st->n, &crc);
     if (r == 0 && h->has_best)
-        r = read_floats(f, &st->best_params, st->n, crc);
+        r = read_floats(f, &st->best_params, st->n, &crc);
     if (r == 0 && st->n_bn)
-        r = read_floats(f, &st->bn_state, st->n_bn, crc);
+        r = read_floats(f, &st->bn_state, st->n_bn, &crc);
     if (r == 0 && st->n_bn && h->has_best)
-        r = read_floats(f, &st->best_bn, st->n_bn, crc);
-    return r;
+        r = read_floats(f, &st->best_bn, st->n_bn, &crc);
+    *oom = r == -2;
+    if (r == -1)
+        return "it is truncated";
+    if (r == -2)
+        return "out of memory";
+    if (r == -3)
+        return "it holds weights that are NaN or infinite";
+    if (fread(&stored, sizeof stored, 1, f) != 1)
+        return "it is truncated";
+    if (stored != (uint32_t)crc)
+        return "it is damaged (its checksum does not match)";
+    if (fgetc(f) != EOF)
+        return "it has bytes after its end";
+    return "";
+}
+
+int checkpoint_load(const char *path, const char *key, long n_params, int states,
+                    train_state *st, int *found, char *why, size_t why_size, sw_error *err)
+{
+    memset(st, 0, sizeof *st);
+    *found = 0;
+    const char *reason;
+    FILE *f = open_plain(path, &reason);
+    if (f) {
+        header h;
+        uLong crc = crc32(0, NULL, 0);
+        int oom = 0;
+        reason = fread(&h, sizeof h, 1, f) != 1 ? "it is truncated"
+                                                : check_header(&h, key, n_params, states);
+        if (!*reason) {
+            crc = crc32(crc, (const Bytef *)&h, sizeof h);
+            st->epoch = h.epoch;
+            st->n = (long)h.n;
+            st->t = (long)h.t;
+            st->es.best_epoch = h.es_best_epoch;
+            st->es.wait = h.es_wait;
+            st->es.best = h.es_best;
+            st->n_bn = (long)h.n_bn;
+            reason = read_tensors(f, &h, st, crc, &oom);
+        }
+        fclose(f);
+        if (oom) {
+            train_state_free(st);
+            return sw_oom(err, path);
+        }
+    }
+    if (why && why_size)
+        snprintf(why, why_size, "%s", reason);
+    if (*reason || !f) {
+        train_state_free(st);
+        return SW_OK;
+    }
+    *found = 1;
+    return SW_OK;
 }
 
 int checkpoint_read(const char *path, const char *key, long n_params, int states,
                     train_state *st, int *found, sw_error *err)
 {
-    memset(st, 0, sizeof *st);
-    *found = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return SW_OK;
-    header h;
-    uLong crc = crc32(0, NULL, 0);
-    uint32_t stored;
-    int oom = 0;
-    int ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, MAGIC, 8) == 0 &&
-             strncmp(h.key, key, KEY_BYTES) == 0 && (n_params <= 0 || h.n == n_params) &&
-             h.n > 0 && h.n < (1L << 31) && h.states == states && h.n_bn >= 0 &&
-             h.n_bn <= h.n &&
-             h.epoch > 0 && h.t >= 0 && h.es_best_epoch >= 0 && h.es_best_epoch <= h.epoch &&
-             h.es_wait >= 0 && (h.has_best == 0 || h.has_best == 1);
-    if (ok) {
-        crc = crc32(crc, (const Bytef *)&h, sizeof h);
-        st->epoch = h.epoch;
-        st->n = (long)h.n;
-        st->t = (long)h.t;
-        st->es.best_epoch = h.es_best_epoch;
-        st->es.wait = h.es_wait;
-        st->es.best = h.es_best;
-        st->n_bn = (long)h.n_bn;
-        int r = read_arrays(f, &h, st, &crc);
-        oom = r == -2;
-        ok = r == 0 && fread(&stored, sizeof stored, 1, f) == 1 && stored == (uint32_t)crc &&
-             fgetc(f) == EOF;
-    }
-    fclose(f);
-    if (!ok) {
-        train_state_free(st);
-        return oom ? sw_oom(err, path) : SW_OK;
-    }
-    *found = 1;
+    return checkpoint_load(path, key, n_params, states, st, found, NULL, 0, err);
+}
+
+int checkpoint_dir_check(const char *dir, sw_error *err)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0)
+        return sw_err(err, SW_EINPUT, "%s: checkpoint folder: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return sw_err(err, SW_EINPUT, "%s: the checkpoint folder is %s, not a folder; move it "
+                      "away", dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
+    if (st.st_uid != geteuid())
+        return sw_err(err, SW_EINPUT, "%s: the checkpoint folder belongs to another user "
+                      "(uid %ld); move it away", dir, (long)st.st_uid);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return sw_err(err, SW_EINPUT, "%s: others may write in the checkpoint folder (mode "
+                      "%04o); chmod go-w it", dir, (unsigned)(st.st_mode & 07777));
     return SW_OK;
 }

@@ -81,6 +81,7 @@ grid:
   activation: [relu, elu, leaky_relu, prelu, gelu]
   alpha: [0.5, 1.0]
   epochs: 1
+train: {batch_size: 50}   # at most the 100 training images: run and plan refuse more
 YAML
 "$SWEEP" plan one.yaml --db o.db >one.out 2>one.err
 check "one list: 8 runs (relu and gelu once)" [ "$(newruns one.out)" = 8 ]
@@ -93,7 +94,7 @@ check "no alpha: 5 runs" [ "$(newruns def.out)" = 5 ]
 check "no alpha: leaky_relu at 0.3, prelu at 0.25, elu at 1" bash -c \
     "grep -Eq 'leaky_relu +0.3 ' def.out && grep -Eq 'prelu +0.25 ' def.out && grep -Eq 'elu +1 ' def.out"
 check "no alpha: no warning" [ -z "$(grep -v '^sweep: data:' def.err)" ]
-printf '  alpha: {gelu: [0.5]}\n' >>one.yaml
+sed -i 's/^train:/  alpha: {gelu: [0.5]}\n&/' one.yaml   # the grid's last line, 7
 "$SWEEP" plan one.yaml --db o.db >/dev/null 2>bad.err
 check "alpha for gelu: exit 2" [ $? -eq 2 ]
 check "alpha for gelu: the place and the reason" \

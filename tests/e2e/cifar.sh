@@ -146,7 +146,7 @@ q old.db "DROP TRIGGER sweeps_delete_runs; DROP TRIGGER runs_delete_epochs;
     ALTER TABLE runs DROP COLUMN lr_schedule;
     ALTER TABLE runs DROP COLUMN label; ALTER TABLE runs DROP COLUMN augment;
     ALTER TABLE runs DROP COLUMN val_limit; ALTER TABLE runs DROP COLUMN test_limit;
-    PRAGMA user_version = 2"
+    ALTER TABLE runs DROP COLUMN dataset; PRAGMA user_version = 2"
 "$SWEEP" run c10.yaml --db old.db >/dev/null 2>old.err
 check "version 2 database: its done run is not trained again" grep -q "1 run: 1 done; nothing to train" old.err
 check "version 2 database upgraded to 3 with the columns" \

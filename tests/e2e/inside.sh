@@ -68,7 +68,7 @@ check "the printed summary shows the models" grep -q "conv=8-16;dense=32" run.ou
 # ---- export
 "$SWEEP" export --db a.db --what layer_stats -o layers.csv
 check "export layer_stats exits 0" [ $? -eq 0 ]
-check "layer_stats.csv header" bash -c "head -1 layers.csv | tr -d '\r' | grep -q 'model,es_monitor,es_patience,es_restore_best,data_format,label,augment,val_limit,test_limit,batchnorm,momentum,nesterov,weight_decay,lr_schedule,status,epoch,layer,mean_activation,dead_fraction,grad_norm$'"
+check "layer_stats.csv header" bash -c "head -1 layers.csv | tr -d '\r' | grep -q 'model,es_monitor,es_patience,es_restore_best,data_format,label,augment,val_limit,test_limit,dataset,batchnorm,momentum,nesterov,weight_decay,lr_schedule,status,epoch,layer,mean_activation,dead_fraction,grad_norm$'"
 check "layer_stats.csv: a row per layer_stats row" [ "$(($(wc -l <layers.csv) - 1))" = "$(q a.db "SELECT count(*) FROM layer_stats")" ]
 check "runs.csv has best_epoch and stopped_epoch" bash -c "'$SWEEP' export --db a.db --what runs | head -1 | grep -q 'best_epoch,stopped_epoch'"
 "$SWEEP" export --db a.db --what layers >/dev/null 2>what.err

@@ -837,7 +837,7 @@ static void test_summary_view(void)
     CHECK_INT(count_lines(csv), 3);   /* header, relu, elu (failed and pending left out) */
     const char *header = "sweep,activation,alpha,init,dropout,epochs,batch_size,learning_rate,"
                          "optimizer,validation_split,train_limit,model,early_stopping,"
-                         "data_format,label,augment,val_limit,test_limit,"
+                         "data_format,label,augment,val_limit,test_limit,dataset,"
                          "batchnorm,momentum,nesterov,weight_decay,lr_schedule,"
                          "n,mean_test_accuracy,"
                          "std_test_accuracy,mean_test_loss,std_test_loss,"
@@ -1296,6 +1296,121 @@ static void test_typed_epochs(void)
     store_close(s);
 }
 
+/* ------------------------------------------------------ issue 16 cases */
+
+/* A running row that names our own live pid, with a heartbeat from before
+ * this process started: the pid was reused, the owner is gone. The same
+ * row with a fresh heartbeat is held. */
+static void test_reused_pid_stale(void)
+{
+    if (!have_sqlite3_shell())
+        return;
+    run_settings runs[1] = {settings(ACT_RELU, 1.0, 1)};
+    long long sweep_id, ids[1];
+    store *s = fresh("reuse.db", "reuse", runs, 1, &sweep_id, ids);
+    if (!s)
+        return;
+    sw_error err = {0};
+    int claimed = 0, stale = -1;
+    run_status st;
+    CHECK(store_run_claim(s, ids[0], 1, &claimed, &err) == SW_OK && claimed == 1);
+    CHECK(store_run_state(s, ids[0], &st, &stale, &err) == SW_OK && st == RUN_RUNNING);
+    CHECK_INT(stale, 0);   /* ours, alive, claimed after we started */
+    char out[1024];
+    CHECK(shell(tmp_path("reuse.db"), "UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00Z'",
+                out, sizeof out) == 0);
+    CHECK(store_run_state(s, ids[0], &st, &stale, &err) == SW_OK && st == RUN_RUNNING);
+    CHECK_INT(stale, 1);   /* our pid, but we started after that heartbeat */
+    CHECK(store_run_claim(s, ids[0], 1, &claimed, &err) == SW_OK && claimed == 1);
+    CHECK_MSG(err.code == SW_OK, "%s", err.msg);
+    store_close(s);
+}
+
+/* store_epochs_held: what the database vouches for of epochs 1..upto. */
+static void test_epochs_held(void)
+{
+    run_settings runs[1] = {settings(ACT_RELU, 1.0, 1)};
+    long long sweep_id, ids[1];
+    store *s = fresh("held.db", "held", runs, 1, &sweep_id, ids);
+    if (!s)
+        return;
+    sw_error err = {0};
+    int claimed = 0, held = -1;
+    CHECK(store_run_claim(s, ids[0], 1, &claimed, &err) == SW_OK && claimed);
+    CHECK(store_epochs_held(s, ids[0], 3, &held, &err) == SW_OK);
+    CHECK_INT(held, 0);
+    epoch_metrics m = metrics(0.5, 1.0);
+    CHECK(store_epoch_add(s, ids[0], 1, &m, &err) == SW_OK);
+    CHECK(store_epoch_add(s, ids[0], 2, &m, &err) == SW_OK);
+    CHECK(store_epoch_add(s, ids[0], 4, &m, &err) == SW_OK);
+    CHECK(store_epochs_held(s, ids[0], 2, &held, &err) == SW_OK);
+    CHECK_INT(held, 2);
+    CHECK(store_epochs_held(s, ids[0], 4, &held, &err) == SW_OK);
+    CHECK_INT(held, 3);   /* epoch 3 missing: a checkpoint after 4 is not vouched for */
+    CHECK(store_epochs_held(s, ids[0], 1000, &held, &err) == SW_OK);
+    CHECK_INT(held, 3);
+    CHECK_MSG(err.code == SW_OK, "%s", err.msg);
+    store_close(s);
+}
+
+/* A database deleted, or replaced by another file, while open: the next
+ * commit fails with SW_EINPUT and says so. */
+static void test_deleted_database_noticed(void)
+{
+    run_settings runs[1] = {settings(ACT_RELU, 1.0, 1)};
+    long long sweep_id, ids[1];
+    for (int replace = 0; replace < 2; replace++) {
+        const char *path = tmp_path(replace ? "replaced.db" : "deleted.db");
+        store *s = fresh(replace ? "replaced.db" : "deleted.db", "gone", runs, 1, &sweep_id, ids);
+        if (!s)
+            return;
+        sw_error err = {0};
+        int claimed = 0;
+        epoch_metrics m = metrics(0.5, 1.0);
+        CHECK(store_run_claim(s, ids[0], 1, &claimed, &err) == SW_OK && claimed);
+        CHECK(store_epoch_add(s, ids[0], 1, &m, &err) == SW_OK);
+        char aside[600];
+        snprintf(aside, sizeof aside, "%s.old", path);
+        CHECK(rename(path, aside) == 0);
+        if (replace) {
+            FILE *f = fopen(path, "w");
+            CHECK(f != NULL);
+            if (f)
+                fclose(f);
+        }
+        CHECK_INT(store_epoch_add(s, ids[0], 2, &m, &err), SW_EINPUT);
+        CHECK_MSG(strstr(err.msg, replace ? "was replaced" : "was deleted") != NULL, "%s",
+                  err.msg);
+        store_close(s);
+    }
+}
+
+/* A hand-edited status outside the CHECK: status counts it apart. */
+static void test_unknown_status_counted(void)
+{
+    if (!have_sqlite3_shell())
+        return;
+    run_settings runs[2] = {settings(ACT_RELU, 1.0, 1), settings(ACT_RELU, 1.0, 2)};
+    long long sweep_id, ids[2];
+    store *s = fresh("weird.db", "weird", runs, 2, &sweep_id, ids);
+    if (!s)
+        return;
+    char out[1024];
+    CHECK(shell(tmp_path("weird.db"), "PRAGMA ignore_check_constraints = 1; UPDATE runs SET "
+                "status = 'weird' WHERE run_id = 1", out, sizeof out) == 0);
+    sw_error err = {0};
+    sweep_status *v = NULL;
+    int n = 0;
+    CHECK(store_status(s, &v, &n, &err) == SW_OK && n == 1);
+    if (n == 1) {
+        CHECK_INT(v[0].unknown, 1);
+        CHECK_STR(v[0].unknown_status, "weird");
+        CHECK_INT(v[0].count[RUN_PENDING], 1);
+    }
+    free(v);
+    store_close(s);
+}
+
 void suite_store(void)
 {
     RUN_TEST(test_create_schema);
@@ -1322,4 +1437,8 @@ void suite_store(void)
     RUN_TEST(test_typed_sweeps);
     RUN_TEST(test_typed_runs);
     RUN_TEST(test_typed_epochs);
+    RUN_TEST(test_reused_pid_stale);
+    RUN_TEST(test_epochs_held);
+    RUN_TEST(test_deleted_database_noticed);
+    RUN_TEST(test_unknown_status_counted);
 }

@@ -1,7 +1,8 @@
 /* Tests of the store's grid binding (schema 3): a config text new to a
  * sweep joins sweep_configs and takes every run out of the grid until
  * store_runs_ensure names it again; the typed reads see the current grid
- * unless asked for all; the table of settings names every setting. */
+ * unless asked for all; the table of settings names every setting; runs
+ * record their data's identity (issue #16 item 5). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,8 +181,85 @@ static void test_setting_names(void)
     store_close(s);
 }
 
+/* The texts of a query's first column, comma-joined ("-" for NULL). */
+static int join_first(void *ctx, int ncols, const char *const *names, const store_value *v)
+{
+    char *buf = ctx;
+    (void)ncols, (void)names;
+    size_t len = strlen(buf);
+    snprintf(buf + len, 256 - len, "%s%s", len ? "," : "", v[0].is_null ? "-" : v[0].text);
+    return 0;
+}
+
+static void query_first(store *s, const char *sql, char out[256])
+{
+    sw_error err = {0};
+    out[0] = '\0';
+    CHECK_MSG(store_select(s, sql, NULL, 0, join_first, out, &err) == SW_OK, "%s", err.msg);
+}
+
+/* Two datasets under one sweep name (SWEEP_DATA changed): the runs record
+ * each one's identity and summary keeps them apart. A run recorded without
+ * it (before version 3) gets it when named again, never a different one;
+ * merge does not erase it with an input's NULL. */
+static void test_dataset_column(void)
+{
+    sw_error err = {0};
+    store *s = NULL, *in = NULL;
+    CHECK_MSG(store_open(&s, grid_path("data.db"), 1, &err) == SW_OK, "%s", err.msg);
+    CHECK_MSG(store_open(&in, grid_path("data_in.db"), 1, &err) == SW_OK, "%s", err.msg);
+    if (!s || !in)
+        goto out;
+    sweep_config c;
+    memset(&c, 0, sizeof c);
+    c.name = (char *)"d";
+    c.text = (char *)"data";
+    run_settings runs[3] = {grid_run(ACT_RELU, 0, 1), grid_run(ACT_RELU, 0, 1),
+                            grid_run(ACT_RELU, 0, 1)};
+    runs[0].data_identity = 0x0123456789abcdefULL;
+    runs[1].data_identity = 0xfedcba9876543210ULL;
+    char keys[3][RUN_KEY_LEN + 1] = {"00000000000000d1", "00000000000000d2", "00000000000000d3"};
+    long long sid, ids[3], in_sid, in_id;
+    CHECK(store_sweep_upsert(s, &c, &sid, &err) == SW_OK);
+    CHECK(store_runs_ensure(s, sid, runs, keys, 3, ids, &err) == SW_OK);
+    char got[256];
+    query_first(s, "SELECT coalesce(dataset, '-') FROM runs ORDER BY run_id", got);
+    CHECK_STR(got, "0123456789abcdef,fedcba9876543210,-");
+    run_done(s, ids[0], 0.5);
+    run_done(s, ids[1], 0.9);
+    query_first(s, "SELECT n || ' ' || dataset FROM summary", got);
+    CHECK_STR(got, "1 0123456789abcdef,1 fedcba9876543210");   /* never pooled */
+
+    runs[2].data_identity = 0xabcULL;   /* named again, now with the identity */
+    CHECK(store_runs_ensure(s, sid, &runs[2], &keys[2], 1, &ids[2], &err) == SW_OK);
+    runs[2].data_identity = 0xdefULL;   /* the key vouches for the first */
+    CHECK(store_runs_ensure(s, sid, &runs[2], &keys[2], 1, &ids[2], &err) == SW_OK);
+    query_first(s, "SELECT dataset FROM runs WHERE run_key = '00000000000000d3'", got);
+    CHECK_STR(got, "0000000000000abc");
+
+    runs[2].data_identity = 0;   /* a done copy that does not know it */
+    CHECK(store_sweep_upsert(in, &c, &in_sid, &err) == SW_OK);
+    CHECK(store_runs_ensure(in, in_sid, &runs[2], &keys[2], 1, &in_id, &err) == SW_OK);
+    run_done(in, in_id, 0.7);
+    store_close(in);
+    in = NULL;
+    const char *paths[1] = {grid_path("data_in.db")};
+    store_merge_report *rep = NULL;
+    int n_rep = 0;
+    CHECK_MSG(store_merge(s, paths, 1, &rep, &n_rep, &err) == SW_OK, "%s", err.msg);
+    CHECK(n_rep == 1 && rep[0].replaced == 1);
+    free(rep);
+    query_first(s, "SELECT status || ' ' || dataset FROM runs WHERE run_key = "
+                   "'00000000000000d3'", got);
+    CHECK_STR(got, "done 0000000000000abc");
+out:
+    store_close(in);
+    store_close(s);
+}
+
 void suite_store_grid(void)
 {
     RUN_TEST(test_grid_binding);
     RUN_TEST(test_setting_names);
+    RUN_TEST(test_dataset_column);
 }

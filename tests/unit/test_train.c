@@ -1,8 +1,11 @@
 /* Tests of the model, the optimizers and the training loop, on small
  * synthetic data. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -661,6 +664,77 @@ static void test_checkpoint_refuses_damage_and_strangers(void)
     CHECK(strstr(err.msg, "no-such-folder") != NULL);
 }
 
+/* Issue 16: a checkpoint with a NaN or infinite value but a valid CRC is
+ * refused like a damaged one; a link is not followed, a FIFO not waited
+ * on; each says why. */
+static void test_checkpoint_refuses_nonfinite_links_fifos(void)
+{
+    float p[5] = {1, 2, 3, 4, 5}, m[5] = {0}, v[5] = {0};
+    train_state st = {.epoch = 2, .n = 5, .params = p, .adam_m = m, .adam_v = v, .t = 7}, back;
+    char path[512], link[512], fifo[512], why[256];
+    int found = 1;
+    sw_error err = {0};
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    snprintf(path, sizeof path, "%s/nan.ckpt", test_tmpdir());
+    for (int k = 0; k < 3; k++) {
+        p[2] = bad[k];
+        CHECK_INT(checkpoint_write(path, "key-n", &st, &err), SW_OK);
+        CHECK_INT(checkpoint_load(path, "key-n", 5, 1, &back, &found, why, sizeof why, &err),
+                  SW_OK);
+        CHECK(!found && back.params == NULL);
+        CHECK_MSG(strstr(why, "NaN or infinite") != NULL, "why: %s", why);
+    }
+    p[2] = 3;
+    m[4] = NAN;   /* in the optimizer's moments too */
+    CHECK_INT(checkpoint_write(path, "key-n", &st, &err), SW_OK);
+    CHECK_INT(checkpoint_load(path, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK(!found);
+    m[4] = 0;
+    CHECK_INT(checkpoint_write(path, "key-n", &st, &err), SW_OK);
+    CHECK_INT(checkpoint_load(path, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK(found && why[0] == '\0');
+    train_state_free(&back);
+
+    snprintf(link, sizeof link, "%s/link.ckpt", test_tmpdir());
+    unlink(link);
+    CHECK(symlink(path, link) == 0);
+    CHECK_INT(checkpoint_load(link, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK(!found);
+    CHECK_MSG(strstr(why, "symbolic link") != NULL, "why: %s", why);
+
+    snprintf(fifo, sizeof fifo, "%s/fifo.ckpt", test_tmpdir());
+    unlink(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_INT(checkpoint_load(fifo, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK(!found);
+    CHECK_MSG(strstr(why, "not a plain file") != NULL, "why: %s", why);
+    CHECK_INT(err.code, SW_OK);
+}
+
+/* The checkpoint folder must be ours, a real folder, closed to others. */
+static void test_checkpoint_dir_check(void)
+{
+    char dir[512], link[512];
+    sw_error err = {0};
+    snprintf(dir, sizeof dir, "%s/ckdir", test_tmpdir());
+    CHECK(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    chmod(dir, 0755);
+    CHECK_INT(checkpoint_dir_check(dir, &err), SW_OK);
+    chmod(dir, 0777);
+    CHECK_INT(checkpoint_dir_check(dir, &err), SW_EINPUT);
+    CHECK(strstr(err.msg, "others may write") != NULL);
+    chmod(dir, 0775);
+    sw_error e2 = {0};
+    CHECK_INT(checkpoint_dir_check(dir, &e2), SW_EINPUT);
+    chmod(dir, 0700);
+    snprintf(link, sizeof link, "%s/ckdir-link", test_tmpdir());
+    unlink(link);
+    CHECK(symlink(dir, link) == 0);
+    sw_error e3 = {0};
+    CHECK_INT(checkpoint_dir_check(link, &e3), SW_EINPUT);
+    CHECK(strstr(e3.msg, "symbolic link") != NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* Looking inside: layer statistics.                                   */
 
@@ -1309,6 +1383,8 @@ void suite_train(void)
     RUN_TEST(test_run_metrics_bit_identical_across_threads);
     RUN_TEST(test_resume_from_checkpoint_is_bit_identical);
     RUN_TEST(test_checkpoint_refuses_damage_and_strangers);
+    RUN_TEST(test_checkpoint_refuses_nonfinite_links_fifos);
+    RUN_TEST(test_checkpoint_dir_check);
     RUN_TEST(test_layer_stats_dead_layer);
     RUN_TEST(test_layer_stats_match_direct_computation);
     RUN_TEST(test_layer_stats_dead_every_activation);

@@ -5,6 +5,7 @@
  * Names (activation, init, optimizer, monitor) come from the tables of the
  * modules that own them. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,14 @@ int cfg_parse_value(parser *p, const field *f, const ynode *n, double *out, int 
     if (v < f->lo || (f->lo_open && v == f->lo) || v > f->hi || (f->hi_open && v == f->hi))
         return cfg_fail(p, n, "%s must be %s, got %s%s", f->name, r, t,
                     elu_note ? " (ELU needs alpha > 0, Clevert et al.)" : "");
+    /* training computes in float: a value that becomes 0, subnormal or
+     * infinite there (1e-50, 1e39), or leaves the range, trains as
+     * something else than written */
+    float fv = (float)v;
+    if (v != 0 && (!isnormal(fv) || fv < f->lo || (f->lo_open && fv == f->lo) || fv > f->hi ||
+                   (f->hi_open && fv == f->hi)))
+        return cfg_fail(p, n, "%s must be %s and representable as a 32-bit float (magnitude "
+                        "%g to %g), got %s", f->name, r, (double)FLT_MIN, (double)FLT_MAX, t);
     *out = v;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "store_internal.h"
@@ -80,19 +81,36 @@ int db_bind_fail(store *s, sqlite3_stmt *st, const char *what, sw_error *err)
 
 /* Runs sql, retrying while the database is busy: the busy timeout covers
  * most waits, but SQLite returns BUSY without waiting in some cases (e.g.
- * while another connection recovers the WAL), and a user should never see
- * "database is locked" after a few seconds of contention. */
+ * while another connection recovers the WAL), and another process may hold
+ * the write lock for long (a backup, a shell left in a transaction): an
+ * epoch computed meanwhile is worth waiting for. Sleeps back off from 20 ms
+ * to 1 s; a stop request ends the wait. */
 int db_exec_retry(store *s, const char *sql, const char *what, sw_error *err)
 {
     double until = sw_now_seconds() + BUSY_RETRY_SECONDS;
+    long nap = 20;
     for (;;) {
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             return SW_OK;
-        if ((rc & 0xff) != SQLITE_BUSY || sw_now_seconds() > until)
+        if ((rc & 0xff) != SQLITE_BUSY || sw_now_seconds() > until || (s->stop && *s->stop))
             return db_fail(s, what, err);
-        sleep_ms(20);
+        sleep_ms(nap);
+        nap = nap * 2 > 1000 ? 1000 : nap * 2;
     }
+}
+
+int db_check_file(store *s, sw_error *err)
+{
+    struct stat st;
+    if (!s->watch)
+        return SW_OK;
+    int e = stat(s->path, &st) == 0 ? 0 : errno;
+    if (e == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+        return SW_OK;
+    return sw_err(err, SW_EINPUT, "%s: the database was %s while in use; stopping so that "
+                  "no more results go to a file nobody can read (checkpoints are kept)",
+                  s->path, e == ENOENT ? "deleted" : e ? strerror(e) : "replaced by another file");
 }
 
 void db_tx_rollback(store *s)
@@ -112,7 +130,7 @@ int db_tx_commit(store *s, const char *what, sw_error *err)
         db_tx_rollback(s);
         return err->code;
     }
-    return SW_OK;
+    return db_check_file(s, err);
 }
 
 /* Fails and rolls back, keeping the first error. */

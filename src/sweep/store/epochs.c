@@ -138,9 +138,15 @@ int store_epochs_truncate(store *s, long long run_id, int keep, sw_error *err)
  * deleted), so all its epochs are left. */
 static void status_add_run(const store *s, sweep_status *w, sqlite3_stmt *st)
 {
-    int k = run_status_from_name((const char *)sqlite3_column_text(st, 3));
+    const char *text = (const char *)sqlite3_column_text(st, 3);
+    int k = run_status_from_name(text);
+    if (k < 0 && text) {   /* edited by hand past the CHECK constraint */
+        if (!w->unknown++)
+            snprintf(w->unknown_status, sizeof w->unknown_status, "%s", text);
+        w->epochs_left += sqlite3_column_int64(st, 7);
+    }
     if (k < 0)
-        return;   /* a sweep without runs (the CHECK allows no other) */
+        return;   /* NULL: a sweep without runs */
     run_owner o;
     o.status = (run_status)k;
     db_column_copy(st, 4, o.host, sizeof o.host);

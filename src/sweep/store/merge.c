@@ -33,7 +33,7 @@ enum {
 /* The first six read an input, the others the output. The runs columns
  * are read and written in this order: run_key (0), the settings (1-20),
  * then the state, status (21) to stopped_epoch (34), then the data
- * settings (35-39), copied with the state. */
+ * settings (35-40), copied with the state. */
 #define MERGE_RUN_COLUMNS                                                    \
     "run_key, activation, alpha, init, dropout, epochs, seed, batch_size, "  \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
@@ -42,13 +42,13 @@ enum {
     "started_at, finished_at, wall_seconds, threads, test_loss, "            \
     "test_accuracy, error, diverged_epoch, host, pid, heartbeat_at, "        \
     "best_epoch, stopped_epoch, data_format, label, augment, val_limit, "    \
-    "test_limit"
+    "test_limit, dataset"
 #define MERGE_COL_STATUS 21
 #define MERGE_COL_TEST_LOSS 26
 #define MERGE_COL_ERROR 28
-#define MERGE_COL_RUN_ID 40
-#define MERGE_COL_IN_GRID 41   /* read, not copied: set apart (M_RUN_GRID) */
-#define MERGE_N_COLS 40
+#define MERGE_COL_RUN_ID 41
+#define MERGE_COL_IN_GRID 42   /* read, not copied: set apart (M_RUN_GRID) */
+#define MERGE_N_COLS 41
 
 static const char *const MERGE_SQL[M_COUNT] = {
     [M_IN_SWEEPS] = "SELECT sweep_id, name, config_path, config_text, created_at "
@@ -70,13 +70,15 @@ static const char *const MERGE_SQL[M_COUNT] = {
     [M_RUN_PUT] = "INSERT INTO runs (sweep_id, " MERGE_RUN_COLUMNS ") VALUES (?1, "
                   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
-                  "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41)",
+                  "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42)",
     [M_RUN_SET] = "UPDATE runs SET status = ?2, started_at = ?3, finished_at = ?4, "
                   "wall_seconds = ?5, threads = ?6, test_loss = ?7, test_accuracy = ?8, "
                   "error = ?9, diverged_epoch = ?10, host = ?11, pid = ?12, "
                   "heartbeat_at = ?13, best_epoch = ?14, stopped_epoch = ?15, "
                   "data_format = ?16, label = ?17, augment = ?18, val_limit = ?19, "
-                  "test_limit = ?20 WHERE run_id = ?1",
+                  /* an input from before version 3 may not know the
+                   * dataset; the key says it is the same */
+                  "test_limit = ?20, dataset = coalesce(?21, dataset) WHERE run_id = ?1",
     [M_EPOCHS_DEL] = "DELETE FROM epochs WHERE run_id = ?1",
     [M_EPOCH_PUT] = "INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, "
                     "val_loss, val_accuracy, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -301,7 +303,16 @@ static int merge_run(merge_ctx *m, store_merge_report *r, long long out_sweep,
         db_stmt_done(get);
         return err->code;
     }
-    int in_status = run_status_from_name((const char *)sqlite3_column_text(runs, MERGE_COL_STATUS));
+    const char *status_text = (const char *)sqlite3_column_text(runs, MERGE_COL_STATUS);
+    int in_status = run_status_from_name(status_text);
+    if (in_status < 0) {   /* edited by hand past the CHECK constraint */
+        db_stmt_done(get);
+        return sw_err(err, SW_EINPUT, "%s: run %s of sweep '%s' has the unknown status '%s' "
+                      "(statuses: pending, running, done, failed, diverged, interrupted); "
+                      "correct it in that database, then merge again", m->in->path,
+                      (const char *)sqlite3_column_text(runs, 0), r->name,
+                      status_text ? status_text : "NULL");
+    }
     if (!row) {
         db_stmt_done(get);
         sqlite3_stmt *put = m->st[M_RUN_PUT];

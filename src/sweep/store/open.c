@@ -213,6 +213,12 @@ static int open_store(store **out, const char *path, int create, int read_only,
         store_close(s);
         return err->code;
     }
+    struct stat st;   /* the file now open: commits check it is still there */
+    if (stat(path, &st) == 0) {
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+        s->watch = 1;
+    }
     *out = s;
     return SW_OK;
 }
@@ -225,6 +231,12 @@ int store_open(store **out, const char *path, int create, sw_error *err)
 int store_open_read(store **out, const char *path, sw_error *err)
 {
     return open_store(out, path, 0, 1, err);
+}
+
+void store_set_stop(store *s, volatile sig_atomic_t *stop)
+{
+    if (s)
+        s->stop = stop;
 }
 
 void store_close(store *s)

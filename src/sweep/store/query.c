@@ -57,6 +57,7 @@ static const struct {
     [STORE_AUGMENT] = {"augment", "r.augment"},
     [STORE_VAL_LIMIT] = {"val_limit", "r.val_limit"},
     [STORE_TEST_LIMIT] = {"test_limit", "r.test_limit"},
+    [STORE_DATASET] = {"dataset", "r.dataset"},
 };
 
 /* Each metric of a run as an expression over the run r. */

@@ -246,6 +246,9 @@ static int bind_settings(sqlite3_stmt *st, long long sweep_id, const char *key,
     rc = rc ? rc : sqlite3_bind_int(st, 25, r->nesterov ? 1 : 0);
     rc = rc ? rc : db_bind_real(st, 26, r->weight_decay);
     rc = rc ? rc : db_bind_text(st, 27, sched);
+    char identity[17];   /* as the run key's text writes it */
+    snprintf(identity, sizeof identity, "%016llx", (unsigned long long)r->data_identity);
+    rc = rc ? rc : db_bind_text(st, 28, r->data_identity ? identity : NULL);
     return rc;
 }
 
@@ -320,18 +323,57 @@ static int iso_parse(const char *text, time_t *t)
     return 0;
 }
 
+/* When process pid started, in seconds since the epoch: its start in clock
+ * ticks after boot (field 22 of /proc/PID/stat) plus the boot time (btime
+ * in /proc/stat). -1 when it cannot be told (no /proc). */
+static double process_start(long long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%lld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');   /* the name in parentheses may hold anything */
+    unsigned long long ticks = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!p || hz <= 0 ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+                      "%*d %*d %llu", &ticks) != 1)
+        return -1;
+    f = fopen("/proc/stat", "r");
+    long long btime = -1;
+    while (f && fgets(buf, sizeof buf, f))
+        if (sscanf(buf, "btime %lld", &btime) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return btime < 0 ? -1 : (double)btime + (double)ticks / (double)hz;
+}
+
 /* A running row whose owner is gone. On our host the pid answers for
- * itself (EPERM means it lives under another user); elsewhere only the
- * heartbeat can tell, so a lease older than STORE_LEASE_SECONDS is stale. */
+ * itself (EPERM means it lives under another user), unless that pid now
+ * names a process that started after the row's last heartbeat: the owner
+ * claimed the run (and set the heartbeat) while it lived, so a later
+ * process only reuses its pid (after a reboot, in another PID namespace).
+ * Elsewhere only the heartbeat can tell, so a lease older than
+ * STORE_LEASE_SECONDS is stale. */
 int db_owner_gone(const store *s, const run_owner *o)
 {
     if (o->status != RUN_RUNNING)
         return 0;
-    if (o->host[0] && strcmp(o->host, s->host) == 0 && o->pid > 0 &&
-        o->pid == (long long)(pid_t)o->pid)
-        return kill((pid_t)o->pid, 0) != 0 && errno == ESRCH;
     time_t beat;
-    if (iso_parse(o->heartbeat, &beat) != 0)
+    int has_beat = iso_parse(o->heartbeat, &beat) == 0;
+    if (o->host[0] && strcmp(o->host, s->host) == 0 && o->pid > 0 &&
+        o->pid == (long long)(pid_t)o->pid) {
+        if (kill((pid_t)o->pid, 0) != 0 && errno == ESRCH)
+            return 1;
+        double started = process_start(o->pid);
+        /* the slack absorbs boot-time rounding and small clock steps */
+        return has_beat && started >= 0 && started > (double)beat + 5.0;
+    }
+    if (!has_beat)
         return 1;     /* no lease at all: nobody to wait for */
     return difftime(time(NULL), beat) > STORE_LEASE_SECONDS;
 }
@@ -383,6 +425,34 @@ int store_run_state(store *s, long long run_id, run_status *st, int *stale,
     *st = o.status;
     *stale = db_owner_gone(s, &o);
     return SW_OK;
+}
+
+/* How many of epochs 1..upto the database holds for the run: what it
+ * vouches for when a checkpoint claims to continue them. */
+static int epochs_held(store *s, long long run_id, int upto, int *held, sw_error *err)
+{
+    const char *what = "reading a run's epochs";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM epochs WHERE run_id = ?1 AND "
+                           "epoch BETWEEN 1 AND ?2", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, what, err);
+    int rc = sqlite3_bind_int64(st, 1, run_id);
+    rc = rc ? rc : sqlite3_bind_int(st, 2, upto);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        *held = sqlite3_column_int(st, 0);
+    if (rc != SQLITE_ROW)
+        db_fail(s, what, err);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SW_OK : err->code;
+}
+
+int store_epochs_held(store *s, long long run_id, int upto, int *held, sw_error *err)
+{
+    *held = 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = epochs_held(s, run_id, upto, held, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 /* --------------------------------------------------------------- claims */

@@ -20,7 +20,7 @@
     "sweep, activation, alpha, init, dropout, epochs, batch_size, "          \
     "learning_rate, optimizer, validation_split, train_limit, model, "       \
     "early_stopping, data_format, label, augment, val_limit, test_limit, "   \
-    "batchnorm, momentum, nesterov, weight_decay, lr_schedule"
+    "dataset, batchnorm, momentum, nesterov, weight_decay, lr_schedule"
 
 /* A summary view: one row per sweep and setting without the seed, over
  * the done runs that pass filter (an SQL condition and "AND ", or ""). */
@@ -35,6 +35,7 @@
     "         r.validation_split, r.train_limit, r.model,\n"                 \
     "         r.batchnorm, r.momentum, r.nesterov, r.weight_decay, r.lr_schedule,\n" \
     "         r.data_format, r.label, r.augment, r.val_limit, r.test_limit,\n" \
+    "         r.dataset,\n"                                                  \
     "         " SQL_EARLY_STOPPING("r") " AS early_stopping,\n"              \
     "         r.test_accuracy, r.test_loss,\n"                               \
     "         (SELECT max(e.val_accuracy) FROM epochs e\n"                   \
@@ -163,6 +164,9 @@ static const char SCHEMA_SQL[] =
     "  augment TEXT,\n"
     "  val_limit INTEGER NOT NULL DEFAULT 0,\n"
     "  test_limit INTEGER NOT NULL DEFAULT 0,\n"
+    /* version 3: the data's identity (dataset.h), 16 hex digits as in the
+     * run key; NULL for runs recorded before (sweep run fills it in) */
+    "  dataset TEXT,\n"
     /* version 3 too: batch norm, the optimizer's settings, the schedule */
     "  batchnorm INTEGER NOT NULL DEFAULT 0,\n"
     "  momentum REAL NOT NULL DEFAULT 0,\n"
@@ -222,7 +226,8 @@ static const char UPGRADE_1_SQL[] =
  * of each sweep's history (from_upgrade); their runs count as in the grid
  * until the next `sweep run` of the sweep sorts them. Every earlier run
  * read IDX files, without augmentation, on whole evaluation sets, without
- * batch norm, momentum or weight decay, at a constant rate. */
+ * batch norm, momentum or weight decay, at a constant rate; which files
+ * (dataset) is not known until a run names the run again. */
 static const char *const UPGRADE_2_SQL[] = {
     "ALTER TABLE runs ADD COLUMN in_grid INTEGER NOT NULL DEFAULT 1",
     SWEEP_CONFIGS_SQL,
@@ -234,6 +239,7 @@ static const char *const UPGRADE_2_SQL[] = {
     "ALTER TABLE runs ADD COLUMN augment TEXT",
     "ALTER TABLE runs ADD COLUMN val_limit INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE runs ADD COLUMN test_limit INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN dataset TEXT",
     "ALTER TABLE runs ADD COLUMN batchnorm INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE runs ADD COLUMN momentum REAL NOT NULL DEFAULT 0",
     "ALTER TABLE runs ADD COLUMN nesterov INTEGER NOT NULL DEFAULT 0",
@@ -250,8 +256,8 @@ static const char *const UPGRADE_2_SQL[] = {
     "r.epochs, r.seed, r.batch_size, r.learning_rate, r.optimizer, "         \
     "r.validation_split, r.train_limit, r.model, r.es_monitor, "            \
     "r.es_patience, r.es_restore_best, r.data_format, r.label, r.augment, "  \
-    "r.val_limit, r.test_limit, r.batchnorm, r.momentum, r.nesterov, "        \
-    "r.weight_decay, r.lr_schedule, r.status"
+    "r.val_limit, r.test_limit, r.dataset, r.batchnorm, r.momentum, "        \
+    "r.nesterov, r.weight_decay, r.lr_schedule, r.status"
 
 /* The epochs of a sweep's done runs: run_id, epoch and one column. */
 #define DONE_EPOCHS(column)                                                  \
@@ -282,10 +288,13 @@ const char *const DB_SQL[Q_COUNT] = {
         "dropout, epochs, seed, batch_size, learning_rate, optimizer, "
         "validation_split, train_limit, model, es_monitor, es_patience, "
         "es_restore_best, data_format, label, augment, val_limit, test_limit, "
-        "batchnorm, momentum, nesterov, weight_decay, lr_schedule) "
+        "batchnorm, momentum, nesterov, weight_decay, lr_schedule, dataset) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27) "
-        "ON CONFLICT (sweep_id, run_key) DO NOTHING",
+        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28) "
+        /* the key holds the data's identity: a run recorded without it
+         * (before version 3) was trained on this very data */
+        "ON CONFLICT (sweep_id, run_key) DO UPDATE SET dataset = excluded.dataset "
+        "WHERE runs.dataset IS NULL",
     [Q_RUN_ID] = "SELECT run_id FROM runs WHERE sweep_id = ?1 AND run_key = ?2",
     [Q_RUN_OWNER] =
         "SELECT status, host, pid, heartbeat_at FROM runs WHERE run_id = ?1",

@@ -24,6 +24,8 @@
 #define SWEEP_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -31,7 +33,11 @@
 #include "sweep/store.h"
 
 #define BUSY_TIMEOUT_MS 10000
-#define BUSY_RETRY_SECONDS 30.0
+/* How long a write waits for another process's lock, with backoff, on top
+ * of the busy timeout: as long as a lease lasts, so that a computed epoch
+ * is not dropped while a reader (a backup, the sqlite3 shell) holds the
+ * lock; a stop request (store_set_stop) ends the wait early. */
+#define BUSY_RETRY_SECONDS ((double)STORE_LEASE_SECONDS)
 
 /* The statements a store prepares once (schema.c holds their text). */
 enum {
@@ -62,6 +68,10 @@ struct store {
     pthread_mutex_t lock;
     sqlite3_stmt *st[Q_COUNT];
     int read_only;   /* store_open_read: SQLite opens it read-only */
+    dev_t dev;        /* the file opened, to notice it deleted or replaced */
+    ino_t ino;
+    int watch;        /* dev and ino are set */
+    volatile sig_atomic_t *stop;   /* ends waits for a lock; NULL: none */
 };
 
 /* ---- db.c: statements and transactions ----
@@ -83,11 +93,15 @@ int db_bind_real(sqlite3_stmt *st, int i, double v);
 /* Runs sql, retrying while the database is busy. */
 int db_exec_retry(store *s, const char *sql, const char *what, sw_error *err);
 int db_tx_begin(store *s, const char *what, sw_error *err);
-/* Commits; on failure rolls back. */
+/* Commits; on failure rolls back. Then checks that s->path is still the
+ * file opened (db_check_file). */
 int db_tx_commit(store *s, const char *what, sw_error *err);
 /* Rolls back (if a transaction is open), keeping the first error. */
 int db_tx_fail(store *s, sw_error *err);
 void db_tx_rollback(store *s);
+/* SW_EINPUT when the file at s->path is gone or is another file than the
+ * one opened: what is committed is then lost to the user. */
+int db_check_file(store *s, sw_error *err);
 
 /* ISO-8601 UTC at second resolution: sorts as text, and SQLite's date
  * functions read it. */
