@@ -137,16 +137,7 @@ check "compare --by data_format,label" grep -q "cifar100.*fine" by3.out
 
 # ---- a version 2 database gains the data columns; its runs keep their keys
 cp c10.db old.db
-q old.db "DROP TRIGGER sweeps_delete_runs; DROP TRIGGER runs_delete_epochs;
-    DROP TRIGGER epochs_delete_layers; DROP VIEW summary; DROP VIEW summary_all;
-    DROP TABLE sweep_configs; ALTER TABLE runs DROP COLUMN in_grid;
-    DROP TABLE classes; ALTER TABLE runs DROP COLUMN data_format;
-    ALTER TABLE runs DROP COLUMN batchnorm; ALTER TABLE runs DROP COLUMN momentum;
-    ALTER TABLE runs DROP COLUMN nesterov; ALTER TABLE runs DROP COLUMN weight_decay;
-    ALTER TABLE runs DROP COLUMN lr_schedule;
-    ALTER TABLE runs DROP COLUMN label; ALTER TABLE runs DROP COLUMN augment;
-    ALTER TABLE runs DROP COLUMN val_limit; ALTER TABLE runs DROP COLUMN test_limit;
-    ALTER TABLE runs DROP COLUMN dataset; PRAGMA user_version = 2"
+to_v2 old.db
 "$SWEEP" run c10.yaml --db old.db >/dev/null 2>old.err
 check "version 2 database: its done run is not trained again" grep -q "1 run: 1 done; nothing to train" old.err
 check "version 2 database upgraded to 3 with the columns" \

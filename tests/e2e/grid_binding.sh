@@ -70,15 +70,7 @@ SQL
     check "the old runs still compare (in their grid)" [ "$(tr -d '\r' <old.csv | awk -F, 'NR == 2 { print $3 }')" = 2 ]
     # g.db as version 2 wrote it: both grids' runs mixed under one config
     cp g.db mixed.db
-    # (the triggers first: they name sweep_configs and classes, and a failed
-    # statement would leave a version 3 file behind)
-    sqlite3 mixed.db "DROP TRIGGER sweeps_delete_runs; DROP TRIGGER runs_delete_epochs;
-        DROP TRIGGER epochs_delete_layers; DROP VIEW summary; DROP VIEW summary_all;
-        DROP TABLE sweep_configs; DROP TABLE classes; ALTER TABLE runs DROP COLUMN in_grid;
-        ALTER TABLE runs DROP COLUMN data_format; ALTER TABLE runs DROP COLUMN label;
-        ALTER TABLE runs DROP COLUMN augment; ALTER TABLE runs DROP COLUMN val_limit;
-        ALTER TABLE runs DROP COLUMN test_limit; ALTER TABLE runs DROP COLUMN dataset;
-        PRAGMA user_version = 2;"
+    to_v2 mixed.db
     check "mixed.db is a version 2 file" [ "$(sqlite3 mixed.db 'PRAGMA user_version')" = 2 ]
     "$SWEEP" run g.yaml --db mixed.db >/dev/null 2>&1
     check "an upgraded mixed database: the next run trains nothing" [ $? -eq 0 ]

@@ -29,7 +29,7 @@ b = bytearray(open(path, 'rb').read())
 if epoch != '-':
     b[40:44] = struct.pack('<i', int(epoch))
 if len(sys.argv) > 3:
-    hdr = 8 + 32 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 4 + 4   # padded to 8
+    hdr = 8 + 32 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 4 + 4 + 8   # format 03: has_best padded to 8, then n_bn
     b[hdr:hdr + 4] = struct.pack('<f', float('nan'))
 b[-4:] = struct.pack('<I', zlib.crc32(bytes(b[:-4])) & 0xffffffff)
 open(path, 'wb').write(b)

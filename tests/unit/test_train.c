@@ -670,7 +670,7 @@ static void test_checkpoint_refuses_damage_and_strangers(void)
 static void test_checkpoint_refuses_nonfinite_links_fifos(void)
 {
     float p[5] = {1, 2, 3, 4, 5}, m[5] = {0}, v[5] = {0};
-    train_state st = {.epoch = 2, .n = 5, .params = p, .adam_m = m, .adam_v = v, .t = 7}, back;
+    train_state st = {.epoch = 2, .n = 5, .params = p, .opt_s0 = m, .opt_s1 = v, .t = 7}, back;
     char path[512], link[512], fifo[512], why[256];
     int found = 1;
     sw_error err = {0};
@@ -679,7 +679,7 @@ static void test_checkpoint_refuses_nonfinite_links_fifos(void)
     for (int k = 0; k < 3; k++) {
         p[2] = bad[k];
         CHECK_INT(checkpoint_write(path, "key-n", &st, &err), SW_OK);
-        CHECK_INT(checkpoint_load(path, "key-n", 5, 1, &back, &found, why, sizeof why, &err),
+        CHECK_INT(checkpoint_load(path, "key-n", 5, 3, &back, &found, why, sizeof why, &err),
                   SW_OK);
         CHECK(!found && back.params == NULL);
         CHECK_MSG(strstr(why, "NaN or infinite") != NULL, "why: %s", why);
@@ -687,25 +687,25 @@ static void test_checkpoint_refuses_nonfinite_links_fifos(void)
     p[2] = 3;
     m[4] = NAN;   /* in the optimizer's moments too */
     CHECK_INT(checkpoint_write(path, "key-n", &st, &err), SW_OK);
-    CHECK_INT(checkpoint_load(path, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK_INT(checkpoint_load(path, "key-n", 5, 3, &back, &found, why, sizeof why, &err), SW_OK);
     CHECK(!found);
     m[4] = 0;
     CHECK_INT(checkpoint_write(path, "key-n", &st, &err), SW_OK);
-    CHECK_INT(checkpoint_load(path, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK_INT(checkpoint_load(path, "key-n", 5, 3, &back, &found, why, sizeof why, &err), SW_OK);
     CHECK(found && why[0] == '\0');
     train_state_free(&back);
 
     snprintf(link, sizeof link, "%s/link.ckpt", test_tmpdir());
     unlink(link);
     CHECK(symlink(path, link) == 0);
-    CHECK_INT(checkpoint_load(link, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK_INT(checkpoint_load(link, "key-n", 5, 3, &back, &found, why, sizeof why, &err), SW_OK);
     CHECK(!found);
     CHECK_MSG(strstr(why, "symbolic link") != NULL, "why: %s", why);
 
     snprintf(fifo, sizeof fifo, "%s/fifo.ckpt", test_tmpdir());
     unlink(fifo);
     CHECK(mkfifo(fifo, 0600) == 0);
-    CHECK_INT(checkpoint_load(fifo, "key-n", 5, 1, &back, &found, why, sizeof why, &err), SW_OK);
+    CHECK_INT(checkpoint_load(fifo, "key-n", 5, 3, &back, &found, why, sizeof why, &err), SW_OK);
     CHECK(!found);
     CHECK_MSG(strstr(why, "not a plain file") != NULL, "why: %s", why);
     CHECK_INT(err.code, SW_OK);
