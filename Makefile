@@ -137,7 +137,7 @@ $(BUILD)/peak_flops: tools/peak_flops.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -O2 -march=native -ffp-contract=fast $(OPENMP) -o $@ $<
 
-bench: $(BUILD)/sweep $(BUILD)/bench $(BUILD)/peak_flops
+bench: $(BUILD)/sweep $(BUILD)/bench $(BUILD)/peak_flops $(BUILD)/synth_cifar
 	@BUILD=$(BUILD) FULL=$(FULL) bash tools/bench.sh
 
 -include $(BUILD)/tools/bench.d

@@ -4,8 +4,10 @@
  *
  *   bench flops                      FLOPs per image, per layer
  *   bench train [--act A] [--threads N] [--batches K] [--warmup W]
- *               [--eval N] [--data DIR]
- *                                    training and evaluation images/s
+ *               [--eval N] [--data DIR] [--batchnorm 0|1]
+ *                                    training and evaluation images/s of
+ *                                    the default model, shaped by DIR's
+ *                                    images (1x28x28, 3x32x32 for CIFAR)
  *   bench rss -- CMD [ARGS...]       runs CMD, reports its peak RSS
  *   bench acts                       the activations' names, one per line
  *
@@ -130,12 +132,21 @@ static void count_flops(const model *m, flop_count *fc)
         die("the model's layers do not match the FLOP count's shapes");
 }
 
-static int default_model(model **m, act_kind act, int batch)
+/* The default model with activation act and batch norm bn, on d's image
+ * shape and classes (the default's 1x28x28 and 10 without d). */
+static int default_model(model **m, act_kind act, int bn, const dataset *d, int batch)
 {
     model_spec spec;
     sw_error err = {0};
     model_spec_default(&spec);
     spec.act = act;
+    spec.batchnorm = bn;
+    if (d) {
+        spec.in_c = d->channels;
+        spec.in_h = d->rows;
+        spec.in_w = d->cols;
+        spec.n_classes = d->n_classes;
+    }
     if (model_create(m, &spec, batch, &err) != SW_OK) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return -1;
@@ -147,7 +158,7 @@ static int cmd_flops(void)
 {
     model *m;
     flop_count fc;
-    if (default_model(&m, ACT_RELU, 1) != 0)
+    if (default_model(&m, ACT_RELU, 0, NULL, 1) != 0)
         return 2;
     count_flops(m, &fc);
     for (int i = 0; i < fc.n; i++)
@@ -161,11 +172,17 @@ static int cmd_flops(void)
 /* ---------------------------------------------------------------------------
  * Training and evaluation speed */
 
-static int cmd_train(int argc, char **argv)
+typedef struct {
+    const char *dir;
+    int act, threads, batches, warmup, bn;
+    long eval_n;
+} train_args;
+
+static void parse_train_args(int argc, char **argv, train_args *t)
 {
-    const char *act_s = "relu", *dir = getenv("SWEEP_DATA");
-    int threads = 1, batches = 20, warmup = 3, bs = 250;
-    long eval_n = 4800;
+    const char *act_s = "relu";
+    *t = (train_args){.dir = getenv("SWEEP_DATA"), .threads = 1, .batches = 20, .warmup = 3,
+                      .eval_n = 4800};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -173,109 +190,134 @@ static int cmd_train(int argc, char **argv)
         if (!strcmp(a, "--act"))
             act_s = v;
         else if (!strcmp(a, "--threads"))
-            threads = atoi(v);
+            t->threads = atoi(v);
         else if (!strcmp(a, "--batches"))
-            batches = atoi(v);
+            t->batches = atoi(v);
         else if (!strcmp(a, "--warmup"))
-            warmup = atoi(v);
+            t->warmup = atoi(v);
         else if (!strcmp(a, "--eval"))
-            eval_n = atol(v);
+            t->eval_n = atol(v);
         else if (!strcmp(a, "--data"))
-            dir = v;
+            t->dir = v;
+        else if (!strcmp(a, "--batchnorm"))
+            t->bn = strcmp(v, "1") == 0 ? 1 : strcmp(v, "0") == 0 ? 0 : -1;
         else
             die("unknown train flag (see the top of tools/bench.c)");
         i++;
     }
-    int act = act_from_name(act_s);
-    if (act < 0 || threads < 1 || batches < 1 || warmup < 0 || eval_n < 1)
-        die("bad --act, --threads, --batches, --warmup or --eval");
+    t->act = act_from_name(act_s);
+    if (t->act < 0 || t->threads < 1 || t->batches < 1 || t->warmup < 0 || t->eval_n < 1 ||
+        t->bn < 0)
+        die("bad --act, --threads, --batches, --warmup, --eval or --batchnorm");
+    if (!t->dir || !*t->dir)
+        t->dir = DEFAULT_DATA_DIR;
+}
+
+/* A shuffled order, as the trainer gathers: random rows, not a stream. */
+static long *shuffled(long n)
+{
+    long *order = malloc(sizeof(long) * (size_t)n);
+    if (!order)
+        die("out of memory");
+    for (long i = 0; i < n; i++)
+        order[i] = i;
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)(rng_u64(1, RNG_SHUFFLE, 1, (uint64_t)i) % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    return order;
+}
+
+/* Evaluation as the trainer's evaluate(): forward and loss, no backward,
+ * over the first eval_n images of val, after one untimed batch. Returns
+ * the seconds; *hits the correct answers. */
+static double time_eval(model *m, const data_split *val, long eval_n, int bs, float *x,
+                        uint8_t *y, long *hits)
+{
+    int correct;
+    data_batch_floats(x, y, val, NULL, 0, bs);
+    model_forward(m, x, bs, 0, 0, 0);
+    model_loss(m, y, bs, &correct, 0);
+    *hits = 0;
+    double t0 = now_seconds();
+    for (long start = 0; start < eval_n; start += bs) {
+        int count = (int)(eval_n - start < bs ? eval_n - start : bs);
+        data_batch_floats(x, y, val, NULL, start, count);
+        model_forward(m, x, count, 0, 0, 0);
+        model_loss(m, y, count, &correct, 0);
+        *hits += correct;
+    }
+    return now_seconds() - t0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int bs = 250;
+    parse_train_args(argc, argv, &a);
 #ifdef _OPENMP
-    omp_set_num_threads(threads);
+    omp_set_num_threads(a.threads);
 #else
-    if (threads != 1)
+    if (a.threads != 1)
         die("built without OpenMP: only --threads 1");
 #endif
-
     dataset d;
     sw_error err = {0};
-    if (dataset_load(&d, dir && *dir ? dir : DEFAULT_DATA_DIR, DATA_AUTO, CIFAR_FINE, &err) != SW_OK) {
+    if (dataset_load(&d, a.dir, DATA_AUTO, CIFAR_FINE, &err) != SW_OK) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return 2;
     }
     data_split train, val, test;
     dataset_split(&d, &(data_split_opts){0.2, 0, 0, 0}, &train, &val, &test, NULL);
-    if (eval_n > val.n)
-        eval_n = val.n;
+    long eval_n = a.eval_n > val.n ? val.n : a.eval_n, per_epoch = train.n / bs;
+    if (per_epoch < 1 || eval_n < 1)
+        die("the data has fewer training images than one batch of 250, or no validation");
 
     model *m;
     optimizer opt = {0};
     flop_count fc;
-    if (default_model(&m, (act_kind)act, bs) != 0)
+    if (default_model(&m, (act_kind)a.act, a.bn, &d, bs) != 0)
         return 2;
     count_flops(m, &fc);
     model_init_params(m, 1);
     if (optim_init(&opt, OPT_ADAM, 1e-3f, model_num_params(m), &err) != SW_OK)
         die(err.msg);
-    long *order = malloc(sizeof(long) * (size_t)train.n);
+    long *order = shuffled(train.n), hits;
     float *x = malloc(sizeof(float) * (size_t)bs * (size_t)train.pixels);
     uint8_t *y = malloc((size_t)bs);
-    if (!order || !x || !y)
+    if (!x || !y)
         die("out of memory");
-    /* a shuffled order, as the trainer gathers: random rows, not a stream */
-    for (long i = 0; i < train.n; i++)
-        order[i] = i;
-    for (long i = train.n - 1; i > 0; i--) {
-        long j = (long)(rng_u64(1, RNG_SHUFFLE, 1, (uint64_t)i) % (uint64_t)(i + 1)), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
-    long per_epoch = train.n / bs;
 
     /* Warm-up steps (first touch of the buffers, thread start-up) are not
      * timed; the timed steps go on where they stop. */
     double t0 = 0, loss_sum = 0;
-    for (int b = 0; b < warmup + batches; b++) {
-        if (b == warmup)
+    for (int b = 0; b < a.warmup + a.batches; b++) {
+        if (b == a.warmup)
             t0 = now_seconds();
         int correct;
         data_batch_floats(x, y, &train, order, (b % per_epoch) * bs, bs);
         model_forward(m, x, bs, 1, 1, (uint64_t)b);
         double loss = model_loss(m, y, bs, &correct, 1);
         optim_step(&opt, model_params(m), model_grads(m));
-        if (b >= warmup)
+        if (b >= a.warmup)
             loss_sum += loss;
     }
     double train_s = now_seconds() - t0;
-    double train_loss = loss_sum / ((double)batches * bs);
-
-    /* Evaluation as the trainer's evaluate(): forward and loss, no backward,
-     * over the first eval_n validation images, after one untimed batch. */
-    int correct;
-    data_batch_floats(x, y, &val, NULL, 0, bs);
-    model_forward(m, x, bs, 0, 0, 0);
-    model_loss(m, y, bs, &correct, 0);
-    long hits = 0;
-    t0 = now_seconds();
-    for (long start = 0; start < eval_n; start += bs) {
-        int count = (int)(eval_n - start < bs ? eval_n - start : bs);
-        data_batch_floats(x, y, &val, NULL, start, count);
-        model_forward(m, x, count, 0, 0, 0);
-        model_loss(m, y, count, &correct, 0);
-        hits += correct;
-    }
-    double eval_s = now_seconds() - t0;
+    double train_loss = loss_sum / ((double)a.batches * bs);
+    double eval_s = time_eval(m, &val, eval_n, bs, x, y, &hits);
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double train_ips = (double)batches * bs / train_s, eval_ips = (double)eval_n / eval_s;
-    printf("act=%s threads=%d train_images=%ld train_s=%.3f train_img_s=%.1f train_loss=%.4f "
-           "eval_images=%ld eval_s=%.3f eval_img_s=%.1f eval_acc=%.4f "
-           "fwd_mflop=%.4f step_mflop=%.4f exact_step_mflop=%.4f "
+    double train_ips = (double)a.batches * bs / train_s, eval_ips = (double)eval_n / eval_s;
+    printf("act=%s batchnorm=%d shape=%dx%dx%d threads=%d train_images=%ld train_s=%.3f "
+           "train_img_s=%.1f train_loss=%.4f eval_images=%ld eval_s=%.3f eval_img_s=%.1f "
+           "eval_acc=%.4f fwd_mflop=%.4f step_mflop=%.4f exact_step_mflop=%.4f "
            "train_gflops=%.2f eval_gflops=%.2f maxrss_mb=%.1f\n",
-           act_name((act_kind)act), threads, (long)batches * bs, train_s, train_ips, train_loss,
-           eval_n, eval_s, eval_ips, (double)hits / (double)eval_n, fc.fwd * 1e-6, fc.step * 1e-6,
-           fc.exact * 1e-6, train_ips * fc.step * 1e-9, eval_ips * fc.fwd * 1e-9,
-           (double)ru.ru_maxrss / 1024.0);
+           act_name((act_kind)a.act), a.bn, d.channels, d.rows, d.cols, a.threads,
+           (long)a.batches * bs, train_s, train_ips, train_loss, eval_n, eval_s, eval_ips,
+           (double)hits / (double)eval_n, fc.fwd * 1e-6, fc.step * 1e-6, fc.exact * 1e-6,
+           train_ips * fc.step * 1e-9, eval_ips * fc.fwd * 1e-9, (double)ru.ru_maxrss / 1024.0);
     free(order);
     free(x);
     free(y);
@@ -328,7 +370,7 @@ int main(int argc, char **argv)
         return 0;
     }
     fprintf(stderr, "usage: bench flops | bench train [--act A] [--threads N] [--batches K] "
-                    "[--warmup W] [--eval N] [--data DIR] | bench rss -- CMD [ARGS...] | "
+                    "[--warmup W] [--eval N] [--data DIR] [--batchnorm 0|1] | bench rss -- CMD [ARGS...] | "
                     "bench acts\n");
     return 2;
 }

@@ -2,13 +2,16 @@
 # tools/bench.sh: `make bench`. Measures, for relu and elu, our training and
 # evaluation speed with 1 thread and all cores, the GFLOP/s against the
 # machine's measured FP32 peak, the sweep's runs/min with jobs against
-# threads, peak RSS, and PyTorch on the same settings in the same run when
-# it is installed; prints one table and appends a row per activation to
-# BENCHMARKS.md.
+# threads, peak RSS, every activation's and batch norm's cost against relu,
+# a CIFAR-shaped (3x32x32) epoch on a synthetic CIFAR-10 folder, and
+# PyTorch on the same settings and shapes in the same run when it is
+# installed; prints one table and appends a row per activation, a row of
+# costs and a CIFAR row to BENCHMARKS.md.
 #
 # Environment: BUILD (default build), FULL=1 for whole epochs (48k training,
-# 12k evaluation images, full-data sweeps) instead of 20 batches and 4800
-# evaluation images, SWEEP_DATA (default /usr/share/datasets/fashion-mnist).
+# 12k evaluation images, full-data sweeps, 40k CIFAR-shaped training images)
+# instead of 20 batches and 4800 evaluation images, SWEEP_DATA (default
+# /usr/share/datasets/fashion-mnist).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -29,10 +32,14 @@ if [ -n "$(git --no-optional-locks status --porcelain -uno 2>/dev/null)" ]; then
     commit="$commit+dirty"
 fi
 
+# CIFAR-shaped: c_n training records (the last 20% validate), c_batches
+# timed batches of ours, c_limit images of PyTorch's epoch (0: all)
 if [ "$FULL" = 1 ]; then
     mode=full batches=192 eval_n=12000 limit=0 train_imgs=48000
+    c_n=50000 c_batches=160 c_limit=0 c_imgs=40000
 else
     mode=short batches=20 eval_n=4800 limit=5000 train_imgs=5000
+    c_n=10000 c_batches=20 c_limit=5000 c_imgs=5000
 fi
 # the wait policy changes multithreaded numbers on a busy machine: record it
 [ -n "${OMP_WAIT_POLICY:-}" ] && mode="$mode, OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
@@ -103,6 +110,35 @@ for act in $all_acts; do
     a_img[$act]=${x:--}
     a_relu[$act]=$(calc %.1f "(${r1:--} + ${r2:--}) / 2")
 done
+# batch norm's cost the same way: relu without, with, without it
+say "batch norm: relu with it against relu without, 1 thread, $batches batches..."
+r1=$("$BENCH" train --act relu --threads 1 --batches "$batches" --warmup "$warmup" --eval 250 --data "$DATA" --batchnorm 0 | kv train_img_s)
+x=$("$BENCH" train --act relu --threads 1 --batches "$batches" --warmup "$warmup" --eval 250 --data "$DATA" --batchnorm 1 | kv train_img_s)
+r2=$("$BENCH" train --act relu --threads 1 --batches "$batches" --warmup "$warmup" --eval 250 --data "$DATA" --batchnorm 0 | kv train_img_s)
+bn_img=${x:--}
+bn_relu=$(calc %.1f "(${r1:--} + ${r2:--}) / 2")
+bn_cost=$(ratio "$bn_relu" "$bn_img")
+
+# --- CIFAR-shaped: the same model on 3x32x32 (synthetic CIFAR-10 records) -----
+declare -A c_train ct_train
+cdir=$tmp/cifar c_ok=1 c_step=-
+mkdir -p "$cdir"
+if [ ! -x "$BUILD/synth_cifar" ]; then
+    say "no $BUILD/synth_cifar (make $BUILD/synth_cifar): CIFAR-shaped rows skipped"; c_ok=0 failed=1
+elif ! "$BUILD/synth_cifar" "$cdir" "$c_n" 1000 >/dev/null; then
+    say "synth_cifar failed: CIFAR-shaped rows skipped"; c_ok=0 failed=1
+fi
+if [ "$c_ok" = 1 ]; then
+    for t in $threads_list; do
+        say "ours: CIFAR-shaped relu, $t thread(s), $c_batches training batches..."
+        if line=$("$BENCH" train --act relu --threads "$t" --batches "$c_batches" --warmup "$warmup" --eval 250 --data "$cdir"); then
+            c_train[$t]=$(kv train_img_s <<<"$line")
+            c_step=$(kv step_mflop <<<"$line")
+        else
+            say "bench train on CIFAR shapes failed: $line"; failed=1
+        fi
+    done
+fi
 
 # --- PyTorch, same settings, same run -------------------------------------------
 torch_note=""
@@ -130,6 +166,18 @@ if [ -z "$torch_note" ]; then
             t_eval[$act,$t]=$(calc %.1f "$nval / $(awk '{ print $7 }' <<<"$ep")")
             t_rss[$act,$t]=$(grep '^bench-rss:' "$log" | tail -n 1 | kv rss_mb)
         done
+    done
+    [ "$c_ok" = 1 ] && for t in $threads_list; do
+        say "PyTorch: CIFAR-shaped relu, $t thread(s), 1 epoch of $c_imgs images..."
+        log=$tmp/torch-cifar-$t.log
+        "$PY" tools/torch_reference.py --act relu --epochs 1 --limit-train "$c_limit" --threads "$t" \
+            --seed 1 --no-test --data-format cifar10 --data-dir "$cdir" >"$log" 2>&1
+        ep=$(awk '/^epoch train_loss/ { getline; print; exit }' "$log")
+        if [ -z "$ep" ]; then
+            say "torch_reference.py failed (CIFAR-shaped, $t threads):"; tail -n 5 "$log" >&2
+            continue
+        fi
+        ct_train[$t]=$(awk '{ print $8 }' <<<"$ep")
     done
 fi
 
@@ -229,6 +277,18 @@ for act in $all_acts; do
     row "$act" "$(whole "${a_img[$act]}")" "$(whole "${a_relu[$act]}")" \
         "$(ratio "${a_relu[$act]}" "${a_img[$act]}")" ""
 done
+row "batch norm cost/relu" "$(whole "$bn_img")" "$(whole "$bn_relu")" "$bn_cost" \
+    "relu with batch norm against without (target <= 1.15)"
+echo
+echo "CIFAR-shaped: the same model on 3x32x32 synthetic CIFAR-10 records, relu, $c_step MFLOP per training image;"
+echo "      ours $((c_batches * bs)) training images after $warmup warm-up batches, PyTorch 1 epoch of $c_imgs:"
+row "measure" "ours" "PyTorch" "ours/PyTorch" "compared against"
+for t in $threads_list; do
+    th="$t thread$([ "$t" = 1 ] || echo s)"
+    oc=${c_train[$t]:--} tc=${ct_train[$t]:--}
+    row "cifar-shaped train img/s, $th" "$(whole "$oc")" "$(whole "$tc")" "$(ratio "$oc" "$tc")" \
+        "PyTorch+OpenBLAS, same shapes"
+done
 echo
 echo "sweep of $n_runs runs (relu, elu x seeds 1, 2; 1 epoch of $sw_data; 12000 validation, 10000 test), fresh database each:"
 row "--jobs $N --threads 1, runs/min" "$jobs_rpm" "" "" "$(calc %.1f "$jobs_wall") s wall"
@@ -281,9 +341,10 @@ if ! grep -q '^## Activations against relu' "$md"; then
         echo "## Activations against relu"
         echo
         echo "Training img/s at 1 thread, each activation between two relu runs; cost = relu img/s / its img/s."
+        echo "The last column is relu with batch norm between two relu runs without it."
         echo
-        echo "| date | commit | mode | load | $(echo $all_acts | sed 's/relu //; s/ / | /g') |"
-        echo "|---|---|---|---|$(for a in $all_acts; do [ "$a" = relu ] || printf -- '---|'; done)"
+        echo "| date | commit | mode | load | $(echo $all_acts | sed 's/relu //; s/ / | /g') | relu + batch norm |"
+        echo "|---|---|---|---|$(for a in $all_acts; do [ "$a" = relu ] || printf -- '---|'; done)---|"
     } >>"$md"
 fi
 {
@@ -291,7 +352,26 @@ fi
     for act in $all_acts; do
         [ "$act" = relu ] || printf ' %s |' "$(ratio "${a_relu[$act]}" "${a_img[$act]}")"
     done
-    echo
+    printf ' %s |\n' "$bn_cost"
 } | table_add "$md" "| date | commit | mode | load |"
-say "appended $(echo $acts | wc -w) rows to $md, and a row of activation costs"
+# CIFAR-shaped against PyTorch: a third table
+if ! grep -q '^## CIFAR-shaped' "$md"; then
+    {
+        echo
+        echo "## CIFAR-shaped against PyTorch"
+        echo
+        echo "The default model (relu) on 3x32x32 images of a synthetic CIFAR-10 folder (\`build/synth_cifar\`;"
+        echo "short mode 10,000 records, FULL=1 50,000; the last 20% validate), ours and \`torch_reference.py"
+        echo "--data-format cifar10\` in the same run: training img/s at 1 thread and all cores."
+        echo
+        echo "| date | commit | mode | shape | CPU | cores | load | MFLOP/image step | train img/s 1t / Nt | torch train img/s 1t / Nt | ours/torch 1t / Nt |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    } >>"$md"
+fi
+c1=${c_train[1]:--} cN=${c_train[$N]:--} d1=${ct_train[1]:--} dN=${ct_train[$N]:--}
+printf '| %s | %s | %s | 3x32x32 | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n' \
+    "$when" "$commit" "$mode" "$cpu" "$cores" "$load" "$c_step" "$(whole "$c1")" "$(whole "$cN")" \
+    "$(whole "$d1")" "$(whole "$dN")" "$(ratio "$c1" "$d1")" "$(ratio "$cN" "$dN")" |
+    table_add "$md" "| date | commit | mode | shape |"
+say "appended $(echo $acts | wc -w) rows to $md, a row of activation and batch norm costs, and a CIFAR-shaped row"
 exit $failed
