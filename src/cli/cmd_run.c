@@ -601,8 +601,8 @@ static int train_todo(sched_options *so, const sweep_input *in, const long long 
                       const unsigned char *todo, int n_todo, sched_tally *tally, sw_error *err)
 {
     progress pr;
-    fprintf(stderr, "sweep: %s: %d runs, %d to train, %d job%s x %d thread%s, database %s\n",
-            in->cfg.name, in->n, n_todo, so->jobs, so->jobs == 1 ? "" : "s", so->threads,
+    fprintf(stderr, "sweep: %s: %d run%s, %d to train, %d job%s x %d thread%s, database %s\n",
+            in->cfg.name, in->n, in->n == 1 ? "" : "s", n_todo, so->jobs, so->jobs == 1 ? "" : "s", so->threads,
             so->threads == 1 ? "" : "s", so->db_path);
     progress_init(&pr, stderr, in->cfg.name, in->runs, todo, in->n, so->jobs);
     progress_attach(&pr, so);
