@@ -130,7 +130,7 @@ demo: $(BUILD)/sweep
 # minutes on 2 cores; FULL=1 measures whole epochs of the full dataset.
 # bench links like the tests; peak_flops is built for this host's widest
 # FMA (contraction on explicitly, so a*b+c is one FMA; no -ffast-math).
-$(BUILD)/bench: $(BUILD)/tools/bench.o $(BUILD)/libsweep.a
+$(BUILD)/bench: $(BUILD)/tools/bench.o $(BUILD)/tools/bench_layers.o $(BUILD)/libsweep.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/peak_flops: tools/peak_flops.c
@@ -140,7 +140,7 @@ $(BUILD)/peak_flops: tools/peak_flops.c
 bench: $(BUILD)/sweep $(BUILD)/bench $(BUILD)/peak_flops $(BUILD)/synth_cifar
 	@BUILD=$(BUILD) FULL=$(FULL) bash tools/bench.sh
 
--include $(BUILD)/tools/bench.d
+-include $(BUILD)/tools/bench.d $(BUILD)/tools/bench_layers.d
 
 # The binary, its man page and its bash completion, under $(DESTDIR)$(PREFIX);
 # uninstall removes the same three files.

@@ -8,6 +8,13 @@
  *                                    training and evaluation images/s of
  *                                    the default model, shaped by DIR's
  *                                    images (1x28x28, 3x32x32 for CIFAR)
+ *   bench layers [--act A] [--batchnorm 0|1] [--data DIR] [--batches K]
+ *               [--warmup W] [--threads N]
+ *                                    milliseconds, GFLOP/s and bytes of
+ *                                    each layer's forward and backward
+ *                                    kernels in a training step (a line
+ *                                    each), then their sum against the
+ *                                    model's whole step
  *   bench rss -- CMD [ARGS...]       runs CMD, reports its peak RSS
  *   bench acts                       the activations' names, one per line
  *
@@ -26,19 +33,20 @@
 #endif
 
 #include "base/rng.h"
+#include "bench.h"
 #include "data/dataset.h"
 #include "sweep/config.h"
 #include "train/model.h"
 #include "train/optim.h"
 
-static double now_seconds(void)
+double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void die(const char *msg)
+__attribute__((noreturn)) void die(const char *msg)
 {
     fprintf(stderr, "bench: %s\n", msg);
     exit(2);
@@ -134,7 +142,7 @@ static void count_flops(const model *m, flop_count *fc)
 
 /* The default model with activation act and batch norm bn, on d's image
  * shape and classes (the default's 1x28x28 and 10 without d). */
-static int default_model(model **m, act_kind act, int bn, const dataset *d, int batch)
+int default_model(model **m, act_kind act, int bn, const dataset *d, int batch)
 {
     model_spec spec;
     sw_error err = {0};
@@ -172,13 +180,7 @@ static int cmd_flops(void)
 /* ---------------------------------------------------------------------------
  * Training and evaluation speed */
 
-typedef struct {
-    const char *dir;
-    int act, threads, batches, warmup, bn;
-    long eval_n;
-} train_args;
-
-static void parse_train_args(int argc, char **argv, train_args *t)
+void parse_train_args(int argc, char **argv, train_args *t)
 {
     const char *act_s = "relu";
     *t = (train_args){.dir = getenv("SWEEP_DATA"), .threads = 1, .batches = 20, .warmup = 3,
@@ -214,7 +216,7 @@ static void parse_train_args(int argc, char **argv, train_args *t)
 }
 
 /* A shuffled order, as the trainer gathers: random rows, not a stream. */
-static long *shuffled(long n)
+long *shuffled(long n)
 {
     long *order = malloc(sizeof(long) * (size_t)n);
     if (!order)
@@ -362,6 +364,8 @@ int main(int argc, char **argv)
         return cmd_flops();
     if (argc >= 2 && !strcmp(argv[1], "train"))
         return cmd_train(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "layers"))
+        return cmd_layers(argc - 2, argv + 2);
     if (argc >= 3 && !strcmp(argv[1], "rss") && !strcmp(argv[2], "--"))
         return cmd_rss(argc - 3, argv + 3);
     if (argc == 2 && !strcmp(argv[1], "acts")) {
@@ -370,7 +374,8 @@ int main(int argc, char **argv)
         return 0;
     }
     fprintf(stderr, "usage: bench flops | bench train [--act A] [--threads N] [--batches K] "
-                    "[--warmup W] [--eval N] [--data DIR] [--batchnorm 0|1] | bench rss -- CMD [ARGS...] | "
+                    "[--warmup W] [--eval N] [--data DIR] [--batchnorm 0|1] | bench layers [--act A] "
+                    "[--batchnorm 0|1] [--data DIR] [--batches K] [--warmup W] | bench rss -- CMD [ARGS...] | "
                     "bench acts\n");
     return 2;
 }

@@ -5,8 +5,11 @@
 # threads, peak RSS, every activation's and batch norm's cost against relu,
 # a CIFAR-shaped (3x32x32) epoch on a synthetic CIFAR-10 folder, and
 # PyTorch on the same settings and shapes in the same run when it is
-# installed; prints one table and appends a row per activation, a row of
-# costs and a CIFAR row to BENCHMARKS.md.
+# installed, and each layer's forward and backward time (bench layers) for
+# relu, elu, gelu, relu with batch norm and the CIFAR shape; prints the
+# tables and appends a row per activation, a row of costs, a CIFAR row and
+# a row per layer case to BENCHMARKS.md, whose last section is rewritten
+# with this run's per-layer tables.
 #
 # Environment: BUILD (default build), FULL=1 for whole epochs (48k training,
 # 12k evaluation images, full-data sweeps, 40k CIFAR-shaped training images)
@@ -63,6 +66,35 @@ calc() {
 whole() { if [ "$1" = - ]; then echo -; else printf '%.0f' "$1"; fi; }
 ratio() { if [ "$1" = - ] || [ "$2" = - ] || [ "$2" = 0 ]; then echo -; else calc %.2f "$1 / $2"; fi; }
 pct() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else calc %.1f%% "100 * $1 / $2"; fi; }
+# layer_table MD PEAK < bench layers' output: its rows as an aligned table
+# (MD=1: markdown), GFLOP/s against PEAK, GB/s = MB / ms; then the totals
+layer_table() {
+    awk -v md="$1" -v peak="$2" '
+        function v(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "-" }
+        function pair(a, b) { return a == "-" && b == "-" ? "-" : a " / " b }
+        function pk(g) { return g == "-" || peak == "-" || peak + 0 == 0 ? "-" : sprintf("%.0f%%", 100 * g / peak) }
+        function bw(mb, ms) { return mb == "-" || ms == "-" || ms + 0 == 0 ? "-" : sprintf("%.1f", mb / ms) }
+        function out(a, b, c, d, e, f, g) {
+            if (md) printf "| %s | %s | %s | %s | %s | %s | %s |\n", a, b, c, d, e, f, g
+            else printf "%-18s %8s %8s %17s %13s %15s %13s\n", a, b, c, d, e, f, g
+        }
+        BEGIN {
+            out("layer", "fwd ms", "bwd ms", "GFLOP/s fwd / bwd", "% peak", "MB moved", "GB/s")
+            if (md) print "|---|---:|---:|---:|---:|---:|---:|"
+        }
+        /^layer=/ {
+            out(v("layer"), v("fwd_ms"), v("bwd_ms"), pair(v("fwd_gflops"), v("bwd_gflops")),
+                pair(pk(v("fwd_gflops")), pk(v("bwd_gflops"))), pair(v("fwd_mb"), v("bwd_mb")),
+                pair(bw(v("fwd_mb"), v("fwd_ms")), bw(v("bwd_mb"), v("bwd_ms"))))
+        }
+        /^act=/ {
+            s = v("sum_ms"); m = v("model_step_ms")
+            if (md) print ""
+            printf "rows: %.2f ms per batch of %d; the model'"'"'s own step (model_forward, model_loss, optim_step): %.2f ms,\n", s, v("batch"), m
+            printf "      so %+.2f ms (%+.1f%%) is outside the table; bench train'"'"'s step adds the gather, %.2f ms;\n", m - s, 100 * (m - s) / s, v("gather_ms")
+            printf "GEMM layers %.2f ms at %.1f GFLOP/s (%s of the 1-thread peak); the rest %.2f ms (%.0f%% of the rows)\n", v("gemm_ms"), v("gemm_gflops"), pk(v("gemm_gflops")), v("other_ms"), 100 * v("other_ms") / s
+        }'
+}
 
 say "$cpu, $cores cores, load average $load; $mode mode; commit $commit"
 if awk "BEGIN { exit !($load > 0.5 * $cores) }"; then
@@ -139,6 +171,26 @@ if [ "$c_ok" = 1 ]; then
         fi
     done
 fi
+
+# --- per layer: each kernel of a training step, 1 thread -------------------------
+# cases: name, then bench layers' flags; the CIFAR-shaped one only with its folder
+declare -A l_out
+l_cases="relu elu gelu relu+bn"
+[ "$c_ok" = 1 ] && l_cases="$l_cases cifar-relu"
+l_flags() {
+    case $1 in
+        relu+bn) echo "--act relu --batchnorm 1 --data $DATA" ;;
+        cifar-relu) echo "--act relu --data $cdir" ;;
+        *) echo "--act $1 --data $DATA" ;;
+    esac
+}
+for lc in $l_cases; do
+    say "per layer: $lc, 1 thread, $batches batches..."
+    # shellcheck disable=SC2046
+    if ! l_out[$lc]=$("$BENCH" layers $(l_flags "$lc") --threads 1 --batches "$batches" --warmup "$warmup"); then
+        say "bench layers ($lc) failed"; failed=1; l_out[$lc]=""
+    fi
+done
 
 # --- PyTorch, same settings, same run -------------------------------------------
 torch_note=""
@@ -298,6 +350,15 @@ row "jobs/threads ratio" "$jt_ratio" "" "" "> 1: parallel runs beat parallel ker
 row "--jobs $N speed-up over --jobs 1" "$js_ratio" "" "" "both --threads 1; ideal $N"
 row "peak RSS MB, 2-job sweep" "$(whole "$rss2")" "" "" "target <= 200 MB on the full dataset ($mode data here)"
 echo
+echo "per layer, 1 thread, ms per batch of $bs over $batches batches after $warmup warm-up ones (FP32 peak $peak_1 GFLOP/s);"
+echo "      MB moved: each whole-batch tensor a kernel reads or writes, counted once (see BENCHMARKS.md)"
+for lc in $l_cases; do
+    [ -n "${l_out[$lc]}" ] || continue
+    echo
+    echo "$lc ($(tail -n 1 <<<"${l_out[$lc]}" | kv shape)):"
+    layer_table 0 "$peak_1" <<<"${l_out[$lc]}"
+done
+echo
 say "done in $((SECONDS - t_start)) s"
 
 # table_add FILE HEADER_START: stdin's lines go right after the last row of
@@ -373,5 +434,76 @@ printf '| %s | %s | %s | 3x32x32 | %s | %s | %s | %s | %s / %s | %s / %s | %s / 
     "$when" "$commit" "$mode" "$cpu" "$cores" "$load" "$c_step" "$(whole "$c1")" "$(whole "$cN")" \
     "$(whole "$d1")" "$(whole "$dN")" "$(ratio "$c1" "$d1")" "$(ratio "$cN" "$dN")" |
     table_add "$md" "| date | commit | mode | shape |"
-say "appended $(echo $acts | wc -w) rows to $md, a row of activation and batch norm costs, and a CIFAR-shaped row"
+# Per layer: a fourth table, a row per case (the layers grouped), and the
+# whole per-layer tables of this run in a section rewritten each time
+if ! grep -q '^## Time by layer' "$md"; then
+    {
+        echo
+        echo "## Time by layer"
+        echo
+        echo "\`bench layers\` (tools/bench_layers.c) calls the kernels of one training step one at a time,"
+        echo "in model.c's order, on the default model's shapes, each call timed with clock_gettime, 1 thread,"
+        echo "after 3 warm-up steps; then times the model's own step (model_forward, model_loss, optim_step)"
+        echo "on the same batches, so the difference is what the table leaves out. A row per case here:"
+        echo "ms per batch of 250, forward / backward, the layers grouped (\"rest\": that block's batch norm,"
+        echo "activation, pooling and dropout); the last run's full tables, a row per kernel, are in"
+        echo "\"Per-layer tables of the latest run\" below."
+        echo
+        echo "- GFLOP/s only for the GEMM layers (conv, dense), from the FLOP count above; conv1's backward"
+        echo "  has no input gradient. % peak is against the 1-thread FMA peak measured in the same run."
+        echo "- Bytes moved (MB): every whole-batch tensor a kernel reads counted once and every one it"
+        echo "  writes counted once (4 bytes a float, 1 a mask or argmax byte; conv forward's saved copy of"
+        echo "  its input included); re-reads inside a kernel, and the L2-sized im2col chunks, are not. It is"
+        echo "  the traffic of a kernel that streams each operand once; GB/s = MB / ms."
+        echo "- act+pool: the forward is the fused act_maxpool_forward (gelu: act_pool_first_forward, f on"
+        echo "  the winners); its backward row is the activation's derivative at the pooling winners only,"
+        echo "  and the pool row maxpool_backward. With batch norm, model.c fuses the pool and batch norm"
+        echo "  backward into one pass; the table times the public kernels (maxpool_backward, bn_backward)."
+        echo "- out+loss's forward includes softmax cross-entropy (which also writes the logits' gradient);"
+        echo "  zero_grads and adam_step are in the backward column."
+        echo
+        echo "| date | commit | case | mode | load | shape | model step ms | rows ms | gather ms | GEMM ms (GFLOP/s, % of peak) | rest ms | conv1 | conv1 rest | conv2 | conv2 rest | input, flatten, dense1, out+loss | zero grads + adam |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    } >>"$md"
+fi
+for lc in $l_cases; do
+    [ -n "${l_out[$lc]}" ] || continue
+    awk -v pre="| $when | $commit | $lc | $mode | $load |" -v peak="$peak_1" '
+        function v(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "-" }
+        function grp(n) {
+            if (n == "conv1" || n == "conv2") return n
+            if (n ~ /^conv[12]\./) return substr(n, 1, 5) " rest"
+            if (n == "zero_grads" || n == "adam_step") return "opt"
+            return "dense"
+        }
+        function fb(g) { return sprintf("%.2f / %.2f", f[g], b[g]) }
+        /^layer=/ { g = grp(v("layer")); f[g] += v("fwd_ms"); b[g] += v("bwd_ms") }
+        /^act=/ {
+            printf "%s %s | %.2f | %.2f | %.2f | %.2f (%.1f, %.0f%%) | %.2f | %s | %s | %s | %s | %s | %.2f |\n", pre, v("shape"),
+                v("model_step_ms"), v("sum_ms"), v("gather_ms"), v("gemm_ms"), v("gemm_gflops"),
+                (peak + 0 > 0 ? 100 * v("gemm_gflops") / peak : 0), v("other_ms"), fb("conv1"),
+                fb("conv1 rest"), fb("conv2"), fb("conv2 rest"), fb("dense"), b["opt"]
+        }' <<<"${l_out[$lc]}"
+done | table_add "$md" "| date | commit | case |"
+# the latest run's tables: the old section out, the new one at the end
+sec="## Per-layer tables of the latest run"
+# (blank lines are held until a line follows them: none gather at the end)
+awk -v h="$sec" '$0 == h { skip = 1; next } skip && /^## / { skip = 0 } skip { next }
+    /^$/ { blanks++; next } { while (blanks > 0) { print ""; blanks-- } print }' "$md" >"$md.tmp" &&
+    mv "$md.tmp" "$md"
+{
+    echo
+    echo "$sec"
+    echo
+    echo "$when, commit $commit, $mode mode, load $load; 1 thread, ms per batch of $bs over $batches batches;"
+    echo "FP32 peak $peak_1 GFLOP/s. Rewritten by every \`make bench\`."
+    for lc in $l_cases; do
+        [ -n "${l_out[$lc]}" ] || continue
+        echo
+        echo "### $lc ($(tail -n 1 <<<"${l_out[$lc]}" | kv shape))"
+        echo
+        layer_table 1 "$peak_1" <<<"${l_out[$lc]}"
+    done
+} >>"$md"
+say "appended $(echo $acts | wc -w) rows to $md, a row of activation and batch norm costs, a CIFAR-shaped row, and a row per per-layer case"
 exit $failed
