@@ -34,8 +34,8 @@ typedef float act_alpha_grad_fn(float *din, const float *dout, const float *in,
 typedef enum {
     POOL_AFTER,    /* pool f(x), the layers' own order */
     POOL_BEFORE,   /* f increasing: max f(x) = f(max x) */
-    POOL_EXTREMES  /* f falls, then rises (gelu, silu, mish): max f(x) =
-                      max(f(min x), f(max x)) */
+    POOL_EXTREMES  /* f falls, then rises (as gelu, silu, mish): max f(x)
+                      = max(f(min x), f(max x)) */
 } act_pool_order;
 
 /* One activation: its name and the properties the other modules ask for. */
