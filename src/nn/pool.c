@@ -52,7 +52,8 @@ max4(float v0, float v1, float v2, float v3, uint8_t *k)
 }
 
 /* The min of one 2x2 window and which input it is (as max4). */
-static inline __attribute__((always_inline)) float min4(float v0, float v1, float v2, float v3, uint8_t *k)
+static inline __attribute__((always_inline)) float
+min4(float v0, float v1, float v2, float v3, uint8_t *k)
 {
     int l01 = v1 < v0, l23 = v3 < v2;
     float m01 = l01 ? v1 : v0, m23 = l23 ? v3 : v2;
