@@ -455,7 +455,7 @@ if ! grep -q '^## Time by layer' "$md"; then
         echo "  writes counted once (4 bytes a float, 1 a mask or argmax byte; conv forward's saved copy of"
         echo "  its input included); re-reads inside a kernel, and the L2-sized im2col chunks, are not. It is"
         echo "  the traffic of a kernel that streams each operand once; GB/s = MB / ms."
-        echo "- act+pool: the forward is the fused act_maxpool_forward (selu, tanh, softplus, mish:"
+        echo "- act+pool: the forward is the fused act_maxpool_forward (selu, tanh, softplus:"
         echo "  act_pool_first_forward, f on the winners); its backward row is the activation's derivative at the pooling winners only,"
         echo "  and the pool row maxpool_backward. With batch norm, model.c fuses the pool and batch norm"
         echo "  backward into one pass; the table times the public kernels (maxpool_backward, bn_backward)."

@@ -311,10 +311,10 @@ static const float *lconv_forward(lnet *L, int k, const float *in, uint64_t step
         TIMED(L, c->r_bn, 0,
               bn_forward_train(c->pre, c->saved, c->moving, c->moving + c->oc, c->bn_x,
                                c->gamma, c->beta, c->oc, n, BN_MOMENTUM, BN_EPSILON));
-    if (c->pooled_pre && act_info(c->a.kind)->pool_order != POOL_AFTER)
+    if (c->pooled_pre && act_info(c->a.kind)->pool_order == POOL_BEFORE)
         TIMED(L, c->r_act, 0,
-              act_pool_first_forward(&c->a, c->post, c->pre, c->pooled, c->argmax,
-                                     c->pooled_pre, c->oc, B, c->oh, c->ow));
+              act_pool_first_forward(&c->a, c->pre, c->pooled, c->argmax, c->pooled_pre, c->oc,
+                                     B, c->oh, c->ow));
     else
         TIMED(L, c->r_act, 0,
               act_maxpool_forward(&c->a, c->post, c->pre, c->pooled, c->argmax, c->pooled_pre,

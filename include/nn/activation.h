@@ -33,9 +33,7 @@ typedef float act_alpha_grad_fn(float *din, const float *dout, const float *in,
  * the same pooling wherever f is increasing on the window. */
 typedef enum {
     POOL_AFTER,    /* pool f(x), the layers' own order */
-    POOL_BEFORE,   /* f increasing: max f(x) = f(max x) */
-    POOL_EXTREMES  /* f falls, then rises (as gelu, silu, mish): max f(x)
-                      = max(f(min x), f(max x)) */
+    POOL_BEFORE    /* f increasing: max f(x) = f(max x) */
 } act_pool_order;
 
 /* One activation: its name and the properties the other modules ask for. */
@@ -58,7 +56,8 @@ typedef struct {
                                         for a fixed alpha */
     act_pool_order pool_order;       /* relu, elu, leaky_relu and prelu keep
                                         POOL_AFTER, so their runs keep their
-                                        bits */
+                                        bits; gelu, silu and mish are not
+                                        increasing */
 } act_desc;
 
 /* The row of kind; NULL if kind is not an activation. */

@@ -20,13 +20,11 @@ void maxpool_forward(float *out, uint8_t *argmax, const float *in,
 void act_maxpool_forward(const act_params *a, float *post, const float *pre, float *pooled,
                          uint8_t *argmax, float *pooled_pre, int C, int B, int H, int W);
 
-/* Training's order of the same (a->kind's act_pool_order, not POOL_AFTER):
- * pool pre, then f on the winners only: pooled = max f over each window,
- * argmax its input, pooled_pre that input's pre. scratch: (C, B, H, W)
- * floats, overwritten (post, which training does not need). */
-void act_pool_first_forward(const act_params *a, float *scratch, const float *pre,
-                            float *pooled, uint8_t *argmax, float *pooled_pre, int C, int B,
-                            int H, int W);
+/* Training's order of the same for an increasing f (act_pool_order
+ * POOL_BEFORE): pool pre into pooled_pre and argmax, then pooled = f of
+ * the winners only. */
+void act_pool_first_forward(const act_params *a, const float *pre, float *pooled,
+                            uint8_t *argmax, float *pooled_pre, int C, int B, int H, int W);
 
 /* din (planes,H,W) is overwritten: dout at each winner, zero elsewhere. */
 void maxpool_backward(float *din, const float *dout, const uint8_t *argmax,

@@ -190,12 +190,9 @@ static const act_desc table[] = {
     /* learned slopes may turn negative, so prelu keeps its input */
     [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel},
     [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL, POOL_BEFORE},
-    /* gelu and silu: f on every element beside pooling measured faster than
-     * pooling both extremes (tools/bench.c); mish's f costs more */
     [ACT_GELU] = {ACT_GELU, "gelu", NULL, 0, 0.0, 0, fwd_gelu, bwd_gelu, NULL, POOL_AFTER},
     [ACT_SILU] = {ACT_SILU, "silu", "swish", 0, 0.0, 0, fwd_silu, bwd_silu, NULL, POOL_AFTER},
-    [ACT_MISH] = {ACT_MISH, "mish", NULL, 0, 0.0, 0, fwd_mish, bwd_mish, NULL,
-                  POOL_EXTREMES},
+    [ACT_MISH] = {ACT_MISH, "mish", NULL, 0, 0.0, 0, fwd_mish, bwd_mish, NULL, POOL_AFTER},
     [ACT_TANH] = {ACT_TANH, "tanh", NULL, 0, 0.0, 0, fwd_tanh, bwd_tanh, NULL, POOL_BEFORE},
     [ACT_SOFTPLUS] = {ACT_SOFTPLUS, "softplus", NULL, 0, 0.0, 0, fwd_softplus, bwd_softplus,
                       NULL, POOL_BEFORE},

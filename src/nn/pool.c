@@ -51,31 +51,19 @@ max4(float v0, float v1, float v2, float v3, uint8_t *k)
     return g ? m23 : m01;
 }
 
-/* The min of one 2x2 window and which input it is (as max4). */
-static inline __attribute__((always_inline)) float
-min4(float v0, float v1, float v2, float v3, uint8_t *k)
-{
-    int l01 = v1 < v0, l23 = v3 < v2;
-    float m01 = l01 ? v1 : v0, m23 = l23 ? v3 : v2;
-    int l = m23 < m01;
-    *k = (uint8_t)(l ? 2 + l23 : l01);
-    return l ? m23 : m01;
-}
-
-/* nv vectors of 16 outputs of one row from input rows r0, r1: the max of
- * each window, or with lo its min (a constant: each use compiles one). */
+/* nv vectors of 16 outputs of one row from input rows r0, r1. */
 static inline __attribute__((always_inline)) void
 pool_row_body(float *restrict o, uint8_t *restrict a, const float *restrict r0,
-              const float *restrict r1, int nv, const int lo)
+              const float *restrict r1, int nv)
 {
     for (int x = 0; x < 16 * nv; x += 16) {
         v16f p0 = *(const v16u *)(r0 + 2 * x), p1 = *(const v16u *)(r0 + 2 * x + 16);
         v16f q0 = *(const v16u *)(r1 + 2 * x), q1 = *(const v16u *)(r1 + 2 * x + 16);
         v16f v0 = __builtin_shuffle(p0, p1, EVEN), v1 = __builtin_shuffle(p0, p1, ODD);
         v16f v2 = __builtin_shuffle(q0, q1, EVEN), v3 = __builtin_shuffle(q0, q1, ODD);
-        v16i g01 = lo ? v1 < v0 : v1 > v0, g23 = lo ? v3 < v2 : v3 > v2;
+        v16i g01 = v1 > v0, g23 = v3 > v2;
         v16f m01 = select(g01, v1, v0), m23 = select(g23, v3, v2);
-        v16i g = lo ? m23 < m01 : m23 > m01;
+        v16i g = m23 > m01;
         /* k = g ? 2 + g23 : g01, from selects only: gcc 12 turns the
          * loop into scalar code if a mask enters arithmetic */
         const v16i i0 = {0}, i1 = i0 + 1, i2 = i0 + 2, i3 = i0 + 3;
@@ -91,7 +79,7 @@ typedef void row_fn(float *o, uint8_t *a, const float *r0, const float *r1, int 
 
 static inline __attribute__((always_inline)) void
 pool_body(float *restrict out, uint8_t *restrict argmax, const float *restrict in,
-          long np, int H, int W, row_fn *row, const int lo)
+          long np, int H, int W, row_fn *row)
 {
     const int vec = row != NULL;
     const int OH = H / 2, OW = W / 2;
@@ -113,8 +101,7 @@ pool_body(float *restrict out, uint8_t *restrict argmax, const float *restrict i
                 x = nv * 16 < OW ? nv * 16 : OW;
             }
             for (; x < OW; x++)
-                o[x] = lo ? min4(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], &a[x])
-                          : max4(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], &a[x]);
+                o[x] = max4(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], &a[x]);
         }
 }
 
@@ -178,25 +165,13 @@ unpool_body(float *restrict din, const float *restrict dout,
 static inline __attribute__((always_inline)) void
 pool_row_v4(float *o, uint8_t *a, const float *r0, const float *r1, int nv)
 {
-    pool_row_body(o, a, r0, r1, nv, 0);
-}
-
-static inline __attribute__((always_inline)) void
-min_row_v4(float *o, uint8_t *a, const float *r0, const float *r1, int nv)
-{
-    pool_row_body(o, a, r0, r1, nv, 1);
+    pool_row_body(o, a, r0, r1, nv);
 }
 
 __attribute__((target("arch=x86-64-v4"))) static void
 pool_v4(float *out, uint8_t *argmax, const float *in, long np, int H, int W)
 {
-    pool_body(out, argmax, in, np, H, W, pool_row_v4, 0);
-}
-
-__attribute__((target("arch=x86-64-v4"))) static void
-min_v4(float *out, uint8_t *argmax, const float *in, long np, int H, int W)
-{
-    pool_body(out, argmax, in, np, H, W, min_row_v4, 1);
+    pool_body(out, argmax, in, np, H, W, pool_row_v4);
 }
 
 __attribute__((target("arch=x86-64-v4"))) static void
@@ -219,17 +194,7 @@ static void pool_planes(float *out, uint8_t *argmax, const float *in, long np,
     if (__builtin_cpu_supports("x86-64-v4"))
         return pool_v4(out, argmax, in, np, H, W);
 #endif
-    pool_body(out, argmax, in, np, H, W, NULL, 0);
-}
-
-/* The min of each window and which input it is, as pool_planes the max. */
-static void min_planes(float *out, uint8_t *argmin, const float *in, long np, int H, int W)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("x86-64-v4"))
-        return min_v4(out, argmin, in, np, H, W);
-#endif
-    pool_body(out, argmin, in, np, H, W, NULL, 1);
+    pool_body(out, argmax, in, np, H, W, NULL);
 }
 
 static void unpool_planes(float *din, const float *dout, const uint8_t *argmax,
@@ -284,15 +249,12 @@ void act_maxpool_forward(const act_params *a, float *post, const float *pre, flo
     }
 }
 
-void act_pool_first_forward(const act_params *a, float *scratch, const float *pre,
-                            float *pooled, uint8_t *argmax, float *pooled_pre, int C, int B,
-                            int H, int W)
+void act_pool_first_forward(const act_params *a, const float *pre, float *pooled,
+                            uint8_t *argmax, float *pooled_pre, int C, int B, int H, int W)
 {
-    const int extremes = act_info(a->kind)->pool_order == POOL_EXTREMES;
     const long planes = (long)C * B;
     const long tasks = (planes + PLANES_PER_TASK - 1) / PLANES_PER_TASK;
-    const int PH = H / 2, PW = W / 2;
-    const long osz = (long)PH * PW, isz = (long)H * W;
+    const long osz = (long)(H / 2) * (W / 2), isz = (long)H * W;
 #pragma omp parallel for schedule(static)
     for (long t = 0; t < tasks; t++) {
         long p0 = t * PLANES_PER_TASK;
@@ -300,25 +262,6 @@ void act_pool_first_forward(const act_params *a, float *scratch, const float *pr
         pool_planes(pooled_pre + p0 * osz, argmax + p0 * osz, pre + p0 * isz, np, H, W);
         for (long p = p0; p < p0 + np; p++)
             act_forward_channel(a, pooled + p * osz, pooled_pre + p * osz, osz, (int)(p / B));
-        if (!extremes)
-            continue;
-        /* the group's scratch (np * isz >= 4 * np * osz floats): the
-         * windows' min x, f of it, and which input it is */
-        const long m = np * osz;
-        float *xmin = scratch + p0 * isz, *fmin = xmin + m;
-        uint8_t *amin = (uint8_t *)(fmin + m);
-        min_planes(xmin, amin, pre + p0 * isz, np, H, W);
-        for (long p = p0; p < p0 + np; p++)
-            act_forward_channel(a, fmin + (p - p0) * osz, xmin + (p - p0) * osz, osz,
-                                (int)(p / B));
-        float *fo = pooled + p0 * osz, *xo = pooled_pre + p0 * osz;
-        uint8_t *ao = argmax + p0 * osz;
-        for (long i = 0; i < m; i++) {   /* the max keeps ties */
-            int lo = fmin[i] > fo[i];
-            fo[i] = lo ? fmin[i] : fo[i];
-            xo[i] = lo ? xmin[i] : xo[i];
-            ao[i] = lo ? amin[i] : ao[i];
-        }
     }
 }
 

@@ -590,11 +590,11 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                      m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
         bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
         act_pool_order order = act_info(a.kind)->pool_order;
-        if (training && b->pooled_pre && order != POOL_AFTER) {
+        if (training && b->pooled_pre && order == POOL_BEFORE) {
             /* the activation on the winners only (act_pool_order); the
              * statistics of evaluation read post, made below */
-            act_pool_first_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre,
-                                   b->oc, B, b->oh, b->ow);
+            act_pool_first_forward(&a, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc, B,
+                                   b->oh, b->ow);
         } else {
             act_maxpool_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc,
                                 B, b->oh, b->ow);
