@@ -253,25 +253,29 @@ static double time_eval(model *m, const data_split *val, long eval_n, int bs, fl
     return now_seconds() - t0;
 }
 
+void bench_data(const train_args *a, dataset *d, data_split *train, data_split *val)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(a->threads);
+#else
+    if (a->threads != 1)
+        die("built without OpenMP: only --threads 1");
+#endif
+    sw_error err = {0};
+    if (dataset_load(d, a->dir, DATA_AUTO, CIFAR_FINE, &err) != SW_OK)
+        die(err.msg);
+    data_split test;
+    dataset_split(d, &(data_split_opts){0.2, 0, 0, 0}, train, val, &test, NULL);
+}
+
 static int cmd_train(int argc, char **argv)
 {
     train_args a;
     int bs = 250;
     parse_train_args(argc, argv, &a);
-#ifdef _OPENMP
-    omp_set_num_threads(a.threads);
-#else
-    if (a.threads != 1)
-        die("built without OpenMP: only --threads 1");
-#endif
     dataset d;
-    sw_error err = {0};
-    if (dataset_load(&d, a.dir, DATA_AUTO, CIFAR_FINE, &err) != SW_OK) {
-        fprintf(stderr, "bench: %s\n", err.msg);
-        return 2;
-    }
-    data_split train, val, test;
-    dataset_split(&d, &(data_split_opts){0.2, 0, 0, 0}, &train, &val, &test, NULL);
+    data_split train, val;
+    bench_data(&a, &d, &train, &val);
     long eval_n = a.eval_n > val.n ? val.n : a.eval_n, per_epoch = train.n / bs;
     if (per_epoch < 1 || eval_n < 1)
         die("the data has fewer training images than one batch of 250, or no validation");
@@ -283,6 +287,7 @@ static int cmd_train(int argc, char **argv)
         return 2;
     count_flops(m, &fc);
     model_init_params(m, 1);
+    sw_error err = {0};
     if (optim_init(&opt, OPT_ADAM, 1e-3f, model_num_params(m), &err) != SW_OK)
         die(err.msg);
     long *order = shuffled(train.n), hits;

@@ -17,6 +17,9 @@ double now_seconds(void);
 __attribute__((noreturn)) void die(const char *msg);
 /* bench train's flags (and bench layers'): see the top of bench.c */
 void parse_train_args(int argc, char **argv, train_args *t);
+/* Sets the threads, loads a->dir (exits 2 on bad data) and splits it as
+ * the trainer does (the last 20% validate). */
+void bench_data(const train_args *a, dataset *d, data_split *train, data_split *val);
 /* 0 .. n-1 shuffled, as the trainer gathers */
 long *shuffled(long n);
 /* The default model with act and bn on d's image shape (NULL: 1x28x28);

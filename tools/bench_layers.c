@@ -547,20 +547,9 @@ int cmd_layers(int argc, char **argv)
     train_args a;
     const int bs = 250;
     parse_train_args(argc, argv, &a);
-#ifdef _OPENMP
-    omp_set_num_threads(a.threads);
-#else
-    if (a.threads != 1)
-        die("built without OpenMP: only --threads 1");
-#endif
     dataset d;
-    sw_error err = {0};
-    if (dataset_load(&d, a.dir, DATA_AUTO, CIFAR_FINE, &err) != SW_OK) {
-        fprintf(stderr, "bench: %s\n", err.msg);
-        return 2;
-    }
-    data_split train, val, test;
-    dataset_split(&d, &(data_split_opts){0.2, 0, 0, 0}, &train, &val, &test, NULL);
+    data_split train, val;
+    bench_data(&a, &d, &train, &val);
     long per_epoch = train.n / bs;
     if (per_epoch < 1)
         die("the data has fewer training images than one batch of 250");
@@ -572,6 +561,7 @@ int cmd_layers(int argc, char **argv)
     if (!L)
         die("out of memory");
     lnet_plan(L, m, bs);
+    sw_error err = {0};
     if (optim_init(&L->opt, OPT_ADAM, 1e-3f, model_num_params(m), &err) != SW_OK)
         die(err.msg);
     long *order = shuffled(train.n);
