@@ -47,6 +47,10 @@ $(BUILD)/%.o: %.c
 # deterministic).
 $(BUILD)/src/nn/%.o: override CFLAGS += -ffp-contract=fast
 
+# The optimizers' sqrtf vectorizes only without errno (a domain error
+# cannot happen there; no result changes).
+$(BUILD)/src/train/optim_rules.o: override CFLAGS += -fno-math-errno
+
 # Made afresh: `ar r` keeps members whose sources were moved or removed
 # (src/sweep/config.c -> src/sweep/config/), which then define twice.
 $(BUILD)/libsweep.a: $(LIB_OBJ)

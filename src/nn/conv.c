@@ -33,6 +33,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
@@ -89,9 +92,10 @@ copy_row(float *restrict d, const float *restrict s, int n, int room)
     }
 }
 
-/* One (c, b) plane of the input into its 9 rows of col (row stride ldc). */
-CLONES static void im2col_plane(float *restrict col, const float *restrict in,
-                                long ldc, int H, int W)
+/* One (c, b) plane of the input into its 9 rows of col (row stride ldc),
+ * row by row. */
+CLONES static void im2col_rows(float *restrict col, const float *restrict in,
+                               long ldc, int H, int W)
 {
     const int OH = H - 2, OW = W - 2;
     for (int t = 0; t < 9; t++) {
@@ -103,6 +107,78 @@ CLONES static void im2col_plane(float *restrict col, const float *restrict in,
             copy_row(d + y * OW, in + (y + dy) * W + dx, OW, room);
         }
     }
+}
+
+/* The vector path of im2col for planes of small rows (one row copy each
+ * costs as much as a whole vector): each 16 outputs of a tap's row of col
+ * are one permutation of the 32 input floats from start[v] on, the same
+ * for every plane and tap (a tap only shifts the input by dy W + dx). */
+enum { IM2COL_MAXV = 64 };   /* planes of up to 1024 outputs */
+typedef struct {
+    int n, last;                         /* vectors, lanes of the last one */
+    int32_t start[IM2COL_MAXV];
+    int32_t idx[IM2COL_MAXV][16] __attribute__((aligned(64)));
+} im2col_plan;
+
+/* 0 when the vector path does not apply to planes H x W. */
+static int im2col_plan_make(im2col_plan *pl, int H, int W)
+{
+    const int OW = W - 2, n = (H - 2) * OW;
+    pl->n = (n + 15) / 16;
+    pl->last = n - 16 * (pl->n - 1);
+    if (pl->n > IM2COL_MAXV || n < 1)
+        return 0;
+    for (int v = 0; v < pl->n; v++) {
+        const int s = 16 * v / OW * W + 16 * v % OW;
+        pl->start[v] = s;
+        for (int l = 0; l < 16; l++) {
+            const int i = 16 * v + l, off = i < n ? i / OW * W + i % OW - s : 0;
+            if (off >= 32)
+                return 0;
+            pl->idx[v][l] = off;
+        }
+    }
+    return 1;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("arch=x86-64-v4"))) static void
+im2col_v4(float *col, const float *in, long ldc, int W, const im2col_plan *pl)
+{
+    const __mmask16 last = (__mmask16)((1u << pl->last) - 1);
+    for (int t = 0; t < 9; t++) {
+        const float *s = in + t / 3 * W + t % 3;
+        float *d = col + t * ldc;
+        int v = 0;
+        for (; v < pl->n - 1; v++) {
+            const float *r = s + pl->start[v];
+            __m512i idx = _mm512_load_si512(pl->idx[v]);
+            _mm512_storeu_ps(d + 16 * v, _mm512_permutex2var_ps(_mm512_loadu_ps(r), idx,
+                                                                _mm512_loadu_ps(r + 16)));
+        }
+        const float *r = s + pl->start[v];
+        __m512i idx = _mm512_load_si512(pl->idx[v]);
+        _mm512_mask_storeu_ps(d + 16 * v, last,
+                              _mm512_permutex2var_ps(_mm512_loadu_ps(r), idx,
+                                                     _mm512_loadu_ps(r + 16)));
+    }
+}
+#endif
+
+/* One (c, b) plane H x W of the input into its 9 rows of col; end: the end
+ * of the input array (the vector path reads up to 32 floats past a
+ * window's start); pl: from im2col_plan_make, or NULL. */
+static void im2col_plane(float *col, const float *in, long ldc, int H, int W,
+                         const float *end, const im2col_plan *pl)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (pl && in + 2 * W + 2 + pl->start[pl->n - 1] + 32 <= end &&
+        __builtin_cpu_supports("x86-64-v4"))
+        return im2col_v4(col, in, ldc, W, pl);
+#else
+    (void)end, (void)pl;
+#endif
+    im2col_rows(col, in, ldc, H, W);
 }
 
 /* din plane (c, b), H x W, = sum over the 9 taps of the shifted dcol rows
@@ -362,6 +438,8 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
             memcpy(col + i0, in + i0, (size_t)n * sizeof(float));
         }
     }
+    im2col_plan pl;
+    const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
 #pragma omp parallel
     {
         int cbt, nwork;
@@ -374,7 +452,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
             for (long u = 0; u < (long)IC * nb; u++) {
                 const long b = u / IC, c = u % IC;
                 im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws);
+                             src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, src + nsave, plan);
             }
             if (K <= SMALL_K) {
                 small_k_block(o, P, chunk, pc, weight, bias, K, OC, pc);
@@ -441,6 +519,8 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
     float bsum[OC];
     for (int o = 0; o < OC; o++)
         bsum[o] = 0;
+    im2col_plan pl;
+    const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
     int cb = chunk_images(IC, OH, OW);
     cb = cb < B ? cb : B;
     /* dW and db: chunks of a size fixed by the shape, each split between
@@ -459,7 +539,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
             for (long u = 0; u < tasks; u++) {
                 const long c = u / nb, b = u % nb;
                 im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws);
+                             in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, in + nin, plan);
             }
         }
         gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);

@@ -9,6 +9,11 @@
 #include <stddef.h>
 #include <string.h>
 
+/* Element-wise loops, vectorized per instruction set: no FMA contraction
+ * outside src/nn, and sqrtf without errno (Makefile), so every clone
+ * rounds each operation as the scalar code does. */
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
 void optim_hyper_default(optim_hyper *h)
 {
     memset(h, 0, sizeof *h);
@@ -21,7 +26,7 @@ void optim_hyper_default(optim_hyper *h)
 
 /* The Adam step shared by adam and adamw; wd > 0 adds wd*p to the gradient
  * (adam's L2). The loop without weight decay is optim.c's, to the bit. */
-static void adam_core(float *restrict p, float *restrict m, float *restrict v,
+CLONES static void adam_core(float *restrict p, float *restrict m, float *restrict v,
                       const float *restrict grads, long n, const optim_hyper *h, long t,
                       float wd)
 {
@@ -53,7 +58,7 @@ void optim_rule_adam(float *p, float *s0, float *s1, const float *g, long n,
     adam_core(p, s0, s1, g, n, h, t, h->weight_decay);
 }
 
-void optim_rule_adamw(float *p, float *s0, float *s1, const float *g, long n,
+CLONES void optim_rule_adamw(float *p, float *s0, float *s1, const float *g, long n,
                       const optim_hyper *h, long t)
 {
     if (h->weight_decay != 0) {
@@ -66,7 +71,7 @@ void optim_rule_adamw(float *p, float *s0, float *s1, const float *g, long n,
     adam_core(p, s0, s1, g, n, h, t, 0);
 }
 
-void optim_rule_sgd(float *restrict p, float *restrict s0, float *s1, const float *restrict g,
+CLONES void optim_rule_sgd(float *restrict p, float *restrict s0, float *s1, const float *restrict g,
                     long n, const optim_hyper *h, long t)
 {
     (void)s1, (void)t;
@@ -97,7 +102,7 @@ void optim_rule_sgd(float *restrict p, float *restrict s0, float *s1, const floa
     }
 }
 
-void optim_rule_rmsprop(float *restrict p, float *restrict s0, float *restrict s1,
+CLONES void optim_rule_rmsprop(float *restrict p, float *restrict s0, float *restrict s1,
                         const float *restrict g, long n, const optim_hyper *h, long t)
 {
     (void)t;

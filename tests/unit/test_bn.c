@@ -495,6 +495,64 @@ static void test_rules_by_hand(void)
     CHECK_INT(optim_rule_find("rmsprop")->states(&h), 3);
 }
 
+/* The step of element i as torch.optim's single-tensor code writes it,
+ * one float operation at a time (this file has no FMA contraction): the
+ * vectorized rules must give exactly these bits. */
+static void scalar_step(const char *rule, float *p, float *s0, float *s1, float g,
+                        const optim_hyper *h, long t)
+{
+    const float lr = h->lr, wd = h->weight_decay, mu = h->momentum;
+    if (strcmp(rule, "adam") == 0 || strcmp(rule, "adamw") == 0) {
+        float step = (float)(h->lr / (1.0 - pow(h->beta1, (double)t)));
+        float inv = (float)(1.0 / sqrt(1.0 - pow(h->beta2, (double)t)));
+        if (rule[4] == 'w')
+            *p *= (float)(1.0 - (double)h->lr * h->weight_decay);
+        else
+            g = g + wd * *p;
+        *s0 = h->beta1 * *s0 + (1.0f - h->beta1) * g;
+        *s1 = h->beta2 * *s1 + (1.0f - h->beta2) * g * g;
+        *p -= step * *s0 / (sqrtf(*s1) * inv + h->eps);
+    } else if (strcmp(rule, "sgd") == 0) {
+        float d = g + wd * *p;
+        *s0 = mu * *s0 + d;
+        d = h->nesterov ? d + mu * *s0 : *s0;
+        *p -= lr * d;
+    } else {   /* rmsprop with momentum */
+        float gi = g + wd * *p;
+        *s0 = h->rho * *s0 + (1.0f - h->rho) * gi * gi;
+        float d = gi / (sqrtf(*s0) + h->eps);
+        *s1 = mu * *s1 + d;
+        *p -= lr * *s1;
+    }
+}
+
+/* Each rule (vectorized for the machine) against scalar_step, to the bit,
+ * on a length that leaves a tail after every vector width. */
+static void test_rules_vector_bits(void)
+{
+    const long n = 1037;
+    float *p = fa(n), *s0 = fa(n), *s1 = fa(n), *g = fa(n);
+    float *q = fa(n), *r0 = fa(n), *r1 = fa(n);
+    optim_hyper h;
+    optim_hyper_default(&h);
+    h.weight_decay = 0.01f, h.momentum = 0.9f, h.nesterov = 1;
+    for (int r = 0; r < optim_rules_count; r++) {
+        fill(p, n, 80, -1, 1);
+        memcpy(q, p, sizeof(float) * n);
+        memset(s0, 0, sizeof(float) * n), memset(s1, 0, sizeof(float) * n);
+        memset(r0, 0, sizeof(float) * n), memset(r1, 0, sizeof(float) * n);
+        for (long k = 1; k <= 3; k++) {
+            fill(g, n, 80 + (uint64_t)k, -1, 1);
+            optim_rules[r].step(p, s0, s1, g, n, &h, k);
+            for (long i = 0; i < n; i++)
+                scalar_step(optim_rules[r].name, &q[i], &r0[i], &r1[i], g[i], &h, k);
+        }
+        CHECK_MSG(memcmp(p, q, sizeof(float) * n) == 0 && memcmp(s0, r0, sizeof(float) * n) == 0,
+                  "%s differs from its scalar step", optim_rules[r].name);
+    }
+    free(p), free(s0), free(s1), free(g), free(q), free(r0), free(r1);
+}
+
 /* Every rule gives the same bits at 1 and 2 threads. */
 static void test_rules_threads(void)
 {
@@ -786,6 +844,7 @@ void suite_bn(void)
     RUN_TEST(test_conv_same_vs_valid);
     RUN_TEST(test_conv_same_size);
     RUN_TEST(test_rules_match_optim);
+    RUN_TEST(test_rules_vector_bits);
     RUN_TEST(test_rules_by_hand);
     RUN_TEST(test_rules_threads);
     RUN_TEST(test_schedules);
