@@ -31,15 +31,23 @@ void dense_backward(float *din, float *dweight, float *dbias,
 }
 
 /* (C,B,S) -> (C*S,B): per channel a (B,S) -> (S,B) transpose. */
+/* Blocks of 16 images: the (B, S) side runs along memory, and the 16
+ * floats of each row of the (S, B) side stay in one or two cache lines
+ * while the block needs them. */
+enum { FLAT_BLOCK = 16 };
+
 void flatten_forward(float *out, const float *in, int C, int B, int S)
 {
 #pragma omp parallel for schedule(static) if ((long)C * B * S > 65536)
     for (int c = 0; c < C; c++) {
         const float *src = in + (long)c * B * S;
         float *dst = out + (long)c * S * B;
-        for (int b = 0; b < B; b++)
+        for (int b0 = 0; b0 < B; b0 += FLAT_BLOCK) {
+            const int b1 = B - b0 < FLAT_BLOCK ? B : b0 + FLAT_BLOCK;
             for (int s = 0; s < S; s++)
-                dst[(long)s * B + b] = src[(long)b * S + s];
+                for (int b = b0; b < b1; b++)
+                    dst[(long)s * B + b] = src[(long)b * S + s];
+        }
     }
 }
 
@@ -49,8 +57,11 @@ void flatten_backward(float *din, const float *dout, int C, int B, int S)
     for (int c = 0; c < C; c++) {
         const float *src = dout + (long)c * S * B;
         float *dst = din + (long)c * B * S;
-        for (int b = 0; b < B; b++)
-            for (int s = 0; s < S; s++)
-                dst[(long)b * S + s] = src[(long)s * B + b];
+        for (int b0 = 0; b0 < B; b0 += FLAT_BLOCK) {
+            const int b1 = B - b0 < FLAT_BLOCK ? B : b0 + FLAT_BLOCK;
+            for (int b = b0; b < b1; b++)
+                for (int s = 0; s < S; s++)
+                    dst[(long)b * S + s] = src[(long)s * B + b];
+        }
     }
 }
