@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
+#include "nn/conv_block.h"
 #include "nn/dense.h"
 #include "nn/dropout.h"
 #include "nn/loss.h"
@@ -24,6 +25,11 @@
 /* ---------------------------------------------------------------------------
  * Per layer: the kernels of one training step called one at a time, in
  * model.c's order, on buffers of the model's shapes, each call timed.
+ * The first conv block without batch norm runs fused as in model.c
+ * (conv_block.h): one row "conv1.block" for its conv, activation, pool and
+ * dropout (forward) and its pool's and conv's backward, "conv1.act" for
+ * the activation's derivative at the winners, "conv1.dropout" for the
+ * dropout's backward.
  * Two differences from model.c, both said in BENCHMARKS.md: with batch norm
  * a conv block's pool and batch norm backward run as the public kernels
  * (maxpool_backward, then bn_backward) where model.c fuses them into one
@@ -52,6 +58,8 @@ typedef struct {
     float *col, *dcol, *bn_x, *pre, *post, *pooled, *pooled_pre, *dropped, *g_out;
     float *saved, *moving;
     uint8_t *argmax, *mask;
+    long post_n;       /* floats of post: also the fused block's scratch */
+    int fused;         /* run as conv_block.h */
     int r_conv, r_bn, r_act, r_pool, r_drop;
 } lconv;
 
@@ -158,7 +166,12 @@ static void plan_conv_bufs(lnet *L, lconv *c)
     const int B = L->B;
     c->col = fbuf(conv_col_size(B, c->ic, c->h, c->w, L->pad));
     c->dcol = fbuf(conv_col_size(B, c->ic, c->h, c->w, L->pad));
-    c->post = fbuf(c->n);
+    c->post_n = c->n;
+    if (c->fused) {
+        long one = conv_block_scratch(1, B, c->ic, c->oh, c->ow, c->oc);
+        c->post_n = one > c->n ? one : c->n;
+    }
+    c->post = fbuf(c->post_n);
     c->pre = L->in_place ? c->post : fbuf(c->n);
     c->bn_x = L->bn ? fbuf(c->n) : NULL;
     c->pooled = fbuf(c->np);
@@ -194,18 +207,32 @@ static void plan_conv(lnet *L, int k, int c_in, int h, int w)
     c->beta = tensor_in(L->m, model_params(L->m), layer, "bn.beta");
     c->dgamma = tensor_in(L->m, model_grads(L->m), layer, "bn.gamma");
     c->dbeta = tensor_in(L->m, model_grads(L->m), layer, "bn.beta");
+    c->fused = k == 0 && c->ic * 9 <= CONV_BLOCK_MAX_K && !L->bn;
     plan_conv_bufs(L, c);
 
     const long saved = (long)c->ic * L->B * (h + 2 * L->pad) * (w + 2 * L->pad);
     const double wsz = (double)c->oc * c->ic * 9, n = (double)c->n, np = (double)c->np;
     const double fwd = 2.0 * wsz * c->oh * c->ow * L->B;
+    const int pp = c->pooled_pre != NULL;
+    if (c->fused) {
+        /* forward: the input in, its saved copy, the pool's outputs; backward:
+         * the pooled gradient, argmax and the saved input in, dW and db */
+        const int dr = L->dropout > 0;   /* the dropout's output and mask too */
+        c->r_conv = add_named(L, layer, "block", (double[2]){fwd, fwd},
+                              F4 * (c->nin + saved + wsz + c->oc + np * (1 + pp + dr)) +
+                                  np * (1 + dr),
+                              F4 * (np + saved + 2 * (wsz + c->oc)) + np);
+        c->r_bn = c->r_pool = -1;
+        c->r_act = add_named(L, layer, "act", NULL, -1, F4 * np * (3 + pp));
+        c->r_drop = dr ? add_named(L, layer, "dropout", NULL, -1, F4 * 2 * np + np) : -1;
+        return;
+    }
     c->r_conv = add_named(L, layer, NULL, (double[2]){fwd, k > 0 ? 2 * fwd : fwd},
                           F4 * (c->nin + saved + wsz + c->oc + n),
                           F4 * ((k > 0 ? 2 : 1) * n + saved + 2 * wsz + (k > 0 ? wsz + c->nin : 0)));
     c->r_bn = L->bn ? add_named(L, layer, "bn", NULL, F4 * 2 * n, F4 * 3 * n) : -1;
     /* forward: activation and pooling fused; backward: the activation's
      * derivative at the winners only, then the pooling's */
-    const int pp = c->pooled_pre != NULL;
     c->r_act = add_named(L, layer, "act+pool", NULL, F4 * (2 * n + np * (1 + pp)) + np,
                          F4 * np * (3 + pp));
     c->r_pool = add_named(L, layer, "pool", NULL, -1, F4 * (np + n) + np);
@@ -298,10 +325,9 @@ static void lnet_plan(lnet *L, model *m, int B)
     L->r_opt = add_row(L, "adam_step", NULL, (double[2]){-1, F4 * 7 * P});
 }
 
-/* Conv block k's forward, as model_forward (training); returns its output. */
-static const float *lconv_forward(lnet *L, int k, const float *in, uint64_t step)
+/* Conv block c's conv, batch norm, activation and pooling, unfused. */
+static void lconv_conv_pool(lnet *L, lconv *c, const float *in)
 {
-    lconv *c = &L->c[k];
     const int B = L->B;
     const long n = (long)B * c->oh * c->ow;
     TIMED(L, c->r_conv, 0,
@@ -319,8 +345,25 @@ static const float *lconv_forward(lnet *L, int k, const float *in, uint64_t step
         TIMED(L, c->r_act, 0,
               act_maxpool_forward(&c->a, c->post, c->pre, c->pooled, c->argmax, c->pooled_pre,
                                   c->oc, B, c->oh, c->ow));
+}
+
+/* Conv block k's forward, as model_forward (training); returns its output. */
+static const float *lconv_forward(lnet *L, int k, const float *in, uint64_t step)
+{
+    lconv *c = &L->c[k];
+    conv_block_dropout drop = {c->dropped, c->mask, L->dropout, 1, RNG_DROPOUT + (uint64_t)k,
+                               step};
+    if (c->fused)
+        TIMED(L, c->r_conv, 0,
+              conv_block_forward(&c->a, c->col, c->pooled, c->argmax, c->pooled_pre,
+                                 c->r_drop >= 0 ? &drop : NULL, c->post, c->post_n, in, c->wt,
+                                 c->bias, L->B, c->ic, c->h, c->w, c->oc, L->pad));
+    else
+        lconv_conv_pool(L, c, in);
     if (c->r_drop < 0)
         return c->pooled;
+    if (c->fused)
+        return c->dropped;
     TIMED(L, c->r_drop, 0,
           dropout_forward(c->dropped, c->mask, c->pooled, c->np, L->dropout, 1,
                           RNG_DROPOUT + (uint64_t)k, step));
@@ -382,6 +425,12 @@ static void lconv_backward(lnet *L, int k, float *g, float *g_next)
     TIMED(L, c->r_act, 1,
           act_backward(&c->a, g, c->dalpha, g, c->pooled_pre ? c->pooled_pre : c->pooled,
                        c->pooled, c->oc, (long)B * c->ph * c->pw));
+    if (c->fused) {
+        TIMED(L, c->r_conv, 1,
+              conv_block_backward(c->dw, c->db, c->post, c->post_n, g, c->argmax, c->col, B,
+                                  c->ic, c->h, c->w, c->oc, L->pad));
+        return;
+    }
     TIMED(L, c->r_pool, 1, maxpool_backward(c->g_out, g, c->argmax, (long)c->oc * B, c->oh, c->ow));
     if (c->bn_x)
         TIMED(L, c->r_bn, 1,

@@ -11,6 +11,11 @@
 void dropout_forward(float *out, uint8_t *mask, const float *in, long n,
                      float rate, uint64_t seed, uint64_t purpose, uint64_t step);
 
+/* Elements [i0, i0+n) of dropout_forward over a larger tensor (out, mask
+ * and in point at element i0), on the calling thread: the same bits. */
+void dropout_range(float *out, uint8_t *mask, const float *in, long n, float rate,
+                   uint64_t seed, uint64_t purpose, uint64_t step, long i0);
+
 /* din = dout * mask / (1 - rate); din may alias dout. */
 void dropout_backward(float *din, const float *dout, const uint8_t *mask,
                       long n, float rate);

@@ -26,6 +26,22 @@ void act_maxpool_forward(const act_params *a, float *post, const float *pre, flo
 void act_pool_first_forward(const act_params *a, const float *pre, float *pooled,
                             uint8_t *argmax, float *pooled_pre, int C, int B, int H, int W);
 
+/* The work of the two above on np planes, on the calling thread (a fused
+ * caller's group of planes in its own scratch): post, pre, pooled, argmax
+ * and pooled_pre point at the first of the planes, which is plane p0 of a
+ * (C, B, H, W) tensor (its channel: p0 / B, and so on). The same bits as
+ * the whole-tensor calls give those planes. */
+void act_maxpool_planes(const act_params *a, float *post, const float *pre, float *pooled,
+                        uint8_t *argmax, float *pooled_pre, long p0, long np, int B, int H,
+                        int W);
+void act_pool_first_planes(const act_params *a, const float *pre, float *pooled,
+                           uint8_t *argmax, float *pooled_pre, long p0, long np, int B, int H,
+                           int W);
+
+/* maxpool_backward of np planes on the calling thread. */
+void maxpool_backward_planes(float *din, const float *dout, const uint8_t *argmax, long np,
+                             int H, int W);
+
 /* din (planes,H,W) is overwritten: dout at each winner, zero elsewhere. */
 void maxpool_backward(float *din, const float *dout, const uint8_t *argmax,
                       long planes, int H, int W);

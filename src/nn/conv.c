@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "nn/conv_block.h"
 #include "nn/gemm.h"
 
 #ifdef _OPENMP
@@ -41,7 +42,7 @@
 
 enum {
     CHUNK_FLOATS = 1 << 18,  /* col floats per chunk: 1 MB, half an L2 */
-    SMALL_K = 27,            /* up to 3 input channels: direct product */
+    SMALL_K = CONV_BLOCK_MAX_K,   /* up to 3 input channels: direct product */
     COPY_TASK = 65536,       /* floats per task of the input copy */
 };
 
@@ -292,84 +293,6 @@ CLONES static void add_bias_row(float *restrict o, float b, long n)
         o[i] += b;
 }
 
-/* out[o][0..n) (row stride ldo) = bias[o] + sum_k w[o][k] col[k][0..n),
- * taps added in order: for a tiny K (the first layer) one pass over the
- * pixels beats packing for a gemm, and the bias rides along. K is a
- * multiple of 9. Vectors of 16 pixels keep 9 rows of col in registers
- * while every output channel is formed from them. */
-static inline __attribute__((always_inline)) void
-small_k_body(float *restrict out, long ldo, const float *restrict col, long ldc,
-             const float *restrict w, const float *restrict bias, int K, int OC,
-             long n, int vec)
-{
-    long i = 0;
-    for (; vec && i + 16 <= n; i += 16)
-        for (int k0 = 0; k0 < K; k0 += 9) {
-            v16f x[9];
-#pragma GCC unroll 9
-            for (int t = 0; t < 9; t++)
-                x[t] = *(const v16u *)(col + (k0 + t) * ldc + i);
-            for (int o = 0; o < OC; o++) {
-                v16u *d = (v16u *)(out + o * ldo + i);
-                v16f acc = {0};
-                if (k0)
-                    acc = *d;
-                else
-                    acc += bias[o];
-                const float *wo = w + o * K + k0;
-#pragma GCC unroll 9
-                for (int t = 0; t < 9; t++)
-                    acc += wo[t] * x[t];
-                *d = acc;
-            }
-        }
-    if (vec && i < n) {
-        /* the last pixels through the same vector code (zero padded), so
-         * that a pixel gets the same bits wherever a chunk ends */
-        float xt[SMALL_K][16] __attribute__((aligned(64)));
-        for (int k = 0; k < K; k++)
-            for (int l = 0; l < 16; l++)
-                xt[k][l] = i + l < n ? col[k * ldc + i + l] : 0.0f;
-        for (int o = 0; o < OC; o++) {
-            v16f acc = {0};
-            acc += bias[o];
-            for (int k = 0; k < K; k++)
-                acc += w[o * K + k] * *(const v16f *)xt[k];
-            float lanes[16];
-            *(v16u *)lanes = acc;
-            for (int l = 0; i + l < n; l++)
-                out[o * ldo + i + l] = lanes[l];
-        }
-        return;
-    }
-    for (; i < n; i++)   /* without vectors */
-        for (int o = 0; o < OC; o++) {
-            float acc = bias[o];
-            for (int k = 0; k < K; k++)
-                acc += w[o * K + k] * col[k * ldc + i];
-            out[o * ldo + i] = acc;
-        }
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("arch=x86-64-v4"))) static void
-small_k_v4(float *out, long ldo, const float *col, long ldc, const float *w,
-           const float *bias, int K, int OC, long n)
-{
-    small_k_body(out, ldo, col, ldc, w, bias, K, OC, n, 1);
-}
-#endif
-
-static void small_k_block(float *out, long ldo, const float *col, long ldc,
-                          const float *w, const float *bias, int K, int OC, long n)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("x86-64-v4"))
-        return small_k_v4(out, ldo, col, ldc, w, bias, K, OC, n);
-#endif
-    small_k_body(out, ldo, col, ldc, w, bias, K, OC, n, 0);
-}
-
 /* Chunks handed to whole threads, each with its own slice of a scratch of
  * two chunks: thread t of the team takes chunks t, t + n, ... of at most
  * *cbt images each, in slice t (n = *nwork threads get a slice; with more
@@ -455,7 +378,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
                              src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, src + nsave, plan);
             }
             if (K <= SMALL_K) {
-                small_k_block(o, P, chunk, pc, weight, bias, K, OC, pc);
+                conv_small_k(o, P, chunk, pc, weight, bias, K, OC, pc);
             } else {   /* (gemm runs on this thread alone in here) */
                 gemm(0, 0, OC, (int)pc, K, weight, K, chunk, (int)pc, 0, o, (int)P);
                 for (int r = 0; r < OC; r++)

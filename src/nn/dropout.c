@@ -57,16 +57,34 @@ CLONES static void undrop_ip(float *restrict io, const uint8_t *restrict mask,
         io[i] = mask[i] ? io[i] * scale : 0.0f;
 }
 
+/* The key hashed down to the step: the first three rounds of rng_u64. */
+static uint64_t step_key(uint64_t seed, uint64_t purpose, uint64_t step)
+{
+    return rng_mix(rng_mix(rng_mix(seed) ^ purpose) ^ step);
+}
+
+void dropout_range(float *out, uint8_t *mask, const float *in, long n, float rate,
+                   uint64_t seed, uint64_t purpose, uint64_t step, long i0)
+{
+    if (rate <= 0) {
+        memmove(out, in, (size_t)n * sizeof(float));
+        memset(mask, 1, (size_t)n);
+    } else if (out == in) {
+        drop_ip(out, mask, i0, n, step_key(seed, purpose, step), rate, 1.0f / (1.0f - rate));
+    } else {
+        drop_rr(out, mask, in, i0, n, step_key(seed, purpose, step), rate,
+                1.0f / (1.0f - rate));
+    }
+}
+
 void dropout_forward(float *out, uint8_t *mask, const float *in, long n,
                      float rate, uint64_t seed, uint64_t purpose, uint64_t step)
 {
     if (rate <= 0) {
-        if (out != in)
-            memmove(out, in, (size_t)n * sizeof(float));
-        memset(mask, 1, (size_t)n);
+        dropout_range(out, mask, in, n, rate, seed, purpose, step, 0);
         return;
     }
-    const uint64_t h = rng_mix(rng_mix(rng_mix(seed) ^ purpose) ^ step);
+    const uint64_t h = step_key(seed, purpose, step);
     const float scale = 1.0f / (1.0f - rate);
     const long tasks = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static)

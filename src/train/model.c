@@ -12,6 +12,7 @@
 #include "base/rng.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
+#include "nn/conv_block.h"
 #include "nn/dense.h"
 #include "nn/dropout.h"
 #include "nn/loss.h"
@@ -34,6 +35,8 @@ typedef struct {
     bn_layer bn;
     float *col;                 /* (ic*9, B*oh*ow) */
     float *pre, *post;          /* (oc, B, oh, ow) before / after activation */
+    long post_n;                /* floats of post: more for big, or for the fused
+                                   block's scratch (a tiny batch) */
     float *pooled;              /* (oc, B, ph, pw) after activation, before dropout */
     float *pooled_pre;          /* the same winners before activation, when
                                    the activation keeps its input */
@@ -292,8 +295,15 @@ static int alloc_buffers(model *m, sw_error *err)
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         ping = np > ping ? np : ping;
+        b->post_n = k == big_k && big_n > n ? big_n : n;
+        if (k == 0 && b->ic * 9 <= CONV_BLOCK_MAX_K && !m->spec.batchnorm) {
+            /* at least one thread's scratch for the fused block: more
+             * than post only for a tiny batch */
+            long one = conv_block_scratch(1, (int)B, b->ic, b->oh, b->ow, b->oc);
+            b->post_n = one > b->post_n ? one : b->post_n;
+        }
         ok = (b->col = alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w, m->pad))) &&
-             (b->post = alloc_floats(k == big_k && big_n > n ? big_n : n)) &&
+             (b->post = alloc_floats(b->post_n)) &&
              (b->pre = in_place ? b->post : alloc_floats(n)) &&
              (b->pooled = alloc_floats(np)) &&
              (in_place || (b->pooled_pre = alloc_floats(np))) &&
@@ -571,6 +581,48 @@ static void bn_pool_backward(model *m, const conv_block *b, float *dx, const flo
     }
 }
 
+/* Whether block k runs fused in training (conv_block.h): the first block
+ * without batch norm, its post (read only by evaluation's statistics) as
+ * the threads' scratch. The same answer in forward and backward. */
+static int block_fused(const model *m, int k, int B)
+{
+    const conv_block *b = &m->conv[k];
+    return k == 0 && b->ic * 9 <= CONV_BLOCK_MAX_K && !b->bn.x &&
+           conv_block_workers(b->post_n, B, b->ic, b->oh, b->ow, b->oc) > 0;
+}
+
+/* Conv block k's conv, batch norm, activation and pooling; returns 1 when
+ * it ran fused, which does the dropout (if any) into grad_b too. */
+static int block_forward(model *m, int k, const float *in, int B, int training, uint64_t seed,
+                         uint64_t step)
+{
+    conv_block *b = &m->conv[k];
+    long n = (long)B * b->oh * b->ow;
+    act_params a = layer_act(m, b->a_off);
+    if (training && block_fused(m, k, B)) {
+        conv_block_dropout d = {m->grad_b, b->mask, m->spec.dropout, seed,
+                                RNG_DROPOUT + (uint64_t)k, step};
+        conv_block_forward(&a, b->col, b->pooled, b->argmax, b->pooled_pre, m->dropped ? &d : NULL,
+                           b->post, b->post_n, in, m->params + b->w_off, m->params + b->b_off, B,
+                           b->ic, b->h, b->w, b->oc, m->pad);
+        return 1;
+    }
+    conv_forward(b->bn.x ? b->bn.x : b->pre, b->col, in, m->params + b->w_off,
+                 m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
+    bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
+    act_pool_order order = act_info(a.kind)->pool_order;
+    if (training && b->pooled_pre && order == POOL_BEFORE) {
+        /* the activation on the winners only (act_pool_order); the
+         * statistics of evaluation read post, made below */
+        act_pool_first_forward(&a, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc, B,
+                               b->oh, b->ow);
+    } else {
+        act_maxpool_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc,
+                            B, b->oh, b->ow);
+    }
+    return 0;
+}
+
 void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                    uint64_t step)
 {
@@ -584,28 +636,16 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
     m->dropped = training && m->spec.dropout > 0;
     for (int k = 0; k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
-        long n = (long)B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
-        act_params a = layer_act(m, b->a_off);
-        conv_forward(b->bn.x ? b->bn.x : b->pre, b->col, in, m->params + b->w_off,
-                     m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
-        bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
-        act_pool_order order = act_info(a.kind)->pool_order;
-        if (training && b->pooled_pre && order == POOL_BEFORE) {
-            /* the activation on the winners only (act_pool_order); the
-             * statistics of evaluation read post, made below */
-            act_pool_first_forward(&a, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc, B,
-                                   b->oh, b->ow);
-        } else {
-            act_maxpool_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc,
-                                B, b->oh, b->ow);
-        }
+        long np = (long)b->oc * B * b->ph * b->pw;
+        int dropped = block_forward(m, k, in, B, training, seed, step);
         in = b->pooled;
         if (m->dropped) {
             /* pooled stays as backward needs it; the next layer copies its
              * input (conv into its col, flatten into flat), so the dropped
              * values only pass through grad_b, free until backward */
-            dropout_forward(m->grad_b, b->mask, b->pooled, np, m->spec.dropout, seed,
-                            RNG_DROPOUT + (uint64_t)k, step);
+            if (!dropped)
+                dropout_forward(m->grad_b, b->mask, b->pooled, np, m->spec.dropout, seed,
+                                RNG_DROPOUT + (uint64_t)k, step);
             in = m->grad_b;
         }
     }
@@ -658,6 +698,12 @@ static void backward(model *m)
         act_backward(&a, g, b->a_off >= 0 ? m->grads + b->a_off : NULL, g,
                      b->pooled_pre ? b->pooled_pre : b->pooled, b->pooled, b->oc,
                      (long)B * b->ph * b->pw);
+        if (block_fused(m, k, B)) {
+            conv_block_backward(m->grads + b->w_off, m->grads + b->b_off, b->post, b->post_n, g,
+                                b->argmax, b->col, B, b->ic, b->h, b->w, b->oc, m->pad);
+            tmp = g, g = g_next, g_next = tmp;
+            continue;
+        }
         if (b->bn.x)
             bn_pool_backward(m, b, g_out, g, B);
         else

@@ -72,6 +72,7 @@ void suite_report(void);
 void suite_alpha(void);
 void suite_store_delete(void);   /* test_delete.c */
 void suite_report_query(void);   /* test_report_query.c */
+void suite_conv_block(void);     /* test_conv_block.c: issue #19's fused conv1 */
 
 static const struct {
     const char *name;
@@ -93,6 +94,7 @@ static const struct {
     {"alpha", suite_alpha},
     {"store_delete", suite_store_delete},
     {"report_query", suite_report_query},
+    {"conv_block", suite_conv_block},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,70 @@
+/* conv_block.h: a first conv block (up to 3 input channels, K = IC*9 <= 27,
+ * no batch norm) fused for training: conv, activation and 2x2 max pool
+ * over groups of images whose conv output stays in L2, so the full-batch
+ * conv output is never written; backward unpools a group's gradient and
+ * takes its weight and bias gradients in L2 too.
+ *
+ * Layouts as conv.h and pool.h: in (IC,B,H,W), weight (OC,IC*9), pooled,
+ * argmax, pooled_pre (OC,B,PH,PW), PH = OH/2, PW = OW/2. */
+#ifndef SWEEP_CONV_BLOCK_H
+#define SWEEP_CONV_BLOCK_H
+
+#include <stdint.h>
+
+#include "nn/activation.h"
+
+enum { CONV_BLOCK_MAX_K = 27 };   /* up to 3 input channels */
+
+/* out[o][0..n) (row stride ldo) = bias[o] + sum_k w[o][k] col[k][0..n)
+ * (row stride ldc), taps added in order, K <= CONV_BLOCK_MAX_K and a
+ * multiple of 9. A pixel gets the same bits wherever a call's range of
+ * pixels starts or ends. On the calling thread. */
+void conv_small_k(float *out, long ldo, const float *col, long ldc, const float *w,
+                  const float *bias, int K, int OC, long n);
+
+/* Images per group (fixed by the shape alone: the weight gradient's sums,
+ * and so its bits, follow the groups). */
+int conv_block_group(int OC, int OH, int OW, int B);
+
+/* Scratch floats for that many threads at batch B (never more for a
+ * smaller B). */
+long conv_block_scratch(int workers, int B, int IC, int OH, int OW, int OC);
+
+/* Threads whose scratch fits in scratch_n floats (0: the block cannot run
+ * fused with that scratch). OH, OW: the conv output size. */
+int conv_block_workers(long scratch_n, int B, int IC, int OH, int OW, int OC);
+
+/* Dropout folded into the forward pass: out and mask get the bits of
+ * dropout_forward(out, mask, pooled, OC*B*PH*PW, rate, seed, purpose,
+ * step) (its mask is a pure function of the element index). */
+typedef struct {
+    float *out;       /* (OC,B,PH,PW) */
+    uint8_t *mask;    /* (OC,B,PH,PW) */
+    float rate;
+    uint64_t seed, purpose, step;
+} conv_block_dropout;
+
+/* Training forward. saved: (IC,B,H+2pad,W+2pad) floats, gets the (zero
+ * bordered) input that conv_block_backward reads, as conv_forward leaves
+ * it at the start of its col. Outputs have the bits of conv_forward then
+ * act_pool_first_forward (pooled_pre given and a->kind pools before its
+ * activation) or act_maxpool_forward (otherwise); pooled_pre NULL: the
+ * activation runs in place. drop: dropout of pooled, NULL for none.
+ * scratch: scratch_n floats with conv_block_workers() > 0; its content is
+ * left undefined. */
+void conv_block_forward(const act_params *a, float *saved, float *pooled, uint8_t *argmax,
+                        float *pooled_pre, const conv_block_dropout *drop, float *scratch,
+                        long scratch_n, const float *in, const float *weight, const float *bias,
+                        int B, int IC, int H, int W, int OC, int pad);
+
+/* Training backward: dpooled (OC,B,PH,PW) is the gradient at the pool's
+ * outputs (after the activation's derivative); argmax and saved from
+ * conv_block_forward (or conv_forward's col and the pool's argmax).
+ * dweight (OC,IC*9) and dbias (OC) are accumulated (+=): per group in a
+ * fixed order, then the groups in order, so any thread count gives the
+ * same bits. scratch as for the forward. No input gradient. */
+void conv_block_backward(float *dweight, float *dbias, float *scratch, long scratch_n,
+                         const float *dpooled, const uint8_t *argmax, const float *saved,
+                         int B, int IC, int H, int W, int OC, int pad);
+
+#endif

@@ -1,0 +1,482 @@
+/* conv_block.c: the first conv block fused for training (conv_block.h).
+ *
+ * The batch is cut into groups of G images, G fixed by the shape so that a
+ * group's conv output (OC x G x OH x OW) is about a quarter of a 1 MB L2.
+ * A thread does a group whole in its own slot of scratch:
+ *   forward:  col of the group (K x pixels, from the saved input), the
+ *             small-K product into the slot (OC x pixels), then per
+ *             channel the activation and the pool into the outputs;
+ *   backward: the pooled gradient unpooled into the slot, col rebuilt,
+ *             and the group's dW (OC x K) and db (OC) into its own
+ *             partial; the partials are added in group order at the end.
+ * Slot rows (ld floats) are the group's pixels rounded up to 16, the tail
+ * zero in backward, so that every vector is whole. Nothing sums across
+ * pixels in forward, so each output has the bits of the unfused path
+ * (conv_forward, then the pool.c pass), whatever the thread count. */
+#include "nn/conv_block.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "nn/dropout.h"
+#include "nn/pool.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+enum {
+    GROUP_FLOATS = 1 << 16,   /* conv output floats per group: 256 KB */
+    MAX_WORKERS = 1024,
+};
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int v16i __attribute__((vector_size(64)));
+
+/* ---------------------------------------------------------------------- */
+/* The small-K direct product (conv_forward's too).                       */
+
+/* out[o][0..n) (row stride ldo) = bias[o] + sum_k w[o][k] col[k][0..n),
+ * taps added in order: for a tiny K (the first layer) one pass over the
+ * pixels beats packing for a gemm, and the bias rides along. K is a
+ * multiple of 9. Vectors of 16 pixels keep 9 rows of col in registers
+ * while every output channel is formed from them. */
+static inline __attribute__((always_inline)) void
+small_k_body(float *restrict out, long ldo, const float *restrict col, long ldc,
+             const float *restrict w, const float *restrict bias, int K, int OC,
+             long n, int vec)
+{
+    long i = 0;
+    for (; vec && i + 16 <= n; i += 16)
+        for (int k0 = 0; k0 < K; k0 += 9) {
+            v16f x[9];
+#pragma GCC unroll 9
+            for (int t = 0; t < 9; t++)
+                x[t] = *(const v16u *)(col + (k0 + t) * ldc + i);
+            for (int o = 0; o < OC; o++) {
+                v16u *d = (v16u *)(out + o * ldo + i);
+                v16f acc = {0};
+                if (k0)
+                    acc = *d;
+                else
+                    acc += bias[o];
+                const float *wo = w + o * K + k0;
+#pragma GCC unroll 9
+                for (int t = 0; t < 9; t++)
+                    acc += wo[t] * x[t];
+                *d = acc;
+            }
+        }
+    if (vec && i < n) {
+        /* the last pixels through the same vector code (zero padded), so
+         * that a pixel gets the same bits wherever a chunk ends */
+        float xt[CONV_BLOCK_MAX_K][16] __attribute__((aligned(64)));
+        for (int k = 0; k < K; k++)
+            for (int l = 0; l < 16; l++)
+                xt[k][l] = i + l < n ? col[k * ldc + i + l] : 0.0f;
+        for (int o = 0; o < OC; o++) {
+            v16f acc = {0};
+            acc += bias[o];
+            for (int k = 0; k < K; k++)
+                acc += w[o * K + k] * *(const v16f *)xt[k];
+            float lanes[16];
+            *(v16u *)lanes = acc;
+            for (int l = 0; i + l < n; l++)
+                out[o * ldo + i + l] = lanes[l];
+        }
+        return;
+    }
+    for (; i < n; i++)   /* without vectors */
+        for (int o = 0; o < OC; o++) {
+            float acc = bias[o];
+            for (int k = 0; k < K; k++)
+                acc += w[o * K + k] * col[k * ldc + i];
+            out[o * ldo + i] = acc;
+        }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("arch=x86-64-v4"))) static void
+small_k_v4(float *out, long ldo, const float *col, long ldc, const float *w,
+           const float *bias, int K, int OC, long n)
+{
+    small_k_body(out, ldo, col, ldc, w, bias, K, OC, n, 1);
+}
+#endif
+
+void conv_small_k(float *out, long ldo, const float *col, long ldc, const float *w,
+                  const float *bias, int K, int OC, long n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return small_k_v4(out, ldo, col, ldc, w, bias, K, OC, n);
+#endif
+    small_k_body(out, ldo, col, ldc, w, bias, K, OC, n, 0);
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* Groups and scratch.                                                    */
+
+int conv_block_group(int OC, int OH, int OW, int B)
+{
+    long per = (long)OC * OH * OW;
+    long g = GROUP_FLOATS / (per > 0 ? per : 1);
+    g = g < 1 ? 1 : g;
+    return g < B ? (int)g : (B > 0 ? B : 1);
+}
+
+/* Floats of a slot row: a group's pixels rounded up to whole vectors. */
+static long group_ld(int G, int OH, int OW)
+{
+    return ((long)G * OH * OW + 15) & ~15L;
+}
+
+/* Floats of the groups' partials (OC*K dW, then OC db, each), whole vectors. */
+static long parts_floats(int B, int G, int K, int OC)
+{
+    long groups = (B + G - 1) / G;
+    return (groups * OC * (K + 1) + 15) & ~15L;
+}
+
+/* A slot: conv output or gradient (OC rows), col (K rows), post (1 row),
+ * then the group's pooled outputs (forward: pooled, pooled_pre, argmax;
+ * backward: the pooled gradient and argmax) as OC runs of G*PH*PW each,
+ * whole vectors each. */
+static long slot_floats(int K, int OC, int G, int OH, int OW)
+{
+    const long runs = (long)OC * G * (OH / 2) * (OW / 2);
+    return (long)(OC + K + 1) * group_ld(G, OH, OW) + 2 * ((runs + 15) & ~15L) +
+           ((runs / 4 + 16) & ~15L);
+}
+
+long conv_block_scratch(int workers, int B, int IC, int OH, int OW, int OC)
+{
+    const int K = IC * 9, G = conv_block_group(OC, OH, OW, B);
+    return parts_floats(B, G, K, OC) + workers * slot_floats(K, OC, G, OH, OW);
+}
+
+int conv_block_workers(long scratch_n, int B, int IC, int OH, int OW, int OC)
+{
+    const int K = IC * 9, G = conv_block_group(OC, OH, OW, B);
+    if (K > CONV_BLOCK_MAX_K || B < 1)
+        return 0;
+    long room = scratch_n - parts_floats(B, G, K, OC);
+    long w = room / slot_floats(K, OC, G, OH, OW);
+    return w < 0 ? 0 : w > MAX_WORKERS ? MAX_WORKERS : (int)w;
+}
+
+/* Threads for a parallel region over the groups: at most the slots. */
+static int team_size(int slots, int groups)
+{
+    int nt = slots < groups ? slots : groups;
+#ifdef _OPENMP
+    int mx = omp_get_max_threads();
+    nt = nt < mx ? nt : mx;
+#endif
+    return nt > 0 ? nt : 1;
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* saved (planes, H+2pad, W+2pad) = in (planes, H, W) with a zero border
+ * when pad is 1. */
+static void save_input(float *saved, const float *in, long planes, int H, int W, int pad)
+{
+    const int Ws = W + 2 * pad;
+    const long hws = (long)(H + 2 * pad) * Ws, hw = (long)H * W;
+#pragma omp parallel for schedule(static)
+    for (long u = 0; u < planes; u++) {
+        float *d = saved + u * hws;
+        const float *s = in + u * hw;
+        if (!pad) {
+            memcpy(d, s, sizeof(float) * (size_t)hw);
+            continue;
+        }
+        memset(d, 0, sizeof(float) * (size_t)Ws);
+        for (int y = 0; y < H; y++) {
+            float *r = d + (long)(y + 1) * Ws;
+            r[0] = 0;
+            memcpy(r + 1, s + (long)y * W, sizeof(float) * (size_t)W);
+            r[W + 1] = 0;
+        }
+        memset(d + (long)(H + 1) * Ws, 0, sizeof(float) * (size_t)Ws);
+    }
+}
+
+/* col rows k = c*9 + dy*3 + dx (row stride ld): for images b0 .. b0+nb-1,
+ * pixel b*OH*OW + y*OW + x holds saved[c][b0+b][y+dy][x+dx] (as conv.c's
+ * im2col); each row's tail up to ld is zeroed. */
+static void group_col(float *restrict col, long ld, const float *restrict saved, int B,
+                      int IC, int Hs, int Ws, int b0, int nb)
+{
+    const int OH = Hs - 2, OW = Ws - 2;
+    const long ohw = (long)OH * OW, n = nb * ohw;
+    for (int c = 0; c < IC; c++)
+        for (int t = 0; t < 9; t++) {
+            float *row = col + (long)(c * 9 + t) * ld;
+            for (int b = 0; b < nb; b++) {
+                const float *s = saved + ((long)c * B + b0 + b) * Hs * Ws + (t / 3) * Ws + t % 3;
+                float *d = row + b * ohw;
+                for (int y = 0; y < OH; y++)
+                    memcpy(d + (long)y * OW, s + (long)y * Ws, sizeof(float) * (size_t)OW);
+            }
+            memset(row + n, 0, sizeof(float) * (size_t)(ld - n));
+        }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Forward.                                                               */
+
+typedef struct {
+    const act_params *a;
+    float *pooled, *pooled_pre;
+    uint8_t *argmax;
+    const conv_block_dropout *drop;
+    const float *saved, *weight, *bias;
+    int B, IC, Hs, Ws, OC, G;
+    long ld;
+    int before;   /* pool, then the activation on the winners */
+} fwd_job;
+
+static void forward_group(const fwd_job *j, float *slot, int b0)
+{
+    const int OH = j->Hs - 2, OW = j->Ws - 2, K = j->IC * 9, B = j->B;
+    const int nb = B - b0 < j->G ? B - b0 : j->G;
+    const long ohw = (long)OH * OW, posz = (long)(OH / 2) * (OW / 2);
+    const long run = nb * posz, rs = (j->OC * run + 15) & ~15L;
+    float *out = slot, *col = slot + j->OC * j->ld, *post = col + K * j->ld;
+    float *lp = post + j->ld, *lpp = j->pooled_pre ? lp + rs : NULL;
+    uint8_t *la = (uint8_t *)(lp + 2 * rs);
+    group_col(col, j->ld, j->saved, B, j->IC, j->Hs, j->Ws, b0, nb);
+    conv_small_k(out, j->ld, col, j->ld, j->weight, j->bias, K, j->OC, nb * ohw);
+    for (int o = 0; o < j->OC; o++) {
+        const long p0 = (long)o * B + b0;
+        float *pre = out + o * j->ld;
+        if (j->before)
+            act_pool_first_planes(j->a, pre, lp + o * run, la + o * run, lpp + o * run, p0, nb,
+                                  B, OH, OW);
+        else   /* in place unless the winners' input is kept */
+            act_maxpool_planes(j->a, lpp ? post : pre, pre, lp + o * run, la + o * run,
+                               lpp ? lpp + o * run : NULL, p0, nb, B, OH, OW);
+    }
+    /* out as OC runs far apart: written here, in straight copies */
+    for (int o = 0; o < j->OC; o++) {
+        const long p0 = ((long)o * B + b0) * posz;
+        memcpy(j->pooled + p0, lp + o * run, sizeof(float) * (size_t)run);
+        memcpy(j->argmax + p0, la + o * run, (size_t)run);
+        if (lpp)
+            memcpy(j->pooled_pre + p0, lpp + o * run, sizeof(float) * (size_t)run);
+        if (!j->drop)
+            continue;
+        dropout_range(j->drop->out + p0, j->drop->mask + p0, lp + o * run, run, j->drop->rate,
+                      j->drop->seed, j->drop->purpose, j->drop->step, p0);
+    }
+}
+
+void conv_block_forward(const act_params *a, float *saved, float *pooled, uint8_t *argmax,
+                        float *pooled_pre, const conv_block_dropout *drop, float *scratch,
+                        long scratch_n, const float *in, const float *weight, const float *bias,
+                        int B, int IC, int H, int W, int OC, int pad)
+{
+    assert(pad == 0 || pad == 1);
+    const int Hs = H + 2 * pad, Ws = W + 2 * pad, OH = Hs - 2, OW = Ws - 2, K = IC * 9;
+    const int G = conv_block_group(OC, OH, OW, B), groups = (B + G - 1) / G;
+    const int slots = conv_block_workers(scratch_n, B, IC, OH, OW, OC);
+    assert(slots > 0);
+    const long ld = group_ld(G, OH, OW), per = slot_floats(K, OC, G, OH, OW);
+    float *base = scratch + parts_floats(B, G, K, OC);
+    fwd_job j = {a, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, Hs, Ws, OC, G,
+                 ld, pooled_pre && act_info(a->kind)->pool_order == POOL_BEFORE};
+    save_input(saved, in, (long)IC * B, H, W, pad);
+#pragma omp parallel num_threads(team_size(slots, groups))
+    {
+        float *slot = base + thread_id() * per;
+#pragma omp for schedule(static)
+        for (int g = 0; g < groups; g++)
+            forward_group(&j, slot, g * G);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Backward.                                                              */
+
+/* The lanes of v summed as a tree of halves, in a fixed order (the same
+ * on every target): four vector adds where lane by lane would chain 16. */
+static inline __attribute__((always_inline)) float lane_sum(const v16f *p)
+{
+    v16f v = *p;
+    const v16i h8 = {8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15};
+    const v16i h4 = {4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7};
+    const v16i h2 = {2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3};
+    const v16i h1 = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    v += __builtin_shuffle(v, h8);
+    v += __builtin_shuffle(v, h4);
+    v += __builtin_shuffle(v, h2);
+    v += __builtin_shuffle(v, h1);
+    return v[0];
+}
+
+/* dw (OC,K) = g (OC,ld) x col (K,ld)^T and db (OC) = the rows of g, each
+ * a sum of 16 lanes over the row's vectors in order, then the lanes
+ * (lane_sum). Three output channels at a time share the loads of col (27
+ * accumulators: the loads, one a cycle, keep up with two FMAs a cycle);
+ * a last one or two channels reuse the code on a repeated row. pin keeps
+ * a loaded vector in a register: gcc otherwise folds the load of col into
+ * each of the three FMAs, three loads where one does. */
+typedef void pin_fn(v16f *v);
+
+static inline __attribute__((always_inline)) void pin_none(v16f *v)
+{
+    (void)v;
+}
+
+static inline __attribute__((always_inline)) void
+dw_body(float *restrict dw, float *restrict db, const float *restrict g,
+        const float *restrict col, long ld, int K, int OC, pin_fn *pin)
+{
+    for (int o = 0; o < OC; o += 3) {
+        const int nr = OC - o < 3 ? OC - o : 3;
+        const float *g0 = g + o * ld, *g1 = g + (o + (nr > 1)) * ld;
+        const float *g2 = g + (o + (nr > 2 ? 2 : nr - 1)) * ld;
+        for (int k0 = 0; k0 < K; k0 += 9) {
+            v16f a0[9] = {0}, a1[9] = {0}, a2[9] = {0};
+            for (long i = 0; i < ld; i += 16) {
+                v16f x0 = *(const v16u *)(g0 + i), x1 = *(const v16u *)(g1 + i);
+                v16f x2 = *(const v16u *)(g2 + i);
+#pragma GCC unroll 9
+                for (int t = 0; t < 9; t++) {
+                    v16f c = *(const v16u *)(col + (k0 + t) * ld + i);
+                    pin(&c);
+                    a0[t] += x0 * c;
+                    a1[t] += x1 * c;
+                    a2[t] += x2 * c;
+                }
+            }
+            for (int t = 0; t < 9; t++) {
+                dw[o * K + k0 + t] = lane_sum(&a0[t]);
+                if (nr > 1)
+                    dw[(o + 1) * K + k0 + t] = lane_sum(&a1[t]);
+                if (nr > 2)
+                    dw[(o + 2) * K + k0 + t] = lane_sum(&a2[t]);
+            }
+        }
+    }
+    for (int o = 0; o < OC; o++) {   /* db: vector v of the row into s[v % 4] */
+        const float *r = g + o * ld;
+        v16f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        long i = 0;
+        for (; i + 64 <= ld; i += 64) {
+            s0 += *(const v16u *)(r + i);
+            s1 += *(const v16u *)(r + i + 16);
+            s2 += *(const v16u *)(r + i + 32);
+            s3 += *(const v16u *)(r + i + 48);
+        }
+        if (i < ld)
+            s0 += *(const v16u *)(r + i);
+        if (i + 16 < ld)
+            s1 += *(const v16u *)(r + i + 16);
+        if (i + 32 < ld)
+            s2 += *(const v16u *)(r + i + 32);
+        v16f s = (s0 + s1) + (s2 + s3);
+        db[o] = lane_sum(&s);
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void pin_v4(v16f *v)
+{
+    __asm__("" : "+v"(*v));
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void
+dw_v4(float *dw, float *db, const float *g, const float *col, long ld, int K, int OC)
+{
+    dw_body(dw, db, g, col, ld, K, OC, pin_v4);
+}
+#endif
+
+static void group_dw(float *dw, float *db, const float *g, const float *col, long ld, int K,
+                     int OC)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return dw_v4(dw, db, g, col, ld, K, OC);
+#endif
+    dw_body(dw, db, g, col, ld, K, OC, pin_none);
+}
+
+typedef struct {
+    const float *dpooled, *saved;
+    const uint8_t *argmax;
+    int B, IC, Hs, Ws, OC, G;
+    long ld;
+} bwd_job;
+
+/* Group g's partial: dW (OC*K floats), then db (OC). */
+static void backward_group(const bwd_job *j, float *part, float *slot, int b0)
+{
+    const int OH = j->Hs - 2, OW = j->Ws - 2, K = j->IC * 9, B = j->B;
+    const int nb = B - b0 < j->G ? B - b0 : j->G;
+    const long n = nb * (long)OH * OW, posz = (long)(OH / 2) * (OW / 2);
+    const long run = nb * posz, runs = j->OC * run;
+    float *g = slot, *col = slot + j->OC * j->ld;
+    float *dp = col + (K + 1) * j->ld;
+    uint8_t *am = (uint8_t *)(dp + 2 * ((runs + 15) & ~15L));
+    /* the OC short runs far apart first copied whole: straight copies keep
+     * many loads in flight, the unpooling's loop did not (it waited on
+     * memory for a third of the backward) */
+    for (int o = 0; o < j->OC; o++) {
+        const long p0 = ((long)o * B + b0) * posz;
+        memcpy(dp + o * run, j->dpooled + p0, sizeof(float) * (size_t)run);
+        memcpy(am + o * run, j->argmax + p0, (size_t)run);
+    }
+    for (int o = 0; o < j->OC; o++) {
+        float *row = g + o * j->ld;
+        maxpool_backward_planes(row, dp + o * run, am + o * run, nb, OH, OW);
+        memset(row + n, 0, sizeof(float) * (size_t)(j->ld - n));
+    }
+    group_col(col, j->ld, j->saved, B, j->IC, j->Hs, j->Ws, b0, nb);
+    group_dw(part, part + (long)j->OC * K, g, col, j->ld, K, j->OC);
+}
+
+void conv_block_backward(float *dweight, float *dbias, float *scratch, long scratch_n,
+                         const float *dpooled, const uint8_t *argmax, const float *saved,
+                         int B, int IC, int H, int W, int OC, int pad)
+{
+    assert(pad == 0 || pad == 1);
+    const int Hs = H + 2 * pad, Ws = W + 2 * pad, OH = Hs - 2, OW = Ws - 2, K = IC * 9;
+    const int G = conv_block_group(OC, OH, OW, B), groups = (B + G - 1) / G;
+    const int slots = conv_block_workers(scratch_n, B, IC, OH, OW, OC);
+    assert(slots > 0);
+    const long ld = group_ld(G, OH, OW), per = slot_floats(K, OC, G, OH, OW);
+    const long psz = (long)OC * (K + 1);
+    float *parts = scratch, *base = scratch + parts_floats(B, G, K, OC);
+    const bwd_job j = {dpooled, saved, argmax, B, IC, Hs, Ws, OC, G, ld};
+#pragma omp parallel num_threads(team_size(slots, groups))
+    {
+        float *slot = base + thread_id() * per;
+#pragma omp for schedule(static)
+        for (int g = 0; g < groups; g++)
+            backward_group(&j, parts + g * psz, slot, g * G);
+    }
+    /* the groups' partials in group order: the same sums at any thread count */
+    for (long i = 0; i < psz; i++) {
+        float *d = i < (long)OC * K ? dweight + i : dbias + (i - (long)OC * K);
+        float s = *d;
+        for (int g = 0; g < groups; g++)
+            s += parts[g * psz + i];
+        *d = s;
+    }
+}
