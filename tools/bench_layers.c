@@ -337,10 +337,11 @@ static void lconv_conv_pool(lnet *L, lconv *c, const float *in)
         TIMED(L, c->r_bn, 0,
               bn_forward_train(c->pre, c->saved, c->moving, c->moving + c->oc, c->bn_x,
                                c->gamma, c->beta, c->oc, n, BN_MOMENTUM, BN_EPSILON));
-    if (c->pooled_pre && act_info(c->a.kind)->pool_order == POOL_BEFORE)
+    if (act_pools_first(c->a.kind, c->a.alpha))
         TIMED(L, c->r_act, 0,
-              act_pool_first_forward(&c->a, c->pre, c->pooled, c->argmax, c->pooled_pre, c->oc,
-                                     B, c->oh, c->ow));
+              act_pool_first_forward(&c->a, c->pre, c->pooled, c->argmax,
+                                     c->pooled_pre ? c->pooled_pre : c->pooled, c->oc, B, c->oh,
+                                     c->ow));
     else
         TIMED(L, c->r_act, 0,
               act_maxpool_forward(&c->a, c->post, c->pre, c->pooled, c->argmax, c->pooled_pre,

@@ -54,10 +54,12 @@ typedef struct {
     act_alpha_grad_fn *alpha_grad;   /* alpha learned per channel (prelu):
                                         act_params.prelu_alpha holds it; NULL
                                         for a fixed alpha */
-    act_pool_order pool_order;       /* relu, elu, leaky_relu and prelu keep
-                                        POOL_AFTER, so their runs keep their
-                                        bits; gelu, silu and mish are not
-                                        increasing */
+    act_pool_order pool_order;       /* POOL_BEFORE for every f that never
+                                        decreases (relu, elu and leaky_relu
+                                        when alpha >= 0: act_pools_first);
+                                        prelu's learned slope may turn
+                                        negative, and gelu, silu and mish
+                                        fall before they rise */
 } act_desc;
 
 /* The row of kind; NULL if kind is not an activation. */
@@ -70,6 +72,10 @@ int act_from_name(const char *name);
 const char *act_name(act_kind kind);
 /* Whether a model may run kind in place at this alpha (see in_place). */
 int act_runs_in_place(act_kind kind, float alpha);
+
+/* Whether training may pool x and apply f to the winners only at this
+ * alpha (pool_order POOL_BEFORE, and alpha >= 0 for a row with alpha). */
+int act_pools_first(act_kind kind, float alpha);
 
 typedef struct {
     act_kind kind;

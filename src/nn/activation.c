@@ -183,12 +183,13 @@ SMOOTH(softplus)
  * The table: every activation's name, properties and kernels. */
 
 static const act_desc table[] = {
-    [ACT_RELU] = {ACT_RELU, "relu", NULL, 0, 0.0, 1, fwd_relu, bwd_relu, NULL},
-    [ACT_ELU] = {ACT_ELU, "elu", NULL, 1, 1.0, 1, fwd_elu, bwd_elu, NULL},
+    [ACT_RELU] = {ACT_RELU, "relu", NULL, 0, 0.0, 1, fwd_relu, bwd_relu, NULL, POOL_BEFORE},
+    [ACT_ELU] = {ACT_ELU, "elu", NULL, 1, 1.0, 1, fwd_elu, bwd_elu, NULL, POOL_BEFORE},
     [ACT_LEAKY_RELU] = {ACT_LEAKY_RELU, "leaky_relu", NULL, 1, 0.3, 1, fwd_leaky, bwd_leaky,
-                        NULL},
-    /* learned slopes may turn negative, so prelu keeps its input */
-    [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel},
+                        NULL, POOL_BEFORE},
+    /* learned slopes may turn negative: prelu keeps its input, pools f(x) */
+    [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel,
+                   POOL_AFTER},
     [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL, POOL_BEFORE},
     [ACT_GELU] = {ACT_GELU, "gelu", NULL, 0, 0.0, 0, fwd_gelu, bwd_gelu, NULL, POOL_AFTER},
     [ACT_SILU] = {ACT_SILU, "silu", "swish", 0, 0.0, 0, fwd_silu, bwd_silu, NULL, POOL_AFTER},
@@ -226,6 +227,12 @@ int act_runs_in_place(act_kind kind, float alpha)
 {
     const act_desc *d = act_info(kind);
     return d && d->in_place && (!d->takes_alpha || alpha > 0);
+}
+
+int act_pools_first(act_kind kind, float alpha)
+{
+    const act_desc *d = act_info(kind);
+    return d && d->pool_order == POOL_BEFORE && (!d->takes_alpha || alpha >= 0);
 }
 
 /* ---------------------------------------------------------------------------

@@ -264,9 +264,9 @@ static void forward_group(const fwd_job *j, float *slot, int b0)
     for (int o = 0; o < j->OC; o++) {
         const long p0 = (long)o * B + b0;
         float *pre = out + o * j->ld;
-        if (j->before)
-            act_pool_first_planes(j->a, pre, lp + o * run, la + o * run, lpp + o * run, p0, nb,
-                                  B, OH, OW);
+        if (j->before)   /* in place: pooled made from the winners where it lies */
+            act_pool_first_planes(j->a, pre, lp + o * run, la + o * run,
+                                  (lpp ? lpp : lp) + o * run, p0, nb, B, OH, OW);
         else   /* in place unless the winners' input is kept */
             act_maxpool_planes(j->a, lpp ? post : pre, pre, lp + o * run, la + o * run,
                                lpp ? lpp + o * run : NULL, p0, nb, B, OH, OW);
@@ -298,7 +298,7 @@ void conv_block_forward(const act_params *a, float *saved, float *pooled, uint8_
     const long ld = group_ld(G, OH, OW), per = slot_floats(K, OC, G, OH, OW);
     float *base = scratch + parts_floats(B, G, K, OC);
     fwd_job j = {a, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, Hs, Ws, OC, G,
-                 ld, pooled_pre && act_info(a->kind)->pool_order == POOL_BEFORE};
+                 ld, act_pools_first(a->kind, a->alpha)};
     save_input(saved, in, (long)IC * B, H, W, pad);
 #pragma omp parallel num_threads(team_size(slots, groups))
     {

@@ -610,12 +610,13 @@ static int block_forward(model *m, int k, const float *in, int B, int training, 
     conv_forward(b->bn.x ? b->bn.x : b->pre, b->col, in, m->params + b->w_off,
                  m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
     bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
-    act_pool_order order = act_info(a.kind)->pool_order;
-    if (training && b->pooled_pre && order == POOL_BEFORE) {
-        /* the activation on the winners only (act_pool_order); the
-         * statistics of evaluation read post, made below */
-        act_pool_first_forward(&a, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc, B,
-                               b->oh, b->ow);
+    if (training && act_pools_first(a.kind, a.alpha)) {
+        /* the activation on the winners only (act_pool_order): post is
+         * not written (the statistics of evaluation read it, made below);
+         * an activation run in place keeps no pooled_pre, its pooled is
+         * made in place from the winners */
+        act_pool_first_forward(&a, b->pre, b->pooled, b->argmax,
+                               b->pooled_pre ? b->pooled_pre : b->pooled, b->oc, B, b->oh, b->ow);
     } else {
         act_maxpool_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc,
                             B, b->oh, b->ow);

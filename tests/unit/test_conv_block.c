@@ -151,8 +151,9 @@ static void reference_forward(const block *b, const act_params *a, outs *o, floa
     const shape *s = &b->s;
     float *pre = fbuf(b->n), *post = o->pooled_pre ? fbuf(b->n) : pre;
     conv_forward(pre, col, b->in, b->w, b->bias, s->B, s->IC, s->H, s->W, s->OC, s->pad);
-    if (o->pooled_pre && act_info(a->kind)->pool_order == POOL_BEFORE)
-        act_pool_first_forward(a, pre, o->pooled, o->argmax, o->pooled_pre, s->OC, s->B, b->OH,
+    if (act_pools_first(a->kind, a->alpha))
+        act_pool_first_forward(a, pre, o->pooled, o->argmax,
+                               o->pooled_pre ? o->pooled_pre : o->pooled, s->OC, s->B, b->OH,
                                b->OW);
     else
         act_maxpool_forward(a, post, pre, o->pooled, o->argmax, o->pooled_pre, s->OC, s->B,

@@ -1323,14 +1323,14 @@ static void test_checkpoint_old_format_not_found(void)
     }
 }
 
-/* Training pools an increasing smooth activation's input and applies it
- * to the winners (act_pool_order); evaluation applies it to every element
- * and pools the outputs. Without dropout and batch norm both are the same
+/* Training pools an increasing activation's input and applies it to the
+ * winners (act_pool_order); evaluation applies it to every element and
+ * pools the outputs. Without dropout and batch norm both are the same
  * function, for every activation. */
 static void test_pool_before_activation_is_the_same_pooling(void)
 {
-    static const act_kind acts[] = {ACT_RELU, ACT_SELU, ACT_GELU, ACT_SILU,
-                                    ACT_MISH, ACT_TANH, ACT_SOFTPLUS};
+    static const act_kind acts[] = {ACT_RELU, ACT_ELU, ACT_LEAKY_RELU, ACT_PRELU, ACT_SELU,
+                                    ACT_GELU, ACT_SILU, ACT_MISH, ACT_TANH, ACT_SOFTPLUS};
     enum { B = 8 };
     float *x = malloc(sizeof(float) * B * 28 * 28), train_logits[10 * B];
     if (!x)
@@ -1343,6 +1343,7 @@ static void test_pool_before_activation_is_the_same_pooling(void)
         sw_error err = {0};
         model_spec_default(&s);
         s.act = acts[k];
+        s.alpha = (float)act_info(acts[k])->default_alpha;
         s.dropout = 0;
         CHECK_INT(model_create(&m, &s, B, &err), SW_OK);
         if (!m)
