@@ -455,10 +455,16 @@ if ! grep -q '^## Time by layer' "$md"; then
         echo "  writes counted once (4 bytes a float, 1 a mask or argmax byte; conv forward's saved copy of"
         echo "  its input included); re-reads inside a kernel, and the L2-sized im2col chunks, are not. It is"
         echo "  the traffic of a kernel that streams each operand once; GB/s = MB / ms."
-        echo "- act+pool: the forward is the fused act_maxpool_forward (selu, tanh, softplus:"
-        echo "  act_pool_first_forward, f on the winners); its backward row is the activation's derivative at the pooling winners only,"
-        echo "  and the pool row maxpool_backward. With batch norm, model.c fuses the pool and batch norm"
-        echo "  backward into one pass; the table times the public kernels (maxpool_backward, bn_backward)."
+        echo "- conv1.block: training's fused first block (nn/conv_block: conv, activation, pool and dropout"
+        echo "  over groups of images in L2; backward: unpool and dW, db per group), in the conv1 column; its"
+        echo "  act and dropout rows are the backward passes on the pooled size. With batch norm conv1 runs"
+        echo "  unfused, as conv2 does: conv, bn, act+pool, dropout rows."
+        echo "- act+pool: the forward pools x and applies f to the winners (act_pool_first_forward) for"
+        echo "  activations that never decrease (relu, elu, leaky_relu, selu, tanh, softplus), else the fused"
+        echo "  act_maxpool_forward (prelu, gelu, silu, mish); its backward row is the activation's derivative at"
+        echo "  the pooling winners only, and the pool row maxpool_backward. With batch norm, model.c fuses the"
+        echo "  pool and batch norm backward into one pass; the table times the public kernels (maxpool_backward,"
+        echo "  bn_backward)."
         echo "- out+loss's forward includes softmax cross-entropy (which also writes the logits' gradient);"
         echo "  zero_grads and adam_step are in the backward column."
         echo
@@ -471,7 +477,7 @@ for lc in $l_cases; do
     awk -v pre="| $when | $commit | $lc | $mode | $load |" -v peak="$peak_1" '
         function v(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "-" }
         function grp(n) {
-            if (n == "conv1" || n == "conv2") return n
+            if (n == "conv1" || n == "conv2" || n == "conv1.block") return substr(n, 1, 5)
             if (n ~ /^conv[12]\./) return substr(n, 1, 5) " rest"
             if (n == "zero_grads" || n == "adam_step") return "opt"
             return "dense"

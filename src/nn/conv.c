@@ -12,10 +12,14 @@
  *  - out and din: each thread takes whole chunks with its own scratch, so
  *    a layer has no barrier inside; no sum runs across pixels, so how the
  *    chunks fall does not change a bit.
- *  - dW and db: chunks of a size fixed by the shape alone, so that
- *    dW + chunk 1 + chunk 2 + ... is summed in one order whatever the
- *    thread count; inside a chunk the threads split the output tiles (the
- *    gemm) and the rows (the bias sums, each in index order).
+ *  - dW and db: chunks of a size fixed by the shape alone. When the input
+ *    needs a gradient too (dcol's workspace is free until then) and the
+ *    chunks' partial sums fit in it, the threads take whole chunks, each
+ *    summed fresh into its partial, and dW + partial 1 + partial 2 + ...
+ *    is added in chunk order; else dW + chunk 1 + chunk 2 + ... with the
+ *    threads splitting each chunk's output tiles (the gemm) and rows (the
+ *    bias sums, each in index order). Either way one order, fixed by the
+ *    shape, whatever the thread count.
  * Each din plane is owned by one thread and adds its 9 taps in order.
  * Padding: the workspace keeps a zero-bordered copy of the input (IC,B,
  * H+2,W+2), and everything but din runs as the valid convolution of that
@@ -419,6 +423,84 @@ static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n
     }
 }
 
+/* row_sums_part on the calling thread alone. */
+static void row_sums_rows(float *acc, const float *x, long ldx, int rows, long n)
+{
+    for (int r = 0; r < rows; r++) {
+        float a = acc[r];
+        for (long i = 0; i < n; i++)
+            a += x[r * ldx + i];
+        acc[r] = a;
+    }
+}
+
+/* Elements [e0, e1) of (dW, db) += p: dW's nw elements, then db's. */
+CLONES static void add_run(float *restrict dw, float *restrict db, long nw,
+                           const float *restrict p, long e0, long e1)
+{
+    for (long e = e0; e < e1 && e < nw; e++)
+        dw[e] += p[e];
+    for (long e = e0 > nw ? e0 : nw; e < e1; e++)
+        db[e - nw] += p[e];
+}
+
+/* dW and db with the chunks spread over the threads (for a layer whose
+ * input needs a gradient, so that dcol's whole workspace is free until
+ * din): chunk i's dW and db go, summed fresh, into partial i, and the
+ * partials are added in chunk order, element by element. Chunks and so
+ * every sum are fixed by the shape; threads take chunks, each with its own
+ * slot for the chunk's col. 0 when the partials and two slots do not fit
+ * ws (ws_n floats): the caller then splits each chunk between the threads. */
+static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, const float *dout,
+                        const float *in, const im2col_plan *plan, int B, int IC, int Hs, int Ws,
+                        int OC, int cb)
+{
+    const int OH = Hs - 2, OW = Ws - 2, K = IC * 9, nch = (B + cb - 1) / cb;
+    const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * Hs * Ws;
+    const long part = ((long)OC * K + OC + 15) & ~15L, slot = (long)K * cb * ohw;
+    const long slots = (ws_n - nch * part) / slot;
+    if (slots < 2)
+        return 0;
+    float *parts = ws, *slot0 = ws + nch * part;
+    int team = slots < nch ? (int)slots : nch;
+#ifdef _OPENMP
+    team = team < omp_get_max_threads() ? team : omp_get_max_threads();
+#endif
+#pragma omp parallel num_threads(team)
+    {
+        int t = 0, nt = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num(), nt = omp_get_num_threads();
+#endif
+        float *chunk = slot0 + t * slot;
+        for (int i = t; i < nch; i += nt) {
+            const int b0 = i * cb, nb = B - b0 < cb ? B - b0 : cb;
+            const long pc = nb * ohw;
+            const float *g = dout + b0 * ohw;
+            float *pw = parts + i * part, *pb = pw + (long)OC * K;
+            for (long u = 0; u < (long)IC * nb; u++) {
+                const long c = u / nb, b = u % nb;
+                im2col_plane(chunk + c * 9 * pc + b * ohw,
+                             in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, in + nin, plan);
+            }
+            for (int o = 0; o < OC; o++)
+                pb[o] = 0;
+            row_sums_rows(pb, g, P, OC, pc);
+            gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 0, pw, K);
+        }
+#pragma omp barrier
+        /* the partials in chunk order, each run of elements by one thread */
+        const long nw = (long)OC * K, runs = (nw + OC + 1023) / 1024;
+#pragma omp for schedule(static)
+        for (long r = 0; r < runs; r++) {
+            const long e0 = r * 1024, e1 = e0 + 1024 < nw + OC ? e0 + 1024 : nw + OC;
+            for (int i = 0; i < nch; i++)
+                add_run(dweight, dbias, nw, parts + i * part, e0, e1);
+        }
+    }
+    return 1;
+}
+
 void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
                    const float *dout, const float *col, const float *weight,
                    int B, int IC, int H, int W, int OC, int pad)
@@ -446,9 +528,12 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
     const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
     int cb = chunk_images(IC, OH, OW);
     cb = cb < B ? cb : B;
-    /* dW and db: chunks of a size fixed by the shape, each split between
-     * the threads by output tiles (the gemm) and rows (the sums) */
-    for (int b0 = 0; b0 < B; b0 += cb) {
+    /* dW and db: chunks of a size fixed by the shape, spread over the
+     * threads, or each split between the threads by output tiles (the
+     * gemm) and rows (the sums) when their partials do not fit */
+    const int by_chunks = din && dw_by_chunks(dcol, conv_col_size(B, IC, H, W, pad), dweight,
+                                              dbias, dout, in, plan, B, IC, Hs, Ws, OC, cb);
+    for (int b0 = 0; !by_chunks && b0 < B; b0 += cb) {
         const int nb = B - b0 < cb ? B - b0 : cb;
         const long pc = nb * ohw;
         const float *g = dout + b0 * ohw;
@@ -467,7 +552,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         }
         gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
     }
-    for (int o = 0; o < OC; o++)
+    for (int o = 0; !by_chunks && o < OC; o++)
         dbias[o] += bsum[o];
     if (!din)
         return;

@@ -448,6 +448,7 @@ static void test_conv_against_loops(void)
     conv_reference_case(5, 4, 8, 8, 3, 0);      /* no din, no dcol */
     conv_reference_case(60, 1, 28, 28, 3, 0);   /* like conv1: 2 chunks */
     conv_reference_case(2, 3, 3, 3, 2, 1);      /* 1x1 output */
+    conv_reference_case(40, 64, 6, 6, 128, 1);  /* dW's partials do not fit: chunks split */
 }
 
 /* ---------------------------------------------------------------------------
