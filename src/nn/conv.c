@@ -392,46 +392,40 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
     }
 }
 
-/* acc[r] += x[r][0..n) (row stride ldx) for rows r, each in index order;
- * 8 rows at a time so that 8 dependent chains overlap. Called chunk after
- * chunk with the same acc, it sums each whole row in index order. To be
- * called inside a parallel region. */
-static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n)
+/* acc[r] += x[r][0..n) (row stride ldx) for rows r0.. of group g (8 rows,
+ * fewer at the end), each in index order; the 8 rows at a time so that 8
+ * dependent chains overlap. Called chunk after chunk with the same acc,
+ * it sums each whole row in index order. */
+static void row_sums_group(float *acc, const float *x, long ldx, int rows, long n, int g)
 {
-    const int groups = (rows + 7) / 8;
-#pragma omp for schedule(static) nowait
-    for (int g = 0; g < groups; g++) {
-        const int r0 = g * 8;
-        if (rows - r0 >= 8) {
-            float a[8];
-            for (int r = 0; r < 8; r++)
-                a[r] = acc[r0 + r];
-            for (long i = 0; i < n; i++)
+    const int r0 = g * 8;
+    if (rows - r0 >= 8) {
+        float a[8];
+        for (int r = 0; r < 8; r++)
+            a[r] = acc[r0 + r];
+        for (long i = 0; i < n; i++)
 #pragma GCC unroll 8
-                for (int r = 0; r < 8; r++)
-                    a[r] += x[(r0 + r) * ldx + i];
             for (int r = 0; r < 8; r++)
-                acc[r0 + r] = a[r];
-        } else {
-            for (int r = r0; r < rows; r++) {
-                float a = acc[r];
-                for (long i = 0; i < n; i++)
-                    a += x[r * ldx + i];
-                acc[r] = a;
-            }
+                a[r] += x[(r0 + r) * ldx + i];
+        for (int r = 0; r < 8; r++)
+            acc[r0 + r] = a[r];
+    } else {
+        for (int r = r0; r < rows; r++) {
+            float a = acc[r];
+            for (long i = 0; i < n; i++)
+                a += x[r * ldx + i];
+            acc[r] = a;
         }
     }
 }
 
-/* row_sums_part on the calling thread alone. */
-static void row_sums_rows(float *acc, const float *x, long ldx, int rows, long n)
+/* Every group of rows, split between the threads of the enclosing
+ * parallel region. */
+static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n)
 {
-    for (int r = 0; r < rows; r++) {
-        float a = acc[r];
-        for (long i = 0; i < n; i++)
-            a += x[r * ldx + i];
-        acc[r] = a;
-    }
+#pragma omp for schedule(static) nowait
+    for (int g = 0; g < (rows + 7) / 8; g++)
+        row_sums_group(acc, x, ldx, rows, n, g);
 }
 
 /* Elements [e0, e1) of (dW, db) += p: dW's nw elements, then db's. */
@@ -485,7 +479,8 @@ static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, cons
             }
             for (int o = 0; o < OC; o++)
                 pb[o] = 0;
-            row_sums_rows(pb, g, P, OC, pc);
+            for (int rg = 0; rg < (OC + 7) / 8; rg++)   /* this thread alone */
+                row_sums_group(pb, g, P, OC, pc, rg);
             gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 0, pw, K);
         }
 #pragma omp barrier
