@@ -14,6 +14,11 @@
  * same pad (0 or 1). */
 long conv_col_size(int B, int IC, int H, int W, int pad);
 
+/* saved (planes, H+2pad, W+2pad) = in (planes, H, W), with a border of
+ * zeros when pad is 1: the copy of its input a conv keeps at the start of
+ * col for its backward pass. */
+void conv_save_input(float *saved, const float *in, long planes, int H, int W, int pad);
+
 /* in (IC,B,H,W), weight (OC,IC*9), bias (OC) -> out (OC,B,OH,OW).
  * col: workspace of conv_col_size() floats; keep it for conv_backward. */
 void conv_forward(float *out, float *col, const float *in, const float *weight,

@@ -340,6 +340,20 @@ static void pad_copy(float *restrict dst, const float *restrict src, long planes
     }
 }
 
+void conv_save_input(float *saved, const float *in, long planes, int H, int W, int pad)
+{
+    if (pad) {
+        pad_copy(saved, in, planes, H, W);
+        return;
+    }
+    const long n = planes * H * W, copies = (n + COPY_TASK - 1) / COPY_TASK;
+#pragma omp parallel for schedule(static)
+    for (long u = 0; u < copies; u++) {
+        long i0 = u * COPY_TASK, len = n - i0 < COPY_TASK ? n - i0 : COPY_TASK;
+        memcpy(saved + i0, in + i0, (size_t)len * sizeof(float));
+    }
+}
+
 void conv_forward(float *out, float *col, const float *in, const float *weight,
                   const float *bias, int B, int IC, int H, int W, int OC, int pad)
 {
@@ -347,7 +361,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
     /* Hs x Ws: the saved input's planes (padded when pad is 1) */
     const int Hs = H + 2 * pad, Ws = W + 2 * pad;
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9;
-    const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * H * W;
+    const long ohw = (long)OH * OW, P = B * ohw;
     const long nsave = (long)IC * B * Hs * Ws;
     int cb = chunk_images(IC, OH, OW);
     cb = cb < B ? cb : B;
@@ -355,16 +369,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
      * (one big copy: faster than plane by plane), then scratch. Padded,
      * the copy has borders and im2col reads it instead of in. */
     const float *src = pad ? col : in;
-    if (pad) {
-        pad_copy(col, in, (long)IC * B, H, W);
-    } else {
-        const long copies = (nin + COPY_TASK - 1) / COPY_TASK;
-#pragma omp parallel for schedule(static)
-        for (long u = 0; u < copies; u++) {
-            long i0 = u * COPY_TASK, n = nin - i0 < COPY_TASK ? nin - i0 : COPY_TASK;
-            memcpy(col + i0, in + i0, (size_t)n * sizeof(float));
-        }
-    }
+    conv_save_input(col, in, (long)IC * B, H, W, pad);
     im2col_plan pl;
     const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
 #pragma omp parallel

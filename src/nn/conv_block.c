@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "nn/conv.h"
 #include "nn/dropout.h"
 #include "nn/pool.h"
 
@@ -190,31 +191,6 @@ static int thread_id(void)
 #endif
 }
 
-/* saved (planes, H+2pad, W+2pad) = in (planes, H, W) with a zero border
- * when pad is 1. */
-static void save_input(float *saved, const float *in, long planes, int H, int W, int pad)
-{
-    const int Ws = W + 2 * pad;
-    const long hws = (long)(H + 2 * pad) * Ws, hw = (long)H * W;
-#pragma omp parallel for schedule(static)
-    for (long u = 0; u < planes; u++) {
-        float *d = saved + u * hws;
-        const float *s = in + u * hw;
-        if (!pad) {
-            memcpy(d, s, sizeof(float) * (size_t)hw);
-            continue;
-        }
-        memset(d, 0, sizeof(float) * (size_t)Ws);
-        for (int y = 0; y < H; y++) {
-            float *r = d + (long)(y + 1) * Ws;
-            r[0] = 0;
-            memcpy(r + 1, s + (long)y * W, sizeof(float) * (size_t)W);
-            r[W + 1] = 0;
-        }
-        memset(d + (long)(H + 1) * Ws, 0, sizeof(float) * (size_t)Ws);
-    }
-}
-
 /* col rows k = c*9 + dy*3 + dx (row stride ld): for images b0 .. b0+nb-1,
  * pixel b*OH*OW + y*OW + x holds saved[c][b0+b][y+dy][x+dx] (as conv.c's
  * im2col); each row's tail up to ld is zeroed. */
@@ -299,7 +275,7 @@ void conv_block_forward(const act_params *a, float *saved, float *pooled, uint8_
     float *base = scratch + parts_floats(B, G, K, OC);
     fwd_job j = {a, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, Hs, Ws, OC, G,
                  ld, act_pools_first(a->kind, a->alpha)};
-    save_input(saved, in, (long)IC * B, H, W, pad);
+    conv_save_input(saved, in, (long)IC * B, H, W, pad);
 #pragma omp parallel num_threads(team_size(slots, groups))
     {
         float *slot = base + thread_id() * per;

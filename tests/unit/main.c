@@ -7,6 +7,10 @@
 
 #include "test.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 int test_checks_failed;
 const char *test_current = "";
 static int tests_passed, tests_failed;
@@ -36,6 +40,24 @@ void test_run(const char *name, void (*fn)(void))
         printf("ok %s\n", name);
     }
     fflush(stdout);
+}
+
+void test_set_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+int test_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
 }
 
 static void remove_tmpdir(void)

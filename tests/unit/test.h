@@ -54,6 +54,11 @@ void test_run(const char *name, void (*fn)(void));
                       #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");           \
     } while (0)
 
+/* The OpenMP thread count for what follows (a no-op without OpenMP), and
+ * the current one (1 without OpenMP): for bit-identity tests. */
+void test_set_threads(int n);
+int test_max_threads(void);
+
 /* A fresh temporary folder for this test run (made once, removed at exit). */
 const char *test_tmpdir(void);
 

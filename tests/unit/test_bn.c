@@ -10,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "base/rng.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
@@ -47,24 +43,6 @@ static double *da(long n)
     if (!p)
         abort();
     return p;
-}
-
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
 }
 
 typedef double loss_fn(void *ctx);
@@ -234,7 +212,7 @@ static void test_bn_threads(void)
 {
     const int C = 6;
     const long n = 10007, N = C * n;
-    const int saved_threads = max_threads();
+    const int saved_threads = test_max_threads();
     float *x = fa(N), *r = fa(N), *g = fa(C), *b = fa(C);
     float *out[2][4];
     fill(x, N, 8, -3, 5);
@@ -242,7 +220,7 @@ static void test_bn_threads(void)
     fill(g, C, 10, 0.5f, 1.5f);
     fill(b, C, 11, -1, 1);
     for (int t = 0; t < 2; t++) {
-        set_threads(t + 1);
+        test_set_threads(t + 1);
         float *y = out[t][0] = fa(N), *dx = out[t][1] = fa(N), *st = out[t][2] = fa(6 * C);
         float *ye = out[t][3] = fa(N);
         float *mm = st + 2 * C, *mv = st + 3 * C, *dg = st + 4 * C, *db = st + 5 * C;
@@ -252,7 +230,7 @@ static void test_bn_threads(void)
         bn_backward(dx, dg, db, r, x, g, st, C, n);
         bn_forward_eval(ye, x, g, b, mm, mv, C, n, BN_EPSILON);
     }
-    set_threads(saved_threads);
+    test_set_threads(saved_threads);
     CHECK(memcmp(out[0][0], out[1][0], sizeof(float) * N) == 0);
     CHECK(memcmp(out[0][1], out[1][1], sizeof(float) * N) == 0);
     CHECK(memcmp(out[0][2], out[1][2], sizeof(float) * 6 * C) == 0);
@@ -333,7 +311,7 @@ static void test_conv_same_gradients(void)
  * the gemm (IC 4), and rows of more than 16 floats (the vector col2im). */
 static void conv_same_vs_valid(int B, int IC, int H, int W, int OC)
 {
-    const int Hp = H + 2, Wp = W + 2, saved_threads = max_threads();
+    const int Hp = H + 2, Wp = W + 2, saved_threads = test_max_threads();
     const long nin = (long)IC * B * H * W, ninp = (long)IC * B * Hp * Wp;
     const long nout = (long)OC * B * H * W, nw = OC * IC * 9;
     const long c1 = conv_col_size(B, IC, H, W, 1), c0 = conv_col_size(B, IC, Hp, Wp, 0);
@@ -349,7 +327,7 @@ static void conv_same_vs_valid(int B, int IC, int H, int W, int OC)
     float *res[3][4];   /* same at 1 thread, same at 2 threads, valid on inp */
     for (int k = 0; k < 3; k++) {
         const int pad = k < 2, nc = pad ? c1 : c0;
-        set_threads(k == 1 ? 2 : 1);
+        test_set_threads(k == 1 ? 2 : 1);
         float *col = fa(nc), *dcol = fa(nc);
         float *out = res[k][0] = fa(nout), *din = res[k][1] = fa(pad ? nin : ninp);
         float *dw = res[k][2] = fa(nw), *db = res[k][3] = fa(OC);
@@ -362,7 +340,7 @@ static void conv_same_vs_valid(int B, int IC, int H, int W, int OC)
         }
         free(col), free(dcol);
     }
-    set_threads(saved_threads);
+    test_set_threads(saved_threads);
     /* the interior of the bordered din */
     float *inner = fa(nin);
     for (long p = 0; p < (long)IC * B; p++)
@@ -557,14 +535,14 @@ static void test_rules_vector_bits(void)
 static void test_rules_threads(void)
 {
     const long n = 100003;
-    const int saved_threads = max_threads();
+    const int saved_threads = test_max_threads();
     float *g = fa(n), *res[2][3];
     optim_hyper h;
     optim_hyper_default(&h);
     h.weight_decay = 0.01f, h.momentum = 0.9f, h.nesterov = 1;
     for (int r = 0; r < optim_rules_count; r++) {
         for (int t = 0; t < 2; t++) {
-            set_threads(t + 1);
+            test_set_threads(t + 1);
             float *p = res[t][0] = fa(n), *s0 = res[t][1] = fa(n), *s1 = res[t][2] = fa(n);
             fill(p, n, 70, -1, 1);
             for (long k = 1; k <= 3; k++) {
@@ -578,7 +556,7 @@ static void test_rules_threads(void)
             free(res[0][j]), free(res[1][j]);
         }
     }
-    set_threads(saved_threads);
+    test_set_threads(saved_threads);
     free(g);
 }
 
@@ -793,7 +771,7 @@ static float *bn_steps(int threads, long *n)
     bn_spec(&s, ACT_ELU, 1);
     s.in_h = s.in_w = 28;
     s.shape.conv[0] = 8, s.shape.conv[1] = 16, s.shape.conv[2] = 16, s.shape.dense[0] = 32;
-    set_threads(threads);
+    test_set_threads(threads);
     if (model_create(&m, &s, 32, &err) != SW_OK)
         return NULL;
     model_init_params(m, 3);
@@ -829,7 +807,7 @@ static void test_bn_model_threads(void)
     CHECK(p1 && p2 && n1 == n2);
     if (p1 && p2)
         CHECK(memcmp(p1, p2, sizeof(float) * (size_t)n1) == 0);
-    set_threads(1);
+    test_set_threads(1);
     free(p1);
     free(p2);
 }

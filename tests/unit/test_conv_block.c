@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "base/rng.h"
 #include "nn/activation.h"
 #include "nn/conv.h"
@@ -38,24 +34,6 @@ static float *fbuf(long n)
     float *p = aligned_alloc(64, bytes);
     memset(p, 0, bytes);
     return p;
-}
-
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
 }
 
 /* One shape of a first conv block. */
@@ -184,7 +162,7 @@ static const shape SHAPES[] = {
  * the first shape) and the saved input are the unfused bits. */
 static void test_forward_is_the_unfused_bits(void)
 {
-    const int saved_threads = max_threads();
+    const int saved_threads = test_max_threads();
     for (int si = 0; si < N_SHAPES; si++) {
         block b;
         block_make(&b, SHAPES[si], 100 + (uint64_t)si);
@@ -196,11 +174,11 @@ static void test_forward_is_the_unfused_bits(void)
             outs want, got;
             outs_make(&want, b.np, keep);
             const float rate = si == 0 && k % 2 ? 0.0f : 0.3f;
-            set_threads(1);
+            test_set_threads(1);
             reference_forward(&b, &a, &want, ref_col, rate);
             for (int t = 1; t <= 2; t++) {
                 outs_make(&got, b.np, keep);
-                set_threads(t);
+                test_set_threads(t);
                 fused_forward(&b, &a, &got, rate);
                 int same = outs_same(&got, &want, b.np) &&
                            !memcmp(b.col, ref_col, sizeof(float) * (size_t)nsave);
@@ -213,7 +191,7 @@ static void test_forward_is_the_unfused_bits(void)
         free(ref_col);
         block_free(&b);
     }
-    set_threads(saved_threads);
+    test_set_threads(saved_threads);
 }
 
 /* The backward of every shape: the same dW and db bits at 1, 2 and 3
@@ -221,7 +199,7 @@ static void test_forward_is_the_unfused_bits(void)
  * largest) of the unfused maxpool_backward + conv_backward. */
 static void test_backward_threads_and_reference(void)
 {
-    const int saved_threads = max_threads();
+    const int saved_threads = test_max_threads();
     for (int si = 0; si < N_SHAPES; si++) {
         block b;
         block_make(&b, SHAPES[si], 200 + (uint64_t)si);
@@ -230,7 +208,7 @@ static void test_backward_threads_and_reference(void)
         act_params a = params_of(&b, ACT_RELU);
         outs o;
         outs_make(&o, b.np, 0);
-        set_threads(1);
+        test_set_threads(1);
         fused_forward(&b, &a, &o, 0.3f);
         float *dp = fbuf(b.np), *dw[3], *db[3];
         fill(dp, b.np, 300 + (uint64_t)si, -1.0f, 1.0f);
@@ -239,7 +217,7 @@ static void test_backward_threads_and_reference(void)
             db[t] = fbuf(s->OC);
             fill(dw[t], nw, 7, -1.0f, 1.0f);   /* accumulated onto */
             fill(db[t], s->OC, 8, -1.0f, 1.0f);
-            set_threads(t + 1);
+            test_set_threads(t + 1);
             conv_block_backward(dw[t], db[t], b.scratch, b.nscr, dp, o.argmax, b.col, s->B,
                                 s->IC, s->H, s->W, s->OC, s->pad);
         }
@@ -251,7 +229,7 @@ static void test_backward_threads_and_reference(void)
         float *rw = fbuf(nw), *rb = fbuf(s->OC), *gout = fbuf(b.n), *dcol = fbuf(b.ncol);
         fill(rw, nw, 7, -1.0f, 1.0f);
         fill(rb, s->OC, 8, -1.0f, 1.0f);
-        set_threads(1);
+        test_set_threads(1);
         maxpool_backward(gout, dp, o.argmax, (long)s->OC * s->B, b.OH, b.OW);
         conv_backward(NULL, dcol, rw, rb, gout, b.col, b.w, s->B, s->IC, s->H, s->W, s->OC,
                       s->pad);
@@ -273,7 +251,7 @@ static void test_backward_threads_and_reference(void)
         outs_free(&o);
         block_free(&b);
     }
-    set_threads(saved_threads);
+    test_set_threads(saved_threads);
 }
 
 /* Groups depend on the shape alone; scratch for n threads gives n

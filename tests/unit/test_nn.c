@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "base/rng.h"
 #include "nn/act_smooth.h"
 #include "nn/activation.h"
@@ -51,24 +47,6 @@ static double dot(const double *a, const double *b, long n)
     for (long i = 0; i < n; i++)
         s += a[i] * b[i];
     return s;
-}
-
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
 }
 
 /* |float result - double reference| <= rtol * (1 + |ref|), first few misses
@@ -218,7 +196,7 @@ typedef struct {
 static void *gemm_thread(void *p)
 {
     gemm_thread_arg *g = p;
-    set_threads(2);
+    test_set_threads(2);
     for (int r = 0; r < 3; r++)
         gemm(0, 1, g->M, g->N, g->K, g->A, g->K, g->B, g->K, 0, g->C, g->N);
     return NULL;
@@ -1054,20 +1032,20 @@ static void conv_run(outputs *o, int B, int IC, int H, int W, int OC)
 
 static void test_conv_bit_identical(void)
 {
-    const int saved = max_threads();
+    const int saved = test_max_threads();
     outputs runs[3] = {0};
     for (int t = 0; t < 3; t++) {
-        set_threads(t + 1);
+        test_set_threads(t + 1);
         conv_run(&runs[t], 16, 8, 16, 16, 32);
     }
     compare_runs("conv", runs, 3);
     outputs first[3] = {0};   /* one input channel: the dot-path dW */
     for (int t = 0; t < 3; t++) {
-        set_threads(t + 1);
+        test_set_threads(t + 1);
         conv_run(&first[t], 100, 1, 16, 16, 8);
     }
     compare_runs("conv IC=1", first, 3);
-    set_threads(saved);
+    test_set_threads(saved);
 }
 
 static void test_gemm_bit_identical(void)
@@ -1078,7 +1056,7 @@ static void test_gemm_bit_identical(void)
         {1, 1, 100, 200, 300}, {0, 1, 32, 9, 20000},  {0, 0, 256, 25, 1600},
         {0, 0, 512, 20, 400},   /* one panel: threads split the rows */
     };
-    const int saved = max_threads();
+    const int saved = test_max_threads();
     for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int ta = shapes[s][0], tb = shapes[s][1], M = shapes[s][2],
                   N = shapes[s][3], K = shapes[s][4];
@@ -1087,7 +1065,7 @@ static void test_gemm_bit_identical(void)
         fill(B, (long)K * N, 81, -1, 1);
         outputs runs[3] = {0};
         for (int t = 0; t < 3; t++) {
-            set_threads(t + 1);
+            test_set_threads(t + 1);
             fill(C, (long)M * N, 82, -1, 1);
             gemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, 1, C, N);
             keep(&runs[t], C, (long)M * N);
@@ -1095,7 +1073,7 @@ static void test_gemm_bit_identical(void)
         compare_runs("gemm", runs, 3);
         free(A), free(B), free(C);
     }
-    set_threads(saved);
+    test_set_threads(saved);
 }
 
 static void elementwise_run(outputs *o)
@@ -1130,14 +1108,14 @@ static void elementwise_run(outputs *o)
 
 static void test_elementwise_bit_identical(void)
 {
-    const int saved = max_threads();
+    const int saved = test_max_threads();
     outputs runs[3] = {0};
     for (int t = 0; t < 3; t++) {
-        set_threads(t + 1);
+        test_set_threads(t + 1);
         elementwise_run(&runs[t]);
     }
     compare_runs("act/pool/dropout", runs, 3);
-    set_threads(saved);
+    test_set_threads(saved);
 }
 
 void suite_nn(void)

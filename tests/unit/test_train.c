@@ -6,24 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "base/rng.h"
 #include "test.h"
 #include "train/checkpoint.h"
 #include "train/early_stop.h"
 #include "train/trainer.h"
-
-static void set_threads(int n)
-{
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
 
 /* A learnable synthetic set: class k is a bright bar in a class-specific
  * place over low noise (like tests/tools/synth_idx.c). */
@@ -390,7 +377,7 @@ static float *steps_with_threads(int threads, const data_split *d, act_kind act,
     sw_error err = {0};
     model_spec_default(&s);
     s.act = act;
-    set_threads(threads);
+    test_set_threads(threads);
     if (model_create(&m, &s, 32, &err) != SW_OK)
         return NULL;
     model_init_params(m, 3);
@@ -433,7 +420,7 @@ static void test_training_steps_bit_identical_across_threads(void)
         free(p2);
         free(p3);
     }
-    set_threads(1);
+    test_set_threads(1);
     synth_free(&d);
 }
 
@@ -546,7 +533,7 @@ static void test_run_metrics_bit_identical_across_threads(void)
         CHECK(h[t].last.val_loss == h[0].last.val_loss);
         CHECK(r[t].test_loss == r[0].test_loss);
     }
-    set_threads(1);
+    test_set_threads(1);
     synth_free(&tr);
     synth_free(&va);
 }
@@ -1083,7 +1070,7 @@ static void layer_stats_bit_identical(act_kind act)
         CHECK(none->m[1].val_loss == l[0].m[1].val_loss);
         free(none);
     }
-    set_threads(1);
+    test_set_threads(1);
     free(l);
     synth_free(&tr);
     synth_free(&va);
@@ -1216,7 +1203,7 @@ static void test_early_stopping_real_run(void)
     /* patience 0 is refused (the config refuses it first) */
     c.early_stopping = (es_settings){ES_VAL_LOSS, 0, 0};
     CHECK_INT(train_run(&c, &tr.split, &va.split, &va.split, 1, NULL, &r, &err), SW_EINPUT);
-    set_threads(1);
+    test_set_threads(1);
     synth_free(&tr);
     synth_free(&va);
 }
@@ -1290,7 +1277,7 @@ static void test_early_stopping_resume_is_bit_identical(void)
         if (r_whole.stopped_epoch - 2 <= 0)
             break;
     }
-    set_threads(1);
+    test_set_threads(1);
     synth_free(&tr);
     synth_free(&va);
 }
