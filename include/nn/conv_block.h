@@ -47,9 +47,10 @@ typedef struct {
 /* Training forward. saved: (IC,B,H+2pad,W+2pad) floats, gets the (zero
  * bordered) input that conv_block_backward reads, as conv_forward leaves
  * it at the start of its col. Outputs have the bits of conv_forward then
- * act_pool_first_forward (pooled_pre given and a->kind pools before its
- * activation) or act_maxpool_forward (otherwise); pooled_pre NULL: the
- * activation runs in place. drop: dropout of pooled, NULL for none.
+ * act_pool_first_forward (when act_pools_first(kind, alpha); with pooled
+ * as its pooled_pre when pooled_pre is NULL) or act_maxpool_forward
+ * (otherwise); pooled_pre NULL: the activation runs in place. drop:
+ * dropout of pooled, NULL for none.
  * scratch: scratch_n floats with conv_block_workers() > 0; its content is
  * left undefined. */
 void conv_block_forward(const act_params *a, float *saved, float *pooled, uint8_t *argmax,
