@@ -182,6 +182,31 @@ static int team_size(int slots, int groups)
     return nt > 0 ? nt : 1;
 }
 
+/* What the forward and the backward share: the saved planes' size, the
+ * groups, the slots' row length and size, the partials' end (where the
+ * slots start) and the team. */
+typedef struct {
+    int Hs, Ws, G, groups, team;
+    long ld, per;
+    float *base;
+} block_plan;
+
+static block_plan plan_block(float *scratch, long scratch_n, int B, int IC, int H, int W, int OC,
+                             int pad)
+{
+    assert(pad == 0 || pad == 1);
+    block_plan pl;
+    pl.Hs = H + 2 * pad, pl.Ws = W + 2 * pad;
+    const int OH = pl.Hs - 2, OW = pl.Ws - 2, K = IC * 9;
+    pl.G = conv_block_group(OC, OH, OW, B), pl.groups = (B + pl.G - 1) / pl.G;
+    const int slots = conv_block_workers(scratch_n, B, IC, OH, OW, OC);
+    assert(slots > 0);
+    pl.team = team_size(slots, pl.groups);
+    pl.ld = group_ld(pl.G, OH, OW), pl.per = slot_floats(K, OC, pl.G, OH, OW);
+    pl.base = scratch + parts_floats(B, pl.G, K, OC);
+    return pl;
+}
+
 static int thread_id(void)
 {
 #ifdef _OPENMP
@@ -266,22 +291,16 @@ void conv_block_forward(const act_params *a, float *saved, float *pooled, uint8_
                         long scratch_n, const float *in, const float *weight, const float *bias,
                         int B, int IC, int H, int W, int OC, int pad)
 {
-    assert(pad == 0 || pad == 1);
-    const int Hs = H + 2 * pad, Ws = W + 2 * pad, OH = Hs - 2, OW = Ws - 2, K = IC * 9;
-    const int G = conv_block_group(OC, OH, OW, B), groups = (B + G - 1) / G;
-    const int slots = conv_block_workers(scratch_n, B, IC, OH, OW, OC);
-    assert(slots > 0);
-    const long ld = group_ld(G, OH, OW), per = slot_floats(K, OC, G, OH, OW);
-    float *base = scratch + parts_floats(B, G, K, OC);
-    fwd_job j = {a, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, Hs, Ws, OC, G,
-                 ld, act_pools_first(a->kind, a->alpha)};
+    const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad);
+    fwd_job j = {a, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, pl.Hs, pl.Ws,
+                 OC, pl.G, pl.ld, act_pools_first(a->kind, a->alpha)};
     conv_save_input(saved, in, (long)IC * B, H, W, pad);
-#pragma omp parallel num_threads(team_size(slots, groups))
+#pragma omp parallel num_threads(pl.team)
     {
-        float *slot = base + thread_id() * per;
+        float *slot = pl.base + thread_id() * pl.per;
 #pragma omp for schedule(static)
-        for (int g = 0; g < groups; g++)
-            forward_group(&j, slot, g * G);
+        for (int g = 0; g < pl.groups; g++)
+            forward_group(&j, slot, g * pl.G);
     }
 }
 
@@ -431,21 +450,17 @@ void conv_block_backward(float *dweight, float *dbias, float *scratch, long scra
                          const float *dpooled, const uint8_t *argmax, const float *saved,
                          int B, int IC, int H, int W, int OC, int pad)
 {
-    assert(pad == 0 || pad == 1);
-    const int Hs = H + 2 * pad, Ws = W + 2 * pad, OH = Hs - 2, OW = Ws - 2, K = IC * 9;
-    const int G = conv_block_group(OC, OH, OW, B), groups = (B + G - 1) / G;
-    const int slots = conv_block_workers(scratch_n, B, IC, OH, OW, OC);
-    assert(slots > 0);
-    const long ld = group_ld(G, OH, OW), per = slot_floats(K, OC, G, OH, OW);
+    const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad);
+    const int K = IC * 9, groups = pl.groups;
     const long psz = (long)OC * (K + 1);
-    float *parts = scratch, *base = scratch + parts_floats(B, G, K, OC);
-    const bwd_job j = {dpooled, saved, argmax, B, IC, Hs, Ws, OC, G, ld};
-#pragma omp parallel num_threads(team_size(slots, groups))
+    float *parts = scratch;
+    const bwd_job j = {dpooled, saved, argmax, B, IC, pl.Hs, pl.Ws, OC, pl.G, pl.ld};
+#pragma omp parallel num_threads(pl.team)
     {
-        float *slot = base + thread_id() * per;
+        float *slot = pl.base + thread_id() * pl.per;
 #pragma omp for schedule(static)
         for (int g = 0; g < groups; g++)
-            backward_group(&j, parts + g * psz, slot, g * G);
+            backward_group(&j, parts + g * psz, slot, g * pl.G);
     }
     /* the groups' partials in group order: the same sums at any thread count */
     for (long i = 0; i < psz; i++) {

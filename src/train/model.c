@@ -272,6 +272,12 @@ static int alloc_bn(model *m)
     return 0;
 }
 
+/* Block k may run fused in training (conv_block.h): the first, no bn. */
+static int block_fusable(const model *m, int k)
+{
+    return k == 0 && m->conv[k].ic * 9 <= CONV_BLOCK_MAX_K && !m->spec.batchnorm;
+}
+
 /* Backward needs the full-size activations only at the pooling winners,
  * whose values the pooled tensors keep; so once forward is over, the
  * largest conv output buffer is free, and backward uses it for the
@@ -296,9 +302,7 @@ static int alloc_buffers(model *m, sw_error *err)
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         ping = np > ping ? np : ping;
         b->post_n = k == big_k && big_n > n ? big_n : n;
-        if (k == 0 && b->ic * 9 <= CONV_BLOCK_MAX_K && !m->spec.batchnorm) {
-            /* at least one thread's scratch for the fused block: more
-             * than post only for a tiny batch */
+        if (block_fusable(m, k)) {   /* one thread's scratch: more only for a tiny batch */
             long one = conv_block_scratch(1, (int)B, b->ic, b->oh, b->ow, b->oc);
             b->post_n = one > b->post_n ? one : b->post_n;
         }
@@ -581,13 +585,12 @@ static void bn_pool_backward(model *m, const conv_block *b, float *dx, const flo
     }
 }
 
-/* Whether block k runs fused in training (conv_block.h): the first block
- * without batch norm, its post (read only by evaluation's statistics) as
- * the threads' scratch. The same answer in forward and backward. */
+/* block_fusable, with its post (read only by evaluation's statistics) big
+ * enough for one thread's scratch: the same answer in forward and backward. */
 static int block_fused(const model *m, int k, int B)
 {
     const conv_block *b = &m->conv[k];
-    return k == 0 && b->ic * 9 <= CONV_BLOCK_MAX_K && !b->bn.x &&
+    return block_fusable(m, k) &&
            conv_block_workers(b->post_n, B, b->ic, b->oh, b->ow, b->oc) > 0;
 }
 
@@ -611,10 +614,8 @@ static int block_forward(model *m, int k, const float *in, int B, int training, 
                  m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
     bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
     if (training && act_pools_first(a.kind, a.alpha)) {
-        /* the activation on the winners only (act_pool_order): post is
-         * not written (the statistics of evaluation read it, made below);
-         * an activation run in place keeps no pooled_pre, its pooled is
-         * made in place from the winners */
+        /* f on the winners only (act_pool_order); post is left to evaluation;
+         * run in place, pooled is made from the winners where it lies */
         act_pool_first_forward(&a, b->pre, b->pooled, b->argmax,
                                b->pooled_pre ? b->pooled_pre : b->pooled, b->oc, B, b->oh, b->ow);
     } else {
