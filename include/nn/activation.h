@@ -28,12 +28,15 @@ typedef void act_backward_fn(float *din, const float *dout, const float *in,
 typedef float act_alpha_grad_fn(float *din, const float *dout, const float *in,
                                 long n, float alpha);
 
-/* Where a conv block's max pooling may run in training. Pooling x and
- * then applying f to the winners touches a quarter of the elements, and is
- * the same pooling wherever f is increasing on the window. */
+/* Where a conv block's max pooling may run in training. Finding each
+ * window's winner from x and then applying f to the winners only touches a
+ * quarter of the elements (act_pool_rule says how the winner is found). */
 typedef enum {
     POOL_AFTER,    /* pool f(x), the layers' own order */
-    POOL_BEFORE    /* f increasing: max f(x) = f(max x) */
+    POOL_BEFORE,   /* f increasing: max f(x) = f(max x) */
+    POOL_AT_ENDS   /* f falls to its minimum at `turn`, then rises, and is
+                      negative exactly below 0 (gelu, silu, mish): the
+                      largest f of a window is at its max or its min x */
 } act_pool_order;
 
 /* One activation: its name and the properties the other modules ask for. */
@@ -56,10 +59,9 @@ typedef struct {
                                         for a fixed alpha */
     act_pool_order pool_order;       /* POOL_BEFORE for every f that never
                                         decreases (relu, elu and leaky_relu
-                                        when alpha >= 0: act_pools_first);
-                                        prelu's learned slope may turn
-                                        negative, and gelu, silu and mish
-                                        fall before they rise */
+                                        when alpha >= 0: act_pools_first;
+                                        prelu per channel: act_pool_rule) */
+    float turn;                      /* POOL_AT_ENDS: the x where f is least */
 } act_desc;
 
 /* The row of kind; NULL if kind is not an activation. */
@@ -73,8 +75,9 @@ const char *act_name(act_kind kind);
 /* Whether a model may run kind in place at this alpha (see in_place). */
 int act_runs_in_place(act_kind kind, float alpha);
 
-/* Whether training may pool x and apply f to the winners only at this
- * alpha (pool_order POOL_BEFORE, and alpha >= 0 for a row with alpha). */
+/* Whether training may find the pooling winners from x and apply f to them
+ * only, at this alpha: pool_order POOL_BEFORE (with alpha >= 0 for a fixed
+ * alpha) or POOL_AT_ENDS. */
 int act_pools_first(act_kind kind, float alpha);
 
 typedef struct {
@@ -83,6 +86,29 @@ typedef struct {
                                  and by prelu */
     const float *prelu_alpha; /* (C) learned slopes, when the row has alpha_grad */
 } act_params;
+
+/* How training finds a 2x2 window's winner from x for channel c (when
+ * act_pools_first): its max x, or its min x where the max is at most turn
+ * (f falls there); where the max lies in (turn, settle) and the min below
+ * turn, the larger f of the two ends (the max on ties). POOL_BEFORE: turn
+ * = settle = -inf (the max always); POOL_AT_ENDS: the row's turn, settle 0
+ * (f(max) >= 0 > f(min) past it); prelu with a negative learned slope
+ * falls then rises about 0: turn 0, settle +inf.
+ *
+ * mirror (POOL_AT_ENDS, else NULL) spares most evaluations of f in that
+ * comparison: the max's bin is j = (int)((max - turn) * scale), 0..31, and
+ * f(min) > f(max) wherever min < mirror[j], f(min) < f(max) wherever min >
+ * mirror[32 + j] (bounds that hold in exact arithmetic for every max that
+ * rounds into bin j or its neighbours); only between them is f evaluated. */
+enum { ACT_MIRROR_BINS = 32 };
+
+typedef struct {
+    float turn, settle;
+    const float *mirror;   /* 2 * ACT_MIRROR_BINS floats, or NULL */
+    float scale;
+} act_pool_rule;
+
+act_pool_rule act_pool_rule_of(const act_params *a, int c);
 
 /* out may alias in. */
 void act_forward(const act_params *a, float *out, const float *in, int C, long n);

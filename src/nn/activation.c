@@ -8,6 +8,8 @@
  * ELU uses the vectorisable expm1 below instead of libm. */
 #include "nn/activation.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "nn/act_smooth.h"
@@ -183,20 +185,24 @@ SMOOTH(softplus)
  * The table: every activation's name, properties and kernels. */
 
 static const act_desc table[] = {
-    [ACT_RELU] = {ACT_RELU, "relu", NULL, 0, 0.0, 1, fwd_relu, bwd_relu, NULL, POOL_BEFORE},
-    [ACT_ELU] = {ACT_ELU, "elu", NULL, 1, 1.0, 1, fwd_elu, bwd_elu, NULL, POOL_BEFORE},
+    [ACT_RELU] = {ACT_RELU, "relu", NULL, 0, 0.0, 1, fwd_relu, bwd_relu, NULL, POOL_BEFORE, 0},
+    [ACT_ELU] = {ACT_ELU, "elu", NULL, 1, 1.0, 1, fwd_elu, bwd_elu, NULL, POOL_BEFORE, 0},
     [ACT_LEAKY_RELU] = {ACT_LEAKY_RELU, "leaky_relu", NULL, 1, 0.3, 1, fwd_leaky, bwd_leaky,
-                        NULL, POOL_BEFORE},
-    /* learned slopes may turn negative: prelu keeps its input, pools f(x) */
+                        NULL, POOL_BEFORE, 0},
+    /* a learned slope may turn negative: act_pool_rule_of per channel */
     [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel,
-                   POOL_AFTER},
-    [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL, POOL_BEFORE},
-    [ACT_GELU] = {ACT_GELU, "gelu", NULL, 0, 0.0, 0, fwd_gelu, bwd_gelu, NULL, POOL_AFTER},
-    [ACT_SILU] = {ACT_SILU, "silu", "swish", 0, 0.0, 0, fwd_silu, bwd_silu, NULL, POOL_AFTER},
-    [ACT_MISH] = {ACT_MISH, "mish", NULL, 0, 0.0, 0, fwd_mish, bwd_mish, NULL, POOL_AFTER},
-    [ACT_TANH] = {ACT_TANH, "tanh", NULL, 0, 0.0, 0, fwd_tanh, bwd_tanh, NULL, POOL_BEFORE},
+                   POOL_BEFORE, 0},
+    [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL, POOL_BEFORE, 0},
+    /* the turns: the zeros of the derivatives, to float */
+    [ACT_GELU] = {ACT_GELU, "gelu", NULL, 0, 0.0, 0, fwd_gelu, bwd_gelu, NULL, POOL_AT_ENDS,
+                  -0.751791525f},
+    [ACT_SILU] = {ACT_SILU, "silu", "swish", 0, 0.0, 0, fwd_silu, bwd_silu, NULL, POOL_AT_ENDS,
+                  -1.27846454f},
+    [ACT_MISH] = {ACT_MISH, "mish", NULL, 0, 0.0, 0, fwd_mish, bwd_mish, NULL, POOL_AT_ENDS,
+                  -1.19243121f},
+    [ACT_TANH] = {ACT_TANH, "tanh", NULL, 0, 0.0, 0, fwd_tanh, bwd_tanh, NULL, POOL_BEFORE, 0},
     [ACT_SOFTPLUS] = {ACT_SOFTPLUS, "softplus", NULL, 0, 0.0, 0, fwd_softplus, bwd_softplus,
-                      NULL, POOL_BEFORE},
+                      NULL, POOL_BEFORE, 0},
 };
 _Static_assert(sizeof table / sizeof table[0] == ACT_COUNT, "one row per act_kind");
 
@@ -232,7 +238,11 @@ int act_runs_in_place(act_kind kind, float alpha)
 int act_pools_first(act_kind kind, float alpha)
 {
     const act_desc *d = act_info(kind);
-    return d && d->pool_order == POOL_BEFORE && (!d->takes_alpha || alpha >= 0);
+    if (!d)
+        return 0;
+    if (d->pool_order == POOL_AT_ENDS || d->alpha_grad)
+        return 1;
+    return d->pool_order == POOL_BEFORE && (!d->takes_alpha || alpha >= 0);
 }
 
 /* ---------------------------------------------------------------------------
@@ -242,6 +252,68 @@ int act_pools_first(act_kind kind, float alpha)
 static float slope(const act_params *a, const act_desc *d, int c)
 {
     return d->alpha_grad ? a->prelu_alpha[c] : a->alpha;
+}
+
+/* ---------------------------------------------------------------------------
+ * The mirror tables of the POOL_AT_ENDS rows (act_pool_rule). For a max a in
+ * (turn, 0), its mirror m*(a) < turn has f(m*) = f(a); f falls below turn,
+ * so f(min) > f(a) exactly when min < m*(a), and m* falls as a rises. Found
+ * in double by bisection, far below a float's ulp, then rounded outwards. */
+
+static double gelu_d64(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double silu_d64(double x) { return x / (1.0 + exp(-x)); }
+static double mish_d64(double x) { return x * tanh(log1p(exp(x))); }
+
+static double mirror_of(double (*f)(double), double turn, double a)
+{
+    if (a >= 0)
+        return -INFINITY;
+    double lo = -80.0, hi = turn, fa = f(a);   /* f(lo) > fa >= f(hi) */
+    for (int i = 0; i < 200 && lo < hi; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (mid <= lo || mid >= hi)
+            break;
+        if (f(mid) > fa)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static float mirrors[ACT_COUNT][2 * ACT_MIRROR_BINS];
+static pthread_once_t mirrors_once = PTHREAD_ONCE_INIT;
+
+static void make_mirrors(void)
+{
+    static const struct {
+        act_kind kind;
+        double (*f)(double);
+    } rows[] = {{ACT_GELU, gelu_d64}, {ACT_SILU, silu_d64}, {ACT_MISH, mish_d64}};
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        const double turn = table[rows[r].kind].turn, w = -turn / ACT_MIRROR_BINS;
+        float *m = mirrors[rows[r].kind];
+        for (int j = 0; j < ACT_MIRROR_BINS; j++) {
+            /* bin j spans [turn + j w, turn + (j + 1) w); one bin more on
+             * each side covers a max that rounds into the neighbour */
+            double below = mirror_of(rows[r].f, turn, turn + (j + 2) * w);
+            double above = mirror_of(rows[r].f, turn, turn + (j > 0 ? j - 1 : 0) * w);
+            m[j] = nextafterf((float)below, -INFINITY);
+            m[ACT_MIRROR_BINS + j] = nextafterf((float)above, INFINITY);
+        }
+    }
+}
+
+act_pool_rule act_pool_rule_of(const act_params *a, int c)
+{
+    const act_desc *d = &table[a->kind];
+    if (d->pool_order == POOL_AT_ENDS) {
+        pthread_once(&mirrors_once, make_mirrors);
+        return (act_pool_rule){d->turn, 0.0f, mirrors[a->kind], ACT_MIRROR_BINS / -d->turn};
+    }
+    if (d->alpha_grad && a->prelu_alpha[c] < 0)
+        return (act_pool_rule){0.0f, INFINITY, NULL, 0.0f};
+    return (act_pool_rule){-INFINITY, -INFINITY, NULL, 0.0f};
 }
 
 void act_forward_channel(const act_params *a, float *out, const float *in, long n, int c)

@@ -11,6 +11,7 @@
  * element. Near the end of a group the plain loop takes over. */
 #include "nn/pool.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -54,11 +55,61 @@ max4(float v0, float v1, float v2, float v3, uint8_t *k)
     return g ? m23 : m01;
 }
 
+/* The min of one 2x2 window and which input it is, as max4. */
+static inline __attribute__((always_inline)) float
+min4(float v0, float v1, float v2, float v3, uint8_t *k)
+{
+    int l01 = v1 < v0, l23 = v3 < v2;
+    float m01 = l01 ? v1 : v0, m23 = l23 ? v3 : v2;
+    int l = m23 < m01;
+    *k = (uint8_t)(l ? 2 + l23 : l01);
+    return l ? m23 : m01;
+}
+
+/* An argmax byte of ends4: bits 0-1 the winner; UNSETTLED when f at the
+ * window's min may beat f at its max, which it took, and then the min's
+ * position in bits MIN_SHIFT.. (settle_windows decides and clears both). */
+enum { UNSETTLED = 4, MIN_SHIFT = 3, WINNER_BITS = 3 };
+
+/* The mirror bin of a max in (turn, settle) (act_pool_rule). */
+static inline __attribute__((always_inline)) int mirror_bin(float mx, act_pool_rule r)
+{
+    int j = (int)((mx - r.turn) * r.scale);
+    return j < ACT_MIRROR_BINS - 1 ? j : ACT_MIRROR_BINS - 1;
+}
+
+/* A window's winner under a pool rule (act_pool_rule): its min where the
+ * max is at most turn, else its max; where the max lies in (turn, settle)
+ * and the min below turn, the min when the mirror says f is larger there,
+ * and when it cannot tell, the max flagged UNSETTLED. *mn gets the min. */
+static inline __attribute__((always_inline)) float
+ends4(float v0, float v1, float v2, float v3, act_pool_rule r, uint8_t *k, float *mn)
+{
+    uint8_t kmin;
+    float mx = max4(v0, v1, v2, v3, k);
+    *mn = min4(v0, v1, v2, v3, &kmin);
+    int take_min = mx <= r.turn, open = !take_min && mx < r.settle && *mn < r.turn;
+    if (open && r.mirror) {
+        int j = mirror_bin(mx, r);
+        take_min = *mn < r.mirror[j];
+        open = !take_min && !(*mn > r.mirror[ACT_MIRROR_BINS + j]);
+    }
+    if (take_min) {
+        *k = kmin;
+        return *mn;
+    }
+    if (open)
+        *k = (uint8_t)(*k | UNSETTLED | kmin << MIN_SHIFT);
+    return mx;
+}
+
 /* nv vectors of 16 outputs of one row from input rows r0, r1. */
 static inline __attribute__((always_inline)) void
-pool_row_body(float *restrict o, uint8_t *restrict a, const float *restrict r0,
-              const float *restrict r1, int nv)
+pool_row_body(float *restrict o, float *restrict m, uint8_t *restrict a, const float *restrict r0,
+              const float *restrict r1, int nv, act_pool_rule r)
 {
+    (void)r;
+    (void)m;
     for (int x = 0; x < 16 * nv; x += 16) {
         v16f p0 = *(const v16u *)(r0 + 2 * x), p1 = *(const v16u *)(r0 + 2 * x + 16);
         v16f q0 = *(const v16u *)(r1 + 2 * x), q1 = *(const v16u *)(r1 + 2 * x + 16);
@@ -78,11 +129,14 @@ pool_row_body(float *restrict o, uint8_t *restrict a, const float *restrict r0,
     }
 }
 
-typedef void row_fn(float *o, uint8_t *a, const float *r0, const float *r1, int nv);
+typedef void row_fn(float *o, float *m, uint8_t *a, const float *r0, const float *r1, int nv,
+                    act_pool_rule r);
 
+/* mins NULL: the winners of max4; else those of ends4 under r, with the
+ * mins in mins. */
 static inline __attribute__((always_inline)) void
-pool_body(float *restrict out, uint8_t *restrict argmax, const float *restrict in,
-          long np, int H, int W, row_fn *row)
+pool_body(float *restrict out, float *restrict mins, uint8_t *restrict argmax,
+          const float *restrict in, long np, int H, int W, row_fn *row, act_pool_rule r)
 {
     const int vec = row != NULL;
     const int OH = H / 2, OW = W / 2;
@@ -92,6 +146,7 @@ pool_body(float *restrict out, uint8_t *restrict argmax, const float *restrict i
         for (int y = 0; y < OH; y++) {
             const float *r0 = in + (pl * H + 2 * y) * W, *r1 = r0 + W;
             float *o = out + (pl * OH + y) * OW;
+            float *m = mins ? mins + (pl * OH + y) * OW : NULL;
             uint8_t *a = argmax + (pl * OH + y) * OW;
             int x = 0;
             if (vec) {
@@ -100,11 +155,13 @@ pool_body(float *restrict out, uint8_t *restrict argmax, const float *restrict i
                 while (nv * 16 < OW && r1 + 2 * nv * 16 + 32 <= in_end &&
                        o + nv * 16 + 16 <= out_end)
                     nv++;
-                row(o, a, r0, r1, nv);
+                row(o, m, a, r0, r1, nv, r);
                 x = nv * 16 < OW ? nv * 16 : OW;
             }
             for (; x < OW; x++)
-                o[x] = max4(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], &a[x]);
+                o[x] = m ? ends4(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], r, &a[x],
+                                 &m[x])
+                         : max4(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1], &a[x]);
         }
 }
 
@@ -177,15 +234,83 @@ unpool_body(float *restrict din, const float *restrict dout,
  * turns the whole loop into scalar code. */
 #if defined(__x86_64__) || defined(__i386__)
 static inline __attribute__((always_inline)) void
-pool_row_v4(float *o, uint8_t *a, const float *r0, const float *r1, int nv)
+pool_row_v4(float *o, float *m, uint8_t *a, const float *r0, const float *r1, int nv,
+            act_pool_rule r)
 {
-    pool_row_body(o, a, r0, r1, nv);
+    pool_row_body(o, m, a, r0, r1, nv, r);
 }
 
 __attribute__((target("arch=x86-64-v4"))) static void
 pool_v4(float *out, uint8_t *argmax, const float *in, long np, int H, int W)
 {
-    pool_body(out, argmax, in, np, H, W, pool_row_v4);
+    pool_body(out, NULL, argmax, in, np, H, W, pool_row_v4, (act_pool_rule){0, 0, NULL, 0});
+}
+
+/* ends4 on 16 windows at a time. In intrinsics: gcc 12 scalarises the
+ * generic vector code's comparisons once their masks feed several selects. */
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
+ends_row_v4(float *o, float *m, uint8_t *a, const float *r0, const float *r1, int nv,
+            act_pool_rule r)
+{
+    const __m512i even = (__m512i)EVEN, odd = (__m512i)ODD;
+    const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2);
+    const __m512i k3 = _mm512_set1_epi32(3), flag = _mm512_set1_epi32(UNSETTLED);
+    const __m512 turn = _mm512_set1_ps(r.turn), settle = _mm512_set1_ps(r.settle);
+    const __m512 scale = _mm512_set1_ps(r.scale);
+    const __m512i last = _mm512_set1_epi32(ACT_MIRROR_BINS - 1);
+    __m512 lo0 = turn, lo1 = turn, hi0 = turn, hi1 = turn;
+    if (r.mirror) {
+        lo0 = _mm512_loadu_ps(r.mirror), lo1 = _mm512_loadu_ps(r.mirror + 16);
+        hi0 = _mm512_loadu_ps(r.mirror + 32), hi1 = _mm512_loadu_ps(r.mirror + 48);
+    }
+    for (int x = 0; x < 16 * nv; x += 16) {
+        __m512 p0 = _mm512_loadu_ps(r0 + 2 * x), p1 = _mm512_loadu_ps(r0 + 2 * x + 16);
+        __m512 q0 = _mm512_loadu_ps(r1 + 2 * x), q1 = _mm512_loadu_ps(r1 + 2 * x + 16);
+        __m512 v0 = _mm512_permutex2var_ps(p0, even, p1), v1 = _mm512_permutex2var_ps(p0, odd, p1);
+        __m512 v2 = _mm512_permutex2var_ps(q0, even, q1), v3 = _mm512_permutex2var_ps(q0, odd, q1);
+        /* the max, the first on ties (as max4) */
+        __mmask16 g01 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
+        __mmask16 g23 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
+        __m512 m01 = _mm512_mask_blend_ps(g01, v0, v1), m23 = _mm512_mask_blend_ps(g23, v2, v3);
+        __mmask16 g = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
+        __m512 mx = _mm512_mask_blend_ps(g, m01, m23);
+        __m512i kmax = _mm512_mask_blend_epi32(g, _mm512_maskz_mov_epi32(g01, k1),
+                                               _mm512_mask_blend_epi32(g23, k2, k3));
+        /* the min, likewise (as min4) */
+        __mmask16 l01 = _mm512_cmp_ps_mask(v1, v0, _CMP_LT_OQ);
+        __mmask16 l23 = _mm512_cmp_ps_mask(v3, v2, _CMP_LT_OQ);
+        __m512 n01 = _mm512_mask_blend_ps(l01, v0, v1), n23 = _mm512_mask_blend_ps(l23, v2, v3);
+        __mmask16 l = _mm512_cmp_ps_mask(n23, n01, _CMP_LT_OQ);
+        __m512 mn = _mm512_mask_blend_ps(l, n01, n23);
+        __m512i kmin = _mm512_mask_blend_epi32(l, _mm512_maskz_mov_epi32(l01, k1),
+                                               _mm512_mask_blend_epi32(l23, k2, k3));
+        __mmask16 low = _mm512_cmp_ps_mask(mx, turn, _CMP_LE_OQ);
+        __mmask16 open = _mm512_cmp_ps_mask(mx, settle, _CMP_LT_OQ) &
+                         _mm512_cmp_ps_mask(mn, turn, _CMP_LT_OQ) & ~low;
+        if (r.mirror) {   /* loop-invariant: no branch per vector */
+            __m512i j = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_sub_ps(mx, turn), scale));
+            j = _mm512_min_epi32(j, last);
+            __m512 below = _mm512_permutex2var_ps(lo0, j, lo1);
+            __m512 above = _mm512_permutex2var_ps(hi0, j, hi1);
+            __mmask16 take = open & _mm512_cmp_ps_mask(mn, below, _CMP_LT_OQ);
+            low |= take;
+            open &= ~take & ~_mm512_cmp_ps_mask(mn, above, _CMP_GT_OQ);
+        }
+        __m512i kopen = _mm512_or_epi32(_mm512_or_epi32(kmax, flag),
+                                        _mm512_slli_epi32(kmin, MIN_SHIFT));
+        kmax = _mm512_mask_blend_epi32(open, kmax, kopen);
+        _mm512_storeu_ps(o + x, _mm512_mask_blend_ps(low, mx, mn));
+        _mm512_storeu_ps(m + x, mn);
+        _mm_storeu_si128((__m128i *)(a + x),
+                         _mm512_cvtepi32_epi8(_mm512_mask_blend_epi32(low, kmax, kmin)));
+    }
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void
+ends_v4(float *out, float *mins, uint8_t *argmax, const float *in, long np, int H, int W,
+        act_pool_rule r)
+{
+    pool_body(out, mins, argmax, in, np, H, W, ends_row_v4, r);
 }
 
 static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
@@ -214,7 +339,17 @@ static void pool_planes(float *out, uint8_t *argmax, const float *in, long np,
     if (__builtin_cpu_supports("x86-64-v4"))
         return pool_v4(out, argmax, in, np, H, W);
 #endif
-    pool_body(out, argmax, in, np, H, W, NULL);
+    pool_body(out, NULL, argmax, in, np, H, W, NULL, (act_pool_rule){0, 0, NULL, 0});
+}
+
+static void ends_planes(float *out, float *mins, uint8_t *argmax, const float *in, long np,
+                        int H, int W, act_pool_rule r)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return ends_v4(out, mins, argmax, in, np, H, W, r);
+#endif
+    pool_body(out, mins, argmax, in, np, H, W, NULL, r);
 }
 
 static void unpool_planes(float *din, const float *dout, const uint8_t *argmax,
@@ -279,14 +414,72 @@ void act_maxpool_forward(const act_params *a, float *post, const float *pre, flo
     }
 }
 
+/* pooled = f(pooled_pre) for n windows of channel c, which ends_planes
+ * left with the mins in pooled: the UNSETTLED ones (rare) take the min when
+ * f is larger there (the max on ties). In slices whose flagged mins fit a
+ * small batch, found eight argmax bytes at a time. */
+static void settle_windows(const act_params *a, float *pooled, float *pooled_pre,
+                           uint8_t *argmax, long n, int c)
+{
+    enum { SLICE = 1024 };
+    const uint64_t flags = 0x0101010101010101u * UNSETTLED;
+    long at[SLICE];
+    float x[SLICE], fx[SLICE];
+    for (long s0 = 0; s0 < n; s0 += SLICE) {
+        const long len = n - s0 < SLICE ? n - s0 : SLICE;
+        int m = 0;
+        for (long i0 = s0; i0 < s0 + len; i0 += 8) {
+            uint64_t word = 0;
+            if (i0 + 8 <= s0 + len)
+                memcpy(&word, argmax + i0, sizeof word);   /* one load */
+            else
+                for (long i = i0; i < s0 + len; i++)
+                    word |= (uint64_t)argmax[i] << 8 * (i - i0);
+            for (uint64_t f = word & flags; f; f &= f - 1) {
+                const long i = i0 + __builtin_ctzll(f) / 8;
+                at[m] = i;
+                x[m++] = pooled[i];
+            }
+        }
+        act_forward_channel(a, pooled + s0, pooled_pre + s0, len, c);
+        act_forward_channel(a, fx, x, m, c);
+        for (int j = 0; j < m; j++) {
+            const long i = at[j];
+            const uint8_t k = argmax[i];
+            argmax[i] = k & WINNER_BITS;
+            if (fx[j] > pooled[i]) {
+                pooled[i] = fx[j];
+                pooled_pre[i] = x[j];
+                argmax[i] = (uint8_t)(k >> MIN_SHIFT);
+            }
+        }
+    }
+}
+
 void act_pool_first_planes(const act_params *a, const float *pre, float *pooled,
                            uint8_t *argmax, float *pooled_pre, long p0, long np, int B, int H,
                            int W)
 {
-    const long osz = (long)(H / 2) * (W / 2);
-    pool_planes(pooled_pre, argmax, pre, np, H, W);
-    for (long p = 0; p < np; p++)
-        act_forward_channel(a, pooled + p * osz, pooled_pre + p * osz, osz, (int)((p0 + p) / B));
+    const long osz = (long)(H / 2) * (W / 2), isz = (long)H * W;
+    const int per_channel = act_info(a->kind)->alpha_grad != NULL;
+    for (long p = 0; p < np;) {
+        /* planes under one rule: all of them, or one channel's */
+        const int c = (int)((p0 + p) / B);
+        const long run = per_channel && (long)(c + 1) * B - (p0 + p) < np - p
+                             ? (long)(c + 1) * B - (p0 + p) : np - p;
+        const act_pool_rule r = act_pool_rule_of(a, c);
+        float *pp = pooled_pre + p * osz, *po = pooled + p * osz;
+        if (r.turn == -INFINITY) {
+            pool_planes(pp, argmax + p * osz, pre + p * isz, run, H, W);
+            for (long q = p; q < p + run; q++)
+                act_forward_channel(a, pooled + q * osz, pooled_pre + q * osz, osz,
+                                    (int)((p0 + q) / B));
+        } else {
+            ends_planes(pp, po, argmax + p * osz, pre + p * isz, run, H, W, r);
+            settle_windows(a, po, pp, argmax + p * osz, run * osz, c);
+        }
+        p += run;
+    }
 }
 
 void act_pool_first_forward(const act_params *a, const float *pre, float *pooled,

@@ -95,6 +95,7 @@ void suite_alpha(void);
 void suite_store_delete(void);   /* test_delete.c */
 void suite_report_query(void);   /* test_report_query.c */
 void suite_conv_block(void);     /* test_conv_block.c: issue #19's fused conv1 */
+void suite_pool_rule(void);      /* test_pool_rule.c: pooling before the activation */
 
 static const struct {
     const char *name;
@@ -117,6 +118,7 @@ static const struct {
     {"store_delete", suite_store_delete},
     {"report_query", suite_report_query},
     {"conv_block", suite_conv_block},
+    {"pool_rule", suite_pool_rule},
 };
 
 int main(int argc, char **argv)
