@@ -424,8 +424,9 @@ static void lconv_backward(lnet *L, int k, float *g, float *g_next)
     if (c->r_drop >= 0)
         TIMED(L, c->r_drop, 1, dropout_backward(g, g, c->mask, c->np, L->dropout));
     TIMED(L, c->r_act, 1,
-          act_backward(&c->a, g, c->dalpha, g, c->pooled_pre ? c->pooled_pre : c->pooled,
-                       c->pooled, c->oc, (long)B * c->ph * c->pw));
+          act_backward_winners(&c->a, g, c->dalpha, g,
+                               c->pooled_pre ? c->pooled_pre : c->pooled, c->pooled, c->oc,
+                               (long)B * c->ph * c->pw));
     if (c->fused) {
         TIMED(L, c->r_conv, 1,
               conv_block_backward(c->dw, c->db, c->post, c->post_n, g, c->argmax, c->col, B,

@@ -45,6 +45,19 @@ void act_softplus_forward(float *out, const float *in, long n);
 void act_softplus_backward(float *din, const float *dout, const float *in, const float *out,
                            long n);
 
+/* forward and the derivative together: out[i] = f(in[i]) and deriv[i] =
+ * f'(in[i]), with the bits of the two kernels above; deriv may alias in. */
+void act_selu_forward_grad(float *out, float *deriv, const float *in, long n);
+void act_gelu_forward_grad(float *out, float *deriv, const float *in, long n);
+void act_silu_forward_grad(float *out, float *deriv, const float *in, long n);
+void act_mish_forward_grad(float *out, float *deriv, const float *in, long n);
+void act_tanh_forward_grad(float *out, float *deriv, const float *in, long n);
+void act_softplus_forward_grad(float *out, float *deriv, const float *in, long n);
+
+/* din[i] = dout[i] * deriv[i] (saturated at +-FLT_MAX): the backward
+ * kernels' result from a deriv of act_*_forward_grad. din may alias dout. */
+void act_times_derivative(float *din, const float *dout, const float *deriv, long n);
+
 /* The SELU constants (as doubles; the kernels use them in double). */
 #define ACT_SELU_ALPHA 1.6732632423543772848170429916717
 #define ACT_SELU_SCALE 1.0507009873554804934193349852946

@@ -23,6 +23,8 @@ typedef enum {
 typedef void act_forward_fn(float *out, const float *in, long n, float alpha);
 typedef void act_backward_fn(float *din, const float *dout, const float *in,
                              const float *out, long n, float alpha);
+/* f and f' of n elements in one pass (deriv may alias in). */
+typedef void act_forward_grad_fn(float *out, float *deriv, const float *in, long n);
 /* Backward of one channel whose alpha is learned: din as act_backward_fn,
  * and returns the gradient of that alpha, summed in a fixed order. */
 typedef float act_alpha_grad_fn(float *din, const float *dout, const float *in,
@@ -62,6 +64,9 @@ typedef struct {
                                         when alpha >= 0: act_pools_first;
                                         prelu per channel: act_pool_rule) */
     float turn;                      /* POOL_AT_ENDS: the x where f is least */
+    act_forward_grad_fn *forward_grad;   /* the smooth rows: training keeps
+                                            f' at the pooling winners, not x
+                                            (act_forward_winners); NULL else */
 } act_desc;
 
 /* The row of kind; NULL if kind is not an activation. */
@@ -116,6 +121,18 @@ void act_forward(const act_params *a, float *out, const float *in, int C, long n
 /* One channel's n elements, on the calling thread: the same bits as
  * act_forward gives that channel. */
 void act_forward_channel(const act_params *a, float *out, const float *in, long n, int c);
+
+/* Training's activation of the pooling winners of channel c, on the
+ * calling thread: out = f(saved), and where the row has forward_grad,
+ * saved = f'(saved) (which backward then needs instead of x). out may be
+ * saved for a row without forward_grad (an in-place f). */
+void act_forward_winners(const act_params *a, float *out, float *saved, long n, int c);
+
+/* act_backward for the winners act_forward_winners left: din = dout * f'
+ * where it kept f', else act_backward with in = saved. */
+void act_backward_winners(const act_params *a, float *din, float *dprelu_alpha,
+                          const float *dout, const float *saved, const float *out, int C,
+                          long n);
 
 /* din (C,n) overwritten (may alias dout); in and out from the forward pass
  * (must not alias each other, unless act_runs_in_place). dprelu_alpha (C)

@@ -319,9 +319,53 @@ VINLINE v16f times_grad(v16f g, v16f d)
         }                                                                      \
     }
 
+/* f and f' of the same inputs in one pass: the two share their exponential
+ * and more (gcc computes the common parts once), and each result has the
+ * bits of the separate kernels. deriv may alias in (exactly). */
+#define SMOOTH_FORWARD_GRAD(name)                                              \
+    CLONES void act_##name##_forward_grad(float *out, float *deriv,           \
+                                          const float *in, long n)            \
+    {                                                                          \
+        long i = 0;                                                            \
+        for (; i + 16 <= n; i += 16) {                                         \
+            v16f x = *(const v16u *)(in + i);                                  \
+            *(v16u *)(out + i) = name##_f(x);                                  \
+            *(v16u *)(deriv + i) = name##_d(x);                                \
+        }                                                                      \
+        if (i < n) {                                                           \
+            float x[16] = {0};                                                 \
+            memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
+            v16f y = name##_f(*(const v16u *)x), d = name##_d(*(const v16u *)x); \
+            memcpy(out + i, &y, sizeof(float) * (size_t)(n - i));              \
+            memcpy(deriv + i, &d, sizeof(float) * (size_t)(n - i));            \
+        }                                                                      \
+    }
+
 SMOOTH_KERNELS(selu)
 SMOOTH_KERNELS(gelu)
 SMOOTH_KERNELS(silu)
 SMOOTH_KERNELS(mish)
 SMOOTH_KERNELS(tanh)
 SMOOTH_KERNELS(softplus)
+SMOOTH_FORWARD_GRAD(selu)
+SMOOTH_FORWARD_GRAD(gelu)
+SMOOTH_FORWARD_GRAD(silu)
+SMOOTH_FORWARD_GRAD(mish)
+SMOOTH_FORWARD_GRAD(tanh)
+SMOOTH_FORWARD_GRAD(softplus)
+
+/* din = dout * deriv, saturated as the backward kernels' (their bits, given
+ * the deriv of act_*_forward_grad). din may alias dout. */
+CLONES void act_times_derivative(float *din, const float *dout, const float *deriv, long n)
+{
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i), *(const v16u *)(deriv + i));
+    if (i < n) {
+        float g[16] = {0}, d[16] = {0};
+        memcpy(g, dout + i, sizeof(float) * (size_t)(n - i));
+        memcpy(d, deriv + i, sizeof(float) * (size_t)(n - i));
+        v16f y = times_grad(*(const v16u *)g, *(const v16u *)d);
+        memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));
+    }
+}

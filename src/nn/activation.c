@@ -185,24 +185,27 @@ SMOOTH(softplus)
  * The table: every activation's name, properties and kernels. */
 
 static const act_desc table[] = {
-    [ACT_RELU] = {ACT_RELU, "relu", NULL, 0, 0.0, 1, fwd_relu, bwd_relu, NULL, POOL_BEFORE, 0},
-    [ACT_ELU] = {ACT_ELU, "elu", NULL, 1, 1.0, 1, fwd_elu, bwd_elu, NULL, POOL_BEFORE, 0},
+    [ACT_RELU] = {ACT_RELU, "relu", NULL, 0, 0.0, 1, fwd_relu, bwd_relu, NULL, POOL_BEFORE, 0,
+                  NULL},
+    [ACT_ELU] = {ACT_ELU, "elu", NULL, 1, 1.0, 1, fwd_elu, bwd_elu, NULL, POOL_BEFORE, 0, NULL},
     [ACT_LEAKY_RELU] = {ACT_LEAKY_RELU, "leaky_relu", NULL, 1, 0.3, 1, fwd_leaky, bwd_leaky,
-                        NULL, POOL_BEFORE, 0},
+                        NULL, POOL_BEFORE, 0, NULL},
     /* a learned slope may turn negative: act_pool_rule_of per channel */
     [ACT_PRELU] = {ACT_PRELU, "prelu", NULL, 1, 0.25, 0, fwd_leaky, bwd_leaky, prelu_channel,
-                   POOL_BEFORE, 0},
-    [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL, POOL_BEFORE, 0},
+                   POOL_BEFORE, 0, NULL},
+    [ACT_SELU] = {ACT_SELU, "selu", NULL, 0, 0.0, 0, fwd_selu, bwd_selu, NULL, POOL_BEFORE, 0,
+                  act_selu_forward_grad},
     /* the turns: the zeros of the derivatives, to float */
     [ACT_GELU] = {ACT_GELU, "gelu", NULL, 0, 0.0, 0, fwd_gelu, bwd_gelu, NULL, POOL_AT_ENDS,
-                  -0.751791525f},
+                  -0.751791525f, act_gelu_forward_grad},
     [ACT_SILU] = {ACT_SILU, "silu", "swish", 0, 0.0, 0, fwd_silu, bwd_silu, NULL, POOL_AT_ENDS,
-                  -1.27846454f},
+                  -1.27846454f, act_silu_forward_grad},
     [ACT_MISH] = {ACT_MISH, "mish", NULL, 0, 0.0, 0, fwd_mish, bwd_mish, NULL, POOL_AT_ENDS,
-                  -1.19243121f},
-    [ACT_TANH] = {ACT_TANH, "tanh", NULL, 0, 0.0, 0, fwd_tanh, bwd_tanh, NULL, POOL_BEFORE, 0},
+                  -1.19243121f, act_mish_forward_grad},
+    [ACT_TANH] = {ACT_TANH, "tanh", NULL, 0, 0.0, 0, fwd_tanh, bwd_tanh, NULL, POOL_BEFORE, 0,
+                  act_tanh_forward_grad},
     [ACT_SOFTPLUS] = {ACT_SOFTPLUS, "softplus", NULL, 0, 0.0, 0, fwd_softplus, bwd_softplus,
-                      NULL, POOL_BEFORE, 0},
+                      NULL, POOL_BEFORE, 0, act_softplus_forward_grad},
 };
 _Static_assert(sizeof table / sizeof table[0] == ACT_COUNT, "one row per act_kind");
 
@@ -320,6 +323,31 @@ void act_forward_channel(const act_params *a, float *out, const float *in, long 
 {
     const act_desc *d = &table[a->kind];
     d->forward(out, in, n, slope(a, d, c));
+}
+
+void act_forward_winners(const act_params *a, float *out, float *saved, long n, int c)
+{
+    const act_desc *d = &table[a->kind];
+    if (d->forward_grad)
+        d->forward_grad(out, saved, saved, n);
+    else
+        d->forward(out, saved, n, slope(a, d, c));
+}
+
+void act_backward_winners(const act_params *a, float *din, float *dprelu_alpha,
+                          const float *dout, const float *saved, const float *out, int C,
+                          long n)
+{
+    if (!table[a->kind].forward_grad) {
+        act_backward(a, din, dprelu_alpha, dout, saved, out, C, n);
+        return;
+    }
+    const long total = C * n, nch = (total + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (long u = 0; u < nch; u++) {
+        const long off = u * CHUNK, len = total - off < CHUNK ? total - off : CHUNK;
+        act_times_derivative(din + off, dout + off, saved + off, len);
+    }
 }
 
 void act_forward(const act_params *a, float *out, const float *in, int C, long n)

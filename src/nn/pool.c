@@ -441,8 +441,8 @@ static void settle_windows(const act_params *a, float *pooled, float *pooled_pre
                 x[m++] = pooled[i];
             }
         }
-        act_forward_channel(a, pooled + s0, pooled_pre + s0, len, c);
-        act_forward_channel(a, fx, x, m, c);
+        act_forward_winners(a, pooled + s0, pooled_pre + s0, len, c);
+        act_forward_winners(a, fx, x, m, c);
         for (int j = 0; j < m; j++) {
             const long i = at[j];
             const uint8_t k = argmax[i];
@@ -472,7 +472,7 @@ void act_pool_first_planes(const act_params *a, const float *pre, float *pooled,
         if (r.turn == -INFINITY) {
             pool_planes(pp, argmax + p * osz, pre + p * isz, run, H, W);
             for (long q = p; q < p + run; q++)
-                act_forward_channel(a, pooled + q * osz, pooled_pre + q * osz, osz,
+                act_forward_winners(a, pooled + q * osz, pooled_pre + q * osz, osz,
                                     (int)((p0 + q) / B));
         } else {
             ends_planes(pp, po, argmax + p * osz, pre + p * isz, run, H, W, r);

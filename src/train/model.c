@@ -696,10 +696,10 @@ static void backward(model *m)
         if (m->dropped)
             dropout_backward(g, g, b->mask, np, m->spec.dropout);
         /* the activation's derivative is needed at the pooling winners
-         * only (elsewhere the gradient is zero), whose values pooled keeps */
-        act_backward(&a, g, b->a_off >= 0 ? m->grads + b->a_off : NULL, g,
-                     b->pooled_pre ? b->pooled_pre : b->pooled, b->pooled, b->oc,
-                     (long)B * b->ph * b->pw);
+         * only (elsewhere the gradient is zero): pooled_pre keeps x or f' */
+        act_backward_winners(&a, g, b->a_off >= 0 ? m->grads + b->a_off : NULL, g,
+                             b->pooled_pre ? b->pooled_pre : b->pooled, b->pooled, b->oc,
+                             (long)B * b->ph * b->pw);
         if (block_fused(m, k, B)) {
             conv_block_backward(m->grads + b->w_off, m->grads + b->b_off, b->post, b->post_n, g,
                                 b->argmax, b->col, B, b->ic, b->h, b->w, b->oc, m->pad);

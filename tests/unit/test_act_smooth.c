@@ -68,6 +68,7 @@ static double d_softplus(double x) { return sig(x); }
 
 typedef void (*fwd_fn)(float *, const float *, long);
 typedef void (*bwd_fn)(float *, const float *, const float *, const float *, long);
+typedef void (*fwd_grad_fn)(float *, float *, const float *, long);
 
 typedef struct {
     const char *name;
@@ -76,17 +77,19 @@ typedef struct {
     double (*f)(double), (*d)(double);
     double (*dscale)(double);   /* NULL: |d| (no cancellation) */
     double max_ulp;             /* forward and derivative */
+    fwd_grad_fn fwd_grad;
 } smooth_fn;
 
 /* The tolerances: the worst measured on an AVX-512 machine (printed by
  * test_smooth_accuracy) plus about 1.5 ulp for clones without FMA. */
 static const smooth_fn fns[] = {
-    {"selu", act_selu_forward, act_selu_backward, r_selu, d_selu, NULL, 3},
-    {"gelu", act_gelu_forward, act_gelu_backward, r_gelu, d_gelu, s_gelu, 7},
-    {"silu", act_silu_forward, act_silu_backward, r_silu, d_silu, s_silu, 5},
-    {"mish", act_mish_forward, act_mish_backward, r_mish, d_mish, s_mish, 5},
-    {"tanh", act_tanh_forward, act_tanh_backward, r_tanh, d_tanh, NULL, 5},
-    {"softplus", act_softplus_forward, act_softplus_backward, r_softplus, d_softplus, NULL, 4},
+    {"selu", act_selu_forward, act_selu_backward, r_selu, d_selu, NULL, 3, act_selu_forward_grad},
+    {"gelu", act_gelu_forward, act_gelu_backward, r_gelu, d_gelu, s_gelu, 7, act_gelu_forward_grad},
+    {"silu", act_silu_forward, act_silu_backward, r_silu, d_silu, s_silu, 5, act_silu_forward_grad},
+    {"mish", act_mish_forward, act_mish_backward, r_mish, d_mish, s_mish, 5, act_mish_forward_grad},
+    {"tanh", act_tanh_forward, act_tanh_backward, r_tanh, d_tanh, NULL, 5, act_tanh_forward_grad},
+    {"softplus", act_softplus_forward, act_softplus_backward, r_softplus, d_softplus, NULL, 4,
+     act_softplus_forward_grad},
 };
 enum { NFN = sizeof fns / sizeof fns[0] };
 
@@ -291,6 +294,39 @@ static void test_smooth_bit_identity(void)
     }
 }
 
+/* f and f' in one pass (training's pooling winners) give the bits of the
+ * separate kernels, and act_times_derivative the backward's: any n, offset,
+ * and with deriv on top of in. */
+static void test_smooth_forward_grad_bits(void)
+{
+    enum { N = 203 };
+    float x[N], g[N], y[N], d[N], out[N], deriv[N], din[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(i - 101) * 0.173f;
+        g[i] = i % 11 == 0 ? 3e38f : 1.0f - (float)(i % 7) * 0.31f;   /* some saturate */
+    }
+    x[5] = 1e-40f, x[6] = -0.0f, x[7] = -1e4f, x[8] = 1e4f;
+    for (int k = 0; k < NFN; k++) {
+        const smooth_fn *fn = &fns[k];
+        fn->fwd(y, x, N);
+        fn->bwd(d, g, x, y, N);
+        int same = 1;
+        for (int off = 0; off < 9; off++)
+            for (int len = 1; off + len <= N; len += 1 + len / 3) {
+                fn->fwd_grad(out, deriv, x + off, len);
+                same &= memcmp(out, y + off, sizeof(float) * (size_t)len) == 0;
+                act_times_derivative(din, g + off, deriv, len);
+                same &= memcmp(din, d + off, sizeof(float) * (size_t)len) == 0;
+            }
+        memcpy(deriv, x, sizeof deriv);
+        fn->fwd_grad(out, deriv, deriv, N);   /* in place */
+        act_times_derivative(deriv, g, deriv, N);
+        same &= memcmp(out, y, sizeof out) == 0 && memcmp(deriv, d, sizeof d) == 0;
+        CHECK_MSG(same, "%s: forward_grad or act_times_derivative differ from the kernels",
+                  fn->name);
+    }
+}
+
 /* ---------------------------------------------------------------------------
  * Gradient check: central differences of the float forward kernel, in
  * double, Richardson-extrapolated (error O(h^4)); x on a 2^-6 grid so that
@@ -412,6 +448,7 @@ void suite_act_smooth(void)
     RUN_TEST(test_smooth_accuracy);
     RUN_TEST(test_smooth_backward_scaled);
     RUN_TEST(test_smooth_bit_identity);
+    RUN_TEST(test_smooth_forward_grad_bits);
     RUN_TEST(test_smooth_gradcheck);
     RUN_TEST(test_smooth_speed);
 }
