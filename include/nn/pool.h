@@ -20,9 +20,13 @@ void maxpool_forward(float *out, uint8_t *argmax, const float *in,
 void act_maxpool_forward(const act_params *a, float *post, const float *pre, float *pooled,
                          uint8_t *argmax, float *pooled_pre, int C, int B, int H, int W);
 
-/* Training's order of the same for an increasing f (act_pool_order
- * POOL_BEFORE): pool pre into pooled_pre and argmax, then pooled = f of
- * the winners only. */
+/* Training's order (when act_pools_first): each window's winner found from
+ * pre alone (act_pool_rule_of: its max, or for an f that falls then rises
+ * its min where f is larger there), into argmax; then pooled = f of the
+ * winners only, and pooled_pre = what backward needs of them
+ * (act_forward_winners: x, or f'(x) for the smooth rows). For an
+ * increasing f, the same pooling as act_maxpool_forward. pooled_pre may be
+ * pooled for an in-place row. */
 void act_pool_first_forward(const act_params *a, const float *pre, float *pooled,
                             uint8_t *argmax, float *pooled_pre, int C, int B, int H, int W);
 
