@@ -383,8 +383,13 @@ void act_maxpool_planes(const act_params *a, float *post, const float *pre, floa
 {
     const int PH = H / 2, PW = W / 2;
     const long isz = (long)H * W;
-    for (long p = 0; p < np; p++)
-        act_forward_channel(a, post + p * isz, pre + p * isz, isz, (int)((p0 + p) / B));
+    for (long p = 0; p < np;) {   /* a call per channel: tails are dear */
+        const int c = (int)((p0 + p) / B);
+        const long run = (long)(c + 1) * B - (p0 + p) < np - p ? (long)(c + 1) * B - (p0 + p)
+                                                               : np - p;
+        act_forward_channel(a, post + p * isz, pre + p * isz, run * isz, c);
+        p += run;
+    }
     /* the same groups as maxpool_forward: the same vector paths */
     pool_planes(pooled, argmax, post, np, H, W);
     if (!pooled_pre)
@@ -471,9 +476,7 @@ void act_pool_first_planes(const act_params *a, const float *pre, float *pooled,
         float *pp = pooled_pre + p * osz, *po = pooled + p * osz;
         if (r.turn == -INFINITY) {
             pool_planes(pp, argmax + p * osz, pre + p * isz, run, H, W);
-            for (long q = p; q < p + run; q++)
-                act_forward_winners(a, pooled + q * osz, pooled_pre + q * osz, osz,
-                                    (int)((p0 + q) / B));
+            act_forward_winners(a, po, pp, run * osz, c);   /* one call: tails are dear */
         } else {
             ends_planes(pp, po, argmax + p * osz, pre + p * isz, run, H, W, r);
             settle_windows(a, po, pp, argmax + p * osz, run * osz, c);
