@@ -186,6 +186,253 @@ static void im2col_plane(float *col, const float *in, long ldc, int H, int W,
     im2col_rows(col, in, ldc, H, W);
 }
 
+/* ---------------------------------------------------------------------------
+ * im2col straight into the gemm's panels (gemm_packed): the columns of
+ * col are never written out, and only the packer reads the input. */
+
+/* Chunk pixel j (image j / ohw of the chunk, then row, then column) of
+ * tap row t = c*9 + dy*3 + dx is in[c * cs + dy * Ws + dx + pix_off(j)],
+ * in at channel 0 of the chunk's first image. */
+typedef struct {
+    const float *in, *end;   /* end: of the saved input */
+    long cs;                 /* floats from one channel to the next */
+    int Hs, Ws, OW, ohw;
+} col_src;
+
+static inline long pix_off(const col_src *s, long j)
+{
+    const long b = j / s->ohw, r = j % s->ohw;
+    return b * s->Hs * s->Ws + r / s->OW * s->Ws + r % s->OW;
+}
+
+static inline const float *tap_base(const col_src *s, int t)
+{
+    return s->in + t / 9 * s->cs + t % 9 / 3 * s->Ws + t % 3;
+}
+
+/* 16 chunk pixels from j on, n of them real (the rest read as 0). Their
+ * offsets rise, so the lanes fall into runs whose floats lie within 32 of
+ * the run's first: up to two such windows make the vector with one
+ * two-source permutation each. */
+typedef struct {
+    int32_t idx[2][16] __attribute__((aligned(64)));   /* lane -> float of its window */
+    int32_t off[16];    /* pix_off of each lane, for the lane-by-lane path */
+    int32_t s[2];       /* the windows' first offsets */
+    int32_t reach;      /* floats past a tap's base that the loads touch */
+    uint16_t m2, live;  /* lanes of window 2; lanes of real pixels */
+    int vec;            /* 0: more than two windows, lane by lane */
+} pix_vec;
+
+static void pix_vec_make(pix_vec *v, const col_src *s, long j, int n)
+{
+    const int OH = s->ohw / s->OW;
+    long b = j / s->ohw;
+    int y = (int)(j % s->ohw) / s->OW, x = (int)(j % s->ohw) % s->OW;
+    v->live = (uint16_t)((1u << n) - 1);
+    v->m2 = 0;
+    v->vec = 1;
+    v->s[0] = v->s[1] = (int32_t)(b * s->Hs * s->Ws + y * s->Ws + x);
+    int w = 0;
+    for (int l = 0; l < 16; l++) {
+        const int32_t o = l < n ? (int32_t)(b * s->Hs * s->Ws + y * s->Ws + x) : v->s[w];
+        if (++x == s->OW && (x = 0, ++y == OH))
+            y = 0, b++;
+        /* room for the shift of taps dx = 1, 2 */
+        if (o - v->s[w] > 29) {
+            if (w == 1)
+                v->vec = 0;   /* a third window */
+            w = 1;
+            v->s[1] = o;
+        }
+        v->off[l] = o;
+        v->idx[w][l] = o - v->s[w];
+        v->idx[1 - w][l] = 0;
+        v->m2 |= (uint16_t)(w << l);
+    }
+    v->reach = v->s[1] + 32;
+}
+
+/* The panels lane by lane (rows [k0, k0 + kc) of panels ld rows apart),
+ * for machines without AVX-512 and for pixels the vectors cannot take. */
+static void pack_plain(const col_src *s, float *dst, long ld, int k0, int kc, int j0, int nc,
+                       int trans)
+{
+    for (int p = 0; 32 * p < nc; p++)
+        for (int k = 0; k < kc; k++)
+            for (int l = 0; l < 32; l++) {
+                const int j = 32 * p + l;   /* column of the panel group */
+                float x = 0;
+                if (j < nc)
+                    x = trans ? tap_base(s, j0 + j)[pix_off(s, k0 + k)]
+                              : tap_base(s, k0 + k)[pix_off(s, j0 + j)];
+                dst[((long)p * ld + k) * 32 + l] = x;
+            }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define V4 __attribute__((target("arch=x86-64-v4")))
+#define V4_INLINE V4 static inline __attribute__((always_inline))
+
+/* The 16 lanes of v's pixels from the input row at b, shifted by tap
+ * column dx (two: v has two windows); lanes outside keep set to 0. */
+V4_INLINE __m512 pix_load(const pix_vec *v, const float *b, __m512i i0, __m512i i1, int two,
+                          __mmask16 keep)
+{
+    const float *a = b + v->s[0];
+    __m512 r = _mm512_maskz_permutex2var_ps(keep, _mm512_loadu_ps(a), i0,
+                                            _mm512_loadu_ps(a + 16));
+    if (two) {
+        a = b + v->s[1];
+        r = _mm512_mask_mov_ps(r, v->m2 & keep,
+                               _mm512_permutex2var_ps(_mm512_loadu_ps(a), i1,
+                                                      _mm512_loadu_ps(a + 16)));
+    }
+    return r;
+}
+
+/* Whether every vector load of v's pixels for taps up to last stays
+ * inside the input. */
+static inline int pix_fast(const col_src *s, const pix_vec *v, int last)
+{
+    return v->vec && tap_base(s, last) + v->reach <= s->end;
+}
+
+/* One forward panel: rows k0.. of tap k, the two vectors of 32 pixels.
+ * The three taps dx of an input row share its loads (the windows leave
+ * room for the shift). */
+V4_INLINE void fwd_panel(const col_src *s, float *d, int k0, int kc, const pix_vec v[2],
+                         int two)
+{
+    const __m512i a0 = _mm512_load_si512(v[0].idx[0]), a1 = _mm512_load_si512(v[0].idx[1]);
+    const __m512i b0 = _mm512_load_si512(v[1].idx[0]), b1 = _mm512_load_si512(v[1].idx[1]);
+    for (int t = k0; t < k0 + kc;) {
+        const float *row = s->in + t / 9 * s->cs + t % 9 / 3 * s->Ws;
+        for (int dx = t % 3; dx < 3 && t < k0 + kc; dx++, t++) {
+            const __m512i sh = _mm512_set1_epi32(dx);
+            float *o = d + (long)(t - k0) * 32;
+            _mm512_store_ps(o, pix_load(&v[0], row, _mm512_add_epi32(a0, sh),
+                                        _mm512_add_epi32(a1, sh), two, v[0].live));
+            _mm512_store_ps(o + 16, pix_load(&v[1], row, _mm512_add_epi32(b0, sh),
+                                             _mm512_add_epi32(b1, sh), two, v[1].live));
+        }
+    }
+}
+
+/* Forward: op(B) = col, element (tap k, pixel j). Panel by panel, tap by
+ * tap, so the stores run along each panel. */
+V4 static void pack_fwd_v4(const col_src *s, float *dst, int k0, int kc, int j0, int nc)
+{
+    for (int p = 0; 32 * p < nc; p++) {
+        pix_vec v[2];
+        for (int h = 0; h < 2; h++) {
+            const int n = nc - 32 * p - 16 * h;
+            pix_vec_make(&v[h], s, j0 + 32 * p + 16 * h, n < 0 ? 0 : n > 16 ? 16 : n);
+        }
+        float *d = dst + (long)p * kc * 32;
+        if (!pix_fast(s, &v[0], k0 + kc - 1) || !pix_fast(s, &v[1], k0 + kc - 1))
+            pack_plain(s, d, kc, k0, kc, j0 + 32 * p, nc - 32 * p < 32 ? nc - 32 * p : 32, 0);
+        else if (v[0].m2 | v[1].m2)
+            fwd_panel(s, d, k0, kc, v, 1);
+        else
+            fwd_panel(s, d, k0, kc, v, 0);
+    }
+}
+
+/* r[i] lane j -> r[j] lane i: four rounds of interleaving r[i] with r[i+8]. */
+V4_INLINE void transpose16(__m512 r[16])
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                         15, 31);
+    for (int round = 0; round < 4; round++) {
+        __m512 t[16];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            t[2 * i] = _mm512_permutex2var_ps(r[i], lo, r[i + 8]);
+            t[2 * i + 1] = _mm512_permutex2var_ps(r[i], hi, r[i + 8]);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            r[i] = t[i];
+    }
+}
+
+/* Rows [g, g + n) (pixels) of every panel (taps j0..): 16 taps of the 16
+ * pixels at a time, made as for the forward, then transposed. Lanes past
+ * n land in rows that are not stored. toff: each tap's input row, dx. */
+V4_INLINE void dw_rows(const col_src *s, float *d, long ld, int n, int nc,
+                       const int32_t (*toff)[2], const pix_vec *v, int two)
+{
+    const __m512i i0 = _mm512_load_si512(v->idx[0]), i1 = _mm512_load_si512(v->idx[1]);
+    for (int jj = 0; jj < nc; jj += 16) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            const __m512i sh = _mm512_set1_epi32(toff[jj + i][1]);
+            r[i] = jj + i < nc ? pix_load(v, s->in + toff[jj + i][0], _mm512_add_epi32(i0, sh),
+                                          _mm512_add_epi32(i1, sh), two, 0xffff)
+                               : _mm512_setzero_ps();
+        }
+        transpose16(r);
+        float *dd = d + (long)(jj / 32) * ld * 32 + jj % 32;
+        for (int q = 0; q < n; q++)
+            _mm512_store_ps(dd + q * 32, r[q]);
+    }
+    if (nc % 32 && nc % 32 <= 16)   /* the last panel's zero half */
+        for (int q = 0; q < n; q++)
+            _mm512_store_ps(d + ((long)(nc / 32) * ld + q) * 32 + 16, _mm512_setzero_ps());
+}
+
+/* Weight gradient: op(B) = col^T, element (pixel k, tap j). */
+V4 static void pack_dw_v4(const col_src *s, float *dst, int k0, int kc, int j0, int nc)
+{
+    int32_t toff[nc + 16][2];   /* nc <= the gemm's column group */
+    for (int j = 0; j < nc + 16; j++) {
+        const int t = j0 + (j < nc ? j : nc - 1);
+        toff[j][0] = (int32_t)(t / 9 * s->cs + t % 9 / 3 * s->Ws);
+        toff[j][1] = t % 3;
+    }
+    for (int g = 0; g < kc; g += 16) {
+        const int n = kc - g < 16 ? kc - g : 16;
+        pix_vec v;
+        pix_vec_make(&v, s, k0 + g, n);
+        float *d = dst + (long)g * 32;
+        if (!pix_fast(s, &v, j0 + nc - 1))
+            pack_plain(s, d, kc, k0 + g, n, j0, nc, 1);
+        else if (v.m2)
+            dw_rows(s, d, kc, n, nc, toff, &v, 1);
+        else
+            dw_rows(s, d, kc, n, nc, toff, &v, 0);
+    }
+}
+#endif
+
+static void pack_fwd(void *ctx, float *dst, int k0, int kc, int j0, int nc)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return pack_fwd_v4(ctx, dst, k0, kc, j0, nc);
+#endif
+    pack_plain(ctx, dst, kc, k0, kc, j0, nc, 0);
+}
+
+static void pack_dw(void *ctx, float *dst, int k0, int kc, int j0, int nc)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return pack_dw_v4(ctx, dst, k0, kc, j0, nc);
+#endif
+    pack_plain(ctx, dst, kc, k0, kc, j0, nc, 1);
+}
+
+/* The source of chunk images [b0, ...) of a saved input (IC,B,Hs,Ws). */
+static col_src col_src_make(const float *in, int B, int IC, int Hs, int Ws, int b0)
+{
+    const long hw = (long)Hs * Ws;
+    return (col_src){.in = in + b0 * hw, .end = in + IC * B * hw, .cs = B * hw, .Hs = Hs,
+                     .Ws = Ws, .OW = Ws - 2, .ohw = (Hs - 2) * (Ws - 2)};
+}
+
 /* din plane (c, b), H x W, = sum over the 9 taps of the shifted dcol rows
  * (OH x OW), taps in order; din pixel (yi, xi) is pixel (yi + pad,
  * xi + pad) of the padded input. Each din row is formed in a register, 16
@@ -381,15 +628,17 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
             const int nb = B - b0 < cbt ? B - b0 : cbt;
             const long pc = nb * ohw;
             float *o = out + b0 * ohw;
-            for (long u = 0; u < (long)IC * nb; u++) {
-                const long b = u / IC, c = u % IC;
-                im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, src + nsave, plan);
-            }
             if (K <= SMALL_K) {
+                for (long u = 0; u < (long)IC * nb; u++) {
+                    const long b = u / IC, c = u % IC;
+                    im2col_plane(chunk + c * 9 * pc + b * ohw,
+                                 src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, src + nsave,
+                                 plan);
+                }
                 conv_small_k(o, P, chunk, pc, weight, bias, K, OC, pc);
             } else {   /* (gemm runs on this thread alone in here) */
-                gemm(0, 0, OC, (int)pc, K, weight, K, chunk, (int)pc, 0, o, (int)P);
+                col_src cs = col_src_make(src, B, IC, Hs, Ws, b0);
+                gemm_packed(0, OC, (int)pc, K, weight, K, pack_fwd, &cs, 0, o, (int)P);
                 for (int r = 0; r < OC; r++)
                     add_bias_row(o + r * P, bias[r], pc);
             }
@@ -451,17 +700,15 @@ CLONES static void add_run(float *restrict dw, float *restrict db, long nw,
  * slot for the chunk's col. 0 when the partials and two slots do not fit
  * ws (ws_n floats): the caller then splits each chunk between the threads. */
 static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, const float *dout,
-                        const float *in, const im2col_plan *plan, int B, int IC, int Hs, int Ws,
-                        int OC, int cb)
+                        const float *in, int B, int IC, int Hs, int Ws, int OC, int cb)
 {
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9, nch = (B + cb - 1) / cb;
-    const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * Hs * Ws;
-    const long part = ((long)OC * K + OC + 15) & ~15L, slot = (long)K * cb * ohw;
-    const long slots = (ws_n - nch * part) / slot;
-    if (slots < 2)
+    const long ohw = (long)OH * OW, P = B * ohw;
+    const long part = ((long)OC * K + OC + 15) & ~15L;
+    if (nch * part > ws_n)
         return 0;
-    float *parts = ws, *slot0 = ws + nch * part;
-    int team = slots < nch ? (int)slots : nch;
+    float *parts = ws;
+    int team = nch;
 #ifdef _OPENMP
     team = team < omp_get_max_threads() ? team : omp_get_max_threads();
 #endif
@@ -471,22 +718,17 @@ static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, cons
 #ifdef _OPENMP
         t = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
-        float *chunk = slot0 + t * slot;
         for (int i = t; i < nch; i += nt) {
             const int b0 = i * cb, nb = B - b0 < cb ? B - b0 : cb;
             const long pc = nb * ohw;
             const float *g = dout + b0 * ohw;
             float *pw = parts + i * part, *pb = pw + (long)OC * K;
-            for (long u = 0; u < (long)IC * nb; u++) {
-                const long c = u / nb, b = u % nb;
-                im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, in + nin, plan);
-            }
             for (int o = 0; o < OC; o++)
                 pb[o] = 0;
             for (int rg = 0; rg < (OC + 7) / 8; rg++)   /* this thread alone */
                 row_sums_group(pb, g, P, OC, pc, rg);
-            gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 0, pw, K);
+            col_src cs = col_src_make(in, B, IC, Hs, Ws, b0);
+            gemm_packed(0, OC, K, (int)pc, g, (int)P, pack_dw, &cs, 0, pw, K);
         }
 #pragma omp barrier
         /* the partials in chunk order, each run of elements by one thread */
@@ -532,7 +774,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
      * threads, or each split between the threads by output tiles (the
      * gemm) and rows (the sums) when their partials do not fit */
     const int by_chunks = din && dw_by_chunks(dcol, conv_col_size(B, IC, H, W, pad), dweight,
-                                              dbias, dout, in, plan, B, IC, Hs, Ws, OC, cb);
+                                              dbias, dout, in, B, IC, Hs, Ws, OC, cb);
     for (int b0 = 0; !by_chunks && b0 < B; b0 += cb) {
         const int nb = B - b0 < cb ? B - b0 : cb;
         const long pc = nb * ohw;
@@ -544,13 +786,19 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         {
             row_sums_part(bsum, g, P, OC, pc);
 #pragma omp for schedule(static) nowait
-            for (long u = 0; u < tasks; u++) {
+            for (long u = 0; u < (K <= SMALL_K ? tasks : 0); u++) {
                 const long c = u / nb, b = u % nb;
                 im2col_plane(chunk + c * 9 * pc + b * ohw,
                              in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, in + nin, plan);
             }
         }
-        gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
+        /* a small K keeps gemm's dot-product path for its long k */
+        if (K <= SMALL_K) {
+            gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
+        } else {
+            col_src cs = col_src_make(in, B, IC, Hs, Ws, b0);
+            gemm_packed(0, OC, K, (int)pc, g, (int)P, pack_dw, &cs, 1, dweight, K);
+        }
     }
     for (int o = 0; !by_chunks && o < OC; o++)
         dbias[o] += bsum[o];

@@ -30,7 +30,7 @@
 
 enum {
     MR = 8,          /* rows of a micro-tile */
-    NR = 32,         /* columns of a micro-tile = width of a packed panel */
+    NR = GEMM_NR,    /* columns of a micro-tile = width of a packed panel */
     KC_MAX = 256,    /* depth block: a packed panel (KC*NR floats) fits L1 */
     NC = 1024,       /* column block: the packed block (KC*NC floats) fits L2 */
 };
@@ -444,20 +444,24 @@ typedef struct {
     long q_rs, q_cs, ldb, ldc;
     float *C;
     kernel_fn *kern;
+    gemm_pack_fn *pack;   /* op(B) from the caller's packer, or NULL */
+    void *ctx;
 } gemm_job;
 
 /* Rows [i0, i1) and panels [p0, p1) of C: the packed panels are private to
  * the thread, so no barrier is needed anywhere. */
-static void gemm_part(const gemm_job *g, float *buf, int i0, int i1, int p0,
-                      int p1)
+static void gemm_part(const gemm_job *g, float *buf, int gp, int i0, int i1,
+                      int p0, int p1)
 {
     const int M = g->M, N = g->N, K = g->K;
-    for (int pg = p0; pg < p1; pg += NC / NR) {
-        const int pe = p1 - pg < NC / NR ? p1 : pg + NC / NR;
+    for (int pg = p0; pg < p1; pg += gp) {
+        const int pe = p1 - pg < gp ? p1 : pg + gp;
         for (int pc = 0; pc < K; pc += g->kcb) {
             const int kc = K - pc < g->kcb ? K - pc : g->kcb;
             const int add = g->accumulate || pc > 0;
-            if (g->trans_b)
+            if (g->pack)
+                g->pack(g->ctx, buf, pc, kc, pg * NR, (N < pe * NR ? N : pe * NR) - pg * NR);
+            else if (g->trans_b)
                 for (int p = pg; p < pe; p++) {
                     int nr = N - p * NR < NR ? N - p * NR : NR;
                     pack_cols(buf + (long)(p - pg) * kc * NR,
@@ -484,35 +488,41 @@ static void gemm_part(const gemm_job *g, float *buf, int i0, int i1, int p0,
     }
 }
 
-void gemm(int trans_a, int trans_b, int M, int N, int K,
-          const float *A, int lda, const float *B, int ldb,
-          int accumulate, float *C, int ldc)
+/* C = 0 for an empty sum, when not accumulating; 1 when there is nothing
+ * else to do. */
+static int gemm_trivial(int M, int N, int K, int accumulate, float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
-        return;
-    if (K <= 0) {
-        if (!accumulate)
-            for (int i = 0; i < M; i++)
-                memset(C + (long)i * ldc, 0, (size_t)N * sizeof(float));
-        return;
-    }
-    /* A tiny C with a long K: vectors along k beat padded tiles. */
-    if (!trans_a && trans_b && K >= 4 * DKC && (M < MR || N < 16)) {
-        gemm_dot(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
-        return;
-    }
-    /* Depth blocks of near-equal size, fixed by K alone: they decide the
-     * order of the sums, so nothing about threads may change them. */
+        return 1;
+    if (K > 0)
+        return 0;
+    if (!accumulate)
+        for (int i = 0; i < M; i++)
+            memset(C + (long)i * ldc, 0, (size_t)N * sizeof(float));
+    return 1;
+}
+
+/* The job's fields that depend on the shape alone. Depth blocks of
+ * near-equal size, fixed by K alone: they decide the order of the sums, so
+ * nothing about threads may change them. */
+static gemm_job gemm_setup(int trans_a, int M, int N, int K, const float *A,
+                           int lda, int accumulate, float *C, int ldc)
+{
     const int nkb = (K + KC_MAX - 1) / KC_MAX;
-    gemm_job g = {
-        .trans_b = trans_b, .M = M, .N = N, .K = K, .accumulate = accumulate,
-        .kcb = (K + nkb - 1) / nkb, .A = A, .B = B,
-        .q_rs = trans_a ? 1 : lda, .q_cs = trans_a ? lda : 1, .ldb = ldb,
+    return (gemm_job){
+        .M = M, .N = N, .K = K, .accumulate = accumulate,
+        .kcb = (K + nkb - 1) / nkb, .A = A,
+        .q_rs = trans_a ? 1 : lda, .q_cs = trans_a ? lda : 1,
         .ldc = ldc, .C = C, .kern = pick_kernel(),
     };
-    /* Split C into units of whole panels (and row blocks when there are
-     * fewer panels than threads). How the units fall does not change any
-     * sum, only the speed. */
+}
+
+/* Splits C into units of whole panels (and row blocks when there are
+ * fewer panels than threads) and runs them. How the units fall does not
+ * change any sum, only the speed. */
+static void gemm_run(const gemm_job *g)
+{
+    const int M = g->M, N = g->N, K = g->K;
     const int np = (N + NR - 1) / NR, nmt = (M + MR - 1) / MR;
     /* small products, and calls from inside a parallel region (a conv
      * layer hands whole chunks to threads), run on the calling thread */
@@ -542,13 +552,38 @@ void gemm(int trans_a, int trans_b, int M, int N, int K,
         int i1 = (int)((long)(ru + 1) * nmt / nru) * MR;
         if (i1 > M)
             i1 = M;
-        int j0 = p0 * NR, j1 = p1 * NR < N ? p1 * NR : N;
-        if (buf)
-            gemm_part(&g, buf, i0, i1, p0, p1);
-        else   /* no memory for a packing buffer: slow but correct */
-            gemm_reference(trans_a, trans_b, i1 - i0, j1 - j0, K,
-                           A + (trans_a ? i0 : (long)i0 * lda), lda,
-                           B + (trans_b ? (long)j0 * ldb : j0), ldb,
-                           accumulate, C + (long)i0 * ldc + j0, ldc);
+        if (buf) {
+            gemm_part(g, buf, NC / NR, i0, i1, p0, p1);
+        } else {   /* no memory for a packing buffer: one panel at a time
+                    * (slower, the same sums) */
+            float panel[KC_MAX * NR] __attribute__((aligned(64)));
+            gemm_part(g, panel, 1, i0, i1, p0, p1);
+        }
     }
+}
+
+void gemm(int trans_a, int trans_b, int M, int N, int K,
+          const float *A, int lda, const float *B, int ldb,
+          int accumulate, float *C, int ldc)
+{
+    if (gemm_trivial(M, N, K, accumulate, C, ldc))
+        return;
+    /* A tiny C with a long K: vectors along k beat padded tiles. */
+    if (!trans_a && trans_b && K >= 4 * DKC && (M < MR || N < 16)) {
+        gemm_dot(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+        return;
+    }
+    gemm_job g = gemm_setup(trans_a, M, N, K, A, lda, accumulate, C, ldc);
+    g.trans_b = trans_b, g.B = B, g.ldb = ldb;
+    gemm_run(&g);
+}
+
+void gemm_packed(int trans_a, int M, int N, int K, const float *A, int lda,
+                 gemm_pack_fn *pack, void *ctx, int accumulate, float *C, int ldc)
+{
+    if (gemm_trivial(M, N, K, accumulate, C, ldc))
+        return;
+    gemm_job g = gemm_setup(trans_a, M, N, K, A, lda, accumulate, C, ldc);
+    g.pack = pack, g.ctx = ctx;
+    gemm_run(&g);
 }
