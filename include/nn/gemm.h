@@ -6,6 +6,8 @@
 #ifndef SWEEP_GEMM_H
 #define SWEEP_GEMM_H
 
+#include <stdint.h>
+
 /* C (M,N) = [C +] op(A) (M,K) * op(B) (K,N), all row-major.
  * trans_a: A is stored (K,M) with leading dimension lda; else (M,K).
  * trans_b: B is stored (N,K) with leading dimension ldb; else (K,N).
@@ -30,6 +32,13 @@ typedef void gemm_pack_fn(void *ctx, float *dst, int k0, int kc, int j0, int nc)
  * or 16 columns with K >= 16384). */
 void gemm_packed(int trans_a, int M, int N, int K, const float *A, int lda,
                  gemm_pack_fn *pack, void *ctx, int accumulate, float *C, int ldc);
+
+/* gemm with op(A) (M,K) given in place by rows and offsets: element
+ * (i, k) is rows[i][koff[k]] (im2col's columns as rows of an input, read
+ * where they are). The same sums, in the same order, as gemm with that A
+ * (but for gemm's dot-product path). */
+void gemm_rows(int M, int N, int K, const float *const *rows, const int32_t *koff, int trans_b,
+               const float *B, int ldb, int accumulate, float *C, int ldc);
 
 /* Plain triple loop with the same contract, for tests. */
 void gemm_reference(int trans_a, int trans_b, int M, int N, int K,

@@ -682,42 +682,42 @@ static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n
         row_sums_group(acc, x, ldx, rows, n, g);
 }
 
-/* Elements [e0, e1) of (dW, db) += p: dW's nw elements, then db's. */
-CLONES static void add_run(float *restrict dw, float *restrict db, long nw,
-                           const float *restrict p, long e0, long e1)
+/* Rows [o0, o1) of dW += those of p^T, p being dW^T (K,OC); row OC
+ * stands for db, which follows dW^T in p. */
+CLONES static void add_rows(float *restrict dw, float *restrict db, int K, int OC,
+                            const float *restrict p, int o0, int o1)
 {
-    for (long e = e0; e < e1 && e < nw; e++)
-        dw[e] += p[e];
-    for (long e = e0 > nw ? e0 : nw; e < e1; e++)
-        db[e - nw] += p[e];
+    for (int o = o0; o < o1 && o < OC; o++)
+        for (int t = 0; t < K; t++)
+            dw[(long)o * K + t] += p[(long)t * OC + o];
+    if (o1 > OC)
+        for (int o = 0; o < OC; o++)
+            db[o] += p[(long)K * OC + o];
 }
 
-/* dW and db with the chunks spread over the threads (for a layer whose
- * input needs a gradient, so that dcol's whole workspace is free until
- * din): chunk i's dW and db go, summed fresh, into partial i, and the
- * partials are added in chunk order, element by element. Chunks and so
- * every sum are fixed by the shape; threads take chunks, each with its own
- * slot for the chunk's col. 0 when the partials and two slots do not fit
- * ws (ws_n floats): the caller then splits each chunk between the threads. */
 static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, const float *dout,
                         const float *in, int B, int IC, int Hs, int Ws, int OC, int cb)
 {
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9, nch = (B + cb - 1) / cb;
     const long ohw = (long)OH * OW, P = B * ohw;
     const long part = ((long)OC * K + OC + 15) & ~15L;
-    if (nch * part > ws_n)
-        return 0;
-    float *parts = ws;
+    /* each thread's rows (K pointers) and pixel offsets (a chunk's) */
+    const long own = (2L * K + cb * ohw + 15) & ~15L;
     int team = nch;
 #ifdef _OPENMP
     team = team < omp_get_max_threads() ? team : omp_get_max_threads();
 #endif
+    if (nch * part + team * own > ws_n)
+        return 0;
+    float *parts = ws;
 #pragma omp parallel num_threads(team)
     {
         int t = 0, nt = 1;
 #ifdef _OPENMP
         t = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
+        const float **rows = (const float **)(void *)(parts + nch * part + t * own);
+        int32_t *koff = (int32_t *)(void *)(rows + K);
         for (int i = t; i < nch; i += nt) {
             const int b0 = i * cb, nb = B - b0 < cb ? B - b0 : cb;
             const long pc = nb * ohw;
@@ -727,18 +727,21 @@ static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, cons
                 pb[o] = 0;
             for (int rg = 0; rg < (OC + 7) / 8; rg++)   /* this thread alone */
                 row_sums_group(pb, g, P, OC, pc, rg);
+            /* dW^T = col dout^T with col read in place: the same products
+             * in the same order as dout col^T */
             col_src cs = col_src_make(in, B, IC, Hs, Ws, b0);
-            gemm_packed(0, OC, K, (int)pc, g, (int)P, pack_dw, &cs, 0, pw, K);
+            for (int k = 0; k < K; k++)
+                rows[k] = tap_base(&cs, k);
+            for (long j = 0; j < pc; j++)
+                koff[j] = (int32_t)pix_off(&cs, j);
+            gemm_rows(K, OC, (int)pc, rows, koff, 1, g, (int)P, 0, pw, OC);
         }
 #pragma omp barrier
         /* the partials in chunk order, each run of elements by one thread */
-        const long nw = (long)OC * K, runs = (nw + OC + 1023) / 1024;
 #pragma omp for schedule(static)
-        for (long r = 0; r < runs; r++) {
-            const long e0 = r * 1024, e1 = e0 + 1024 < nw + OC ? e0 + 1024 : nw + OC;
+        for (int o0 = 0; o0 <= OC; o0 += 4)
             for (int i = 0; i < nch; i++)
-                add_run(dweight, dbias, nw, parts + i * part, e0, e1);
-        }
+                add_rows(dweight, dbias, K, OC, parts + i * part, o0, o0 + 4);
     }
     return 1;
 }

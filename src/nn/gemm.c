@@ -21,6 +21,7 @@
 #include "nn/gemm.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,6 +247,89 @@ static kernel_fn *pick_kernel(void)
     return kernel_v1;
 }
 
+/* The same tile with op(A) read in place: element (i, k) is
+ * rows[i][koff[k]] (an im2col whose rows the caller names), broadcast
+ * straight from there instead of from a packed tile. */
+static inline __attribute__((always_inline)) void
+kernel_rows_body(const int SR, const int SV, long kc, const float *const *rows,
+                 const int32_t *restrict koff, const float *restrict p, float *restrict c,
+                 long ldc, int add)
+{
+    for (int r0 = 0; r0 < MR; r0 += SR)
+        for (int v0 = 0; v0 < NR / 16; v0 += SV) {
+            v16f acc[MR][NR / 16];
+            const float *rp[MR];
+#pragma GCC unroll 8
+            for (int r = 0; r < SR; r++) {
+                rp[r] = rows[r0 + r];
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++)
+                    acc[r][v] = (v16f){0};
+            }
+            const float *pk = p + v0 * 16;
+            for (long k = 0; k < kc; k++) {
+                const long o = koff[k];
+                v16f b[NR / 16];
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++)
+                    b[v] = *(const v16f *)(pk + v * 16);
+#pragma GCC unroll 8
+                for (int r = 0; r < SR; r++) {
+                    float a = rp[r][o];
+#pragma GCC unroll 2
+                    for (int v = 0; v < SV; v++)
+                        acc[r][v] += a * b[v];
+                }
+                pk += NR;
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < SR; r++)
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++) {
+                    v16u *d = (v16u *)(c + (r0 + r) * ldc + (v0 + v) * 16);
+                    v16f x = acc[r][v];
+                    if (add)
+                        x += *d;
+                    *d = x;
+                }
+        }
+}
+
+typedef void kernel_rows_fn(long kc, const float *const *rows, const int32_t *koff,
+                            const float *p, float *c, long ldc, int add);
+
+#if HAVE_CLONES
+TARGET_V4 static void kernel_rows_v4(long kc, const float *const *rows, const int32_t *koff,
+                                     const float *p, float *c, long ldc, int add)
+{
+    kernel_rows_body(8, 2, kc, rows, koff, p, c, ldc, add);
+}
+
+TARGET_V3 static void kernel_rows_v3(long kc, const float *const *rows, const int32_t *koff,
+                                     const float *p, float *c, long ldc, int add)
+{
+    kernel_rows_body(4, 1, kc, rows, koff, p, c, ldc, add);
+}
+#endif
+
+static void kernel_rows_v1(long kc, const float *const *rows, const int32_t *koff,
+                           const float *p, float *c, long ldc, int add)
+{
+    kernel_rows_body(2, 1, kc, rows, koff, p, c, ldc, add);
+}
+
+static kernel_rows_fn *pick_kernel_rows(void)
+{
+#if HAVE_CLONES
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return kernel_rows_v4;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return kernel_rows_v3;
+#endif
+    return kernel_rows_v1;
+}
+
 /* Two row tiles of op(A), rows [0, m) of q (strides q_rs, q_cs), packed as
  * d0[k*MR + i] (rows 0..7) and d1[k*MR + i] (rows 8..15), rows past m
  * zero: the micro-kernel's broadcasts then come from one cache line per
@@ -285,26 +369,13 @@ CLONES static void pack_a(float *restrict d0, float *restrict d1,
         }
 }
 
-/* One tile at (i0, j0) from a packed row tile; columns past N are computed
- * and dropped, as are the zero rows past M. */
-static void do_tile(kernel_fn *kern, int M, int N, int i0, int j0, int kc,
-                    const float *qp, const float *panel, float *C, long ldc,
-                    int add)
-{
-    int mr = M - i0 < MR ? M - i0 : MR;
-    int nr = N - j0 < NR ? N - j0 : NR;
-    float *ct = C + i0 * ldc + j0;
-    if (mr == MR && nr == NR) {
-        kern(kc, qp, panel, ct, ldc, add);
-        return;
-    }
-    float tile[MR * NR] __attribute__((aligned(64)));
-    kern(kc, qp, panel, tile, NR, 0);
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++)
-            ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j]
-                                  : tile[i * NR + j];
-}
+typedef struct gemm_job gemm_job;
+
+/* One tile at (i0, j0) from a packed row tile qp, or from rows (when the
+ * job's op(A) is given by rows, qp NULL) over depth [k0, k0 + kc);
+ * columns past N are computed and dropped, as are the rows past M. */
+static void do_tile(const gemm_job *g, int i0, int j0, int k0, int kc, const float *qp,
+                    const float *panel, int add);
 
 /* ---------------------------------------------------------------------------
  * Dot path: C (M,N) [+]= A (M,K) B^T, B stored (N,K), both rows contiguous
@@ -438,7 +509,7 @@ static void gemm_dot(int M, int N, int K, const float *A, long lda,
 /* ---------------------------------------------------------------------------
  * Driver */
 
-typedef struct {
+struct gemm_job {
     int trans_b, M, N, K, accumulate, kcb;
     const float *A, *B;
     long q_rs, q_cs, ldb, ldc;
@@ -446,7 +517,35 @@ typedef struct {
     kernel_fn *kern;
     gemm_pack_fn *pack;   /* op(B) from the caller's packer, or NULL */
     void *ctx;
-} gemm_job;
+    const float *const *rows;   /* op(A) as in gemm_rows, or NULL */
+    const int32_t *koff;
+    kernel_rows_fn *kern_rows;
+};
+
+static void do_tile(const gemm_job *g, int i0, int j0, int k0, int kc, const float *qp,
+                    const float *panel, int add)
+{
+    const int mr = g->M - i0 < MR ? g->M - i0 : MR;
+    const int nr = g->N - j0 < NR ? g->N - j0 : NR;
+    const long ldc = g->ldc;
+    float *ct = g->C + i0 * ldc + j0;
+    float tile[MR * NR] __attribute__((aligned(64)));
+    const int whole = mr == MR && nr == NR;
+    float *c = whole ? ct : tile;
+    if (qp) {
+        g->kern(kc, qp, panel, c, whole ? ldc : NR, whole && add);
+    } else {
+        const float *rp[MR];   /* rows past M repeat the last */
+        for (int i = 0; i < MR; i++)
+            rp[i] = g->rows[i0 + (i < mr ? i : mr - 1)];
+        g->kern_rows(kc, rp, g->koff + k0, panel, c, whole ? ldc : NR, whole && add);
+    }
+    if (whole)
+        return;
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+}
 
 /* Rows [i0, i1) and panels [p0, p1) of C: the packed panels are private to
  * the thread, so no barrier is needed anywhere. */
@@ -474,6 +573,13 @@ static void gemm_part(const gemm_job *g, float *buf, int gp, int i0, int i1,
             /* rows outside, panels inside: the packed row tile of A stays
              * in L1, the packed group in L2, and C is written along its
              * rows */
+            if (g->rows) {
+                for (int i = i0; i < i1; i += MR)
+                    for (int p = pg; p < pe; p++)
+                        do_tile(g, i, p * NR, pc, kc, NULL, buf + (long)(p - pg) * kc * NR,
+                                add);
+                continue;
+            }
             const float *q = g->A + pc * g->q_cs;
             float qp[2][MR * KC_MAX] __attribute__((aligned(64)));
             for (int i = i0; i < i1; i += 2 * MR) {
@@ -481,8 +587,8 @@ static void gemm_part(const gemm_job *g, float *buf, int gp, int i0, int i1,
                        M - i < 2 * MR ? M - i : 2 * MR, kc);
                 for (int t = 0; t < 2 && i + t * MR < i1; t++)
                     for (int p = pg; p < pe; p++)
-                        do_tile(g->kern, M, N, i + t * MR, p * NR, kc, qp[t],
-                                buf + (long)(p - pg) * kc * NR, g->C, g->ldc, add);
+                        do_tile(g, i + t * MR, p * NR, pc, kc, qp[t],
+                                buf + (long)(p - pg) * kc * NR, add);
             }
         }
     }
@@ -585,5 +691,16 @@ void gemm_packed(int trans_a, int M, int N, int K, const float *A, int lda,
         return;
     gemm_job g = gemm_setup(trans_a, M, N, K, A, lda, accumulate, C, ldc);
     g.pack = pack, g.ctx = ctx;
+    gemm_run(&g);
+}
+
+void gemm_rows(int M, int N, int K, const float *const *rows, const int32_t *koff, int trans_b,
+               const float *B, int ldb, int accumulate, float *C, int ldc)
+{
+    if (gemm_trivial(M, N, K, accumulate, C, ldc))
+        return;
+    gemm_job g = gemm_setup(0, M, N, K, NULL, 0, accumulate, C, ldc);
+    g.trans_b = trans_b, g.B = B, g.ldb = ldb;
+    g.rows = rows, g.koff = koff, g.kern_rows = pick_kernel_rows();
     gemm_run(&g);
 }
