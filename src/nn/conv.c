@@ -273,21 +273,36 @@ static void pack_plain(const col_src *s, float *dst, long ld, int k0, int kc, in
 #define V4 __attribute__((target("arch=x86-64-v4")))
 #define V4_INLINE V4 static inline __attribute__((always_inline))
 
-/* The 16 lanes of v's pixels from the input row at b, shifted by tap
- * column dx (two: v has two windows); lanes outside keep set to 0. */
+/* The windows of v's pixels in an input row: w[0..1] for the first,
+ * w[2..3] for the second (two: v has one). */
+V4_INLINE void pix_windows(const pix_vec *v, const float *row, int two, __m512 w[4])
+{
+    w[0] = _mm512_loadu_ps(row + v->s[0]);
+    w[1] = _mm512_loadu_ps(row + v->s[0] + 16);
+    if (two) {
+        w[2] = _mm512_loadu_ps(row + v->s[1]);
+        w[3] = _mm512_loadu_ps(row + v->s[1] + 16);
+    }
+}
+
+/* The 16 lanes of v's pixels from windows w, shifted by tap column dx
+ * (i0, i1: v's indices plus dx); lanes outside keep set to 0. */
+V4_INLINE __m512 pix_pick(const pix_vec *v, const __m512 w[4], __m512i i0, __m512i i1, int two,
+                          __mmask16 keep)
+{
+    __m512 r = _mm512_maskz_permutex2var_ps(keep, w[0], i0, w[1]);
+    if (two)
+        r = _mm512_mask_mov_ps(r, v->m2 & keep, _mm512_permutex2var_ps(w[2], i1, w[3]));
+    return r;
+}
+
+/* The same from the input row at b. */
 V4_INLINE __m512 pix_load(const pix_vec *v, const float *b, __m512i i0, __m512i i1, int two,
                           __mmask16 keep)
 {
-    const float *a = b + v->s[0];
-    __m512 r = _mm512_maskz_permutex2var_ps(keep, _mm512_loadu_ps(a), i0,
-                                            _mm512_loadu_ps(a + 16));
-    if (two) {
-        a = b + v->s[1];
-        r = _mm512_mask_mov_ps(r, v->m2 & keep,
-                               _mm512_permutex2var_ps(_mm512_loadu_ps(a), i1,
-                                                      _mm512_loadu_ps(a + 16)));
-    }
-    return r;
+    __m512 w[4];
+    pix_windows(v, b, two, w);
+    return pix_pick(v, w, i0, i1, two, keep);
 }
 
 /* Whether every vector load of v's pixels for taps up to last stays
@@ -307,12 +322,15 @@ V4_INLINE void fwd_panel(const col_src *s, float *d, int k0, int kc, const pix_v
     const __m512i b0 = _mm512_load_si512(v[1].idx[0]), b1 = _mm512_load_si512(v[1].idx[1]);
     for (int t = k0; t < k0 + kc;) {
         const float *row = s->in + t / 9 * s->cs + t % 9 / 3 * s->Ws;
+        __m512 w0[4], w1[4];   /* loaded once for the row's three taps */
+        pix_windows(&v[0], row, two, w0);
+        pix_windows(&v[1], row, two, w1);
         for (int dx = t % 3; dx < 3 && t < k0 + kc; dx++, t++) {
             const __m512i sh = _mm512_set1_epi32(dx);
             float *o = d + (long)(t - k0) * 32;
-            _mm512_store_ps(o, pix_load(&v[0], row, _mm512_add_epi32(a0, sh),
+            _mm512_store_ps(o, pix_pick(&v[0], w0, _mm512_add_epi32(a0, sh),
                                         _mm512_add_epi32(a1, sh), two, v[0].live));
-            _mm512_store_ps(o + 16, pix_load(&v[1], row, _mm512_add_epi32(b0, sh),
+            _mm512_store_ps(o + 16, pix_pick(&v[1], w1, _mm512_add_epi32(b0, sh),
                                              _mm512_add_epi32(b1, sh), two, v[1].live));
         }
     }
