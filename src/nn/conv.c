@@ -252,20 +252,17 @@ static void pix_vec_make(pix_vec *v, const col_src *s, long j, int n)
     v->reach = v->s[1] + 32;
 }
 
-/* The panels lane by lane (rows [k0, k0 + kc) of panels ld rows apart),
- * for machines without AVX-512 and for pixels the vectors cannot take. */
-static void pack_plain(const col_src *s, float *dst, long ld, int k0, int kc, int j0, int nc,
-                       int trans)
+/* Forward panels lane by lane (rows [k0, k0 + kc) of panels ld rows
+ * apart), for machines without AVX-512 and for pixels the vectors cannot
+ * take. */
+static void pack_plain(const col_src *s, float *dst, long ld, int k0, int kc, int j0, int nc)
 {
     for (int p = 0; 32 * p < nc; p++)
         for (int k = 0; k < kc; k++)
             for (int l = 0; l < 32; l++) {
                 const int j = 32 * p + l;   /* column of the panel group */
-                float x = 0;
-                if (j < nc)
-                    x = trans ? tap_base(s, j0 + j)[pix_off(s, k0 + k)]
-                              : tap_base(s, k0 + k)[pix_off(s, j0 + j)];
-                dst[((long)p * ld + k) * 32 + l] = x;
+                dst[((long)p * ld + k) * 32 + l] =
+                    j < nc ? tap_base(s, k0 + k)[pix_off(s, j0 + j)] : 0.0f;
             }
 }
 
@@ -294,15 +291,6 @@ V4_INLINE __m512 pix_pick(const pix_vec *v, const __m512 w[4], __m512i i0, __m51
     if (two)
         r = _mm512_mask_mov_ps(r, v->m2 & keep, _mm512_permutex2var_ps(w[2], i1, w[3]));
     return r;
-}
-
-/* The same from the input row at b. */
-V4_INLINE __m512 pix_load(const pix_vec *v, const float *b, __m512i i0, __m512i i1, int two,
-                          __mmask16 keep)
-{
-    __m512 w[4];
-    pix_windows(v, b, two, w);
-    return pix_pick(v, w, i0, i1, two, keep);
 }
 
 /* Whether every vector load of v's pixels for taps up to last stays
@@ -348,7 +336,7 @@ V4 static void pack_fwd_v4(const col_src *s, float *dst, int k0, int kc, int j0,
         }
         float *d = dst + (long)p * kc * 32;
         if (!pix_fast(s, &v[0], k0 + kc - 1) || !pix_fast(s, &v[1], k0 + kc - 1))
-            pack_plain(s, d, kc, k0, kc, j0 + 32 * p, nc - 32 * p < 32 ? nc - 32 * p : 32, 0);
+            pack_plain(s, d, kc, k0, kc, j0 + 32 * p, nc - 32 * p < 32 ? nc - 32 * p : 32);
         else if (v[0].m2 | v[1].m2)
             fwd_panel(s, d, k0, kc, v, 1);
         else
@@ -356,73 +344,6 @@ V4 static void pack_fwd_v4(const col_src *s, float *dst, int k0, int kc, int j0,
     }
 }
 
-/* r[i] lane j -> r[j] lane i: four rounds of interleaving r[i] with r[i+8]. */
-V4_INLINE void transpose16(__m512 r[16])
-{
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
-                                         15, 31);
-    for (int round = 0; round < 4; round++) {
-        __m512 t[16];
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; i++) {
-            t[2 * i] = _mm512_permutex2var_ps(r[i], lo, r[i + 8]);
-            t[2 * i + 1] = _mm512_permutex2var_ps(r[i], hi, r[i + 8]);
-        }
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            r[i] = t[i];
-    }
-}
-
-/* Rows [g, g + n) (pixels) of every panel (taps j0..): 16 taps of the 16
- * pixels at a time, made as for the forward, then transposed. Lanes past
- * n land in rows that are not stored. toff: each tap's input row, dx. */
-V4_INLINE void dw_rows(const col_src *s, float *d, long ld, int n, int nc,
-                       const int32_t (*toff)[2], const pix_vec *v, int two)
-{
-    const __m512i i0 = _mm512_load_si512(v->idx[0]), i1 = _mm512_load_si512(v->idx[1]);
-    for (int jj = 0; jj < nc; jj += 16) {
-        __m512 r[16];
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++) {
-            const __m512i sh = _mm512_set1_epi32(toff[jj + i][1]);
-            r[i] = jj + i < nc ? pix_load(v, s->in + toff[jj + i][0], _mm512_add_epi32(i0, sh),
-                                          _mm512_add_epi32(i1, sh), two, 0xffff)
-                               : _mm512_setzero_ps();
-        }
-        transpose16(r);
-        float *dd = d + (long)(jj / 32) * ld * 32 + jj % 32;
-        for (int q = 0; q < n; q++)
-            _mm512_store_ps(dd + q * 32, r[q]);
-    }
-    if (nc % 32 && nc % 32 <= 16)   /* the last panel's zero half */
-        for (int q = 0; q < n; q++)
-            _mm512_store_ps(d + ((long)(nc / 32) * ld + q) * 32 + 16, _mm512_setzero_ps());
-}
-
-/* Weight gradient: op(B) = col^T, element (pixel k, tap j). */
-V4 static void pack_dw_v4(const col_src *s, float *dst, int k0, int kc, int j0, int nc)
-{
-    int32_t toff[nc + 16][2];   /* nc <= the gemm's column group */
-    for (int j = 0; j < nc + 16; j++) {
-        const int t = j0 + (j < nc ? j : nc - 1);
-        toff[j][0] = (int32_t)(t / 9 * s->cs + t % 9 / 3 * s->Ws);
-        toff[j][1] = t % 3;
-    }
-    for (int g = 0; g < kc; g += 16) {
-        const int n = kc - g < 16 ? kc - g : 16;
-        pix_vec v;
-        pix_vec_make(&v, s, k0 + g, n);
-        float *d = dst + (long)g * 32;
-        if (!pix_fast(s, &v, j0 + nc - 1))
-            pack_plain(s, d, kc, k0 + g, n, j0, nc, 1);
-        else if (v.m2)
-            dw_rows(s, d, kc, n, nc, toff, &v, 1);
-        else
-            dw_rows(s, d, kc, n, nc, toff, &v, 0);
-    }
-}
 #endif
 
 static void pack_fwd(void *ctx, float *dst, int k0, int kc, int j0, int nc)
@@ -431,16 +352,7 @@ static void pack_fwd(void *ctx, float *dst, int k0, int kc, int j0, int nc)
     if (__builtin_cpu_supports("x86-64-v4"))
         return pack_fwd_v4(ctx, dst, k0, kc, j0, nc);
 #endif
-    pack_plain(ctx, dst, kc, k0, kc, j0, nc, 0);
-}
-
-static void pack_dw(void *ctx, float *dst, int k0, int kc, int j0, int nc)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("x86-64-v4"))
-        return pack_dw_v4(ctx, dst, k0, kc, j0, nc);
-#endif
-    pack_plain(ctx, dst, kc, k0, kc, j0, nc, 1);
+    pack_plain(ctx, dst, kc, k0, kc, j0, nc);
 }
 
 /* The source of chunk images [b0, ...) of a saved input (IC,B,Hs,Ws). */
@@ -807,19 +719,13 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         {
             row_sums_part(bsum, g, P, OC, pc);
 #pragma omp for schedule(static) nowait
-            for (long u = 0; u < (K <= SMALL_K ? tasks : 0); u++) {
+            for (long u = 0; u < tasks; u++) {
                 const long c = u / nb, b = u % nb;
                 im2col_plane(chunk + c * 9 * pc + b * ohw,
                              in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, in + nin, plan);
             }
         }
-        /* a small K keeps gemm's dot-product path for its long k */
-        if (K <= SMALL_K) {
-            gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
-        } else {
-            col_src cs = col_src_make(in, B, IC, Hs, Ws, b0);
-            gemm_packed(0, OC, K, (int)pc, g, (int)P, pack_dw, &cs, 1, dweight, K);
-        }
+        gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
     }
     for (int o = 0; !by_chunks && o < OC; o++)
         dbias[o] += bsum[o];
