@@ -29,16 +29,21 @@ typedef void gemm_pack_fn(void *ctx, float *dst, int k0, int kc, int j0, int nc)
 /* gemm with op(B) given by a packer (for a B that is not stored as a
  * matrix, such as im2col's columns): the same sums, in the same order, as
  * gemm with that B (but for gemm's dot-product path: a C of under 8 rows
- * or 16 columns with K >= 16384). */
+ * or 16 columns with K >= 16384). bias: NULL, or M floats, bias[i] added
+ * to row i of C after its whole sum (the bits of a pass C[i][j] += bias[i]
+ * after the gemm). */
 void gemm_packed(int trans_a, int M, int N, int K, const float *A, int lda,
-                 gemm_pack_fn *pack, void *ctx, int accumulate, float *C, int ldc);
+                 gemm_pack_fn *pack, void *ctx, int accumulate, const float *bias, float *C,
+                 int ldc);
 
 /* gemm with op(A) (M,K) given in place by rows and offsets: element
  * (i, k) is rows[i][koff[k]] (im2col's columns as rows of an input, read
  * where they are). The same sums, in the same order, as gemm with that A
- * (but for gemm's dot-product path). */
+ * (but for gemm's dot-product path). bsum: NULL, or N floats, bsum[j] +=
+ * op(B)[0][j] + op(B)[1][j] + ... in k order (a bias gradient, taken
+ * while op(B) is packed). */
 void gemm_rows(int M, int N, int K, const float *const *rows, const int32_t *koff, int trans_b,
-               const float *B, int ldb, int accumulate, float *C, int ldc);
+               const float *B, int ldb, int accumulate, float *bsum, float *C, int ldc);
 
 /* Plain triple loop with the same contract, for tests. */
 void gemm_reference(int trans_a, int trans_b, int M, int N, int K,

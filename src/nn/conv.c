@@ -465,15 +465,6 @@ static void col2im_plane(float *din, const float *dcol, long ldc, int H, int W, 
     col2im_body(din, dcol, ldc, H, W, pad, end, NULL);
 }
 
-/* o[0..n) += b, on a chunk the gemm has just written (still in L2; the
- * gemm's own stores hide the first touch of out better than a prefill
- * would). */
-CLONES static void add_bias_row(float *restrict o, float b, long n)
-{
-    for (long i = 0; i < n; i++)
-        o[i] += b;
-}
-
 /* Chunks handed to whole threads, each with its own slice of a scratch of
  * two chunks: thread t of the team takes chunks t, t + n, ... of at most
  * *cbt images each, in slice t (n = *nwork threads get a slice; with more
@@ -568,9 +559,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
                 conv_small_k(o, P, chunk, pc, weight, bias, K, OC, pc);
             } else {   /* (gemm runs on this thread alone in here) */
                 col_src cs = col_src_make(src, B, IC, Hs, Ws, b0);
-                gemm_packed(0, OC, (int)pc, K, weight, K, pack_fwd, &cs, 0, o, (int)P);
-                for (int r = 0; r < OC; r++)
-                    add_bias_row(o + r * P, bias[r], pc);
+                gemm_packed(0, OC, (int)pc, K, weight, K, pack_fwd, &cs, 0, bias, o, (int)P);
             }
         }
     }
@@ -612,24 +601,43 @@ static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n
         row_sums_group(acc, x, ldx, rows, n, g);
 }
 
-/* Rows [o0, o1) of dW += those of p^T, p being dW^T (K,OC); row OC
- * stands for db, which follows dW^T in p. */
-CLONES static void add_rows(float *restrict dw, float *restrict db, int K, int OC,
-                            const float *restrict p, int o0, int o1)
+/* Rows [t0, t1) of S = (dW^T, db) (row K is db): S = (dW, db)'s, plus
+ * each chunk's partial in chunk order, back into (dW, db). Each element is
+ * dW + p1 + p2 + ..., and the partials' adds run along their rows. */
+CLONES static void add_partials(float *restrict dw, float *restrict db, float *restrict S,
+                                const float *parts, long part, int nch, int K, int OC, int t0,
+                                int t1)
 {
-    for (int o = o0; o < o1 && o < OC; o++)
-        for (int t = 0; t < K; t++)
-            dw[(long)o * K + t] += p[(long)t * OC + o];
-    if (o1 > OC)
+    for (int t = t0; t < t1; t++)
         for (int o = 0; o < OC; o++)
-            db[o] += p[(long)K * OC + o];
+            S[(long)t * OC + o] = t < K ? dw[(long)o * K + t] : db[o];
+    for (int i = 0; i < nch; i++) {
+        const float *restrict p = parts + i * part;
+        for (long e = (long)t0 * OC; e < (long)t1 * OC; e++)
+            S[e] += p[e];
+    }
+    for (int t = t0; t < t1; t++)
+        for (int o = 0; o < OC; o++) {
+            if (t < K)
+                dw[(long)o * K + t] = S[(long)t * OC + o];
+            else
+                db[o] = S[(long)t * OC + o];
+        }
 }
 
+/* dW and db with the chunks spread over the threads (for a layer whose
+ * input needs a gradient, so that dcol's whole workspace is free until
+ * din): chunk i's dW^T and db go, summed fresh, into partial i, and the
+ * partials are added in chunk order, element by element. Chunks and so
+ * every sum are fixed by the shape; threads take whole chunks. 0 when the
+ * partials and the threads' offset tables do not fit ws (ws_n floats):
+ * the caller then splits each chunk between the threads. */
 static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, const float *dout,
                         const float *in, int B, int IC, int Hs, int Ws, int OC, int cb)
 {
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9, nch = (B + cb - 1) / cb;
     const long ohw = (long)OH * OW, P = B * ohw;
+    /* partials (dW^T, db), one per chunk and one for the sums */
     const long part = ((long)OC * K + OC + 15) & ~15L;
     /* each thread's rows (K pointers) and pixel offsets (a chunk's) */
     const long own = (2L * K + cb * ohw + 15) & ~15L;
@@ -637,41 +645,41 @@ static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, cons
 #ifdef _OPENMP
     team = team < omp_get_max_threads() ? team : omp_get_max_threads();
 #endif
-    if (nch * part + team * own > ws_n)
+    if ((nch + 1) * part + team * own > ws_n)
         return 0;
-    float *parts = ws;
+    float *parts = ws, *S = ws + nch * part;
 #pragma omp parallel num_threads(team)
     {
         int t = 0, nt = 1;
 #ifdef _OPENMP
         t = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
-        const float **rows = (const float **)(void *)(parts + nch * part + t * own);
+        const float **rows = (const float **)(void *)(parts + (nch + 1) * part + t * own);
         int32_t *koff = (int32_t *)(void *)(rows + K);
         for (int i = t; i < nch; i += nt) {
             const int b0 = i * cb, nb = B - b0 < cb ? B - b0 : cb;
-            const long pc = nb * ohw;
-            const float *g = dout + b0 * ohw;
             float *pw = parts + i * part, *pb = pw + (long)OC * K;
             for (int o = 0; o < OC; o++)
                 pb[o] = 0;
-            for (int rg = 0; rg < (OC + 7) / 8; rg++)   /* this thread alone */
-                row_sums_group(pb, g, P, OC, pc, rg);
             /* dW^T = col dout^T with col read in place: the same products
-             * in the same order as dout col^T */
+             * in the same order as dout col^T; db as dout^T is packed */
             col_src cs = col_src_make(in, B, IC, Hs, Ws, b0);
             for (int k = 0; k < K; k++)
                 rows[k] = tap_base(&cs, k);
-            for (long j = 0; j < pc; j++)
-                koff[j] = (int32_t)pix_off(&cs, j);
-            gemm_rows(K, OC, (int)pc, rows, koff, 1, g, (int)P, 0, pw, OC);
+            for (int b = 0, j = 0; b < nb; b++)
+                for (int y = 0; y < OH; y++)
+                    for (int x = 0; x < OW; x++)
+                        koff[j++] = (int32_t)(((long)b * Hs + y) * Ws + x);
+            gemm_rows(K, OC, (int)(nb * ohw), rows, koff, 1, dout + b0 * ohw, (int)P, 0, pb,
+                      pw, OC);
         }
 #pragma omp barrier
-        /* the partials in chunk order, each run of elements by one thread */
+        /* the partials in chunk order, each run of rows of dW^T by one
+         * thread */
 #pragma omp for schedule(static)
-        for (int o0 = 0; o0 <= OC; o0 += 4)
-            for (int i = 0; i < nch; i++)
-                add_rows(dweight, dbias, K, OC, parts + i * part, o0, o0 + 4);
+        for (int t0 = 0; t0 <= K; t0 += 16)
+            add_partials(dweight, dbias, S, parts, part, nch, K, OC, t0,
+                         t0 + 16 < K + 1 ? t0 + 16 : K + 1);
     }
     return 1;
 }

@@ -520,7 +520,32 @@ struct gemm_job {
     const float *const *rows;   /* op(A) as in gemm_rows, or NULL */
     const int32_t *koff;
     kernel_rows_fn *kern_rows;
+    const float *bias;   /* added to C's rows after the whole sum, or NULL */
+    float *bsum;         /* += the column sums of op(B), or NULL */
 };
+
+/* c[i][0..nr) += bias[i] for the mr rows of a finished tile. */
+CLONES static void add_row_bias(float *restrict c, long ldc, const float *restrict bias, int mr,
+                                int nr)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            c[i * ldc + j] += bias[i];
+}
+
+/* sum[0..nr) += the panel's rows 0, 1, ..., kc-1, each column in k order. */
+CLONES static void panel_col_sums(float *restrict sum, const float *restrict panel, int kc,
+                                  int nr)
+{
+    float s[NR];
+    for (int j = 0; j < NR; j++)
+        s[j] = j < nr ? sum[j] : 0.0f;
+    for (int k = 0; k < kc; k++)
+        for (int j = 0; j < NR; j++)
+            s[j] += panel[k * NR + j];
+    for (int j = 0; j < nr; j++)
+        sum[j] = s[j];
+}
 
 static void do_tile(const gemm_job *g, int i0, int j0, int k0, int kc, const float *qp,
                     const float *panel, int add)
@@ -540,11 +565,12 @@ static void do_tile(const gemm_job *g, int i0, int j0, int k0, int kc, const flo
             rp[i] = g->rows[i0 + (i < mr ? i : mr - 1)];
         g->kern_rows(kc, rp, g->koff + k0, panel, c, whole ? ldc : NR, whole && add);
     }
-    if (whole)
-        return;
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++)
-            ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+    if (!whole)
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++)
+                ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+    if (g->bias && k0 + kc == g->K)   /* while the tile is in L1 */
+        add_row_bias(ct, ldc, g->bias + i0, mr, nr);
 }
 
 /* Rows [i0, i1) and panels [p0, p1) of C: the packed panels are private to
@@ -570,6 +596,10 @@ static void gemm_part(const gemm_job *g, float *buf, int gp, int i0, int i1,
                 int nc = (N < pe * NR ? N : pe * NR) - pg * NR;
                 pack_rows(buf, g->B + (long)pc * g->ldb + pg * NR, g->ldb, kc, nc);
             }
+            if (g->bsum && i0 == 0)   /* one unit sums each column */
+                for (int p = pg; p < pe; p++)
+                    panel_col_sums(g->bsum + p * NR, buf + (long)(p - pg) * kc * NR, kc,
+                                   N - p * NR < NR ? N - p * NR : NR);
             /* rows outside, panels inside: the packed row tile of A stays
              * in L1, the packed group in L2, and C is written along its
              * rows */
@@ -685,22 +715,26 @@ void gemm(int trans_a, int trans_b, int M, int N, int K,
 }
 
 void gemm_packed(int trans_a, int M, int N, int K, const float *A, int lda,
-                 gemm_pack_fn *pack, void *ctx, int accumulate, float *C, int ldc)
+                 gemm_pack_fn *pack, void *ctx, int accumulate, const float *bias, float *C,
+                 int ldc)
 {
-    if (gemm_trivial(M, N, K, accumulate, C, ldc))
+    if (gemm_trivial(M, N, K, accumulate, C, ldc)) {
+        for (int i = 0; bias && i < M && N > 0; i++)   /* K = 0 */
+            add_row_bias(C + (long)i * ldc, 0, bias + i, 1, N);
         return;
+    }
     gemm_job g = gemm_setup(trans_a, M, N, K, A, lda, accumulate, C, ldc);
-    g.pack = pack, g.ctx = ctx;
+    g.pack = pack, g.ctx = ctx, g.bias = bias;
     gemm_run(&g);
 }
 
 void gemm_rows(int M, int N, int K, const float *const *rows, const int32_t *koff, int trans_b,
-               const float *B, int ldb, int accumulate, float *C, int ldc)
+               const float *B, int ldb, int accumulate, float *bsum, float *C, int ldc)
 {
     if (gemm_trivial(M, N, K, accumulate, C, ldc))
         return;
     gemm_job g = gemm_setup(0, M, N, K, NULL, 0, accumulate, C, ldc);
     g.trans_b = trans_b, g.B = B, g.ldb = ldb;
-    g.rows = rows, g.koff = koff, g.kern_rows = pick_kernel_rows();
+    g.rows = rows, g.koff = koff, g.kern_rows = pick_kernel_rows(), g.bsum = bsum;
     gemm_run(&g);
 }
