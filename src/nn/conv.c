@@ -625,22 +625,65 @@ CLONES static void add_partials(float *restrict dw, float *restrict db, float *r
         }
 }
 
-/* dW and db with the chunks spread over the threads (for a layer whose
- * input needs a gradient, so that dcol's whole workspace is free until
- * din): chunk i's dW^T and db go, summed fresh, into partial i, and the
- * partials are added in chunk order, element by element. Chunks and so
- * every sum are fixed by the shape; threads take whole chunks. 0 when the
- * partials and the threads' offset tables do not fit ws (ws_n floats):
- * the caller then splits each chunk between the threads. */
-static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, const float *dout,
-                        const float *in, int B, int IC, int Hs, int Ws, int OC, int cb)
+/* The shapes and tensors of one conv_backward call. */
+typedef struct {
+    float *din, *dweight, *dbias;
+    const float *dout, *in, *weight;   /* in: the saved (padded) input */
+    int B, IC, H, W, OC, pad, Hs, Ws, OH, OW, K, cb;
+    long ohw, P;
+    const int32_t (*vmask)[3][16];
+} bwd_job;
+
+/* din of images [b0, b0 + nb): dcol = W^T dout into dchunk (K * nb * ohw
+ * floats), folded back by col2im. No sum runs across images. */
+static void din_chunk(const bwd_job *j, float *dchunk, int b0, int nb)
 {
-    const int OH = Hs - 2, OW = Ws - 2, K = IC * 9, nch = (B + cb - 1) / cb;
-    const long ohw = (long)OH * OW, P = B * ohw;
+    const long pc = nb * j->ohw;
+    gemm(1, 0, j->K, (int)pc, j->OC, j->weight, j->K, j->dout + b0 * j->ohw, (int)j->P, 0,
+         dchunk, (int)pc);
+    for (long u = 0; u < (long)j->IC * nb; u++) {
+        const long b = u / j->IC, c = u % j->IC;
+        col2im_plane(j->din + ((c * j->B) + b0 + b) * j->H * j->W,
+                     dchunk + c * 9 * pc + b * j->ohw, pc, j->H, j->W, j->pad,
+                     dchunk + j->K * pc, j->vmask);
+    }
+}
+
+/* Chunk i's dW^T and db, summed fresh, into pw (and pb = pw + K OC), with
+ * col read in place (rows, koff: scratch of K pointers and a chunk's
+ * offsets): the same products in the same order as dout col^T; db as
+ * dout^T is packed. */
+static void dw_chunk(const bwd_job *j, float *pw, const float **rows, int32_t *koff, int b0,
+                     int nb)
+{
+    float *pb = pw + (long)j->OC * j->K;
+    for (int o = 0; o < j->OC; o++)
+        pb[o] = 0;
+    col_src cs = col_src_make(j->in, j->B, j->IC, j->Hs, j->Ws, b0);
+    for (int k = 0; k < j->K; k++)
+        rows[k] = tap_base(&cs, k);
+    for (int b = 0, n = 0; b < nb; b++)
+        for (int y = 0; y < j->OH; y++)
+            for (int x = 0; x < j->OW; x++)
+                koff[n++] = (int32_t)(((long)b * j->Hs + y) * j->Ws + x);
+    gemm_rows(j->K, j->OC, (int)(nb * j->ohw), rows, koff, 1, j->dout + b0 * j->ohw, (int)j->P,
+              0, pb, pw, j->OC);
+}
+
+/* The whole backward pass with the chunks spread over the threads (for a
+ * layer whose input needs a gradient, so that dcol's whole workspace is
+ * free): a thread takes chunk i whole, its dW^T and db into partial i and
+ * its din, while its dout is in cache; then the partials are added in
+ * chunk order, element by element. Chunks and so every sum are fixed by
+ * the shape. 0 when the partials and the threads' scratch do not fit ws
+ * (ws_n floats): the caller then goes phase by phase. */
+static int backward_by_chunks(const bwd_job *j, float *ws, long ws_n)
+{
+    const int K = j->K, OC = j->OC, cb = j->cb, nch = (j->B + cb - 1) / cb;
     /* partials (dW^T, db), one per chunk and one for the sums */
     const long part = ((long)OC * K + OC + 15) & ~15L;
-    /* each thread's rows (K pointers) and pixel offsets (a chunk's) */
-    const long own = (2L * K + cb * ohw + 15) & ~15L;
+    /* each thread's rows (K pointers), pixel offsets and dcol, a chunk's */
+    const long tab = (2L * K + cb * j->ohw + 15) & ~15L, own = tab + K * cb * j->ohw;
     int team = nch;
 #ifdef _OPENMP
     team = team < omp_get_max_threads() ? team : omp_get_max_threads();
@@ -654,31 +697,20 @@ static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, cons
 #ifdef _OPENMP
         t = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
-        const float **rows = (const float **)(void *)(parts + (nch + 1) * part + t * own);
+        float *mine = parts + (nch + 1) * part + t * own;
+        const float **rows = (const float **)(void *)mine;
         int32_t *koff = (int32_t *)(void *)(rows + K);
         for (int i = t; i < nch; i += nt) {
-            const int b0 = i * cb, nb = B - b0 < cb ? B - b0 : cb;
-            float *pw = parts + i * part, *pb = pw + (long)OC * K;
-            for (int o = 0; o < OC; o++)
-                pb[o] = 0;
-            /* dW^T = col dout^T with col read in place: the same products
-             * in the same order as dout col^T; db as dout^T is packed */
-            col_src cs = col_src_make(in, B, IC, Hs, Ws, b0);
-            for (int k = 0; k < K; k++)
-                rows[k] = tap_base(&cs, k);
-            for (int b = 0, j = 0; b < nb; b++)
-                for (int y = 0; y < OH; y++)
-                    for (int x = 0; x < OW; x++)
-                        koff[j++] = (int32_t)(((long)b * Hs + y) * Ws + x);
-            gemm_rows(K, OC, (int)(nb * ohw), rows, koff, 1, dout + b0 * ohw, (int)P, 0, pb,
-                      pw, OC);
+            const int b0 = i * cb, nb = j->B - b0 < cb ? j->B - b0 : cb;
+            dw_chunk(j, parts + i * part, rows, koff, b0, nb);
+            din_chunk(j, mine + tab, b0, nb);
         }
 #pragma omp barrier
         /* the partials in chunk order, each run of rows of dW^T by one
          * thread */
 #pragma omp for schedule(static)
         for (int t0 = 0; t0 <= K; t0 += 16)
-            add_partials(dweight, dbias, S, parts, part, nch, K, OC, t0,
+            add_partials(j->dweight, j->dbias, S, parts, part, nch, K, OC, t0,
                          t0 + 16 < K + 1 ? t0 + 16 : K + 1);
     }
     return 1;
@@ -693,15 +725,25 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
     const int Hs = H + 2 * pad, Ws = W + 2 * pad;
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9;
     const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * Hs * Ws;
-    /* conv_forward left the input at the start of col. Chunks of col for
-     * dW are rebuilt in the dcol workspace; when no din is wanted (dcol is
-     * then unused) in the scratch part of col, which conv_forward used the
-     * same way and which holds nothing the caller reads (col is the
-     * caller's writable workspace, whatever the const says). */
+    int32_t valid[MAXV][3][16] __attribute__((aligned(64)));
+    int cb = chunk_images(IC, OH, OW);
+    cb = cb < B ? cb : B;
+    /* conv_forward left the input at the start of col */
+    const bwd_job j = {
+        .din = din, .dweight = dweight, .dbias = dbias, .dout = dout, .in = col,
+        .weight = weight, .B = B, .IC = IC, .H = H, .W = W, .OC = OC, .pad = pad, .Hs = Hs,
+        .Ws = Ws, .OH = OH, .OW = OW, .K = K, .cb = cb, .ohw = ohw, .P = P,
+        .vmask = col2im_masks(valid, W, pad) ? valid : NULL,
+    };
+    if (din && backward_by_chunks(&j, dcol, conv_col_size(B, IC, H, W, pad)))
+        return;
+    /* Phase by phase. Chunks of col for dW are rebuilt in the dcol
+     * workspace; when no din is wanted (dcol is then unused) in the
+     * scratch part of col, which conv_forward used the same way and which
+     * holds nothing the caller reads (col is the caller's writable
+     * workspace, whatever the const says). */
     const float *in = col;
     float *chunk = din ? dcol : (float *)col + nin;
-    int32_t valid[MAXV][3][16] __attribute__((aligned(64)));
-    const int32_t(*vmask)[3][16] = col2im_masks(valid, W, pad) ? valid : NULL;
     /* the bias gradient: running sums of each row of dout, in index order
      * across the chunks, taken while the chunk is on its way to the gemm */
     float bsum[OC];
@@ -709,14 +751,9 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         bsum[o] = 0;
     im2col_plan pl;
     const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
-    int cb = chunk_images(IC, OH, OW);
-    cb = cb < B ? cb : B;
-    /* dW and db: chunks of a size fixed by the shape, spread over the
-     * threads, or each split between the threads by output tiles (the
-     * gemm) and rows (the sums) when their partials do not fit */
-    const int by_chunks = din && dw_by_chunks(dcol, conv_col_size(B, IC, H, W, pad), dweight,
-                                              dbias, dout, in, B, IC, Hs, Ws, OC, cb);
-    for (int b0 = 0; !by_chunks && b0 < B; b0 += cb) {
+    /* dW and db: chunks of a size fixed by the shape, each split between
+     * the threads by output tiles (the gemm) and rows (the sums) */
+    for (int b0 = 0; b0 < B; b0 += cb) {
         const int nb = B - b0 < cb ? B - b0 : cb;
         const long pc = nb * ohw;
         const float *g = dout + b0 * ohw;
@@ -735,28 +772,18 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         }
         gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
     }
-    for (int o = 0; !by_chunks && o < OC; o++)
+    for (int o = 0; o < OC; o++)
         dbias[o] += bsum[o];
     if (!din)
         return;
-    /* din: dcol = W^T dout and col2im, chunk by chunk per thread (no sum
-     * runs across images, so any split gives the same bits) */
+    /* din: chunk by chunk per thread (no sum runs across images, so any
+     * split gives the same bits) */
 #pragma omp parallel
     {
         int cbt, nwork;
         const int t = thread_chunks(cb, &cbt, &nwork);
         float *dchunk = t < nwork ? dcol + (long)t * K * cbt * ohw : NULL;
-        for (int b0 = t * cbt; dchunk && b0 < B; b0 += nwork * cbt) {
-            const int nb = B - b0 < cbt ? B - b0 : cbt;
-            const long pc = nb * ohw;
-            gemm(1, 0, K, (int)pc, OC, weight, K, dout + b0 * ohw, (int)P, 0,
-                 dchunk, (int)pc);
-            for (long u = 0; u < (long)IC * nb; u++) {
-                const long b = u / IC, c = u % IC;
-                col2im_plane(din + ((c * B) + b0 + b) * H * W,
-                             dchunk + c * 9 * pc + b * ohw, pc, H, W, pad,
-                             dchunk + K * pc, vmask);
-            }
-        }
+        for (int b0 = t * cbt; dchunk && b0 < B; b0 += nwork * cbt)
+            din_chunk(&j, dchunk, b0, B - b0 < cbt ? B - b0 : cbt);
     }
 }
