@@ -675,8 +675,9 @@ static void dw_chunk(const bwd_job *j, float *pw, const float **rows, int32_t *k
  * free): a thread takes chunk i whole, its dW^T and db into partial i and
  * its din, while its dout is in cache; then the partials are added in
  * chunk order, element by element. Chunks and so every sum are fixed by
- * the shape. 0 when the partials and the threads' scratch do not fit ws
- * (ws_n floats): the caller then goes phase by phase. */
+ * the shape. 0 when the partials and one thread's scratch do not fit ws
+ * (ws_n floats; more threads take part as their scratch fits): the caller
+ * then goes phase by phase. */
 static int backward_by_chunks(const bwd_job *j, float *ws, long ws_n)
 {
     const int K = j->K, OC = j->OC, cb = j->cb, nch = (j->B + cb - 1) / cb;
@@ -684,12 +685,14 @@ static int backward_by_chunks(const bwd_job *j, float *ws, long ws_n)
     const long part = ((long)OC * K + OC + 15) & ~15L;
     /* each thread's rows (K pointers), pixel offsets and dcol, a chunk's */
     const long tab = (2L * K + cb * j->ohw + 15) & ~15L, own = tab + K * cb * j->ohw;
-    int team = nch;
+    /* whether it fits depends on the shape alone, never on the threads */
+    const long slots = (ws_n - (nch + 1) * part) / own;
+    if (ws_n < (nch + 1) * part || slots < 1)
+        return 0;
+    int team = slots < nch ? (int)slots : nch;
 #ifdef _OPENMP
     team = team < omp_get_max_threads() ? team : omp_get_max_threads();
 #endif
-    if ((nch + 1) * part + team * own > ws_n)
-        return 0;
     float *parts = ws, *S = ws + nch * part;
 #pragma omp parallel num_threads(team)
     {
