@@ -1,25 +1,32 @@
 /* conv.c: 3x3 convolution, stride 1, "valid" (pad 0) or "same" (pad 1), as
- * im2col + gemm over the batch.
+ * a gemm over the batch with im2col's columns.
  *
  * col (IC*9, P), P = B*OH*OW: row t = c*9 + dy*3 + dx holds, for every
  * output pixel p = (b, y, x), the input in[c][b][y+dy][x+dx]. Then
- *   out  (OC, P)    = W (OC, IC*9) x col + bias
- *   dW  (OC, IC*9) += dout (OC, P) x col^T
- *   dcol (IC*9, P)  = W^T x dout, folded back by col2im.
- * col is never built whole (35 MB for the second layer at B=250): the
- * workspace keeps a copy of the input, and col is rebuilt a chunk of a few
- * images at a time, small enough to stay in L2 until the gemm reads it.
- *  - out and din: each thread takes whole chunks with its own scratch, so
- *    a layer has no barrier inside; no sum runs across pixels, so how the
- *    chunks fall does not change a bit.
- *  - dW and db: chunks of a size fixed by the shape alone. When the input
- *    needs a gradient too (dcol's workspace is free until then) and the
- *    chunks' partial sums fit in it, the threads take whole chunks, each
- *    summed fresh into its partial, and dW + partial 1 + partial 2 + ...
- *    is added in chunk order; else dW + chunk 1 + chunk 2 + ... with the
- *    threads splitting each chunk's output tiles (the gemm) and rows (the
- *    bias sums, each in index order). Either way one order, fixed by the
- *    shape, whatever the thread count.
+ *   out   (OC, P)    = W (OC, IC*9) x col + bias
+ *   dW^T (IC*9, OC) += col x dout^T        (= (dout (OC, P) x col^T)^T)
+ *   dcol (IC*9, P)   = W^T x dout, folded back by col2im.
+ * col is never written out (35 MB for the second layer at B=250): the
+ * workspace keeps a copy of the input, and
+ *  - the forward's gemm (gemm_packed) asks this file to pack col's panels
+ *    straight from that copy, 16 pixels at a time by two-source
+ *    permutations of the input rows;
+ *  - dW's gemm (gemm_rows) broadcasts col's elements from the copy in
+ *    place, through a pointer per row of col and an offset per pixel, so
+ *    only dout is transposed. The products and their order are those of
+ *    dout x col^T, so dW has the bits it had as that product.
+ * Work goes by chunks of a few images:
+ *  - out: each thread takes whole chunks; no sum runs across pixels, so
+ *    how the chunks fall does not change a bit.
+ *  - dW, db and din, when the input needs a gradient and the chunks'
+ *    partials fit dcol's workspace (a matter of the shape alone): a thread
+ *    takes a chunk whole, its dW^T and db summed fresh into its partial
+ *    (db as the gemm packs dout^T), then its din while its dout is in
+ *    cache; then (dW, db) + partial 1 + partial 2 + ... in chunk order.
+ *    Else phase by phase: dW + chunk 1 + chunk 2 + ... (with col built in
+ *    the workspace) with the threads splitting each chunk's output tiles
+ *    (the gemm) and rows (the bias sums, each in index order), then din.
+ *    Either way one order, fixed by the shape, whatever the thread count.
  * Each din plane is owned by one thread and adds its 9 taps in order.
  * Padding: the workspace keeps a zero-bordered copy of the input (IC,B,
  * H+2,W+2), and everything but din runs as the valid convolution of that

@@ -15,6 +15,10 @@
  * any split into units, any order of units. Threads share tiles of C,
  * never a k range.
  *
+ * gemm_packed takes op(B)'s panels from the caller's packer instead, and
+ * gemm_rows broadcasts op(A) from where it lies (row pointers and k
+ * offsets) instead of packing it: both keep every sum above.
+ *
  * A second path for C = A B^T with a tiny C and a very long K (the weight
  * gradient of a layer with one input channel) keeps vectors along k
  * instead; see gemm_dot. */
