@@ -77,8 +77,11 @@ static long chunk_floats(int B, int IC, int OH, int OW)
 }
 
 /* col: the saved (padded) input (IC,B,H+2pad,W+2pad), then scratch for two
- * chunks (those of the threads in the forward pass). dcol, of the same
- * size: a chunk of col for dW, then the threads' chunks of dcol. */
+ * chunks of col (the threads' in the forward pass of a small K; dW's when
+ * the backward pass goes phase by phase without din). dcol, of the same
+ * size: the chunks' partials of (dW^T, db) and each thread's offsets and
+ * chunk of dcol; or, phase by phase, a chunk of col for dW, then the
+ * threads' chunks of dcol. */
 long conv_col_size(int B, int IC, int H, int W, int pad)
 {
     const int Hp = H + 2 * pad, Wp = W + 2 * pad;
