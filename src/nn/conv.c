@@ -1,25 +1,32 @@
 /* conv.c: 3x3 convolution, stride 1, "valid" (pad 0) or "same" (pad 1), as
- * im2col + gemm over the batch.
+ * a gemm over the batch with im2col's columns.
  *
  * col (IC*9, P), P = B*OH*OW: row t = c*9 + dy*3 + dx holds, for every
  * output pixel p = (b, y, x), the input in[c][b][y+dy][x+dx]. Then
- *   out  (OC, P)    = W (OC, IC*9) x col + bias
- *   dW  (OC, IC*9) += dout (OC, P) x col^T
- *   dcol (IC*9, P)  = W^T x dout, folded back by col2im.
- * col is never built whole (35 MB for the second layer at B=250): the
- * workspace keeps a copy of the input, and col is rebuilt a chunk of a few
- * images at a time, small enough to stay in L2 until the gemm reads it.
- *  - out and din: each thread takes whole chunks with its own scratch, so
- *    a layer has no barrier inside; no sum runs across pixels, so how the
- *    chunks fall does not change a bit.
- *  - dW and db: chunks of a size fixed by the shape alone. When the input
- *    needs a gradient too (dcol's workspace is free until then) and the
- *    chunks' partial sums fit in it, the threads take whole chunks, each
- *    summed fresh into its partial, and dW + partial 1 + partial 2 + ...
- *    is added in chunk order; else dW + chunk 1 + chunk 2 + ... with the
- *    threads splitting each chunk's output tiles (the gemm) and rows (the
- *    bias sums, each in index order). Either way one order, fixed by the
- *    shape, whatever the thread count.
+ *   out   (OC, P)    = W (OC, IC*9) x col + bias
+ *   dW^T (IC*9, OC) += col x dout^T        (= (dout (OC, P) x col^T)^T)
+ *   dcol (IC*9, P)   = W^T x dout, folded back by col2im.
+ * col is never written out (35 MB for the second layer at B=250): the
+ * workspace keeps a copy of the input, and
+ *  - the forward's gemm (gemm_packed) asks this file to pack col's panels
+ *    straight from that copy, 16 pixels at a time by two-source
+ *    permutations of the input rows;
+ *  - dW's gemm (gemm_rows) broadcasts col's elements from the copy in
+ *    place, through a pointer per row of col and an offset per pixel, so
+ *    only dout is transposed. The products and their order are those of
+ *    dout x col^T, so dW has the bits it had as that product.
+ * Work goes by chunks of a few images:
+ *  - out: each thread takes whole chunks; no sum runs across pixels, so
+ *    how the chunks fall does not change a bit.
+ *  - dW, db and din, when the input needs a gradient and the chunks'
+ *    partials fit dcol's workspace (a matter of the shape alone): a thread
+ *    takes a chunk whole, its dW^T and db summed fresh into its partial
+ *    (db as the gemm packs dout^T), then its din while its dout is in
+ *    cache; then (dW, db) + partial 1 + partial 2 + ... in chunk order.
+ *    Else phase by phase: dW + chunk 1 + chunk 2 + ... (with col built in
+ *    the workspace) with the threads splitting each chunk's output tiles
+ *    (the gemm) and rows (the bias sums, each in index order), then din.
+ *    Either way one order, fixed by the shape, whatever the thread count.
  * Each din plane is owned by one thread and adds its 9 taps in order.
  * Padding: the workspace keeps a zero-bordered copy of the input (IC,B,
  * H+2,W+2), and everything but din runs as the valid convolution of that
@@ -70,8 +77,11 @@ static long chunk_floats(int B, int IC, int OH, int OW)
 }
 
 /* col: the saved (padded) input (IC,B,H+2pad,W+2pad), then scratch for two
- * chunks (those of the threads in the forward pass). dcol, of the same
- * size: a chunk of col for dW, then the threads' chunks of dcol. */
+ * chunks of col (the threads' in the forward pass of a small K; dW's when
+ * the backward pass goes phase by phase without din). dcol, of the same
+ * size: the chunks' partials of (dW^T, db) and each thread's offsets and
+ * chunk of dcol; or, phase by phase, a chunk of col for dW, then the
+ * threads' chunks of dcol. */
 long conv_col_size(int B, int IC, int H, int W, int pad)
 {
     const int Hp = H + 2 * pad, Wp = W + 2 * pad;
@@ -186,6 +196,183 @@ static void im2col_plane(float *col, const float *in, long ldc, int H, int W,
     im2col_rows(col, in, ldc, H, W);
 }
 
+/* ---------------------------------------------------------------------------
+ * im2col straight into the gemm's panels (gemm_packed): the columns of
+ * col are never written out, and only the packer reads the input. */
+
+/* Chunk pixel j (image j / ohw of the chunk, then row, then column) of
+ * tap row t = c*9 + dy*3 + dx is in[c * cs + dy * Ws + dx + pix_off(j)],
+ * in at channel 0 of the chunk's first image. */
+typedef struct {
+    const float *in, *end;   /* end: of the saved input */
+    long cs;                 /* floats from one channel to the next */
+    int Hs, Ws, OW, ohw;
+} col_src;
+
+static inline long pix_off(const col_src *s, long j)
+{
+    const long b = j / s->ohw, r = j % s->ohw;
+    return b * s->Hs * s->Ws + r / s->OW * s->Ws + r % s->OW;
+}
+
+static inline const float *tap_base(const col_src *s, int t)
+{
+    return s->in + t / 9 * s->cs + t % 9 / 3 * s->Ws + t % 3;
+}
+
+/* 16 chunk pixels from j on, n of them real (the rest read as 0). Their
+ * offsets rise, so the lanes fall into runs whose floats lie within 32 of
+ * the run's first: up to two such windows make the vector with one
+ * two-source permutation each. */
+typedef struct {
+    int32_t idx[2][16] __attribute__((aligned(64)));   /* lane -> float of its window */
+    int32_t off[16];    /* pix_off of each lane, for the lane-by-lane path */
+    int32_t s[2];       /* the windows' first offsets */
+    int32_t reach;      /* floats past a tap's base that the loads touch */
+    uint16_t m2, live;  /* lanes of window 2; lanes of real pixels */
+    int vec;            /* 0: more than two windows, lane by lane */
+} pix_vec;
+
+static void pix_vec_make(pix_vec *v, const col_src *s, long j, int n)
+{
+    const int OH = s->ohw / s->OW;
+    long b = j / s->ohw;
+    int y = (int)(j % s->ohw) / s->OW, x = (int)(j % s->ohw) % s->OW;
+    v->live = (uint16_t)((1u << n) - 1);
+    v->m2 = 0;
+    v->vec = 1;
+    v->s[0] = v->s[1] = (int32_t)(b * s->Hs * s->Ws + y * s->Ws + x);
+    int w = 0;
+    for (int l = 0; l < 16; l++) {
+        const int32_t o = l < n ? (int32_t)(b * s->Hs * s->Ws + y * s->Ws + x) : v->s[w];
+        if (++x == s->OW && (x = 0, ++y == OH))
+            y = 0, b++;
+        /* room for the shift of taps dx = 1, 2 */
+        if (o - v->s[w] > 29) {
+            if (w == 1)
+                v->vec = 0;   /* a third window */
+            w = 1;
+            v->s[1] = o;
+        }
+        v->off[l] = o;
+        v->idx[w][l] = o - v->s[w];
+        v->idx[1 - w][l] = 0;
+        v->m2 |= (uint16_t)(w << l);
+    }
+    v->reach = v->s[1] + 32;
+}
+
+/* Forward panels lane by lane (rows [k0, k0 + kc) of panels ld rows
+ * apart), for machines without AVX-512 and for pixels the vectors cannot
+ * take. */
+static void pack_plain(const col_src *s, float *dst, long ld, int k0, int kc, int j0, int nc)
+{
+    for (int p = 0; 32 * p < nc; p++)
+        for (int k = 0; k < kc; k++)
+            for (int l = 0; l < 32; l++) {
+                const int j = 32 * p + l;   /* column of the panel group */
+                dst[((long)p * ld + k) * 32 + l] =
+                    j < nc ? tap_base(s, k0 + k)[pix_off(s, j0 + j)] : 0.0f;
+            }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define V4 __attribute__((target("arch=x86-64-v4")))
+#define V4_INLINE V4 static inline __attribute__((always_inline))
+
+/* The windows of v's pixels in an input row: w[0..1] for the first,
+ * w[2..3] for the second (two: v has one). */
+V4_INLINE void pix_windows(const pix_vec *v, const float *row, int two, __m512 w[4])
+{
+    w[0] = _mm512_loadu_ps(row + v->s[0]);
+    w[1] = _mm512_loadu_ps(row + v->s[0] + 16);
+    if (two) {
+        w[2] = _mm512_loadu_ps(row + v->s[1]);
+        w[3] = _mm512_loadu_ps(row + v->s[1] + 16);
+    }
+}
+
+/* The 16 lanes of v's pixels from windows w, shifted by tap column dx
+ * (i0, i1: v's indices plus dx); lanes outside keep set to 0. */
+V4_INLINE __m512 pix_pick(const pix_vec *v, const __m512 w[4], __m512i i0, __m512i i1, int two,
+                          __mmask16 keep)
+{
+    __m512 r = _mm512_maskz_permutex2var_ps(keep, w[0], i0, w[1]);
+    if (two)
+        r = _mm512_mask_mov_ps(r, v->m2 & keep, _mm512_permutex2var_ps(w[2], i1, w[3]));
+    return r;
+}
+
+/* Whether every vector load of v's pixels for taps up to last stays
+ * inside the input. */
+static inline int pix_fast(const col_src *s, const pix_vec *v, int last)
+{
+    return v->vec && tap_base(s, last) + v->reach <= s->end;
+}
+
+/* One forward panel: rows k0.. of tap k, the two vectors of 32 pixels.
+ * The three taps dx of an input row share its loads (the windows leave
+ * room for the shift). */
+V4_INLINE void fwd_panel(const col_src *s, float *d, int k0, int kc, const pix_vec v[2],
+                         int two)
+{
+    const __m512i a0 = _mm512_load_si512(v[0].idx[0]), a1 = _mm512_load_si512(v[0].idx[1]);
+    const __m512i b0 = _mm512_load_si512(v[1].idx[0]), b1 = _mm512_load_si512(v[1].idx[1]);
+    for (int t = k0; t < k0 + kc;) {
+        const float *row = s->in + t / 9 * s->cs + t % 9 / 3 * s->Ws;
+        __m512 w0[4], w1[4];   /* loaded once for the row's three taps */
+        pix_windows(&v[0], row, two, w0);
+        pix_windows(&v[1], row, two, w1);
+        for (int dx = t % 3; dx < 3 && t < k0 + kc; dx++, t++) {
+            const __m512i sh = _mm512_set1_epi32(dx);
+            float *o = d + (long)(t - k0) * 32;
+            _mm512_store_ps(o, pix_pick(&v[0], w0, _mm512_add_epi32(a0, sh),
+                                        _mm512_add_epi32(a1, sh), two, v[0].live));
+            _mm512_store_ps(o + 16, pix_pick(&v[1], w1, _mm512_add_epi32(b0, sh),
+                                             _mm512_add_epi32(b1, sh), two, v[1].live));
+        }
+    }
+}
+
+/* Forward: op(B) = col, element (tap k, pixel j). Panel by panel, tap by
+ * tap, so the stores run along each panel. */
+V4 static void pack_fwd_v4(const col_src *s, float *dst, int k0, int kc, int j0, int nc)
+{
+    for (int p = 0; 32 * p < nc; p++) {
+        pix_vec v[2];
+        for (int h = 0; h < 2; h++) {
+            const int n = nc - 32 * p - 16 * h;
+            pix_vec_make(&v[h], s, j0 + 32 * p + 16 * h, n < 0 ? 0 : n > 16 ? 16 : n);
+        }
+        float *d = dst + (long)p * kc * 32;
+        if (!pix_fast(s, &v[0], k0 + kc - 1) || !pix_fast(s, &v[1], k0 + kc - 1))
+            pack_plain(s, d, kc, k0, kc, j0 + 32 * p, nc - 32 * p < 32 ? nc - 32 * p : 32);
+        else if (v[0].m2 | v[1].m2)
+            fwd_panel(s, d, k0, kc, v, 1);
+        else
+            fwd_panel(s, d, k0, kc, v, 0);
+    }
+}
+
+#endif
+
+static void pack_fwd(void *ctx, float *dst, int k0, int kc, int j0, int nc)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return pack_fwd_v4(ctx, dst, k0, kc, j0, nc);
+#endif
+    pack_plain(ctx, dst, kc, k0, kc, j0, nc);
+}
+
+/* The source of chunk images [b0, ...) of a saved input (IC,B,Hs,Ws). */
+static col_src col_src_make(const float *in, int B, int IC, int Hs, int Ws, int b0)
+{
+    const long hw = (long)Hs * Ws;
+    return (col_src){.in = in + b0 * hw, .end = in + IC * B * hw, .cs = B * hw, .Hs = Hs,
+                     .Ws = Ws, .OW = Ws - 2, .ohw = (Hs - 2) * (Ws - 2)};
+}
+
 /* din plane (c, b), H x W, = sum over the 9 taps of the shifted dcol rows
  * (OH x OW), taps in order; din pixel (yi, xi) is pixel (yi + pad,
  * xi + pad) of the padded input. Each din row is formed in a register, 16
@@ -288,15 +475,6 @@ static void col2im_plane(float *din, const float *dcol, long ldc, int H, int W, 
     col2im_body(din, dcol, ldc, H, W, pad, end, NULL);
 }
 
-/* o[0..n) += b, on a chunk the gemm has just written (still in L2; the
- * gemm's own stores hide the first touch of out better than a prefill
- * would). */
-CLONES static void add_bias_row(float *restrict o, float b, long n)
-{
-    for (long i = 0; i < n; i++)
-        o[i] += b;
-}
-
 /* Chunks handed to whole threads, each with its own slice of a scratch of
  * two chunks: thread t of the team takes chunks t, t + n, ... of at most
  * *cbt images each, in slice t (n = *nwork threads get a slice; with more
@@ -381,17 +559,17 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
             const int nb = B - b0 < cbt ? B - b0 : cbt;
             const long pc = nb * ohw;
             float *o = out + b0 * ohw;
-            for (long u = 0; u < (long)IC * nb; u++) {
-                const long b = u / IC, c = u % IC;
-                im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, src + nsave, plan);
-            }
             if (K <= SMALL_K) {
+                for (long u = 0; u < (long)IC * nb; u++) {
+                    const long b = u / IC, c = u % IC;
+                    im2col_plane(chunk + c * 9 * pc + b * ohw,
+                                 src + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, src + nsave,
+                                 plan);
+                }
                 conv_small_k(o, P, chunk, pc, weight, bias, K, OC, pc);
             } else {   /* (gemm runs on this thread alone in here) */
-                gemm(0, 0, OC, (int)pc, K, weight, K, chunk, (int)pc, 0, o, (int)P);
-                for (int r = 0; r < OC; r++)
-                    add_bias_row(o + r * P, bias[r], pc);
+                col_src cs = col_src_make(src, B, IC, Hs, Ws, b0);
+                gemm_packed(0, OC, (int)pc, K, weight, K, pack_fwd, &cs, 0, bias, o, (int)P);
             }
         }
     }
@@ -433,70 +611,120 @@ static void row_sums_part(float *acc, const float *x, long ldx, int rows, long n
         row_sums_group(acc, x, ldx, rows, n, g);
 }
 
-/* Elements [e0, e1) of (dW, db) += p: dW's nw elements, then db's. */
-CLONES static void add_run(float *restrict dw, float *restrict db, long nw,
-                           const float *restrict p, long e0, long e1)
+/* Rows [t0, t1) of S = (dW^T, db) (row K is db): S = (dW, db)'s, plus
+ * each chunk's partial in chunk order, back into (dW, db). Each element is
+ * dW + p1 + p2 + ..., and the partials' adds run along their rows. */
+CLONES static void add_partials(float *restrict dw, float *restrict db, float *restrict S,
+                                const float *parts, long part, int nch, int K, int OC, int t0,
+                                int t1)
 {
-    for (long e = e0; e < e1 && e < nw; e++)
-        dw[e] += p[e];
-    for (long e = e0 > nw ? e0 : nw; e < e1; e++)
-        db[e - nw] += p[e];
+    for (int t = t0; t < t1; t++)
+        for (int o = 0; o < OC; o++)
+            S[(long)t * OC + o] = t < K ? dw[(long)o * K + t] : db[o];
+    for (int i = 0; i < nch; i++) {
+        const float *restrict p = parts + i * part;
+        for (long e = (long)t0 * OC; e < (long)t1 * OC; e++)
+            S[e] += p[e];
+    }
+    for (int t = t0; t < t1; t++)
+        for (int o = 0; o < OC; o++) {
+            if (t < K)
+                dw[(long)o * K + t] = S[(long)t * OC + o];
+            else
+                db[o] = S[(long)t * OC + o];
+        }
 }
 
-/* dW and db with the chunks spread over the threads (for a layer whose
- * input needs a gradient, so that dcol's whole workspace is free until
- * din): chunk i's dW and db go, summed fresh, into partial i, and the
- * partials are added in chunk order, element by element. Chunks and so
- * every sum are fixed by the shape; threads take chunks, each with its own
- * slot for the chunk's col. 0 when the partials and two slots do not fit
- * ws (ws_n floats): the caller then splits each chunk between the threads. */
-static int dw_by_chunks(float *ws, long ws_n, float *dweight, float *dbias, const float *dout,
-                        const float *in, const im2col_plan *plan, int B, int IC, int Hs, int Ws,
-                        int OC, int cb)
+/* The shapes and tensors of one conv_backward call. */
+typedef struct {
+    float *din, *dweight, *dbias;
+    const float *dout, *in, *weight;   /* in: the saved (padded) input */
+    int B, IC, H, W, OC, pad, Hs, Ws, OH, OW, K, cb;
+    long ohw, P;
+    const int32_t (*vmask)[3][16];
+} bwd_job;
+
+/* din of images [b0, b0 + nb): dcol = W^T dout into dchunk (K * nb * ohw
+ * floats), folded back by col2im. No sum runs across images. */
+static void din_chunk(const bwd_job *j, float *dchunk, int b0, int nb)
 {
-    const int OH = Hs - 2, OW = Ws - 2, K = IC * 9, nch = (B + cb - 1) / cb;
-    const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * Hs * Ws;
-    const long part = ((long)OC * K + OC + 15) & ~15L, slot = (long)K * cb * ohw;
-    const long slots = (ws_n - nch * part) / slot;
-    if (slots < 2)
+    const long pc = nb * j->ohw;
+    gemm(1, 0, j->K, (int)pc, j->OC, j->weight, j->K, j->dout + b0 * j->ohw, (int)j->P, 0,
+         dchunk, (int)pc);
+    for (long u = 0; u < (long)j->IC * nb; u++) {
+        const long b = u / j->IC, c = u % j->IC;
+        col2im_plane(j->din + ((c * j->B) + b0 + b) * j->H * j->W,
+                     dchunk + c * 9 * pc + b * j->ohw, pc, j->H, j->W, j->pad,
+                     dchunk + j->K * pc, j->vmask);
+    }
+}
+
+/* Chunk i's dW^T and db, summed fresh, into pw (and pb = pw + K OC), with
+ * col read in place (rows, koff: scratch of K pointers and a chunk's
+ * offsets): the same products in the same order as dout col^T; db as
+ * dout^T is packed. */
+static void dw_chunk(const bwd_job *j, float *pw, const float **rows, int32_t *koff, int b0,
+                     int nb)
+{
+    float *pb = pw + (long)j->OC * j->K;
+    for (int o = 0; o < j->OC; o++)
+        pb[o] = 0;
+    col_src cs = col_src_make(j->in, j->B, j->IC, j->Hs, j->Ws, b0);
+    for (int k = 0; k < j->K; k++)
+        rows[k] = tap_base(&cs, k);
+    for (int b = 0, n = 0; b < nb; b++)
+        for (int y = 0; y < j->OH; y++)
+            for (int x = 0; x < j->OW; x++)
+                koff[n++] = (int32_t)(((long)b * j->Hs + y) * j->Ws + x);
+    gemm_rows(j->K, j->OC, (int)(nb * j->ohw), rows, koff, 1, j->dout + b0 * j->ohw, (int)j->P,
+              0, pb, pw, j->OC);
+}
+
+/* The whole backward pass with the chunks spread over the threads (for a
+ * layer whose input needs a gradient, so that dcol's whole workspace is
+ * free): a thread takes chunk i whole, its dW^T and db into partial i and
+ * its din, while its dout is in cache; then the partials are added in
+ * chunk order, element by element. Chunks and so every sum are fixed by
+ * the shape. 0 when the partials and one thread's scratch do not fit ws
+ * (ws_n floats; more threads take part as their scratch fits): the caller
+ * then goes phase by phase. */
+static int backward_by_chunks(const bwd_job *j, float *ws, long ws_n)
+{
+    const int K = j->K, OC = j->OC, cb = j->cb, nch = (j->B + cb - 1) / cb;
+    /* partials (dW^T, db), one per chunk and one for the sums */
+    const long part = ((long)OC * K + OC + 15) & ~15L;
+    /* each thread's rows (K pointers), pixel offsets and dcol, a chunk's */
+    const long tab = (2L * K + cb * j->ohw + 15) & ~15L, own = tab + K * cb * j->ohw;
+    /* whether it fits depends on the shape alone, never on the threads */
+    const long slots = (ws_n - (nch + 1) * part) / own;
+    if (ws_n < (nch + 1) * part || slots < 1)
         return 0;
-    float *parts = ws, *slot0 = ws + nch * part;
     int team = slots < nch ? (int)slots : nch;
 #ifdef _OPENMP
     team = team < omp_get_max_threads() ? team : omp_get_max_threads();
 #endif
+    float *parts = ws, *S = ws + nch * part;
 #pragma omp parallel num_threads(team)
     {
         int t = 0, nt = 1;
 #ifdef _OPENMP
         t = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
-        float *chunk = slot0 + t * slot;
+        float *mine = parts + (nch + 1) * part + t * own;
+        const float **rows = (const float **)(void *)mine;
+        int32_t *koff = (int32_t *)(void *)(rows + K);
         for (int i = t; i < nch; i += nt) {
-            const int b0 = i * cb, nb = B - b0 < cb ? B - b0 : cb;
-            const long pc = nb * ohw;
-            const float *g = dout + b0 * ohw;
-            float *pw = parts + i * part, *pb = pw + (long)OC * K;
-            for (long u = 0; u < (long)IC * nb; u++) {
-                const long c = u / nb, b = u % nb;
-                im2col_plane(chunk + c * 9 * pc + b * ohw,
-                             in + ((c * B) + b0 + b) * Hs * Ws, pc, Hs, Ws, in + nin, plan);
-            }
-            for (int o = 0; o < OC; o++)
-                pb[o] = 0;
-            for (int rg = 0; rg < (OC + 7) / 8; rg++)   /* this thread alone */
-                row_sums_group(pb, g, P, OC, pc, rg);
-            gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 0, pw, K);
+            const int b0 = i * cb, nb = j->B - b0 < cb ? j->B - b0 : cb;
+            dw_chunk(j, parts + i * part, rows, koff, b0, nb);
+            din_chunk(j, mine + tab, b0, nb);
         }
 #pragma omp barrier
-        /* the partials in chunk order, each run of elements by one thread */
-        const long nw = (long)OC * K, runs = (nw + OC + 1023) / 1024;
+        /* the partials in chunk order, each run of rows of dW^T by one
+         * thread */
 #pragma omp for schedule(static)
-        for (long r = 0; r < runs; r++) {
-            const long e0 = r * 1024, e1 = e0 + 1024 < nw + OC ? e0 + 1024 : nw + OC;
-            for (int i = 0; i < nch; i++)
-                add_run(dweight, dbias, nw, parts + i * part, e0, e1);
-        }
+        for (int t0 = 0; t0 <= K; t0 += 16)
+            add_partials(j->dweight, j->dbias, S, parts, part, nch, K, OC, t0,
+                         t0 + 16 < K + 1 ? t0 + 16 : K + 1);
     }
     return 1;
 }
@@ -510,15 +738,25 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
     const int Hs = H + 2 * pad, Ws = W + 2 * pad;
     const int OH = Hs - 2, OW = Ws - 2, K = IC * 9;
     const long ohw = (long)OH * OW, P = B * ohw, nin = (long)IC * B * Hs * Ws;
-    /* conv_forward left the input at the start of col. Chunks of col for
-     * dW are rebuilt in the dcol workspace; when no din is wanted (dcol is
-     * then unused) in the scratch part of col, which conv_forward used the
-     * same way and which holds nothing the caller reads (col is the
-     * caller's writable workspace, whatever the const says). */
+    int32_t valid[MAXV][3][16] __attribute__((aligned(64)));
+    int cb = chunk_images(IC, OH, OW);
+    cb = cb < B ? cb : B;
+    /* conv_forward left the input at the start of col */
+    const bwd_job j = {
+        .din = din, .dweight = dweight, .dbias = dbias, .dout = dout, .in = col,
+        .weight = weight, .B = B, .IC = IC, .H = H, .W = W, .OC = OC, .pad = pad, .Hs = Hs,
+        .Ws = Ws, .OH = OH, .OW = OW, .K = K, .cb = cb, .ohw = ohw, .P = P,
+        .vmask = col2im_masks(valid, W, pad) ? valid : NULL,
+    };
+    if (din && backward_by_chunks(&j, dcol, conv_col_size(B, IC, H, W, pad)))
+        return;
+    /* Phase by phase. Chunks of col for dW are rebuilt in the dcol
+     * workspace; when no din is wanted (dcol is then unused) in the
+     * scratch part of col, which conv_forward used the same way and which
+     * holds nothing the caller reads (col is the caller's writable
+     * workspace, whatever the const says). */
     const float *in = col;
     float *chunk = din ? dcol : (float *)col + nin;
-    int32_t valid[MAXV][3][16] __attribute__((aligned(64)));
-    const int32_t(*vmask)[3][16] = col2im_masks(valid, W, pad) ? valid : NULL;
     /* the bias gradient: running sums of each row of dout, in index order
      * across the chunks, taken while the chunk is on its way to the gemm */
     float bsum[OC];
@@ -526,14 +764,9 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         bsum[o] = 0;
     im2col_plan pl;
     const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
-    int cb = chunk_images(IC, OH, OW);
-    cb = cb < B ? cb : B;
-    /* dW and db: chunks of a size fixed by the shape, spread over the
-     * threads, or each split between the threads by output tiles (the
-     * gemm) and rows (the sums) when their partials do not fit */
-    const int by_chunks = din && dw_by_chunks(dcol, conv_col_size(B, IC, H, W, pad), dweight,
-                                              dbias, dout, in, plan, B, IC, Hs, Ws, OC, cb);
-    for (int b0 = 0; !by_chunks && b0 < B; b0 += cb) {
+    /* dW and db: chunks of a size fixed by the shape, each split between
+     * the threads by output tiles (the gemm) and rows (the sums) */
+    for (int b0 = 0; b0 < B; b0 += cb) {
         const int nb = B - b0 < cb ? B - b0 : cb;
         const long pc = nb * ohw;
         const float *g = dout + b0 * ohw;
@@ -552,28 +785,18 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
         }
         gemm(0, 1, OC, K, (int)pc, g, (int)P, chunk, (int)pc, 1, dweight, K);
     }
-    for (int o = 0; !by_chunks && o < OC; o++)
+    for (int o = 0; o < OC; o++)
         dbias[o] += bsum[o];
     if (!din)
         return;
-    /* din: dcol = W^T dout and col2im, chunk by chunk per thread (no sum
-     * runs across images, so any split gives the same bits) */
+    /* din: chunk by chunk per thread (no sum runs across images, so any
+     * split gives the same bits) */
 #pragma omp parallel
     {
         int cbt, nwork;
         const int t = thread_chunks(cb, &cbt, &nwork);
         float *dchunk = t < nwork ? dcol + (long)t * K * cbt * ohw : NULL;
-        for (int b0 = t * cbt; dchunk && b0 < B; b0 += nwork * cbt) {
-            const int nb = B - b0 < cbt ? B - b0 : cbt;
-            const long pc = nb * ohw;
-            gemm(1, 0, K, (int)pc, OC, weight, K, dout + b0 * ohw, (int)P, 0,
-                 dchunk, (int)pc);
-            for (long u = 0; u < (long)IC * nb; u++) {
-                const long b = u / IC, c = u % IC;
-                col2im_plane(din + ((c * B) + b0 + b) * H * W,
-                             dchunk + c * 9 * pc + b * ohw, pc, H, W, pad,
-                             dchunk + K * pc, vmask);
-            }
-        }
+        for (int b0 = t * cbt; dchunk && b0 < B; b0 += nwork * cbt)
+            din_chunk(&j, dchunk, b0, B - b0 < cbt ? B - b0 : cbt);
     }
 }

@@ -15,12 +15,17 @@
  * any split into units, any order of units. Threads share tiles of C,
  * never a k range.
  *
+ * gemm_packed takes op(B)'s panels from the caller's packer instead, and
+ * gemm_rows broadcasts op(A) from where it lies (row pointers and k
+ * offsets) instead of packing it: both keep every sum above.
+ *
  * A second path for C = A B^T with a tiny C and a very long K (the weight
  * gradient of a layer with one input channel) keeps vectors along k
  * instead; see gemm_dot. */
 #include "nn/gemm.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +35,7 @@
 
 enum {
     MR = 8,          /* rows of a micro-tile */
-    NR = 32,         /* columns of a micro-tile = width of a packed panel */
+    NR = GEMM_NR,    /* columns of a micro-tile = width of a packed panel */
     KC_MAX = 256,    /* depth block: a packed panel (KC*NR floats) fits L1 */
     NC = 1024,       /* column block: the packed block (KC*NC floats) fits L2 */
 };
@@ -246,6 +251,89 @@ static kernel_fn *pick_kernel(void)
     return kernel_v1;
 }
 
+/* The same tile with op(A) read in place: element (i, k) is
+ * rows[i][koff[k]] (an im2col whose rows the caller names), broadcast
+ * straight from there instead of from a packed tile. */
+static inline __attribute__((always_inline)) void
+kernel_rows_body(const int SR, const int SV, long kc, const float *const *rows,
+                 const int32_t *restrict koff, const float *restrict p, float *restrict c,
+                 long ldc, int add)
+{
+    for (int r0 = 0; r0 < MR; r0 += SR)
+        for (int v0 = 0; v0 < NR / 16; v0 += SV) {
+            v16f acc[MR][NR / 16];
+            const float *rp[MR];
+#pragma GCC unroll 8
+            for (int r = 0; r < SR; r++) {
+                rp[r] = rows[r0 + r];
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++)
+                    acc[r][v] = (v16f){0};
+            }
+            const float *pk = p + v0 * 16;
+            for (long k = 0; k < kc; k++) {
+                const long o = koff[k];
+                v16f b[NR / 16];
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++)
+                    b[v] = *(const v16f *)(pk + v * 16);
+#pragma GCC unroll 8
+                for (int r = 0; r < SR; r++) {
+                    float a = rp[r][o];
+#pragma GCC unroll 2
+                    for (int v = 0; v < SV; v++)
+                        acc[r][v] += a * b[v];
+                }
+                pk += NR;
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < SR; r++)
+#pragma GCC unroll 2
+                for (int v = 0; v < SV; v++) {
+                    v16u *d = (v16u *)(c + (r0 + r) * ldc + (v0 + v) * 16);
+                    v16f x = acc[r][v];
+                    if (add)
+                        x += *d;
+                    *d = x;
+                }
+        }
+}
+
+typedef void kernel_rows_fn(long kc, const float *const *rows, const int32_t *koff,
+                            const float *p, float *c, long ldc, int add);
+
+#if HAVE_CLONES
+TARGET_V4 static void kernel_rows_v4(long kc, const float *const *rows, const int32_t *koff,
+                                     const float *p, float *c, long ldc, int add)
+{
+    kernel_rows_body(8, 2, kc, rows, koff, p, c, ldc, add);
+}
+
+TARGET_V3 static void kernel_rows_v3(long kc, const float *const *rows, const int32_t *koff,
+                                     const float *p, float *c, long ldc, int add)
+{
+    kernel_rows_body(4, 1, kc, rows, koff, p, c, ldc, add);
+}
+#endif
+
+static void kernel_rows_v1(long kc, const float *const *rows, const int32_t *koff,
+                           const float *p, float *c, long ldc, int add)
+{
+    kernel_rows_body(2, 1, kc, rows, koff, p, c, ldc, add);
+}
+
+static kernel_rows_fn *pick_kernel_rows(void)
+{
+#if HAVE_CLONES
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return kernel_rows_v4;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return kernel_rows_v3;
+#endif
+    return kernel_rows_v1;
+}
+
 /* Two row tiles of op(A), rows [0, m) of q (strides q_rs, q_cs), packed as
  * d0[k*MR + i] (rows 0..7) and d1[k*MR + i] (rows 8..15), rows past m
  * zero: the micro-kernel's broadcasts then come from one cache line per
@@ -285,26 +373,13 @@ CLONES static void pack_a(float *restrict d0, float *restrict d1,
         }
 }
 
-/* One tile at (i0, j0) from a packed row tile; columns past N are computed
- * and dropped, as are the zero rows past M. */
-static void do_tile(kernel_fn *kern, int M, int N, int i0, int j0, int kc,
-                    const float *qp, const float *panel, float *C, long ldc,
-                    int add)
-{
-    int mr = M - i0 < MR ? M - i0 : MR;
-    int nr = N - j0 < NR ? N - j0 : NR;
-    float *ct = C + i0 * ldc + j0;
-    if (mr == MR && nr == NR) {
-        kern(kc, qp, panel, ct, ldc, add);
-        return;
-    }
-    float tile[MR * NR] __attribute__((aligned(64)));
-    kern(kc, qp, panel, tile, NR, 0);
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++)
-            ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j]
-                                  : tile[i * NR + j];
-}
+typedef struct gemm_job gemm_job;
+
+/* One tile at (i0, j0) from a packed row tile qp, or from rows (when the
+ * job's op(A) is given by rows, qp NULL) over depth [k0, k0 + kc);
+ * columns past N are computed and dropped, as are the rows past M. */
+static void do_tile(const gemm_job *g, int i0, int j0, int k0, int kc, const float *qp,
+                    const float *panel, int add);
 
 /* ---------------------------------------------------------------------------
  * Dot path: C (M,N) [+]= A (M,K) B^T, B stored (N,K), both rows contiguous
@@ -438,26 +513,84 @@ static void gemm_dot(int M, int N, int K, const float *A, long lda,
 /* ---------------------------------------------------------------------------
  * Driver */
 
-typedef struct {
+struct gemm_job {
     int trans_b, M, N, K, accumulate, kcb;
     const float *A, *B;
     long q_rs, q_cs, ldb, ldc;
     float *C;
     kernel_fn *kern;
-} gemm_job;
+    gemm_pack_fn *pack;   /* op(B) from the caller's packer, or NULL */
+    void *ctx;
+    const float *const *rows;   /* op(A) as in gemm_rows, or NULL */
+    const int32_t *koff;
+    kernel_rows_fn *kern_rows;
+    const float *bias;   /* added to C's rows after the whole sum, or NULL */
+    float *bsum;         /* += the column sums of op(B), or NULL */
+};
+
+/* c[i][0..nr) += bias[i] for the mr rows of a finished tile. */
+CLONES static void add_row_bias(float *restrict c, long ldc, const float *restrict bias, int mr,
+                                int nr)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            c[i * ldc + j] += bias[i];
+}
+
+/* sum[0..nr) += the panel's rows 0, 1, ..., kc-1, each column in k order. */
+CLONES static void panel_col_sums(float *restrict sum, const float *restrict panel, int kc,
+                                  int nr)
+{
+    float s[NR];
+    for (int j = 0; j < NR; j++)
+        s[j] = j < nr ? sum[j] : 0.0f;
+    for (int k = 0; k < kc; k++)
+        for (int j = 0; j < NR; j++)
+            s[j] += panel[k * NR + j];
+    for (int j = 0; j < nr; j++)
+        sum[j] = s[j];
+}
+
+static void do_tile(const gemm_job *g, int i0, int j0, int k0, int kc, const float *qp,
+                    const float *panel, int add)
+{
+    const int mr = g->M - i0 < MR ? g->M - i0 : MR;
+    const int nr = g->N - j0 < NR ? g->N - j0 : NR;
+    const long ldc = g->ldc;
+    float *ct = g->C + i0 * ldc + j0;
+    float tile[MR * NR] __attribute__((aligned(64)));
+    const int whole = mr == MR && nr == NR;
+    float *c = whole ? ct : tile;
+    if (qp) {
+        g->kern(kc, qp, panel, c, whole ? ldc : NR, whole && add);
+    } else {
+        const float *rp[MR];   /* rows past M repeat the last */
+        for (int i = 0; i < MR; i++)
+            rp[i] = g->rows[i0 + (i < mr ? i : mr - 1)];
+        g->kern_rows(kc, rp, g->koff + k0, panel, c, whole ? ldc : NR, whole && add);
+    }
+    if (!whole)
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++)
+                ct[i * ldc + j] = add ? ct[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+    if (g->bias && k0 + kc == g->K)   /* while the tile is in L1 */
+        add_row_bias(ct, ldc, g->bias + i0, mr, nr);
+}
 
 /* Rows [i0, i1) and panels [p0, p1) of C: the packed panels are private to
  * the thread, so no barrier is needed anywhere. */
-static void gemm_part(const gemm_job *g, float *buf, int i0, int i1, int p0,
-                      int p1)
+static void gemm_part(const gemm_job *g, float *buf, int gp, int i0, int i1,
+                      int p0, int p1)
 {
     const int M = g->M, N = g->N, K = g->K;
-    for (int pg = p0; pg < p1; pg += NC / NR) {
-        const int pe = p1 - pg < NC / NR ? p1 : pg + NC / NR;
+    for (int pg = p0; pg < p1; pg += gp) {
+        const int pe = p1 - pg < gp ? p1 : pg + gp;
         for (int pc = 0; pc < K; pc += g->kcb) {
             const int kc = K - pc < g->kcb ? K - pc : g->kcb;
             const int add = g->accumulate || pc > 0;
-            if (g->trans_b)
+            if (g->pack)
+                g->pack(g->ctx, buf, pc, kc, pg * NR, (N < pe * NR ? N : pe * NR) - pg * NR);
+            else if (g->trans_b)
                 for (int p = pg; p < pe; p++) {
                     int nr = N - p * NR < NR ? N - p * NR : NR;
                     pack_cols(buf + (long)(p - pg) * kc * NR,
@@ -467,9 +600,20 @@ static void gemm_part(const gemm_job *g, float *buf, int i0, int i1, int p0,
                 int nc = (N < pe * NR ? N : pe * NR) - pg * NR;
                 pack_rows(buf, g->B + (long)pc * g->ldb + pg * NR, g->ldb, kc, nc);
             }
+            if (g->bsum && i0 == 0)   /* one unit sums each column */
+                for (int p = pg; p < pe; p++)
+                    panel_col_sums(g->bsum + p * NR, buf + (long)(p - pg) * kc * NR, kc,
+                                   N - p * NR < NR ? N - p * NR : NR);
             /* rows outside, panels inside: the packed row tile of A stays
              * in L1, the packed group in L2, and C is written along its
              * rows */
+            if (g->rows) {
+                for (int i = i0; i < i1; i += MR)
+                    for (int p = pg; p < pe; p++)
+                        do_tile(g, i, p * NR, pc, kc, NULL, buf + (long)(p - pg) * kc * NR,
+                                add);
+                continue;
+            }
             const float *q = g->A + pc * g->q_cs;
             float qp[2][MR * KC_MAX] __attribute__((aligned(64)));
             for (int i = i0; i < i1; i += 2 * MR) {
@@ -477,42 +621,48 @@ static void gemm_part(const gemm_job *g, float *buf, int i0, int i1, int p0,
                        M - i < 2 * MR ? M - i : 2 * MR, kc);
                 for (int t = 0; t < 2 && i + t * MR < i1; t++)
                     for (int p = pg; p < pe; p++)
-                        do_tile(g->kern, M, N, i + t * MR, p * NR, kc, qp[t],
-                                buf + (long)(p - pg) * kc * NR, g->C, g->ldc, add);
+                        do_tile(g, i + t * MR, p * NR, pc, kc, qp[t],
+                                buf + (long)(p - pg) * kc * NR, add);
             }
         }
     }
 }
 
-void gemm(int trans_a, int trans_b, int M, int N, int K,
-          const float *A, int lda, const float *B, int ldb,
-          int accumulate, float *C, int ldc)
+/* C = 0 for an empty sum, when not accumulating; 1 when there is nothing
+ * else to do. */
+static int gemm_trivial(int M, int N, int K, int accumulate, float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
-        return;
-    if (K <= 0) {
-        if (!accumulate)
-            for (int i = 0; i < M; i++)
-                memset(C + (long)i * ldc, 0, (size_t)N * sizeof(float));
-        return;
-    }
-    /* A tiny C with a long K: vectors along k beat padded tiles. */
-    if (!trans_a && trans_b && K >= 4 * DKC && (M < MR || N < 16)) {
-        gemm_dot(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
-        return;
-    }
-    /* Depth blocks of near-equal size, fixed by K alone: they decide the
-     * order of the sums, so nothing about threads may change them. */
+        return 1;
+    if (K > 0)
+        return 0;
+    if (!accumulate)
+        for (int i = 0; i < M; i++)
+            memset(C + (long)i * ldc, 0, (size_t)N * sizeof(float));
+    return 1;
+}
+
+/* The job's fields that depend on the shape alone. Depth blocks of
+ * near-equal size, fixed by K alone: they decide the order of the sums, so
+ * nothing about threads may change them. */
+static gemm_job gemm_setup(int trans_a, int M, int N, int K, const float *A,
+                           int lda, int accumulate, float *C, int ldc)
+{
     const int nkb = (K + KC_MAX - 1) / KC_MAX;
-    gemm_job g = {
-        .trans_b = trans_b, .M = M, .N = N, .K = K, .accumulate = accumulate,
-        .kcb = (K + nkb - 1) / nkb, .A = A, .B = B,
-        .q_rs = trans_a ? 1 : lda, .q_cs = trans_a ? lda : 1, .ldb = ldb,
+    return (gemm_job){
+        .M = M, .N = N, .K = K, .accumulate = accumulate,
+        .kcb = (K + nkb - 1) / nkb, .A = A,
+        .q_rs = trans_a ? 1 : lda, .q_cs = trans_a ? lda : 1,
         .ldc = ldc, .C = C, .kern = pick_kernel(),
     };
-    /* Split C into units of whole panels (and row blocks when there are
-     * fewer panels than threads). How the units fall does not change any
-     * sum, only the speed. */
+}
+
+/* Splits C into units of whole panels (and row blocks when there are
+ * fewer panels than threads) and runs them. How the units fall does not
+ * change any sum, only the speed. */
+static void gemm_run(const gemm_job *g)
+{
+    const int M = g->M, N = g->N, K = g->K;
     const int np = (N + NR - 1) / NR, nmt = (M + MR - 1) / MR;
     /* small products, and calls from inside a parallel region (a conv
      * layer hands whole chunks to threads), run on the calling thread */
@@ -542,13 +692,53 @@ void gemm(int trans_a, int trans_b, int M, int N, int K,
         int i1 = (int)((long)(ru + 1) * nmt / nru) * MR;
         if (i1 > M)
             i1 = M;
-        int j0 = p0 * NR, j1 = p1 * NR < N ? p1 * NR : N;
-        if (buf)
-            gemm_part(&g, buf, i0, i1, p0, p1);
-        else   /* no memory for a packing buffer: slow but correct */
-            gemm_reference(trans_a, trans_b, i1 - i0, j1 - j0, K,
-                           A + (trans_a ? i0 : (long)i0 * lda), lda,
-                           B + (trans_b ? (long)j0 * ldb : j0), ldb,
-                           accumulate, C + (long)i0 * ldc + j0, ldc);
+        if (buf) {
+            gemm_part(g, buf, NC / NR, i0, i1, p0, p1);
+        } else {   /* no memory for a packing buffer: one panel at a time
+                    * (slower, the same sums) */
+            float panel[KC_MAX * NR] __attribute__((aligned(64)));
+            gemm_part(g, panel, 1, i0, i1, p0, p1);
+        }
     }
+}
+
+void gemm(int trans_a, int trans_b, int M, int N, int K,
+          const float *A, int lda, const float *B, int ldb,
+          int accumulate, float *C, int ldc)
+{
+    if (gemm_trivial(M, N, K, accumulate, C, ldc))
+        return;
+    /* A tiny C with a long K: vectors along k beat padded tiles. */
+    if (!trans_a && trans_b && K >= 4 * DKC && (M < MR || N < 16)) {
+        gemm_dot(M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+        return;
+    }
+    gemm_job g = gemm_setup(trans_a, M, N, K, A, lda, accumulate, C, ldc);
+    g.trans_b = trans_b, g.B = B, g.ldb = ldb;
+    gemm_run(&g);
+}
+
+void gemm_packed(int trans_a, int M, int N, int K, const float *A, int lda,
+                 gemm_pack_fn *pack, void *ctx, int accumulate, const float *bias, float *C,
+                 int ldc)
+{
+    if (gemm_trivial(M, N, K, accumulate, C, ldc)) {
+        for (int i = 0; bias && i < M && N > 0; i++)   /* K = 0 */
+            add_row_bias(C + (long)i * ldc, 0, bias + i, 1, N);
+        return;
+    }
+    gemm_job g = gemm_setup(trans_a, M, N, K, A, lda, accumulate, C, ldc);
+    g.pack = pack, g.ctx = ctx, g.bias = bias;
+    gemm_run(&g);
+}
+
+void gemm_rows(int M, int N, int K, const float *const *rows, const int32_t *koff, int trans_b,
+               const float *B, int ldb, int accumulate, float *bsum, float *C, int ldc)
+{
+    if (gemm_trivial(M, N, K, accumulate, C, ldc))
+        return;
+    gemm_job g = gemm_setup(0, M, N, K, NULL, 0, accumulate, C, ldc);
+    g.trans_b = trans_b, g.B = B, g.ldb = ldb;
+    g.rows = rows, g.koff = koff, g.kern_rows = pick_kernel_rows(), g.bsum = bsum;
+    gemm_run(&g);
 }

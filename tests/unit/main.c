@@ -96,6 +96,8 @@ void suite_store_delete(void);   /* test_delete.c */
 void suite_report_query(void);   /* test_report_query.c */
 void suite_conv_block(void);     /* test_conv_block.c: issue #19's fused conv1 */
 void suite_pool_rule(void);      /* test_pool_rule.c: pooling before the activation */
+void suite_gemm(void);           /* test_gemm.c: gemm_packed, gemm_rows */
+void suite_conv(void);           /* test_conv.c: conv's packer paths */
 
 static const struct {
     const char *name;
@@ -119,6 +121,8 @@ static const struct {
     {"report_query", suite_report_query},
     {"conv_block", suite_conv_block},
     {"pool_rule", suite_pool_rule},
+    {"gemm", suite_gemm},
+    {"conv", suite_conv},
 };
 
 int main(int argc, char **argv)
