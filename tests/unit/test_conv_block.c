@@ -58,7 +58,7 @@ static void block_make(block *b, shape s, uint64_t seed)
     b->n = (long)s.OC * s.B * b->OH * b->OW;
     b->np = (long)s.OC * s.B * (b->OH / 2) * (b->OW / 2);
     b->ncol = conv_col_size(s.B, s.IC, s.H, s.W, s.pad);
-    b->nscr = conv_block_scratch(3, s.B, s.IC, b->OH, b->OW, s.OC);
+    b->nscr = conv_block_scratch(3, s.B, s.IC, b->OH, b->OW, s.OC, 1);
     b->in = fbuf((long)s.IC * s.B * s.H * s.W);
     b->w = fbuf((long)s.OC * b->K);
     b->bias = fbuf(s.OC);
@@ -146,7 +146,7 @@ static void fused_forward(block *b, const act_params *a, outs *o, float rate)
 {
     const shape *s = &b->s;
     conv_block_dropout d = {o->dropped, o->mask, rate, DROP_SEED, 3, DROP_STEP};
-    conv_block_forward(a, b->col, o->pooled, o->argmax, o->pooled_pre, &d, b->scratch, b->nscr,
+    conv_block_forward(a, NULL, b->col, o->pooled, o->argmax, o->pooled_pre, &d, b->scratch, b->nscr,
                        b->in, b->w, b->bias, s->B, s->IC, s->H, s->W, s->OC, s->pad);
 }
 
@@ -218,8 +218,8 @@ static void test_backward_threads_and_reference(void)
             fill(dw[t], nw, 7, -1.0f, 1.0f);   /* accumulated onto */
             fill(db[t], s->OC, 8, -1.0f, 1.0f);
             test_set_threads(t + 1);
-            conv_block_backward(dw[t], db[t], b.scratch, b.nscr, dp, o.argmax, b.col, s->B,
-                                s->IC, s->H, s->W, s->OC, s->pad);
+            conv_block_backward(dw[t], db[t], NULL, b.scratch, b.nscr, dp, o.argmax, b.col, NULL,
+                                NULL, s->B, s->IC, s->H, s->W, s->OC, s->pad);
         }
         for (int t = 1; t < 3; t++)
             CHECK_MSG(!memcmp(dw[t], dw[0], sizeof(float) * (size_t)nw) &&
@@ -262,17 +262,17 @@ static void test_groups_and_scratch(void)
     CHECK_INT(conv_block_group(32, 26, 26, 2), 2);
     CHECK_INT(conv_block_group(4, 7, 9, 5), 5);
     for (int w = 1; w <= 4; w++) {
-        long n = conv_block_scratch(w, 250, 1, 26, 26, 32);
-        CHECK_INT(conv_block_workers(n, 250, 1, 26, 26, 32), w);
-        CHECK_INT(conv_block_workers(n - 1, 250, 1, 26, 26, 32), w - 1);
+        long n = conv_block_scratch(w, 250, 1, 26, 26, 32, 0);
+        CHECK_INT(conv_block_workers(n, 250, 1, 26, 26, 32, 0), w);
+        CHECK_INT(conv_block_workers(n - 1, 250, 1, 26, 26, 32, 0), w - 1);
     }
     long prev = 0;
     for (int B = 1; B <= 40; B++) {
-        long n = conv_block_scratch(1, B, 3, 32, 32, 32);
+        long n = conv_block_scratch(1, B, 3, 32, 32, 32, 0);
         CHECK(n >= prev);
         prev = n;
     }
-    CHECK_INT(conv_block_workers(1L << 30, 250, 4, 26, 26, 32), 0);
+    CHECK_INT(conv_block_workers(1L << 30, 250, 4, 26, 26, 32, 0), 0);
 }
 
 void suite_conv_block(void)
