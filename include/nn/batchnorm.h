@@ -50,7 +50,7 @@ void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const 
  * thread. */
 
 /* *s = sum (x - k), *q = sum (x - k)^2 over x[0..n), in double, element i
- * in lane i % 8, the lanes added in order. */
+ * in lane i % 32, the lanes added in order. */
 void bn_sums(const float *x, long n, double k, double *s, double *q);
 
 /* A channel's batch statistics from sums of its n values shifted by k (as

@@ -27,6 +27,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
@@ -282,17 +285,71 @@ static int group_conv(const fwd_job *j, float *out, float *col, int b0)
     return nb;
 }
 
-void conv_block_winners(float *restrict xw, const float *restrict x,
-                        const uint8_t *restrict am, long nb, int OH, int OW)
+/* The winners' x: per output row, vectors of 16 outputs from 32 inputs of
+ * the row pair (as pool.c's), while they stay inside the planes; a vector
+ * that runs past a row's end writes garbage lanes that the next row's
+ * first vector overwrites. The plain loop takes the rest. */
+#define select(m, a, b)                                                      \
+    ({                                                                       \
+        v16i m_ = (m);                                                       \
+        v16f a_ = (a), b_ = (b);                                             \
+        (v16f)((m_ & (v16i)a_) | (~m_ & (v16i)b_));                          \
+    })
+
+typedef void widen_fn(v16i *k, const uint8_t *a);
+
+static inline __attribute__((always_inline)) void
+winners_body(float *restrict xw, const float *restrict x, const uint8_t *restrict am, long nb,
+             int OH, int OW, widen_fn *widen)
 {
+    static const v16i EVEN = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    static const v16i ODD = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
     const int PH = OH / 2, PW = OW / 2;
-    long i = 0;
-    for (long b = 0; b < nb; b++)
-        for (int y = 0; y < PH; y++) {
-            const float *r = x + ((long)b * OH + 2 * y) * OW;
-            for (int c = 0; c < PW; c++, i++)
-                xw[i] = r[(am[i] >> 1) * OW + 2 * c + (am[i] & 1)];
+    const float *x_end = x + nb * OH * OW;
+    const float *o_end = xw + nb * PH * PW;
+    for (long p = 0; p < nb * PH; p++) {   /* output row p: plane p / PH, row p % PH */
+        const float *r0 = x + ((p / PH) * OH + 2 * (p % PH)) * OW, *r1 = r0 + OW;
+        float *o = xw + p * PW;
+        const uint8_t *a = am + p * PW;
+        int c = 0;
+        for (; widen && c < PW && r1 + 2 * c + 32 <= x_end && o + c + 16 <= o_end; c += 16) {
+            v16f p0 = *(const v16u *)(r0 + 2 * c), p1 = *(const v16u *)(r0 + 2 * c + 16);
+            v16f q0 = *(const v16u *)(r1 + 2 * c), q1 = *(const v16u *)(r1 + 2 * c + 16);
+            v16i k;
+            widen(&k, a + c);
+            v16i odd = (k & 1) == 1;
+            v16f top = select(odd, __builtin_shuffle(p0, p1, ODD), __builtin_shuffle(p0, p1, EVEN));
+            v16f bot = select(odd, __builtin_shuffle(q0, q1, ODD), __builtin_shuffle(q0, q1, EVEN));
+            *(v16u *)(o + c) = select(k > 1, bot, top);
         }
+        for (c = c < PW ? c : PW; c < PW; c++) {
+            const float *r = a[c] & 2 ? r1 : r0;
+            o[c] = r[2 * c + (a[c] & 1)];
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
+widen_v4(v16i *k, const uint8_t *a)
+{
+    *k = (v16i)_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)a));
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void
+winners_v4(float *xw, const float *x, const uint8_t *am, long nb, int OH, int OW)
+{
+    winners_body(xw, x, am, nb, OH, OW, widen_v4);
+}
+#endif
+
+void conv_block_winners(float *xw, const float *x, const uint8_t *am, long nb, int OH, int OW)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return winners_v4(xw, x, am, nb, OH, OW);
+#endif
+    winners_body(xw, x, am, nb, OH, OW, NULL);
 }
 
 static void forward_group(const fwd_job *j, float *slot, int b0)
