@@ -31,9 +31,10 @@
  * "conv1.act" for the activation's derivative at the winners,
  * "conv1.dropout" for the dropout's backward.
  * Two differences from model.c, both said in BENCHMARKS.md: with batch norm
- * a conv block's pool and batch norm backward run as the public kernels
- * (maxpool_backward, then bn_backward) where model.c fuses them into one
- * pass; and every block has its own buffers where model.c reuses some.
+ * a later conv block's pool and batch norm backward run as the public
+ * kernels (maxpool_backward, then bn_backward) where model.c fuses them
+ * into one pass per channel; and every block has its own buffers where
+ * model.c reuses some.
  *
  * Bytes per kernel: every tensor of the whole batch it reads counted once,
  * and every one it writes once (4 bytes a float, 1 a mask or argmax byte);
