@@ -12,7 +12,20 @@
  * Slot rows (ld floats) are the group's pixels rounded up to 16, the tail
  * zero in backward, so that every vector is whole. Nothing sums across
  * pixels in forward, so each output has the bits of the unfused path
- * (conv_forward, then the pool.c pass), whatever the thread count. */
+ * (conv_forward, then the pool.c pass), whatever the thread count.
+ *
+ * With batch norm (its steps from batchnorm.h, so the maths is its own):
+ *   forward:  a first pass over the groups takes each group's conv output
+ *             sums per channel into the group's partial (in the space of
+ *             the backward's dW partials), added in group order into the
+ *             batch statistics; the second pass is the one above with the
+ *             conv output normalised, channel by channel, into a spare
+ *             row, and the conv output at the pool's winners kept (xw);
+ *   backward: the sums over the winners (dy is 0 elsewhere) give each
+ *             channel's dgamma, dbeta and dx coefficients first; then per
+ *             group the conv output is recomputed into OC more rows and
+ *             the unpooled gradient turned into batch norm's dx in place,
+ *             from which dW and db are taken as without it. */
 #include "nn/conv_block.h"
 
 #include <assert.h>
