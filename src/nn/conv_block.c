@@ -320,26 +320,30 @@ winners_body(float *restrict xw, const float *restrict x, const uint8_t *restric
     const int PH = OH / 2, PW = OW / 2;
     const float *x_end = x + nb * OH * OW;
     const float *o_end = xw + nb * PH * PW;
-    for (long p = 0; p < nb * PH; p++) {   /* output row p: plane p / PH, row p % PH */
-        const float *r0 = x + ((p / PH) * OH + 2 * (p % PH)) * OW, *r1 = r0 + OW;
-        float *o = xw + p * PW;
-        const uint8_t *a = am + p * PW;
-        int c = 0;
-        for (; widen && c < PW && r1 + 2 * c + 32 <= x_end && o + c + 16 <= o_end; c += 16) {
-            v16f p0 = *(const v16u *)(r0 + 2 * c), p1 = *(const v16u *)(r0 + 2 * c + 16);
-            v16f q0 = *(const v16u *)(r1 + 2 * c), q1 = *(const v16u *)(r1 + 2 * c + 16);
-            v16i k;
-            widen(&k, a + c);
-            v16i odd = (k & 1) == 1;
-            v16f top = select(odd, __builtin_shuffle(p0, p1, ODD), __builtin_shuffle(p0, p1, EVEN));
-            v16f bot = select(odd, __builtin_shuffle(q0, q1, ODD), __builtin_shuffle(q0, q1, EVEN));
-            *(v16u *)(o + c) = select(k > 1, bot, top);
+    for (long plane = 0; plane < nb; plane++)
+        for (int y = 0; y < PH; y++) {
+            const float *r0 = x + (plane * OH + 2 * y) * OW, *r1 = r0 + OW;
+            float *o = xw + (plane * PH + y) * PW;
+            const uint8_t *a = am + (plane * PH + y) * PW;
+            int c = 0;
+            for (; widen && c < PW && r1 + 2 * c + 32 <= x_end && o + c + 16 <= o_end;
+                 c += 16) {
+                v16f p0 = *(const v16u *)(r0 + 2 * c), p1 = *(const v16u *)(r0 + 2 * c + 16);
+                v16f q0 = *(const v16u *)(r1 + 2 * c), q1 = *(const v16u *)(r1 + 2 * c + 16);
+                v16i k;
+                widen(&k, a + c);
+                v16i odd = (k & 1) == 1;
+                v16f top = select(odd, __builtin_shuffle(p0, p1, ODD),
+                                  __builtin_shuffle(p0, p1, EVEN));
+                v16f bot = select(odd, __builtin_shuffle(q0, q1, ODD),
+                                  __builtin_shuffle(q0, q1, EVEN));
+                *(v16u *)(o + c) = select(k > 1, bot, top);
+            }
+            for (c = c < PW ? c : PW; c < PW; c++) {
+                const float *r = a[c] & 2 ? r1 : r0;
+                o[c] = r[2 * c + (a[c] & 1)];
+            }
         }
-        for (c = c < PW ? c : PW; c < PW; c++) {
-            const float *r = a[c] & 2 ? r1 : r0;
-            o[c] = r[2 * c + (a[c] & 1)];
-        }
-    }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
