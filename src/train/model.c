@@ -176,11 +176,25 @@ int model_block_fusable(const model *m, int k)
 /* Backward needs the full-size activations only at the pooling winners,
  * whose values the pooled tensors keep; so once forward is over, the
  * largest conv output buffer is free, and backward uses it for the
- * gradient of each conv output followed by that layer's dcol. */
+ * gradient of each conv output followed by that layer's dcol. The fused
+ * block's post (in training only its scratch) keeps, with batch norm, the
+ * winners' conv output at its end, past what the later blocks' backward
+ * use of it (when it is the largest) and its scratch reach. */
+static void size_fused(model *m, conv_block *b, int is_big, long later_n)
+{
+    const long np = (long)b->oc * m->max_batch * b->ph * b->pw;
+    long head = conv_block_scratch(1, m->max_batch, b->ic, b->oh, b->ow, b->oc,
+                                   m->spec.batchnorm);   /* more only for a tiny batch */
+    head = is_big && later_n > head ? later_n : head;
+    const long tail = m->spec.batchnorm ? np : 0;
+    b->post_n = head + tail > b->post_n ? head + tail : b->post_n;
+    b->scratch_n = b->post_n - tail;
+}
+
 static int alloc_buffers(model *m, sw_error *err)
 {
     long B = m->max_batch, flat = (long)m->flat_c * m->flat_s * B;
-    long ping = flat, big_n = 1;
+    long ping = flat, big_n = 1, later_n = 0;
     /* an activation that keeps the sign runs in place: no pre-activation copy */
     int in_place = act_runs_in_place(m->spec.act, m->spec.alpha), big_k = 0;
     for (int k = 0; k < m->n_conv; k++) {
@@ -188,6 +202,7 @@ static int alloc_buffers(model *m, sw_error *err)
         long n = (long)b->oc * B * b->oh * b->ow;
         long need = n + (k > 0 ? conv_col_size((int)B, b->ic, b->h, b->w, m->pad) : 0);
         big_n = need > big_n ? need : big_n;
+        later_n = k > 0 && need > later_n ? need : later_n;
         if (n > (long)m->conv[big_k].oc * B * m->conv[big_k].oh * m->conv[big_k].ow)
             big_k = k;
     }
@@ -196,12 +211,9 @@ static int alloc_buffers(model *m, sw_error *err)
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         ping = np > ping ? np : ping;
-        b->post_n = k == big_k && big_n > n ? big_n : n;
-        if (model_block_fusable(m, k)) {   /* one thread's scratch: more only for a tiny batch */
-            long one = conv_block_scratch(1, (int)B, b->ic, b->oh, b->ow, b->oc,
-                                          m->spec.batchnorm);
-            b->post_n = one > b->post_n ? one : b->post_n;
-        }
+        b->post_n = b->scratch_n = k == big_k && big_n > n ? big_n : n;
+        if (model_block_fusable(m, k))
+            size_fused(m, b, k == big_k, later_n);
         ok = (b->col = model_alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w, m->pad))) &&
              (b->post = model_alloc_floats(b->post_n)) &&
              (b->pre = in_place ? b->post : model_alloc_floats(n)) &&
@@ -301,8 +313,7 @@ void model_free(model *m)
         free(b->pooled_pre);
         free(b->argmax);
         free(b->mask);
-        free(b->bn.x);
-        free(b->bn.xw);
+        free(b->bn.x);   /* (bn.xw lies in post) */
     }
     for (int k = 0; k < m->n_dense; k++) {
         free(m->dense[k].bn.x);
@@ -381,7 +392,7 @@ static int block_fused(const model *m, int k, int B)
 {
     const conv_block *b = &m->conv[k];
     return model_block_fusable(m, k) &&
-           conv_block_workers(b->post_n, B, b->ic, b->oh, b->ow, b->oc, m->spec.batchnorm) > 0;
+           conv_block_workers(b->scratch_n, B, b->ic, b->oh, b->ow, b->oc, m->spec.batchnorm) > 0;
 }
 
 /* Conv block k's conv, batch norm, activation and pooling; returns 1 when
@@ -397,7 +408,7 @@ static int block_forward(model *m, int k, const float *in, int B, int training, 
                                 RNG_DROPOUT + (uint64_t)k, step};
         conv_block_bn bn;
         conv_block_forward(&a, model_bn_block(m, b, &bn), b->col, b->pooled, b->argmax,
-                           b->pooled_pre, m->dropped ? &d : NULL, b->post, b->post_n, in,
+                           b->pooled_pre, m->dropped ? &d : NULL, b->post, b->scratch_n, in,
                            m->params + b->w_off, m->params + b->b_off, B, b->ic, b->h, b->w,
                            b->oc, m->pad);
         return 1;
@@ -495,7 +506,7 @@ static void backward(model *m)
         if (block_fused(m, k, B)) {
             conv_block_bn bn;
             conv_block_backward(m->grads + b->w_off, m->grads + b->b_off, model_bn_block(m, b, &bn),
-                                b->post, b->post_n, g, b->argmax, b->col, m->params + b->w_off,
+                                b->post, b->scratch_n, g, b->argmax, b->col, m->params + b->w_off,
                                 m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
             tmp = g, g = g_next, g_next = tmp;
             continue;

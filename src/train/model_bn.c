@@ -11,8 +11,9 @@
 #include "nn/pool.h"
 
 /* With batch norm, 4C floats of statistics per layer and x: the layer's
- * output size, or the pooled size for a block that runs fused. Without
- * it nothing is allocated. 0 or -1. */
+ * output size, or for a block that runs fused the pooled size at the end
+ * of its post (alloc_buffers leaves it room). Without it nothing is
+ * allocated. 0 or -1. */
 int model_bn_alloc(model *m)
 {
     long B = m->max_batch, st = 0;
@@ -26,12 +27,10 @@ int model_bn_alloc(model *m)
         b->bn.moving = m->bn_state + st;
         b->bn.saved = m->bn_saved + st;
         st += 2L * b->oc;
-        if (model_block_fusable(m, k)) {
-            if (!(b->bn.xw = model_alloc_floats((long)b->oc * B * b->ph * b->pw)))
-                return -1;
-        } else if (!(b->bn.x = model_alloc_floats((long)b->oc * B * b->oh * b->ow))) {
+        if (model_block_fusable(m, k))   /* the end of post, kept for it */
+            b->bn.xw = b->post + b->scratch_n;
+        else if (!(b->bn.x = model_alloc_floats((long)b->oc * B * b->oh * b->ow)))
             return -1;
-        }
     }
     for (int k = 0; k < m->n_dense - 1; k++) {
         dense_block *d = &m->dense[k];

@@ -17,7 +17,8 @@ typedef struct {
     float *x;                   /* (C, n): the layer's output before batch norm;
                                    NULL for a block that runs fused in training */
     float *xw;                  /* a fused block's (C, B, ph, pw): its conv output
-                                   at the pooling winners (conv_block.h) */
+                                   at the pooling winners (conv_block.h), at the
+                                   end of its post (alloc_buffers) */
     float *moving;              /* (2C) in the model's bn_state: mean, variance */
     float *saved;               /* (2C): the last training batch's mean, 1/std */
 } bn_layer;
@@ -31,6 +32,8 @@ typedef struct {
     float *pre, *post;          /* (oc, B, oh, ow) before / after activation */
     long post_n;                /* floats of post: more for big, or for the fused
                                    block's scratch (a tiny batch) */
+    long scratch_n;             /* the fused block's scratch: post's first floats
+                                   (bn.xw may follow) */
     float *pooled;              /* (oc, B, ph, pw) after activation, before dropout */
     float *pooled_pre;          /* the same winners before activation, when
                                    the activation keeps its input */
