@@ -234,9 +234,9 @@ static int alloc_buffers(model *m, sw_error *err)
          (m->grad_b = model_alloc_floats(ping));
     if (ok && m->spec.in_c > 1)
         ok = (m->planes = model_alloc_floats((long)m->spec.in_c * B * m->spec.in_h * m->spec.in_w)) != NULL;
+    m->big = m->n_conv ? m->conv[big_k].post : NULL;
     if (!ok || model_bn_alloc(m) != 0)
         return sw_oom(err, "model");
-    m->big = m->n_conv ? m->conv[big_k].post : NULL;
     return SW_OK;
 }
 
@@ -313,7 +313,8 @@ void model_free(model *m)
         free(b->pooled_pre);
         free(b->argmax);
         free(b->mask);
-        free(b->bn.x);   /* (bn.xw lies in post) */
+        if (b->bn.x != b->pre)   /* (else it is pre; bn.xw lies in post) */
+            free(b->bn.x);
     }
     for (int k = 0; k < m->n_dense; k++) {
         free(m->dense[k].bn.x);
@@ -415,15 +416,18 @@ static int block_forward(model *m, int k, const float *in, int B, int training, 
     }
     conv_forward(b->bn.x ? b->bn.x : b->pre, b->col, in, m->params + b->w_off,
                  m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
-    model_bn_forward(m, &b->bn, b->pre, b->oc, n, training);
+    /* batch norm's x kept in pre (model_bn_alloc): y in big, free until backward */
+    float *y = training && b->bn.x == b->pre ? m->big : b->pre;
+    float *post = b->post == b->pre ? y : b->post;
+    model_bn_forward(m, &b->bn, y, b->oc, n, training);
     if (training && act_pools_first(a.kind, a.alpha)) {
         /* f on the winners only (act_pool_order); post is left to evaluation;
          * run in place, pooled is made from the winners where it lies */
-        act_pool_first_forward(&a, b->pre, b->pooled, b->argmax,
+        act_pool_first_forward(&a, y, b->pooled, b->argmax,
                                b->pooled_pre ? b->pooled_pre : b->pooled, b->oc, B, b->oh, b->ow);
     } else {
-        act_maxpool_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc,
-                            B, b->oh, b->ow);
+        act_maxpool_forward(&a, post, y, b->pooled, b->argmax, b->pooled_pre, b->oc, B, b->oh,
+                            b->ow);
     }
     return 0;
 }

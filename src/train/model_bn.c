@@ -11,9 +11,12 @@
 #include "nn/pool.h"
 
 /* With batch norm, 4C floats of statistics per layer and x: the layer's
- * output size, or for a block that runs fused the pooled size at the end
- * of its post (alloc_buffers leaves it room). Without it nothing is
- * allocated. 0 or -1. */
+ * output size; for a block that runs fused the pooled size at the end of
+ * its post (alloc_buffers leaves it room); for a later conv block that is
+ * not the largest, its pre, which holds x from the conv to the backward
+ * while training normalises into big (block_forward; big is free then,
+ * below the fused block's kept values). Without it nothing is allocated.
+ * 0 or -1. */
 int model_bn_alloc(model *m)
 {
     long B = m->max_batch, st = 0;
@@ -29,6 +32,8 @@ int model_bn_alloc(model *m)
         st += 2L * b->oc;
         if (model_block_fusable(m, k))   /* the end of post, kept for it */
             b->bn.xw = b->post + b->scratch_n;
+        else if (b->post != m->big)   /* x in pre; training's y goes to big */
+            b->bn.x = b->pre;
         else if (!(b->bn.x = model_alloc_floats((long)b->oc * B * b->oh * b->ow)))
             return -1;
     }

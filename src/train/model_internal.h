@@ -15,7 +15,9 @@
 typedef struct {
     long gamma_off, beta_off;   /* parameter offsets, -1 without batch norm */
     float *x;                   /* (C, n): the layer's output before batch norm;
-                                   NULL for a block that runs fused in training */
+                                   NULL for a block that runs fused in training;
+                                   a later conv block's pre unless it is big
+                                   (model_bn_alloc) */
     float *xw;                  /* a fused block's (C, B, ph, pw): its conv output
                                    at the pooling winners (conv_block.h), at the
                                    end of its post (alloc_buffers) */

@@ -728,6 +728,15 @@ static void test_bn_model_gradient_check(void)
         snprintf(what, sizeof what, "%s same=%d in_c=%d", act_name(act), c / 2 == 1, s.in_c);
         bn_check_model(&s, 6, 70 + (uint64_t)c, s.in_c == 3 ? 3e-3 : 1e-2, what);
     }
+    /* activations that keep their input (pooled_pre; the later blocks'
+     * post apart from x), pooling first or not */
+    static const act_kind keep[] = {ACT_SELU, ACT_GELU, ACT_PRELU};
+    for (int i = 0; i < 3; i++) {
+        model_spec s;
+        bn_spec(&s, keep[i], 0);
+        s.alpha = 0.25f;
+        bn_check_model(&s, 6, 80 + (uint64_t)i, 3e-3, act_name(keep[i]));
+    }
 }
 
 /* Training forwards move the moving statistics (PyTorch's update with
