@@ -83,10 +83,11 @@ typedef struct {
  * dropout of pooled, NULL for none.
  * scratch: scratch_n floats with conv_block_workers(.., bn != NULL) > 0;
  * its content is left undefined. */
-void conv_block_forward(const act_params *a, const conv_block_bn *bn, float *saved, float *pooled, uint8_t *argmax,
-                        float *pooled_pre, const conv_block_dropout *drop, float *scratch,
-                        long scratch_n, const float *in, const float *weight, const float *bias,
-                        int B, int IC, int H, int W, int OC, int pad);
+void conv_block_forward(const act_params *a, const conv_block_bn *bn, float *saved,
+                        float *pooled, uint8_t *argmax, float *pooled_pre,
+                        const conv_block_dropout *drop, float *scratch, long scratch_n,
+                        const float *in, const float *weight, const float *bias, int B, int IC,
+                        int H, int W, int OC, int pad);
 
 /* Training backward: dpooled (OC,B,PH,PW) is the gradient at the pool's
  * outputs (after the activation's derivative); argmax and saved from

@@ -206,7 +206,8 @@ static int alloc_buffers(model *m, sw_error *err)
         if (n > (long)m->conv[big_k].oc * B * m->conv[big_k].oh * m->conv[big_k].ow)
             big_k = k;
     }
-    int ok = (m->params = model_alloc_floats(m->n_params)) && (m->grads = model_alloc_floats(m->n_params));
+    int ok = (m->params = model_alloc_floats(m->n_params)) &&
+             (m->grads = model_alloc_floats(m->n_params));
     for (int k = 0; ok && k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
@@ -233,7 +234,8 @@ static int alloc_buffers(model *m, sw_error *err)
     ok = ok && (m->flat = model_alloc_floats(flat)) && (m->grad_a = model_alloc_floats(ping)) &&
          (m->grad_b = model_alloc_floats(ping));
     if (ok && m->spec.in_c > 1)
-        ok = (m->planes = model_alloc_floats((long)m->spec.in_c * B * m->spec.in_h * m->spec.in_w)) != NULL;
+        ok = (m->planes = model_alloc_floats((long)m->spec.in_c * B * m->spec.in_h *
+                                             m->spec.in_w)) != NULL;
     m->big = m->n_conv ? m->conv[big_k].post : NULL;
     if (!ok || model_bn_alloc(m) != 0)
         return sw_oom(err, "model");

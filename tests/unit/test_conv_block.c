@@ -575,7 +575,8 @@ static void test_bn_model_fused_first_block(void)
             return;
         model_init_params(m, 9);
         const long pix = 28 * 28, n = (long)B * 26 * 26, C = 16;
-        float *x = fbuf(B * in_c * pix), *planes = fbuf(B * in_c * pix), *col = fbuf(conv_col_size(B, in_c, 28, 28, 0));
+        float *x = fbuf(B * in_c * pix), *planes = fbuf(B * in_c * pix);
+        float *col = fbuf(conv_col_size(B, in_c, 28, 28, 0));
         float *out = fbuf(C * n), *y = fbuf(C * n), *saved = fbuf(2 * C), *mv = fbuf(2 * C);
         fill(x, B * in_c * pix, 120 + (uint64_t)in_c, 0, 1);
         for (int b = 0; b < B; b++)   /* (B, C, HW) into the conv's (C, B, HW) */
