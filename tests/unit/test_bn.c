@@ -737,6 +737,11 @@ static void test_bn_model_gradient_check(void)
         s.alpha = 0.25f;
         bn_check_model(&s, 6, 80 + (uint64_t)i, 3e-3, act_name(keep[i]));
     }
+    /* the second block the largest: the third normalises into its post */
+    model_spec s;
+    bn_spec(&s, ACT_RELU, 1);
+    s.shape.conv[0] = 1, s.shape.conv[1] = 16, s.shape.conv[2] = 4;
+    bn_check_model(&s, 6, 90, 1e-3, "conv2 largest");   /* bn over 6 values: kinks near */
 }
 
 /* Training forwards move the moving statistics (PyTorch's update with
