@@ -25,15 +25,16 @@
 /* ---------------------------------------------------------------------------
  * Per layer: the kernels of one training step called one at a time, in
  * model.c's order, on buffers of the model's shapes, each call timed.
- * The first conv block without batch norm runs fused as in model.c
- * (conv_block.h): one row "conv1.block" for its conv, activation, pool and
- * dropout (forward) and its pool's and conv's backward, "conv1.act" for
- * the activation's derivative at the winners, "conv1.dropout" for the
- * dropout's backward.
+ * The first conv block runs fused as in model.c (conv_block.h): one row
+ * "conv1.block" for its conv, batch norm (if any), activation, pool and
+ * dropout (forward) and its pool's, batch norm's and conv's backward,
+ * "conv1.act" for the activation's derivative at the winners,
+ * "conv1.dropout" for the dropout's backward.
  * Two differences from model.c, both said in BENCHMARKS.md: with batch norm
- * a conv block's pool and batch norm backward run as the public kernels
- * (maxpool_backward, then bn_backward) where model.c fuses them into one
- * pass; and every block has its own buffers where model.c reuses some.
+ * a later conv block's pool and batch norm backward run as the public
+ * kernels (maxpool_backward, then bn_backward) where model.c fuses them
+ * into one pass per channel; and every block has its own buffers where
+ * model.c reuses some.
  *
  * Bytes per kernel: every tensor of the whole batch it reads counted once,
  * and every one it writes once (4 bytes a float, 1 a mask or argmax byte);
@@ -55,7 +56,7 @@ typedef struct {
     const float *wt, *bias, *gamma, *beta;
     float *dw, *db, *dgamma, *dbeta, *dalpha;
     act_params a;
-    float *col, *dcol, *bn_x, *pre, *post, *pooled, *pooled_pre, *dropped, *g_out;
+    float *col, *dcol, *bn_x, *bn_xw, *pre, *post, *pooled, *pooled_pre, *dropped, *g_out;
     float *saved, *moving;
     uint8_t *argmax, *mask;
     long post_n;       /* floats of post: also the fused block's scratch */
@@ -168,12 +169,13 @@ static void plan_conv_bufs(lnet *L, lconv *c)
     c->dcol = fbuf(conv_col_size(B, c->ic, c->h, c->w, L->pad));
     c->post_n = c->n;
     if (c->fused) {
-        long one = conv_block_scratch(1, B, c->ic, c->oh, c->ow, c->oc);
+        long one = conv_block_scratch(1, B, c->ic, c->oh, c->ow, c->oc, L->bn);
         c->post_n = one > c->n ? one : c->n;
     }
     c->post = fbuf(c->post_n);
     c->pre = L->in_place ? c->post : fbuf(c->n);
-    c->bn_x = L->bn ? fbuf(c->n) : NULL;
+    c->bn_x = L->bn && !c->fused ? fbuf(c->n) : NULL;
+    c->bn_xw = L->bn && c->fused ? fbuf(c->np) : NULL;
     c->pooled = fbuf(c->np);
     c->pooled_pre = L->in_place ? NULL : fbuf(c->np);
     c->dropped = fbuf(c->np);
@@ -207,7 +209,7 @@ static void plan_conv(lnet *L, int k, int c_in, int h, int w)
     c->beta = tensor_in(L->m, model_params(L->m), layer, "bn.beta");
     c->dgamma = tensor_in(L->m, model_grads(L->m), layer, "bn.gamma");
     c->dbeta = tensor_in(L->m, model_grads(L->m), layer, "bn.beta");
-    c->fused = k == 0 && c->ic * 9 <= CONV_BLOCK_MAX_K && !L->bn;
+    c->fused = k == 0 && c->ic * 9 <= CONV_BLOCK_MAX_K;
     plan_conv_bufs(L, c);
 
     const long saved = (long)c->ic * L->B * (h + 2 * L->pad) * (w + 2 * L->pad);
@@ -216,12 +218,15 @@ static void plan_conv(lnet *L, int k, int c_in, int h, int w)
     const int pp = c->pooled_pre != NULL;
     if (c->fused) {
         /* forward: the input in, its saved copy, the pool's outputs; backward:
-         * the pooled gradient, argmax and the saved input in, dW and db */
-        const int dr = L->dropout > 0;   /* the dropout's output and mask too */
-        c->r_conv = add_named(L, layer, "block", (double[2]){fwd, fwd},
-                              F4 * (c->nin + saved + wsz + c->oc + np * (1 + pp + dr)) +
+         * the pooled gradient, argmax and the saved input in, dW and db. With
+         * batch norm: the saved input read once more, and the conv done
+         * again, in each; the winners' x written, then read back */
+        const int dr = L->dropout > 0, bn = L->bn;   /* the dropout's output and mask too */
+        c->r_conv = add_named(L, layer, "block", (double[2]){fwd * (1 + bn), fwd * (1 + bn)},
+                              F4 * (c->nin + saved * (1 + bn) + wsz + c->oc +
+                                    np * (1 + pp + dr + bn)) +
                                   np * (1 + dr),
-                              F4 * (np + saved + 2 * (wsz + c->oc)) + np);
+                              F4 * (np * (1 + bn) + saved + 2 * (wsz + c->oc)) + np);
         c->r_bn = c->r_pool = -1;
         c->r_act = add_named(L, layer, "act", NULL, -1, F4 * np * (3 + pp));
         c->r_drop = dr ? add_named(L, layer, "dropout", NULL, -1, F4 * 2 * np + np) : -1;
@@ -348,17 +353,28 @@ static void lconv_conv_pool(lnet *L, lconv *c, const float *in)
                                   c->oc, B, c->oh, c->ow));
 }
 
+/* The fused block's batch norm (NULL: none), as model_bn_block. */
+static const conv_block_bn *lconv_bn(lconv *c, conv_block_bn *bn)
+{
+    if (!c->bn_xw)
+        return NULL;
+    *bn = (conv_block_bn){c->gamma, c->beta, c->saved, c->moving, c->moving + c->oc, c->bn_xw,
+                          c->dgamma, c->dbeta, BN_MOMENTUM, BN_EPSILON};
+    return bn;
+}
+
 /* Conv block k's forward, as model_forward (training); returns its output. */
 static const float *lconv_forward(lnet *L, int k, const float *in, uint64_t step)
 {
     lconv *c = &L->c[k];
     conv_block_dropout drop = {c->dropped, c->mask, L->dropout, 1, RNG_DROPOUT + (uint64_t)k,
                                step};
+    conv_block_bn bn;
     if (c->fused)
         TIMED(L, c->r_conv, 0,
-              conv_block_forward(&c->a, c->col, c->pooled, c->argmax, c->pooled_pre,
-                                 c->r_drop >= 0 ? &drop : NULL, c->post, c->post_n, in, c->wt,
-                                 c->bias, L->B, c->ic, c->h, c->w, c->oc, L->pad));
+              conv_block_forward(&c->a, lconv_bn(c, &bn), c->col, c->pooled, c->argmax,
+                                 c->pooled_pre, c->r_drop >= 0 ? &drop : NULL, c->post, c->post_n,
+                                 in, c->wt, c->bias, L->B, c->ic, c->h, c->w, c->oc, L->pad));
     else
         lconv_conv_pool(L, c, in);
     if (c->r_drop < 0)
@@ -428,9 +444,11 @@ static void lconv_backward(lnet *L, int k, float *g, float *g_next)
                                c->pooled_pre ? c->pooled_pre : c->pooled, c->pooled, c->oc,
                                (long)B * c->ph * c->pw));
     if (c->fused) {
+        conv_block_bn bn;
         TIMED(L, c->r_conv, 1,
-              conv_block_backward(c->dw, c->db, c->post, c->post_n, g, c->argmax, c->col, B,
-                                  c->ic, c->h, c->w, c->oc, L->pad));
+              conv_block_backward(c->dw, c->db, lconv_bn(c, &bn), c->post, c->post_n, g,
+                                  c->argmax, c->col, c->wt, c->bias, B, c->ic, c->h, c->w, c->oc,
+                                  L->pad));
         return;
     }
     TIMED(L, c->r_pool, 1, maxpool_backward(c->g_out, g, c->argmax, (long)c->oc * B, c->oh, c->ow));
@@ -480,7 +498,7 @@ static void lnet_free(lnet *L)
         if (c->pre != c->post)
             free(c->pre);
         free(c->post);
-        float *f[] = {c->col, c->dcol, c->bn_x, c->pooled, c->pooled_pre, c->dropped,
+        float *f[] = {c->col, c->dcol, c->bn_x, c->bn_xw, c->pooled, c->pooled_pre, c->dropped,
                       c->g_out, c->saved, c->moving};
         for (size_t i = 0; i < sizeof f / sizeof *f; i++)
             free(f[i]);

@@ -44,4 +44,42 @@ void bn_forward_eval(float *y, const float *x, const float *gamma, const float *
 void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                  const float *gamma, const float *saved, int C, long n);
 
+/* The per-channel steps of the above, for callers that walk a channel in
+ * parts (the fused first conv block, conv_block.h; model.c's pooling and
+ * batch norm backward): the same maths, written once. On the calling
+ * thread. */
+
+/* *s = sum (x - k), *q = sum (x - k)^2 over x[0..n), in double, element i
+ * in lane i % 32, the lanes added in order. */
+void bn_sums(const float *x, long n, double k, double *s, double *q);
+
+/* A channel's batch statistics from sums of its n values shifted by k (as
+ * bn_sums gives them): *mean and *inv = 1/sqrt(biased variance + eps) as
+ * bn_forward_train saves them; *moving_mean, *moving_var updated as there
+ * (both NULL: left out). */
+void bn_stats(float *mean, float *inv, float *moving_mean, float *moving_var, double s,
+              double q, double k, long n, double momentum, double eps);
+
+/* y[0..n) = (x - mean) * scale + shift; y may alias x. The training
+ * forward's step with scale = gamma * inv, shift = beta. */
+void bn_affine(float *y, const float *x, long n, float mean, float scale, float shift);
+
+/* *sdy = sum dy, *sdyx = sum dy * (x - mean) over [0..n), in double, lanes
+ * as bn_sums. */
+void bn_grad_sums(const float *dy, const float *x, long n, float mean, double *sdy,
+                  double *sdyx);
+
+/* A channel's input gradient dx = a * (dy - mdy - (x - mean) * k). */
+typedef struct {
+    float a, mdy, mean, k;
+} bn_grad_coef;
+
+/* The coefficients from a channel's sums (bn_grad_sums) over its n values,
+ * gamma, and the saved mean and 1/std; *dgamma, *dbeta accumulated (+=). */
+bn_grad_coef bn_grad_coefs(double sdy, double sdyx, float gamma, float mean, float inv, long n,
+                           float *dgamma, float *dbeta);
+
+/* dx[0..n) from dy and x with c; dx may alias dy. */
+void bn_dx(float *dx, const float *dy, const float *x, long n, bn_grad_coef c);
+
 #endif

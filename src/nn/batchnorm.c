@@ -13,10 +13,11 @@
 #include "nn/batchnorm.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
-enum { LANES = 8 };
+enum { LANES = 32 };   /* 4 AVX-512 vectors of doubles: the adds overlap */
 
 static double lanes_total(const double *acc)
 {
@@ -26,8 +27,7 @@ static double lanes_total(const double *acc)
     return s;
 }
 
-/* *s = sum (x - k), *q = sum (x - k)^2 */
-CLONES static void sums_forward(const float *x, long n, double k, double *s, double *q)
+CLONES void bn_sums(const float *x, long n, double k, double *s, double *q)
 {
     double a[LANES] = {0}, b[LANES] = {0};
     long i = 0;
@@ -46,9 +46,8 @@ CLONES static void sums_forward(const float *x, long n, double k, double *s, dou
     *q = lanes_total(b);
 }
 
-/* *sdy = sum dy, *sdyx = sum dy * (x - mean) */
-CLONES static void sums_backward(const float *dy, const float *x, long n, float mean, double *sdy,
-                          double *sdyx)
+CLONES void bn_grad_sums(const float *dy, const float *x, long n, float mean, double *sdy,
+                         double *sdyx)
 {
     double a[LANES] = {0}, b[LANES] = {0};
     long i = 0;
@@ -65,11 +64,25 @@ CLONES static void sums_backward(const float *dy, const float *x, long n, float 
     *sdyx = lanes_total(b);
 }
 
-/* y[0..n) = (x - mean) * scale + shift; y may alias x */
-CLONES static void affine(float *y, const float *x, long n, float mean, float scale, float shift)
+CLONES void bn_affine(float *y, const float *x, long n, float mean, float scale, float shift)
 {
     for (long i = 0; i < n; i++)
         y[i] = (x[i] - mean) * scale + shift;
+}
+
+void bn_stats(float *mean, float *inv, float *moving_mean, float *moving_var, double s,
+              double q, double k, long n, double momentum, double eps)
+{
+    const double m = k + s / (double)n;
+    double var = (q - s * (s / (double)n)) / (double)n;
+    var = var > 0 ? var : 0;
+    *mean = (float)m;
+    *inv = (float)(1.0 / sqrt(var + eps));
+    if (moving_mean && moving_var) {
+        double unbiased = n > 1 ? var * (double)n / (double)(n - 1) : var;
+        *moving_mean = (float)(momentum * *moving_mean + (1.0 - momentum) * m);
+        *moving_var = (float)(momentum * *moving_var + (1.0 - momentum) * unbiased);
+    }
 }
 
 void bn_forward_train(float *y, float *saved, float *moving_mean, float *moving_var,
@@ -81,19 +94,10 @@ void bn_forward_train(float *y, float *saved, float *moving_mean, float *moving_
         const float *xc = x + (long)c * n;
         const double k = n > 0 ? xc[0] : 0;
         double s, q;
-        sums_forward(xc, n, k, &s, &q);
-        const double mean = k + s / (double)n;
-        double var = (q - s * (s / (double)n)) / (double)n;
-        var = var > 0 ? var : 0;
-        double inv = 1.0 / sqrt(var + eps);
-        saved[c] = (float)mean;
-        saved[C + c] = (float)inv;
-        if (moving_mean && moving_var) {
-            double unbiased = n > 1 ? var * (double)n / (double)(n - 1) : var;
-            moving_mean[c] = (float)(momentum * moving_mean[c] + (1.0 - momentum) * mean);
-            moving_var[c] = (float)(momentum * moving_var[c] + (1.0 - momentum) * unbiased);
-        }
-        affine(y + (long)c * n, xc, n, saved[c], gamma[c] * saved[C + c], beta[c]);
+        bn_sums(xc, n, k, &s, &q);
+        bn_stats(saved + c, saved + C + c, moving_mean ? moving_mean + c : NULL,
+                 moving_var ? moving_var + c : NULL, s, q, k, n, momentum, eps);
+        bn_affine(y + (long)c * n, xc, n, saved[c], gamma[c] * saved[C + c], beta[c]);
     }
 }
 
@@ -104,34 +108,39 @@ void bn_forward_eval(float *y, const float *x, const float *gamma, const float *
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         float scale = (float)(gamma[c] / sqrt((double)moving_var[c] + eps));
-        affine(y + (long)c * n, x + (long)c * n, n, moving_mean[c], scale, beta[c]);
+        bn_affine(y + (long)c * n, x + (long)c * n, n, moving_mean[c], scale, beta[c]);
     }
 }
 
-/* dx[i] = a * (dy[i] - mdy - (x[i] - mean) * k); dx may alias dy */
-CLONES static void dx_row(float *dx, const float *dy, const float *x, long n, float a,
-                          float mdy, float mean, float k)
+CLONES void bn_dx(float *dx, const float *dy, const float *x, long n, bn_grad_coef c)
 {
     for (long i = 0; i < n; i++)
-        dx[i] = a * (dy[i] - mdy - (x[i] - mean) * k);
+        dx[i] = c.a * (dy[i] - c.mdy - (x[i] - c.mean) * c.k);
 }
 
 /* With x_hat = (x - mean) * inv and the sums over the channel,
  *   dbeta = sum dy, dgamma = sum dy * x_hat,
  *   dx = gamma * inv * (dy - sum dy / n - x_hat * (sum dy * x_hat) / n). */
+bn_grad_coef bn_grad_coefs(double sdy, double sdyx, float gamma, float mean, float inv, long n,
+                           float *dgamma, float *dbeta)
+{
+    *dbeta += (float)sdy;
+    *dgamma += (float)(sdyx * inv);
+    bn_grad_coef c = {gamma * inv, (float)(sdy / (double)n), mean,
+                      (float)(sdyx * inv * inv / (double)n)};
+    return c;
+}
+
 void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                  const float *gamma, const float *saved, int C, long n)
 {
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const long o = (long)c * n;
-        const float mean = saved[c], inv = saved[C + c];
         double sdy, sdyx;
-        sums_backward(dy + o, x + o, n, mean, &sdy, &sdyx);
-        dbeta[c] += (float)sdy;
-        dgamma[c] += (float)(sdyx * inv);
-        const float a = gamma[c] * inv, mdy = (float)(sdy / (double)n);
-        const float k = (float)(sdyx * inv * inv / (double)n);
-        dx_row(dx + o, dy + o, x + o, n, a, mdy, mean, k);
+        bn_grad_sums(dy + o, x + o, n, saved[c], &sdy, &sdyx);
+        bn_grad_coef k = bn_grad_coefs(sdy, sdyx, gamma[c], saved[c], saved[C + c], n,
+                                       dgamma + c, dbeta + c);
+        bn_dx(dx + o, dy + o, x + o, n, k);
     }
 }

@@ -12,19 +12,36 @@
  * Slot rows (ld floats) are the group's pixels rounded up to 16, the tail
  * zero in backward, so that every vector is whole. Nothing sums across
  * pixels in forward, so each output has the bits of the unfused path
- * (conv_forward, then the pool.c pass), whatever the thread count. */
+ * (conv_forward, then the pool.c pass), whatever the thread count.
+ *
+ * With batch norm (its steps from batchnorm.h, so the maths is its own):
+ *   forward:  a first pass over the groups takes each group's conv output
+ *             sums per channel into the group's partial (in the space of
+ *             the backward's dW partials), added in group order into the
+ *             batch statistics; the second pass is the one above with the
+ *             conv output normalised, channel by channel, into a spare
+ *             row, and the conv output at the pool's winners kept (xw);
+ *   backward: the sums over the winners (dy is 0 elsewhere) give each
+ *             channel's dgamma, dbeta and dx coefficients first; then per
+ *             group the conv output is recomputed into OC more rows and
+ *             the unpooled gradient turned into batch norm's dx in place,
+ *             from which dW and db are taken as without it. */
 #include "nn/conv_block.h"
 
 #include <assert.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "nn/batchnorm.h"
 #include "nn/conv.h"
 #include "nn/dropout.h"
 #include "nn/pool.h"
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 #endif
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -137,37 +154,52 @@ static long group_ld(int G, int OH, int OW)
     return ((long)G * OH * OW + 15) & ~15L;
 }
 
-/* Floats of the groups' partials (OC*K dW, then OC db, each), whole vectors. */
-static long parts_floats(int B, int G, int K, int OC)
+/* Floats of the groups' partials (OC*K dW, then OC db, each; the forward's
+ * batch norm sums, 2*OC doubles each, fit in their room), whole vectors;
+ * with batch norm 4*OC more after them (the channels' shifts or their
+ * gradient coefficients). */
+static long parts_dw(int B, int G, int K, int OC)
 {
     long groups = (B + G - 1) / G;
     return (groups * OC * (K + 1) + 15) & ~15L;
 }
 
-/* A slot: conv output or gradient (OC rows), col (K rows), post (1 row),
- * then the group's pooled outputs (forward: pooled, pooled_pre, argmax;
- * backward: the pooled gradient and argmax) as OC runs of G*PH*PW each,
- * whole vectors each. */
-static long slot_floats(int K, int OC, int G, int OH, int OW)
+static long parts_floats(int B, int G, int K, int OC, int bn)
+{
+    return parts_dw(B, G, K, OC) + (bn ? (4L * OC + 15) & ~15L : 0);
+}
+
+/* Rows of a slot: conv output or gradient (OC), col (K), post (1), and
+ * with batch norm OC more (forward: one channel's normalised row;
+ * backward: the recomputed conv output). */
+static long slot_rows(int K, int OC, int bn)
+{
+    return OC + K + 1 + (bn ? OC : 0);
+}
+
+/* A slot: its rows, then the group's pooled outputs (forward: pooled,
+ * pooled_pre, argmax; backward: the pooled gradient and argmax) as OC runs
+ * of G*PH*PW each, whole vectors each. */
+static long slot_floats(int K, int OC, int G, int OH, int OW, int bn)
 {
     const long runs = (long)OC * G * (OH / 2) * (OW / 2);
-    return (long)(OC + K + 1) * group_ld(G, OH, OW) + 2 * ((runs + 15) & ~15L) +
+    return slot_rows(K, OC, bn) * group_ld(G, OH, OW) + 2 * ((runs + 15) & ~15L) +
            ((runs / 4 + 16) & ~15L);
 }
 
-long conv_block_scratch(int workers, int B, int IC, int OH, int OW, int OC)
+long conv_block_scratch(int workers, int B, int IC, int OH, int OW, int OC, int bn)
 {
     const int K = IC * 9, G = conv_block_group(OC, OH, OW, B);
-    return parts_floats(B, G, K, OC) + workers * slot_floats(K, OC, G, OH, OW);
+    return parts_floats(B, G, K, OC, bn) + workers * slot_floats(K, OC, G, OH, OW, bn);
 }
 
-int conv_block_workers(long scratch_n, int B, int IC, int OH, int OW, int OC)
+int conv_block_workers(long scratch_n, int B, int IC, int OH, int OW, int OC, int bn)
 {
     const int K = IC * 9, G = conv_block_group(OC, OH, OW, B);
     if (K > CONV_BLOCK_MAX_K || B < 1)
         return 0;
-    long room = scratch_n - parts_floats(B, G, K, OC);
-    long w = room / slot_floats(K, OC, G, OH, OW);
+    long room = scratch_n - parts_floats(B, G, K, OC, bn);
+    long w = room / slot_floats(K, OC, G, OH, OW, bn);
     return w < 0 ? 0 : w > MAX_WORKERS ? MAX_WORKERS : (int)w;
 }
 
@@ -183,27 +215,30 @@ static int team_size(int slots, int groups)
 }
 
 /* What the forward and the backward share: the saved planes' size, the
- * groups, the slots' row length and size, the partials' end (where the
- * slots start) and the team. */
+ * groups, the slots' row length and size, where a slot's runs start, the
+ * batch norm room after the partials, where the slots start, and the
+ * team. */
 typedef struct {
     int Hs, Ws, G, groups, team;
-    long ld, per;
-    float *base;
+    long ld, per, runs_at;
+    float *extra, *base;
 } block_plan;
 
 static block_plan plan_block(float *scratch, long scratch_n, int B, int IC, int H, int W, int OC,
-                             int pad)
+                             int pad, int bn)
 {
     assert(pad == 0 || pad == 1);
     block_plan pl;
     pl.Hs = H + 2 * pad, pl.Ws = W + 2 * pad;
     const int OH = pl.Hs - 2, OW = pl.Ws - 2, K = IC * 9;
     pl.G = conv_block_group(OC, OH, OW, B), pl.groups = (B + pl.G - 1) / pl.G;
-    const int slots = conv_block_workers(scratch_n, B, IC, OH, OW, OC);
+    const int slots = conv_block_workers(scratch_n, B, IC, OH, OW, OC, bn);
     assert(slots > 0);
     pl.team = team_size(slots, pl.groups);
-    pl.ld = group_ld(pl.G, OH, OW), pl.per = slot_floats(K, OC, pl.G, OH, OW);
-    pl.base = scratch + parts_floats(B, pl.G, K, OC);
+    pl.ld = group_ld(pl.G, OH, OW), pl.per = slot_floats(K, OC, pl.G, OH, OW, bn);
+    pl.runs_at = slot_rows(K, OC, bn) * pl.ld;
+    pl.extra = scratch + parts_dw(B, pl.G, K, OC);
+    pl.base = scratch + parts_floats(B, pl.G, K, OC, bn);
     return pl;
 }
 
@@ -242,38 +277,127 @@ static void group_col(float *restrict col, long ld, const float *restrict saved,
 
 typedef struct {
     const act_params *a;
+    const conv_block_bn *bn;
     float *pooled, *pooled_pre;
     uint8_t *argmax;
     const conv_block_dropout *drop;
     const float *saved, *weight, *bias;
     int B, IC, Hs, Ws, OC, G;
-    long ld;
+    long ld, runs_at;
     int before;   /* pool, then the activation on the winners */
 } fwd_job;
 
+/* The group's images b0 .. b0+nb-1: col from the saved input, then the
+ * conv output into out (OC rows of ld); returns nb. */
+static int group_conv(const fwd_job *j, float *out, float *col, int b0)
+{
+    const int OH = j->Hs - 2, OW = j->Ws - 2, K = j->IC * 9;
+    const int nb = j->B - b0 < j->G ? j->B - b0 : j->G;
+    group_col(col, j->ld, j->saved, j->B, j->IC, j->Hs, j->Ws, b0, nb);
+    conv_small_k(out, j->ld, col, j->ld, j->weight, j->bias, K, j->OC, nb * (long)OH * OW);
+    return nb;
+}
+
+/* The winners' x: per output row, vectors of 16 outputs from 32 inputs of
+ * the row pair (as pool.c's), while they stay inside the planes; a vector
+ * that runs past a row's end writes garbage lanes that the next row's
+ * first vector overwrites. The plain loop takes the rest. */
+#define select(m, a, b)                                                      \
+    ({                                                                       \
+        v16i m_ = (m);                                                       \
+        v16f a_ = (a), b_ = (b);                                             \
+        (v16f)((m_ & (v16i)a_) | (~m_ & (v16i)b_));                          \
+    })
+
+typedef void widen_fn(v16i *k, const uint8_t *a);
+
+static inline __attribute__((always_inline)) void
+winners_body(float *restrict xw, const float *restrict x, const uint8_t *restrict am, long nb,
+             int OH, int OW, widen_fn *widen)
+{
+    static const v16i EVEN = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    static const v16i ODD = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    const int PH = OH / 2, PW = OW / 2;
+    const float *x_end = x + nb * OH * OW;
+    const float *o_end = xw + nb * PH * PW;
+    for (long plane = 0; plane < nb; plane++)
+        for (int y = 0; y < PH; y++) {
+            const float *r0 = x + (plane * OH + 2 * y) * OW, *r1 = r0 + OW;
+            float *o = xw + (plane * PH + y) * PW;
+            const uint8_t *a = am + (plane * PH + y) * PW;
+            int c = 0;
+            for (; widen && c < PW && r1 + 2 * c + 32 <= x_end && o + c + 16 <= o_end;
+                 c += 16) {
+                v16f p0 = *(const v16u *)(r0 + 2 * c), p1 = *(const v16u *)(r0 + 2 * c + 16);
+                v16f q0 = *(const v16u *)(r1 + 2 * c), q1 = *(const v16u *)(r1 + 2 * c + 16);
+                v16i k;
+                widen(&k, a + c);
+                v16i odd = (k & 1) == 1;
+                v16f top = select(odd, __builtin_shuffle(p0, p1, ODD),
+                                  __builtin_shuffle(p0, p1, EVEN));
+                v16f bot = select(odd, __builtin_shuffle(q0, q1, ODD),
+                                  __builtin_shuffle(q0, q1, EVEN));
+                *(v16u *)(o + c) = select(k > 1, bot, top);
+            }
+            for (c = c < PW ? c : PW; c < PW; c++) {
+                const float *r = a[c] & 2 ? r1 : r0;
+                o[c] = r[2 * c + (a[c] & 1)];
+            }
+        }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
+widen_v4(v16i *k, const uint8_t *a)
+{
+    *k = (v16i)_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)a));
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void
+winners_v4(float *xw, const float *x, const uint8_t *am, long nb, int OH, int OW)
+{
+    winners_body(xw, x, am, nb, OH, OW, widen_v4);
+}
+#endif
+
+void conv_block_winners(float *xw, const float *x, const uint8_t *am, long nb, int OH, int OW)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return winners_v4(xw, x, am, nb, OH, OW);
+#endif
+    winners_body(xw, x, am, nb, OH, OW, NULL);
+}
+
 static void forward_group(const fwd_job *j, float *slot, int b0)
 {
-    const int OH = j->Hs - 2, OW = j->Ws - 2, K = j->IC * 9, B = j->B;
-    const int nb = B - b0 < j->G ? B - b0 : j->G;
+    const int OH = j->Hs - 2, OW = j->Ws - 2, K = j->IC * 9, B = j->B, OC = j->OC;
     const long ohw = (long)OH * OW, posz = (long)(OH / 2) * (OW / 2);
-    const long run = nb * posz, rs = (j->OC * run + 15) & ~15L;
-    float *out = slot, *col = slot + j->OC * j->ld, *post = col + K * j->ld;
-    float *lp = post + j->ld, *lpp = j->pooled_pre ? lp + rs : NULL;
+    const conv_block_bn *bn = j->bn;
+    float *out = slot, *col = slot + OC * j->ld, *post = col + K * j->ld, *ybuf = post + j->ld;
+    const int nb = group_conv(j, out, col, b0);
+    const long run = nb * posz, rs = (OC * run + 15) & ~15L;
+    float *lp = slot + j->runs_at, *lpp = j->pooled_pre ? lp + rs : NULL;
     uint8_t *la = (uint8_t *)(lp + 2 * rs);
-    group_col(col, j->ld, j->saved, B, j->IC, j->Hs, j->Ws, b0, nb);
-    conv_small_k(out, j->ld, col, j->ld, j->weight, j->bias, K, j->OC, nb * ohw);
-    for (int o = 0; o < j->OC; o++) {
+    for (int o = 0; o < OC; o++) {
         const long p0 = (long)o * B + b0;
         float *pre = out + o * j->ld;
+        if (bn) {   /* normalised into its own row: x stays for the winners' x */
+            const float mean = bn->saved[o], inv = bn->saved[OC + o];
+            bn_affine(ybuf, pre, nb * ohw, mean, bn->gamma[o] * inv, bn->beta[o]);
+            pre = ybuf;
+        }
         if (j->before)   /* in place: pooled made from the winners where it lies */
             act_pool_first_planes(j->a, pre, lp + o * run, la + o * run,
                                   (lpp ? lpp : lp) + o * run, p0, nb, B, OH, OW);
         else   /* in place unless the winners' input is kept */
             act_maxpool_planes(j->a, lpp ? post : pre, pre, lp + o * run, la + o * run,
                                lpp ? lpp + o * run : NULL, p0, nb, B, OH, OW);
+        if (bn)
+            conv_block_winners(bn->xw + p0 * posz, out + o * j->ld, la + o * run, nb, OH, OW);
     }
     /* out as OC runs far apart: written here, in straight copies */
-    for (int o = 0; o < j->OC; o++) {
+    for (int o = 0; o < OC; o++) {
         const long p0 = ((long)o * B + b0) * posz;
         memcpy(j->pooled + p0, lp + o * run, sizeof(float) * (size_t)run);
         memcpy(j->argmax + p0, la + o * run, (size_t)run);
@@ -286,15 +410,59 @@ static void forward_group(const fwd_job *j, float *slot, int b0)
     }
 }
 
-void conv_block_forward(const act_params *a, float *saved, float *pooled, uint8_t *argmax,
-                        float *pooled_pre, const conv_block_dropout *drop, float *scratch,
-                        long scratch_n, const float *in, const float *weight, const float *bias,
-                        int B, int IC, int H, int W, int OC, int pad)
+/* Batch norm's statistics, the first pass: each group's conv output summed
+ * per channel (bn_sums, shifted by the channel's first output, as
+ * bn_forward_train shifts) into the group's partial, 2*OC doubles at the
+ * start of scratch; then the partials added in group order. */
+static void bn_statistics(const fwd_job *j, const block_plan *pl, float *scratch)
 {
-    const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad);
-    fwd_job j = {a, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, pl.Hs, pl.Ws,
-                 OC, pl.G, pl.ld, act_pools_first(a->kind, a->alpha)};
+    const int OC = j->OC, K = j->IC * 9;
+    const long n = (long)j->B * (j->Hs - 2) * (j->Ws - 2);
+    const conv_block_bn *bn = j->bn;
+    double *part = (double *)scratch, *shift = (double *)pl->extra;
+    float first[CONV_BLOCK_MAX_K], *x0 = pl->extra + 2 * OC;
+    for (int k = 0; k < K; k++)   /* image 0's first pixel: its col column */
+        first[k] = j->saved[(long)(k / 9) * j->B * j->Hs * j->Ws + (k % 9 / 3) * j->Ws + k % 3];
+    conv_small_k(x0, 1, first, 1, j->weight, j->bias, K, OC, 1);
+    for (int o = 0; o < OC; o++)
+        shift[o] = x0[o];
+#pragma omp parallel num_threads(pl->team)
+    {
+        float *slot = pl->base + thread_id() * pl->per;
+#pragma omp for schedule(static)
+        for (int g = 0; g < pl->groups; g++) {
+            const int nb = group_conv(j, slot, slot + OC * j->ld, g * j->G);
+            const long m = nb * (long)(j->Hs - 2) * (j->Ws - 2);
+            double *pg = part + 2L * OC * g;
+            for (int o = 0; o < OC; o++)
+                bn_sums(slot + o * j->ld, m, shift[o], pg + 2 * o, pg + 2 * o + 1);
+        }
+    }
+    for (int o = 0; o < OC; o++) {
+        double s = 0, q = 0;
+        for (int g = 0; g < pl->groups; g++) {
+            s += part[2L * OC * g + 2 * o];
+            q += part[2L * OC * g + 2 * o + 1];
+        }
+        bn_stats(bn->saved + o, bn->saved + OC + o,
+                 bn->moving_mean ? bn->moving_mean + o : NULL,
+                 bn->moving_var ? bn->moving_var + o : NULL, s, q, shift[o], n, bn->momentum,
+                 bn->eps);
+    }
+}
+
+void conv_block_forward(const act_params *a, const conv_block_bn *bn, float *saved,
+                        float *pooled, uint8_t *argmax, float *pooled_pre,
+                        const conv_block_dropout *drop, float *scratch, long scratch_n,
+                        const float *in, const float *weight, const float *bias, int B, int IC,
+                        int H, int W, int OC, int pad)
+{
+    const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad, bn != NULL);
+    fwd_job j = {a, bn, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, pl.Hs,
+                 pl.Ws, OC, pl.G, pl.ld, pl.runs_at, act_pools_first(a->kind, a->alpha)};
     conv_save_input(saved, in, (long)IC * B, H, W, pad);
+    if (bn)
+        bn_statistics(&j, &pl, scratch);
 #pragma omp parallel num_threads(pl.team)
     {
         float *slot = pl.base + thread_id() * pl.per;
@@ -413,48 +581,76 @@ static void group_dw(float *dw, float *db, const float *g, const float *col, lon
 }
 
 typedef struct {
-    const float *dpooled, *saved;
+    const float *dpooled, *saved, *weight, *bias;
     const uint8_t *argmax;
+    const bn_grad_coef *coef;   /* (OC) with batch norm, else NULL */
     int B, IC, Hs, Ws, OC, G;
-    long ld;
+    long ld, runs_at;
 } bwd_job;
 
 /* Group g's partial: dW (OC*K floats), then db (OC). */
 static void backward_group(const bwd_job *j, float *part, float *slot, int b0)
 {
-    const int OH = j->Hs - 2, OW = j->Ws - 2, K = j->IC * 9, B = j->B;
+    const int OH = j->Hs - 2, OW = j->Ws - 2, K = j->IC * 9, B = j->B, OC = j->OC;
     const int nb = B - b0 < j->G ? B - b0 : j->G;
     const long n = nb * (long)OH * OW, posz = (long)(OH / 2) * (OW / 2);
-    const long run = nb * posz, runs = j->OC * run;
-    float *g = slot, *col = slot + j->OC * j->ld;
-    float *dp = col + (K + 1) * j->ld;
+    const long run = nb * posz, runs = OC * run;
+    float *g = slot, *col = slot + OC * j->ld;
+    float *dp = slot + j->runs_at;
     uint8_t *am = (uint8_t *)(dp + 2 * ((runs + 15) & ~15L));
     /* the OC short runs far apart first copied whole: straight copies keep
      * many loads in flight, the unpooling's loop did not (it waited on
      * memory for a third of the backward) */
-    for (int o = 0; o < j->OC; o++) {
+    for (int o = 0; o < OC; o++) {
         const long p0 = ((long)o * B + b0) * posz;
         memcpy(dp + o * run, j->dpooled + p0, sizeof(float) * (size_t)run);
         memcpy(am + o * run, j->argmax + p0, (size_t)run);
     }
-    for (int o = 0; o < j->OC; o++) {
+    for (int o = 0; o < OC; o++) {
         float *row = g + o * j->ld;
         maxpool_backward_planes(row, dp + o * run, am + o * run, nb, OH, OW);
         memset(row + n, 0, sizeof(float) * (size_t)(j->ld - n));
     }
     group_col(col, j->ld, j->saved, B, j->IC, j->Hs, j->Ws, b0, nb);
-    group_dw(part, part + (long)j->OC * K, g, col, j->ld, K, j->OC);
+    if (j->coef) {   /* batch norm's dx from dy (g) and the conv output, again */
+        float *x = col + (K + 1) * j->ld;
+        conv_small_k(x, j->ld, col, j->ld, j->weight, j->bias, K, OC, n);
+        for (int o = 0; o < OC; o++)
+            bn_dx(g + o * j->ld, g + o * j->ld, x + o * j->ld, n, j->coef[o]);
+    }
+    group_dw(part, part + (long)OC * K, g, col, j->ld, K, OC);
 }
 
-void conv_block_backward(float *dweight, float *dbias, float *scratch, long scratch_n,
-                         const float *dpooled, const uint8_t *argmax, const float *saved,
-                         int B, int IC, int H, int W, int OC, int pad)
+/* Batch norm's coefficients of dx per channel, into coef, from the sums
+ * over the pooling winners (dy is 0 elsewhere); dgamma, dbeta added. */
+static void bn_coefs(bn_grad_coef *coef, const conv_block_bn *bn, const float *dpooled, int team,
+                     int B, int OH, int OW, int OC)
 {
-    const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad);
+    const long np = (long)B * (OH / 2) * (OW / 2), n = (long)B * OH * OW;
+#pragma omp parallel for schedule(static) num_threads(team)
+    for (int o = 0; o < OC; o++) {
+        const float mean = bn->saved[o], inv = bn->saved[OC + o];
+        double sdy, sdyx;
+        bn_grad_sums(dpooled + o * np, bn->xw + o * np, np, mean, &sdy, &sdyx);
+        coef[o] = bn_grad_coefs(sdy, sdyx, bn->gamma[o], mean, inv, n, bn->dgamma + o,
+                                bn->dbeta + o);
+    }
+}
+
+void conv_block_backward(float *dweight, float *dbias, const conv_block_bn *bn, float *scratch,
+                         long scratch_n, const float *dpooled, const uint8_t *argmax,
+                         const float *saved, const float *weight, const float *bias, int B,
+                         int IC, int H, int W, int OC, int pad)
+{
+    const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad, bn != NULL);
     const int K = IC * 9, groups = pl.groups;
     const long psz = (long)OC * (K + 1);
     float *parts = scratch;
-    const bwd_job j = {dpooled, saved, argmax, B, IC, pl.Hs, pl.Ws, OC, pl.G, pl.ld};
+    bn_grad_coef *coef = bn ? (bn_grad_coef *)pl.extra : NULL;
+    if (bn)
+        bn_coefs(coef, bn, dpooled, pl.team, B, pl.Hs - 2, pl.Ws - 2, OC);
+    const bwd_job j = {dpooled, saved, weight, bias, argmax, coef, B, IC, pl.Hs, pl.Ws,
+                       OC, pl.G, pl.ld, pl.runs_at};
 #pragma omp parallel num_threads(pl.team)
     {
         float *slot = pl.base + thread_id() * pl.per;

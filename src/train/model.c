@@ -1,8 +1,10 @@
 /* model.c: the CNN as a fixed sequence of kernel calls over buffers sized
  * once for max_batch. Forward keeps what backward needs (im2col columns,
  * pre- and post-activation values, pooling winners, dropout masks, and
- * with batch norm each layer's input to it and its batch statistics). */
+ * with batch norm each layer's input to it and its batch statistics:
+ * model_bn.c). */
 #include "train/model.h"
+#include "model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +12,6 @@
 #include <string.h>
 
 #include "base/rng.h"
-#include "nn/batchnorm.h"
 #include "nn/conv.h"
 #include "nn/conv_block.h"
 #include "nn/dense.h"
@@ -18,85 +19,10 @@
 #include "nn/loss.h"
 #include "nn/pool.h"
 
-#define MAX_TENSORS (5 * (MODEL_MAX_CONV + MODEL_MAX_DENSE + 1))
-
-/* Batch norm of one layer (all NULL / -1 without batch norm). */
-typedef struct {
-    long gamma_off, beta_off;   /* parameter offsets, -1 without batch norm */
-    float *x;                   /* (C, n): the layer's output before batch norm */
-    float *moving;              /* (2C) in the model's bn_state: mean, variance */
-    float *saved;               /* (2C): the last training batch's mean, 1/std */
-} bn_layer;
-
-typedef struct {
-    int ic, oc, h, w;           /* input channels and size */
-    int oh, ow, ph, pw;         /* conv output size, pooled size */
-    long w_off, b_off, a_off;   /* parameter offsets; a_off -1 unless prelu */
-    bn_layer bn;
-    float *col;                 /* (ic*9, B*oh*ow) */
-    float *pre, *post;          /* (oc, B, oh, ow) before / after activation */
-    long post_n;                /* floats of post: more for big, or for the fused
-                                   block's scratch (a tiny batch) */
-    float *pooled;              /* (oc, B, ph, pw) after activation, before dropout */
-    float *pooled_pre;          /* the same winners before activation, when
-                                   the activation keeps its input */
-    uint8_t *argmax, *mask;     /* (oc, B, ph, pw) */
-} conv_block;
-
-typedef struct {
-    int in, out;
-    long w_off, b_off, a_off;
-    bn_layer bn;                /* never on the output layer */
-    float *pre, *post;          /* (out, B); post unused by the output layer */
-} dense_block;
-
-/* Statistics of one activation layer (see model.h). */
-typedef struct {
-    char name[16];
-    int C;                      /* channels (conv) or units (dense) */
-    long hw;                    /* positions per image: oh*ow, 1 for dense */
-    long w_off, w_size;         /* the layer's weight tensor */
-    uint8_t *fired;             /* (C, hw): output > 0 for some image seen */
-    double *chan_sum;           /* (C) scratch: one channel's sum */
-    double act_sum, act_count;  /* over every unit and image seen */
-    double grad_sum;            /* sum of per-batch weight-gradient norms */
-    long grad_batches;
-} act_layer;
-
 #define NORM_BLOCK 4096         /* gradient squares summed in blocks of this */
 #define STAT_LANES 16           /* partial sums of a row of activations */
 
-struct model {
-    model_spec spec;
-    int max_batch;
-    long n_params;
-    float *params, *grads;
-    int n_tensors;
-    model_tensor tensors[MAX_TENSORS];
-    int n_conv, n_dense;        /* n_dense counts the output layer */
-    int pad;                    /* the convs' padding, 0 or 1 */
-    long n_bn;                  /* floats of bn_state */
-    float *bn_state;            /* moving statistics of every bn layer, in order */
-    float *bn_saved;            /* batch statistics of every bn layer, in order */
-    conv_block conv[MODEL_MAX_CONV];
-    dense_block dense[MODEL_MAX_DENSE + 1];
-    int flat_c, flat_s;         /* flatten input: channels and spatial size */
-    float *flat;                /* (flat_c*flat_s, B) */
-    const float *input;         /* last forward's input, (B, pixels) */
-    float *planes;              /* (in_c, B, in_h, in_w): the input transposed
-                                   for the first conv; NULL when in_c is 1 */
-    float *grad_a, *grad_b;     /* backward ping-pong: pooled, flat and dense sizes;
-                                   grad_b also takes the forward's dropout output */
-    float *big;                 /* the largest conv block's post: in backward, the
-                                   full-size conv output gradient, then dcol */
-    int batch;                  /* last forward's batch size */
-    int dropped;                /* last forward applied dropout */
-    int n_act;                  /* activation layers: n_conv + hidden dense */
-    act_layer act[MODEL_MAX_ACT_LAYERS];
-    double *norm_part;          /* (blocks of the largest weight tensor) */
-};
-
-static float *alloc_floats(long n)
+float *model_alloc_floats(long n)
 {
     size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
     float *p = aligned_alloc(64, bytes);
@@ -242,50 +168,33 @@ static void plan_layers(model *m)
     plan_bn(m);
 }
 
-/* With batch norm, each layer keeps its output before batch norm (bn_x)
- * for the backward pass: one more buffer of the layer's output size, and
- * 4C floats of statistics. Without it nothing is allocated. 0 or -1. */
-static int alloc_bn(model *m)
+int model_block_fusable(const model *m, int k)
 {
-    long B = m->max_batch, st = 0;
-    if (!m->spec.batchnorm)
-        return 0;
-    if (!(m->bn_state = alloc_floats(m->n_bn)) || !(m->bn_saved = alloc_floats(m->n_bn)))
-        return -1;
-    for (int k = 0; k < m->n_conv; k++) {
-        conv_block *b = &m->conv[k];
-        b->bn.moving = m->bn_state + st;
-        b->bn.saved = m->bn_saved + st;
-        st += 2L * b->oc;
-        if (!(b->bn.x = alloc_floats((long)b->oc * B * b->oh * b->ow)))
-            return -1;
-    }
-    for (int k = 0; k < m->n_dense - 1; k++) {
-        dense_block *d = &m->dense[k];
-        d->bn.moving = m->bn_state + st;
-        d->bn.saved = m->bn_saved + st;
-        st += 2L * d->out;
-        if (!(d->bn.x = alloc_floats((long)d->out * B)))
-            return -1;
-    }
-    model_bn_reset(m);
-    return 0;
-}
-
-/* Block k may run fused in training (conv_block.h): the first, no bn. */
-static int block_fusable(const model *m, int k)
-{
-    return k == 0 && m->conv[k].ic * 9 <= CONV_BLOCK_MAX_K && !m->spec.batchnorm;
+    return k == 0 && m->conv[k].ic * 9 <= CONV_BLOCK_MAX_K;
 }
 
 /* Backward needs the full-size activations only at the pooling winners,
  * whose values the pooled tensors keep; so once forward is over, the
  * largest conv output buffer is free, and backward uses it for the
- * gradient of each conv output followed by that layer's dcol. */
+ * gradient of each conv output followed by that layer's dcol. The fused
+ * block's post (in training only its scratch) keeps, with batch norm, the
+ * winners' conv output at its end, past what the later blocks' backward
+ * use of it (when it is the largest) and its scratch reach. */
+static void size_fused(model *m, conv_block *b, int is_big, long later_n)
+{
+    const long np = (long)b->oc * m->max_batch * b->ph * b->pw;
+    long head = conv_block_scratch(1, m->max_batch, b->ic, b->oh, b->ow, b->oc,
+                                   m->spec.batchnorm);   /* more only for a tiny batch */
+    head = is_big && later_n > head ? later_n : head;
+    const long tail = m->spec.batchnorm ? np : 0;
+    b->post_n = head + tail > b->post_n ? head + tail : b->post_n;
+    b->scratch_n = b->post_n - tail;
+}
+
 static int alloc_buffers(model *m, sw_error *err)
 {
     long B = m->max_batch, flat = (long)m->flat_c * m->flat_s * B;
-    long ping = flat, big_n = 1;
+    long ping = flat, big_n = 1, later_n = 0;
     /* an activation that keeps the sign runs in place: no pre-activation copy */
     int in_place = act_runs_in_place(m->spec.act, m->spec.alpha), big_k = 0;
     for (int k = 0; k < m->n_conv; k++) {
@@ -293,24 +202,24 @@ static int alloc_buffers(model *m, sw_error *err)
         long n = (long)b->oc * B * b->oh * b->ow;
         long need = n + (k > 0 ? conv_col_size((int)B, b->ic, b->h, b->w, m->pad) : 0);
         big_n = need > big_n ? need : big_n;
+        later_n = k > 0 && need > later_n ? need : later_n;
         if (n > (long)m->conv[big_k].oc * B * m->conv[big_k].oh * m->conv[big_k].ow)
             big_k = k;
     }
-    int ok = (m->params = alloc_floats(m->n_params)) && (m->grads = alloc_floats(m->n_params));
+    int ok = (m->params = model_alloc_floats(m->n_params)) &&
+             (m->grads = model_alloc_floats(m->n_params));
     for (int k = 0; ok && k < m->n_conv; k++) {
         conv_block *b = &m->conv[k];
         long n = (long)b->oc * B * b->oh * b->ow, np = (long)b->oc * B * b->ph * b->pw;
         ping = np > ping ? np : ping;
-        b->post_n = k == big_k && big_n > n ? big_n : n;
-        if (block_fusable(m, k)) {   /* one thread's scratch: more only for a tiny batch */
-            long one = conv_block_scratch(1, (int)B, b->ic, b->oh, b->ow, b->oc);
-            b->post_n = one > b->post_n ? one : b->post_n;
-        }
-        ok = (b->col = alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w, m->pad))) &&
-             (b->post = alloc_floats(b->post_n)) &&
-             (b->pre = in_place ? b->post : alloc_floats(n)) &&
-             (b->pooled = alloc_floats(np)) &&
-             (in_place || (b->pooled_pre = alloc_floats(np))) &&
+        b->post_n = b->scratch_n = k == big_k && big_n > n ? big_n : n;
+        if (model_block_fusable(m, k))
+            size_fused(m, b, k == big_k, later_n);
+        ok = (b->col = model_alloc_floats(conv_col_size((int)B, b->ic, b->h, b->w, m->pad))) &&
+             (b->post = model_alloc_floats(b->post_n)) &&
+             (b->pre = in_place ? b->post : model_alloc_floats(n)) &&
+             (b->pooled = model_alloc_floats(np)) &&
+             (in_place || (b->pooled_pre = model_alloc_floats(np))) &&
              (b->argmax = malloc((size_t)np)) && (b->mask = malloc((size_t)np));
     }
     for (int k = 0; ok && k < m->n_dense; k++) {
@@ -318,17 +227,18 @@ static int alloc_buffers(model *m, sw_error *err)
         long n = (long)d->out * B;
         int last = k == m->n_dense - 1;
         ping = n > ping ? n : ping;
-        ok = (d->pre = alloc_floats(n)) != NULL;
+        ok = (d->pre = model_alloc_floats(n)) != NULL;
         if (ok && !last)   /* the output layer's pre is the logits; it has no post */
-            ok = (d->post = in_place ? d->pre : alloc_floats(n)) != NULL;
+            ok = (d->post = in_place ? d->pre : model_alloc_floats(n)) != NULL;
     }
-    ok = ok && (m->flat = alloc_floats(flat)) && (m->grad_a = alloc_floats(ping)) &&
-         (m->grad_b = alloc_floats(ping));
+    ok = ok && (m->flat = model_alloc_floats(flat)) && (m->grad_a = model_alloc_floats(ping)) &&
+         (m->grad_b = model_alloc_floats(ping));
     if (ok && m->spec.in_c > 1)
-        ok = (m->planes = alloc_floats((long)m->spec.in_c * B * m->spec.in_h * m->spec.in_w)) != NULL;
-    if (!ok || alloc_bn(m) != 0)
-        return sw_oom(err, "model");
+        ok = (m->planes = model_alloc_floats((long)m->spec.in_c * B * m->spec.in_h *
+                                             m->spec.in_w)) != NULL;
     m->big = m->n_conv ? m->conv[big_k].post : NULL;
+    if (!ok || model_bn_alloc(m) != 0)
+        return sw_oom(err, "model");
     return SW_OK;
 }
 
@@ -405,7 +315,8 @@ void model_free(model *m)
         free(b->pooled_pre);
         free(b->argmax);
         free(b->mask);
-        free(b->bn.x);
+        if (b->bn.x != b->pre)   /* (else it is pre; bn.xw lies in post) */
+            free(b->bn.x);
     }
     for (int k = 0; k < m->n_dense; k++) {
         free(m->dense[k].bn.x);
@@ -436,23 +347,6 @@ float *model_grads(model *m) { return m->grads; }
 int model_num_tensors(const model *m) { return m->n_tensors; }
 const model_tensor *model_tensor_at(const model *m, int i) { return &m->tensors[i]; }
 const float *model_logits(const model *m) { return m->dense[m->n_dense - 1].pre; }
-long model_bn_state_size(const model *m) { return m->n_bn; }
-float *model_bn_state(model *m) { return m->bn_state; }
-
-void model_bn_reset(model *m)
-{
-    /* each layer: mean 0 (C floats), then variance 1 (C floats) */
-    for (int k = 0; k < m->n_conv + m->n_dense - 1; k++) {
-        bn_layer *bn = k < m->n_conv ? &m->conv[k].bn : &m->dense[k - m->n_conv].bn;
-        int C = k < m->n_conv ? m->conv[k].oc : m->dense[k - m->n_conv].out;
-        if (!bn->moving)
-            continue;
-        for (int c = 0; c < C; c++) {
-            bn->moving[c] = 0.0f;
-            bn->moving[C + c] = 1.0f;
-        }
-    }
-}
 
 void model_init_params(model *m, uint64_t seed)
 {
@@ -494,104 +388,14 @@ static void to_planes(float *out, const float *x, int B, int C, long HW)
     }
 }
 
-/* y (C, n) from the layer's output bn->x: batch statistics when training
- * (updating the moving ones), else the moving ones. No-op without bn. */
-static void bn_layer_forward(model *m, const bn_layer *bn, float *y, int C, long n,
-                             int training)
-{
-    if (!bn->x)
-        return;
-    const float *gamma = m->params + bn->gamma_off, *beta = m->params + bn->beta_off;
-    if (training)
-        bn_forward_train(y, bn->saved, bn->moving, bn->moving + C, bn->x, gamma, beta, C, n,
-                         BN_MOMENTUM, BN_EPSILON);
-    else
-        bn_forward_eval(y, bn->x, gamma, beta, bn->moving, bn->moving + C, C, n, BN_EPSILON);
-}
-
-/* dy (C, n) in place through batch norm; gamma's and beta's gradients added. */
-static void bn_layer_backward(model *m, const bn_layer *bn, float *dy, int C, long n)
-{
-    if (!bn->x)
-        return;
-    bn_backward(dy, m->grads + bn->gamma_off, m->grads + bn->beta_off, dy, bn->x,
-                m->params + bn->gamma_off, bn->saved, C, n);
-}
-
-enum { BN_LANES = 8 };
-
-/* Batch norm's sums for a conv block's channel c, over the pooling winners
- * only (dy is 0 elsewhere): *sdy = sum dy, *sdyx = sum dy * (x - mean), in
- * double, winner j in lane j % BN_LANES, so the order depends on the sizes
- * alone. */
-static void bn_winner_sums(const conv_block *b, int c, int B, const float *gc, float mean,
-                           double *sdy, double *sdyx)
-{
-    const int H = b->oh, W = b->ow, PH = b->ph, PW = b->pw;
-    const long n = (long)B * H * W, np = (long)B * PH * PW;
-    const float *xc = b->bn.x + (long)c * n;
-    const uint8_t *am = b->argmax + (long)c * np;
-    double s[BN_LANES] = {0}, q[BN_LANES] = {0};
-    long j = 0;
-    for (int p = 0; p < B; p++)
-        for (int y = 0; y < PH; y++)
-            for (int x = 0; x < PW; x++, j++) {
-                int a = am[j];
-                float d = xc[(long)p * H * W + (long)(2 * y + a / 2) * W + 2 * x + a % 2] - mean;
-                s[j % BN_LANES] += gc[j];
-                q[j % BN_LANES] += (double)gc[j] * d;
-            }
-    *sdy = *sdyx = 0;
-    for (int l = 0; l < BN_LANES; l++) {
-        *sdy += s[l];
-        *sdyx += q[l];
-    }
-}
-
-/* Max-pool's backward and batch norm's, fused for a conv block: g (C, B,
- * ph, pw) is the gradient at the pooling winners, dx (C, B, oh, ow) gets
- * bn_backward's dx = a * (dy - mean(dy) - (x - mean) * k) for dy = g at
- * the winners and 0 elsewhere: one full pass (x in, dx out) where
- * maxpool_backward then bn_backward would take three. */
-static void bn_pool_backward(model *m, const conv_block *b, float *dx, const float *g, int B)
-{
-    const int C = b->oc, H = b->oh, W = b->ow, PH = b->ph, PW = b->pw;
-    const long n = (long)B * H * W, np = (long)B * PH * PW;
-    const bn_layer *bn = &b->bn;
-    const float *gamma = m->params + bn->gamma_off;
-    float *dgamma = m->grads + bn->gamma_off, *dbeta = m->grads + bn->beta_off;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        const float mean = bn->saved[c], inv = bn->saved[C + c];
-        const float *xc = bn->x + (long)c * n, *gc = g + (long)c * np;
-        const uint8_t *am = b->argmax + (long)c * np;
-        float *dxc = dx + (long)c * n;
-        double sdy, sdyx;
-        bn_winner_sums(b, c, B, gc, mean, &sdy, &sdyx);
-        dbeta[c] += (float)sdy;
-        dgamma[c] += (float)(sdyx * inv);
-        const float a = gamma[c] * inv, mdy = (float)(sdy / (double)n);
-        const float k = (float)(sdyx * inv * inv / (double)n);
-        for (long i = 0; i < n; i++)
-            dxc[i] = a * (0.0f - mdy - (xc[i] - mean) * k);
-        long j = 0;
-        for (int p = 0; p < B; p++)
-            for (int y = 0; y < PH; y++)
-                for (int x = 0; x < PW; x++, j++) {
-                    int w = am[j];
-                    long i = (long)p * H * W + (long)(2 * y + w / 2) * W + 2 * x + w % 2;
-                    dxc[i] = a * (gc[j] - mdy - (xc[i] - mean) * k);
-                }
-    }
-}
-
-/* block_fusable, with its post (read only by evaluation's statistics) big
- * enough for one thread's scratch: the same answer in forward and backward. */
+/* model_block_fusable, with its post (read only by evaluation's
+ * statistics) big enough for one thread's scratch (alloc_buffers sees to
+ * it): the same answer in forward and backward. */
 static int block_fused(const model *m, int k, int B)
 {
     const conv_block *b = &m->conv[k];
-    return block_fusable(m, k) &&
-           conv_block_workers(b->post_n, B, b->ic, b->oh, b->ow, b->oc) > 0;
+    return model_block_fusable(m, k) &&
+           conv_block_workers(b->scratch_n, B, b->ic, b->oh, b->ow, b->oc, m->spec.batchnorm) > 0;
 }
 
 /* Conv block k's conv, batch norm, activation and pooling; returns 1 when
@@ -605,22 +409,27 @@ static int block_forward(model *m, int k, const float *in, int B, int training, 
     if (training && block_fused(m, k, B)) {
         conv_block_dropout d = {m->grad_b, b->mask, m->spec.dropout, seed,
                                 RNG_DROPOUT + (uint64_t)k, step};
-        conv_block_forward(&a, b->col, b->pooled, b->argmax, b->pooled_pre, m->dropped ? &d : NULL,
-                           b->post, b->post_n, in, m->params + b->w_off, m->params + b->b_off, B,
-                           b->ic, b->h, b->w, b->oc, m->pad);
+        conv_block_bn bn;
+        conv_block_forward(&a, model_bn_block(m, b, &bn), b->col, b->pooled, b->argmax,
+                           b->pooled_pre, m->dropped ? &d : NULL, b->post, b->scratch_n, in,
+                           m->params + b->w_off, m->params + b->b_off, B, b->ic, b->h, b->w,
+                           b->oc, m->pad);
         return 1;
     }
     conv_forward(b->bn.x ? b->bn.x : b->pre, b->col, in, m->params + b->w_off,
                  m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
-    bn_layer_forward(m, &b->bn, b->pre, b->oc, n, training);
+    /* batch norm's x kept in pre (model_bn_alloc): y in big, free until backward */
+    float *y = training && b->bn.x == b->pre ? m->big : b->pre;
+    float *post = b->post == b->pre ? y : b->post;
+    model_bn_forward(m, &b->bn, y, b->oc, n, training);
     if (training && act_pools_first(a.kind, a.alpha)) {
         /* f on the winners only (act_pool_order); post is left to evaluation;
          * run in place, pooled is made from the winners where it lies */
-        act_pool_first_forward(&a, b->pre, b->pooled, b->argmax,
+        act_pool_first_forward(&a, y, b->pooled, b->argmax,
                                b->pooled_pre ? b->pooled_pre : b->pooled, b->oc, B, b->oh, b->ow);
     } else {
-        act_maxpool_forward(&a, b->post, b->pre, b->pooled, b->argmax, b->pooled_pre, b->oc,
-                            B, b->oh, b->ow);
+        act_maxpool_forward(&a, post, y, b->pooled, b->argmax, b->pooled_pre, b->oc, B, b->oh,
+                            b->ow);
     }
     return 0;
 }
@@ -659,7 +468,7 @@ void model_forward(model *m, const float *x, int B, int training, uint64_t seed,
                       m->params + d->b_off, B, d->in, d->out);
         if (k == m->n_dense - 1)
             break;
-        bn_layer_forward(m, &d->bn, d->pre, d->out, B, training);
+        model_bn_forward(m, &d->bn, d->pre, d->out, B, training);
         act_params a = layer_act(m, d->a_off);
         act_forward(&a, d->post, d->pre, d->out, B);
         in = d->post;
@@ -677,7 +486,7 @@ static void backward(model *m)
             act_params a = layer_act(m, d->a_off);
             act_backward(&a, g, d->a_off >= 0 ? m->grads + d->a_off : NULL, g, d->pre,
                          d->post, d->out, B);
-            bn_layer_backward(m, &d->bn, g, d->out, B);
+            model_bn_backward(m, &d->bn, g, d->out, B);
         }
         const float *in = k > 0 ? m->dense[k - 1].post : m->flat;
         dense_backward(g_next, m->grads + d->w_off, m->grads + d->b_off, g, in,
@@ -701,13 +510,15 @@ static void backward(model *m)
                              b->pooled_pre ? b->pooled_pre : b->pooled, b->pooled, b->oc,
                              (long)B * b->ph * b->pw);
         if (block_fused(m, k, B)) {
-            conv_block_backward(m->grads + b->w_off, m->grads + b->b_off, b->post, b->post_n, g,
-                                b->argmax, b->col, B, b->ic, b->h, b->w, b->oc, m->pad);
+            conv_block_bn bn;
+            conv_block_backward(m->grads + b->w_off, m->grads + b->b_off, model_bn_block(m, b, &bn),
+                                b->post, b->scratch_n, g, b->argmax, b->col, m->params + b->w_off,
+                                m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
             tmp = g, g = g_next, g_next = tmp;
             continue;
         }
         if (b->bn.x)
-            bn_pool_backward(m, b, g_out, g, B);
+            model_bn_pool_backward(m, b, g_out, g, B);
         else
             maxpool_backward(g_out, g, b->argmax, (long)b->oc * B, b->oh, b->ow);
         conv_backward(k > 0 ? g_next : NULL, dcol, m->grads + b->w_off, m->grads + b->b_off,

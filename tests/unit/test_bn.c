@@ -6,6 +6,7 @@
  * the model with batch norm and same padding: its layout, a whole-model
  * gradient check, its moving statistics, its bits at 1 and 2 threads. */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -666,61 +667,81 @@ static double bn_batch_loss(model *m, const float *x, const uint8_t *y, int B)
     return model_loss(m, y, B, &correct, 0);
 }
 
-/* The whole model's gradient with batch norm (batch statistics, dropout
- * on), against a central difference along random directions. */
+/* The model's gradient (batch statistics, dropout on) against a central
+ * difference of its loss along 3 random directions. */
+static void bn_check_model(const model_spec *s, int B, uint64_t seed, double h, const char *what)
+{
+    model *m = NULL;
+    sw_error err = {0};
+    CHECK_INT(model_create(&m, s, B, &err), SW_OK);
+    if (!m)
+        return;
+    const long nx = (long)B * s->in_c * s->in_h * s->in_w, n = model_num_params(m);
+    float *x = fa(nx), *p = model_params(m), *g = fa(n), *p0 = fa(n), *u = fa(n);
+    uint8_t *y = calloc((size_t)B, 1);
+    fill(x, nx, seed, 0, 1);
+    for (int i = 0; i < B; i++)
+        y[i] = (uint8_t)(i * 3 % 10);
+    model_init_params(m, 11);
+    int correct;
+    model_forward(m, x, B, 1, 7, 3);
+    model_loss(m, y, B, &correct, 1);
+    memcpy(g, model_grads(m), sizeof(float) * (size_t)n);
+    memcpy(p0, p, sizeof(float) * (size_t)n);
+    for (int dir = 0; dir < 3; dir++) {
+        double gd = 0;
+        for (long i = 0; i < n; i++) {
+            u[i] = (float)rng_normal(98, (uint64_t)dir, 0, (uint64_t)i) * 0.05f;
+            gd += (double)g[i] * u[i];
+        }
+        for (long i = 0; i < n; i++)
+            p[i] = p0[i] + (float)h * u[i];
+        double lp = bn_batch_loss(m, x, y, B) / B;
+        for (long i = 0; i < n; i++)
+            p[i] = p0[i] - (float)h * u[i];
+        double lm = bn_batch_loss(m, x, y, B) / B;
+        memcpy(p, p0, sizeof(float) * (size_t)n);
+        double fd = (lp - lm) / (2 * h);
+        CHECK_MSG(fabs(fd - gd) <= 2e-2 * fabs(gd) + 1e-4, "%s dir %d: fd %g vs grad %g", what,
+                  dir, fd, gd);
+    }
+    /* gamma and beta get gradients */
+    const model_tensor *gt = model_tensor_at(m, model_num_tensors(m) - 2);
+    double gsum = 0;
+    for (long i = 0; i < gt->size; i++)
+        gsum += fabs(g[gt->offset + i]);
+    CHECK(gsum > 0);
+    free(x), free(g), free(p0), free(u), free(y);
+    model_free(m);
+}
+
+/* The whole model's gradient with batch norm; 1 and 3 input channels (the
+ * fused first block's K = 9 and 27). */
 static void test_bn_model_gradient_check(void)
 {
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < 6; c++) {
         act_kind act = c % 2 ? ACT_ELU : ACT_RELU;
-        int same = c / 2, B = 6;
         model_spec s;
-        model *m = NULL;
-        sw_error err = {0};
-        bn_spec(&s, act, same);
-        CHECK_INT(model_create(&m, &s, B, &err), SW_OK);
-        if (!m)
-            return;
-        float x[6 * 144];
-        uint8_t y[6];
-        fill(x, 6 * 144, 70 + (uint64_t)c, 0, 1);
-        for (int i = 0; i < B; i++)
-            y[i] = (uint8_t)(i * 3 % 10);
-        model_init_params(m, 11);
-        long n = model_num_params(m);
-        float *p = model_params(m), *g = fa(n), *p0 = fa(n), *u = fa(n);
-        int correct;
-        model_forward(m, x, B, 1, 7, 3);
-        model_loss(m, y, B, &correct, 1);
-        memcpy(g, model_grads(m), sizeof(float) * (size_t)n);
-        memcpy(p0, p, sizeof(float) * (size_t)n);
-        for (int dir = 0; dir < 3; dir++) {
-            double gd = 0, h = 1e-2;
-            for (long i = 0; i < n; i++) {
-                u[i] = (float)rng_normal(98, (uint64_t)dir, 0, (uint64_t)i) * 0.05f;
-                gd += (double)g[i] * u[i];
-            }
-            for (long i = 0; i < n; i++)
-                p[i] = p0[i] + (float)h * u[i];
-            double lp = bn_batch_loss(m, x, y, B) / B;
-            for (long i = 0; i < n; i++)
-                p[i] = p0[i] - (float)h * u[i];
-            double lm = bn_batch_loss(m, x, y, B) / B;
-            memcpy(p, p0, sizeof(float) * (size_t)n);
-            double fd = (lp - lm) / (2 * h);
-            CHECK_MSG(fabs(fd - gd) <= 2e-2 * fabs(gd) + 1e-4,
-                      "%s same=%d dir %d: fd %g vs grad %g", act_name(act), same, dir, fd, gd);
-        }
-        /* gamma and beta get gradients */
-        const model_tensor *gt = model_tensor_at(m, model_num_tensors(m) - 2);
-        double gsum = 0;
-        for (long i = 0; i < gt->size; i++)
-            gsum += fabs(g[gt->offset + i]);
-        CHECK(gsum > 0);
-        free(g);
-        free(p0);
-        free(u);
-        model_free(m);
+        char what[64];
+        bn_spec(&s, act, c / 2 == 1);
+        s.in_c = c < 4 ? 1 : 3;
+        snprintf(what, sizeof what, "%s same=%d in_c=%d", act_name(act), c / 2 == 1, s.in_c);
+        bn_check_model(&s, 6, 70 + (uint64_t)c, s.in_c == 3 ? 3e-3 : 1e-2, what);
     }
+    /* activations that keep their input (pooled_pre; the later blocks'
+     * post apart from x), pooling first or not */
+    static const act_kind keep[] = {ACT_SELU, ACT_GELU, ACT_PRELU};
+    for (int i = 0; i < 3; i++) {
+        model_spec s;
+        bn_spec(&s, keep[i], 0);
+        s.alpha = 0.25f;
+        bn_check_model(&s, 6, 80 + (uint64_t)i, 3e-3, act_name(keep[i]));
+    }
+    /* the second block the largest: the third normalises into its post */
+    model_spec s;
+    bn_spec(&s, ACT_RELU, 1);
+    s.shape.conv[0] = 1, s.shape.conv[1] = 16, s.shape.conv[2] = 4;
+    bn_check_model(&s, 6, 90, 1e-3, "conv2 largest");   /* bn over 6 values: kinks near */
 }
 
 /* Training forwards move the moving statistics (PyTorch's update with
@@ -802,14 +823,17 @@ static float *bn_steps(int threads, long *n)
 
 static void test_bn_model_threads(void)
 {
-    long n1 = 0, n2 = 0;
-    float *p1 = bn_steps(1, &n1), *p2 = bn_steps(2, &n2);
-    CHECK(p1 && p2 && n1 == n2);
-    if (p1 && p2)
-        CHECK(memcmp(p1, p2, sizeof(float) * (size_t)n1) == 0);
-    test_set_threads(1);
+    long n1 = 0, n2 = 0, n3 = 0;
+    const int saved_threads = test_max_threads();
+    float *p1 = bn_steps(1, &n1), *p2 = bn_steps(2, &n2), *p3 = bn_steps(3, &n3);
+    CHECK(p1 && p2 && p3 && n1 == n2 && n1 == n3);
+    if (p1 && p2 && p3)
+        CHECK(memcmp(p1, p2, sizeof(float) * (size_t)n1) == 0 &&
+              memcmp(p1, p3, sizeof(float) * (size_t)n1) == 0);
+    test_set_threads(saved_threads);
     free(p1);
     free(p2);
+    free(p3);
 }
 
 void suite_bn(void)
