@@ -319,6 +319,16 @@ VINLINE v16f times_grad(v16f g, v16f d)
         }                                                                      \
     }
 
+/* The first k < 16 floats of src to dst: a loop that gcc keeps inline (a
+ * variable memcpy is a libc call, dear on the short runs of the pooling
+ * winners). */
+VINLINE void copy_tail(float *dst, const float *src, long k)
+{
+    for (int l = 0; l < 16; l++)
+        if (l < k)
+            dst[l] = src[l];
+}
+
 /* f and f' of the same inputs in one pass: the two share their exponential
  * and more (gcc computes the common parts once), and each result has the
  * bits of the separate kernels. deriv may alias in (exactly). */
@@ -333,11 +343,12 @@ VINLINE v16f times_grad(v16f g, v16f d)
             *(v16u *)(deriv + i) = name##_d(x);                                \
         }                                                                      \
         if (i < n) {                                                           \
-            float x[16] = {0};                                                 \
-            memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v16f y = name##_f(*(const v16u *)x), d = name##_d(*(const v16u *)x); \
-            memcpy(out + i, &y, sizeof(float) * (size_t)(n - i));              \
-            memcpy(deriv + i, &d, sizeof(float) * (size_t)(n - i));            \
+            float x[16] = {0}, y[16], d[16];                                   \
+            copy_tail(x, in + i, n - i);                                       \
+            *(v16u *)y = name##_f(*(const v16u *)x);                           \
+            *(v16u *)d = name##_d(*(const v16u *)x);                           \
+            copy_tail(out + i, y, n - i);                                      \
+            copy_tail(deriv + i, d, n - i);                                    \
         }                                                                      \
     }
 
