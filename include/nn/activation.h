@@ -82,7 +82,7 @@ int act_runs_in_place(act_kind kind, float alpha);
 
 /* Whether training may find the pooling winners from x and apply f to them
  * only, at this alpha: pool_order POOL_BEFORE (with alpha >= 0 for a fixed
- * alpha) or POOL_AT_ENDS. */
+ * alpha; a learned one is ruled per channel) or POOL_AT_ENDS. */
 int act_pools_first(act_kind kind, float alpha);
 
 typedef struct {

@@ -263,9 +263,9 @@ static float slope(const act_params *a, const act_desc *d, int c)
  * so f(min) > f(a) exactly when min < m*(a), and m* falls as a rises. Found
  * in double by bisection, far below a float's ulp, then rounded outwards. */
 
-static double gelu_d64(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
-static double silu_d64(double x) { return x / (1.0 + exp(-x)); }
-static double mish_d64(double x) { return x * tanh(log1p(exp(x))); }
+static double gelu_f64(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double silu_f64(double x) { return x / (1.0 + exp(-x)); }
+static double mish_f64(double x) { return x * tanh(log1p(exp(x))); }
 
 static double mirror_of(double (*f)(double), double turn, double a)
 {
@@ -292,7 +292,7 @@ static void make_mirrors(void)
     static const struct {
         act_kind kind;
         double (*f)(double);
-    } rows[] = {{ACT_GELU, gelu_d64}, {ACT_SILU, silu_d64}, {ACT_MISH, mish_d64}};
+    } rows[] = {{ACT_GELU, gelu_f64}, {ACT_SILU, silu_f64}, {ACT_MISH, mish_f64}};
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
         const double turn = table[rows[r].kind].turn, w = -turn / ACT_MIRROR_BINS;
         float *m = mirrors[rows[r].kind];
