@@ -246,6 +246,21 @@ pool_v4(float *out, uint8_t *argmax, const float *in, long np, int H, int W)
     pool_body(out, NULL, argmax, in, np, H, W, pool_row_v4, (act_pool_rule){0, 0, NULL, 0});
 }
 
+/* The winner of 16 windows v0..v3 under the comparison BEATS (_CMP_GT_OQ:
+ * max4's, _CMP_LT_OQ: min4's, the first on ties) into best, its position
+ * into k; a macro because the comparison must be an immediate. */
+#define PICK4_V4(BEATS, v0, v1, v2, v3, best, k)                             \
+    do {                                                                     \
+        __mmask16 c01_ = _mm512_cmp_ps_mask(v1, v0, BEATS);                  \
+        __mmask16 c23_ = _mm512_cmp_ps_mask(v3, v2, BEATS);                  \
+        __m512 b01_ = _mm512_mask_blend_ps(c01_, v0, v1);                    \
+        __m512 b23_ = _mm512_mask_blend_ps(c23_, v2, v3);                    \
+        __mmask16 c_ = _mm512_cmp_ps_mask(b23_, b01_, BEATS);                \
+        best = _mm512_mask_blend_ps(c_, b01_, b23_);                         \
+        k = _mm512_mask_blend_epi32(c_, _mm512_maskz_mov_epi32(c01_, k1),    \
+                                    _mm512_mask_blend_epi32(c23_, k2, k3));  \
+    } while (0)
+
 /* ends4 on 16 windows at a time. In intrinsics: gcc 12 scalarises the
  * generic vector code's comparisons once their masks feed several selects. */
 static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
@@ -268,22 +283,10 @@ ends_row_v4(float *o, float *m, uint8_t *a, const float *r0, const float *r1, in
         __m512 q0 = _mm512_loadu_ps(r1 + 2 * x), q1 = _mm512_loadu_ps(r1 + 2 * x + 16);
         __m512 v0 = _mm512_permutex2var_ps(p0, even, p1), v1 = _mm512_permutex2var_ps(p0, odd, p1);
         __m512 v2 = _mm512_permutex2var_ps(q0, even, q1), v3 = _mm512_permutex2var_ps(q0, odd, q1);
-        /* the max, the first on ties (as max4) */
-        __mmask16 g01 = _mm512_cmp_ps_mask(v1, v0, _CMP_GT_OQ);
-        __mmask16 g23 = _mm512_cmp_ps_mask(v3, v2, _CMP_GT_OQ);
-        __m512 m01 = _mm512_mask_blend_ps(g01, v0, v1), m23 = _mm512_mask_blend_ps(g23, v2, v3);
-        __mmask16 g = _mm512_cmp_ps_mask(m23, m01, _CMP_GT_OQ);
-        __m512 mx = _mm512_mask_blend_ps(g, m01, m23);
-        __m512i kmax = _mm512_mask_blend_epi32(g, _mm512_maskz_mov_epi32(g01, k1),
-                                               _mm512_mask_blend_epi32(g23, k2, k3));
-        /* the min, likewise (as min4) */
-        __mmask16 l01 = _mm512_cmp_ps_mask(v1, v0, _CMP_LT_OQ);
-        __mmask16 l23 = _mm512_cmp_ps_mask(v3, v2, _CMP_LT_OQ);
-        __m512 n01 = _mm512_mask_blend_ps(l01, v0, v1), n23 = _mm512_mask_blend_ps(l23, v2, v3);
-        __mmask16 l = _mm512_cmp_ps_mask(n23, n01, _CMP_LT_OQ);
-        __m512 mn = _mm512_mask_blend_ps(l, n01, n23);
-        __m512i kmin = _mm512_mask_blend_epi32(l, _mm512_maskz_mov_epi32(l01, k1),
-                                               _mm512_mask_blend_epi32(l23, k2, k3));
+        __m512 mx, mn;
+        __m512i kmax, kmin;
+        PICK4_V4(_CMP_GT_OQ, v0, v1, v2, v3, mx, kmax);   /* as max4 */
+        PICK4_V4(_CMP_LT_OQ, v0, v1, v2, v3, mn, kmin);   /* as min4 */
         __mmask16 low = _mm512_cmp_ps_mask(mx, turn, _CMP_LE_OQ);
         __mmask16 open = _mm512_cmp_ps_mask(mx, settle, _CMP_LT_OQ) &
                          _mm512_cmp_ps_mask(mn, turn, _CMP_LT_OQ) & ~low;
