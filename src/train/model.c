@@ -7,9 +7,14 @@
 #include "model_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "base/rng.h"
 #include "nn/conv.h"
@@ -615,18 +620,51 @@ static void live_range(const model *m, int k, int c, int on_post, float *lo, flo
     }
 }
 
+/* Lanes [i % STAT_LANES] += q[i] and fired[i] = 1 where lo < x[i] <= hi,
+ * for i from 0 while a whole vector fits; returns where it stopped. In
+ * AVX-512 intrinsics: gcc 12 scalarises the generic vector version (its
+ * comparisons feed a byte store), and at the baseline's four lanes this
+ * pass was a tenth of a validation epoch. */
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("arch=x86-64-v4"))) static long
+stats_vectors_v4(float *lane, uint8_t *fired, const float *q, const float *x, long hw, float lo,
+                 float hi)
+{
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const __m128i one = _mm_set1_epi8(1);
+    __m512 acc = _mm512_loadu_ps(lane);
+    long i = 0;
+    for (; i + STAT_LANES <= hw; i += STAT_LANES) {
+        const __m512 xv = _mm512_loadu_ps(x + i);
+        acc = _mm512_add_ps(acc, _mm512_loadu_ps(q + i));
+        _mm_mask_storeu_epi8(fired + i, _mm512_cmp_ps_mask(xv, vlo, _CMP_GT_OQ) &
+                                            _mm512_cmp_ps_mask(xv, vhi, _CMP_LE_OQ), one);
+    }
+    _mm512_storeu_ps(lane, acc);
+    return i;
+}
+#endif
+
 /* One channel of one layer: the sum of its outputs over the batch (each
- * image's row in STAT_LANES float lanes by position, which the compiler
- * can vectorize without reordering anything; the lanes in order into a
- * double, the rows in image order), and its units that were live. */
+ * image's row in STAT_LANES float lanes by position; the lanes in order
+ * into a double, the rows in image order), and its units that were live. */
 static double channel_stats(const float *post, const float *src, uint8_t *fired, int B, long hw,
                             float lo, float hi)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    const int v4 = STAT_LANES == 16 && __builtin_cpu_supports("x86-64-v4");
+#else
+    const int v4 = 0;
+#endif
     double s = 0;
     for (int b = 0; b < B; b++) {
         const float *q = post + (long)b * hw, *x = src + (long)b * hw;
         float lane[STAT_LANES] = {0};
         long i = 0;
+#if defined(__x86_64__) || defined(__i386__)
+        if (v4)
+            i = stats_vectors_v4(lane, fired, q, x, hw, lo, hi);
+#endif
         for (; i + STAT_LANES <= hw; i += STAT_LANES)
             for (int j = 0; j < STAT_LANES; j++) {
                 lane[j] += q[i + j];
@@ -636,8 +674,8 @@ static double channel_stats(const float *post, const float *src, uint8_t *fired,
             lane[i % STAT_LANES] += q[i];
             fired[i] |= x[i] > lo && x[i] <= hi;
         }
-        double row = 0;
-        for (int j = 0; j < STAT_LANES; j++)
+        double row = 0;   /* lanes past hw hold +0, which adds nothing */
+        for (int j = 0; j < STAT_LANES && j < hw; j++)
             row += lane[j];
         s += row;
     }
