@@ -16,8 +16,11 @@ long conv_col_size(int B, int IC, int H, int W, int pad);
 
 /* saved (planes, H+2pad, W+2pad) = in (planes, H, W), with a border of
  * zeros when pad is 1: the copy of its input a conv keeps at the start of
- * col for its backward pass. */
-void conv_save_input(float *saved, const float *in, long planes, int H, int W, int pad);
+ * col for its backward pass. With later set, the copy is read only then
+ * (not by this forward): an unpadded one of STREAM_MIN_TENSOR_BYTES or
+ * more is streamed past the caches. */
+void conv_save_input(float *saved, const float *in, long planes, int H, int W, int pad,
+                     int later);
 
 /* in (IC,B,H,W), weight (OC,IC*9), bias (OC) -> out (OC,B,OH,OW).
  * col: workspace of conv_col_size() floats; keep it for conv_backward. */

@@ -41,6 +41,7 @@
 
 #include "nn/conv_block.h"
 #include "nn/gemm.h"
+#include "nn/stream.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -518,17 +519,22 @@ static void pad_copy(float *restrict dst, const float *restrict src, long planes
     }
 }
 
-void conv_save_input(float *saved, const float *in, long planes, int H, int W, int pad)
+void conv_save_input(float *saved, const float *in, long planes, int H, int W, int pad,
+                     int later)
 {
     if (pad) {
         pad_copy(saved, in, planes, H, W);
         return;
     }
     const long n = planes * H * W, copies = (n + COPY_TASK - 1) / COPY_TASK;
+    const int stream = later && (size_t)n * sizeof(float) >= STREAM_MIN_TENSOR_BYTES;
 #pragma omp parallel for schedule(static)
     for (long u = 0; u < copies; u++) {
         long i0 = u * COPY_TASK, len = n - i0 < COPY_TASK ? n - i0 : COPY_TASK;
-        memcpy(saved + i0, in + i0, (size_t)len * sizeof(float));
+        if (stream)
+            stream_copy(saved + i0, in + i0, (size_t)len * sizeof(float));
+        else
+            memcpy(saved + i0, in + i0, (size_t)len * sizeof(float));
     }
 }
 
@@ -547,7 +553,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
      * (one big copy: faster than plane by plane), then scratch. Padded,
      * the copy has borders and im2col reads it instead of in. */
     const float *src = pad ? col : in;
-    conv_save_input(col, in, (long)IC * B, H, W, pad);
+    conv_save_input(col, in, (long)IC * B, H, W, pad, !pad);   /* im2col reads in */
     im2col_plan pl;
     const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
 #pragma omp parallel

@@ -460,7 +460,7 @@ void conv_block_forward(const act_params *a, const conv_block_bn *bn, float *sav
     const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad, bn != NULL);
     fwd_job j = {a, bn, pooled, pooled_pre, argmax, drop, saved, weight, bias, B, IC, pl.Hs,
                  pl.Ws, OC, pl.G, pl.ld, pl.runs_at, act_pools_first(a->kind, a->alpha)};
-    conv_save_input(saved, in, (long)IC * B, H, W, pad);
+    conv_save_input(saved, in, (long)IC * B, H, W, pad, 0);   /* the groups read it */
     if (bn)
         bn_statistics(&j, &pl, scratch);
 #pragma omp parallel num_threads(pl.team)

@@ -11,6 +11,7 @@
 
 #include "base/rng.h"
 #include "nn/conv.h"
+#include "nn/stream.h"
 #include "test.h"
 
 static float *cfill(long n, uint64_t seed, float scale)
@@ -158,8 +159,33 @@ static void test_conv_partials_do_not_fit(void)
     conv_case(2, 64, 6, 6, 300, 0);    /* dW split by tiles instead of chunks */
 }
 
+/* stream_copy is memcpy: every length around its vector and minimum
+ * sizes, from every alignment of either side, and no byte past the end. */
+static void test_stream_copy_is_memcpy(void)
+{
+    enum { MAX = 2300, SLACK = 64 };
+    unsigned char *src = malloc(MAX + 2 * SLACK), *dst = malloc(MAX + 2 * SLACK);
+    unsigned char *want = malloc(MAX + 2 * SLACK);
+    for (int i = 0; i < MAX + 2 * SLACK; i++)
+        src[i] = (unsigned char)(rng_u64(5, 1, 0, (uint64_t)i) | 1);   /* never 0 */
+    int bad = 0;
+    const int lengths[] = {0, 1, 63, 64, 65, 127, 1023, 1024, 1025, 1088, 1100, 2047, 2112, MAX};
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++)
+        for (int so = 0; so < SLACK; so += 7)
+            for (int d_off = 0; d_off < SLACK; d_off += 5) {
+                memset(dst, 0, MAX + 2 * SLACK);
+                memset(want, 0, MAX + 2 * SLACK);
+                memcpy(want + d_off, src + so, (size_t)lengths[l]);
+                stream_copy(dst + d_off, src + so, (size_t)lengths[l]);
+                bad += memcmp(dst, want, MAX + 2 * SLACK) != 0;
+            }
+    CHECK_INT(bad, 0);
+    free(src), free(dst), free(want);
+}
+
 void suite_conv(void)
 {
+    RUN_TEST(test_stream_copy_is_memcpy);
     RUN_TEST(test_conv_packer_paths);
     RUN_TEST(test_conv_partials_do_not_fit);
 }
