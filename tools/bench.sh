@@ -142,6 +142,45 @@ for act in $all_acts; do
     a_img[$act]=${x:--}
     a_relu[$act]=$(calc %.1f "(${r1:--} + ${r2:--}) / 2")
 done
+# and a whole epoch as a user runs it: training, then validation with its
+# layer statistics (epochs.seconds of a 1-epoch sweep run, 1 thread)
+cat >"$tmp/epoch.yaml" <<EOF
+name: epoch
+data:
+  dir: "$DATA"
+  train_limit: $limit
+train:
+  batch_size: $bs
+  optimizer: adam
+grid:
+  activation: [ACT]
+  batchnorm: [BN]
+  dropout: [0.25]
+  epochs: [1]
+  seed: [1]
+EOF
+# epoch_s ACT BATCHNORM: the epoch's seconds, or -
+epoch_s() {
+    sed "s/\[ACT\]/[$1]/; s/\[BN\]/[$2]/" "$tmp/epoch.yaml" >"$tmp/epoch-run.yaml"
+    rm -f "$tmp/epoch.db"
+    if "$BUILD/sweep" run "$tmp/epoch-run.yaml" --db "$tmp/epoch.db" --jobs 1 --threads 1 \
+        >"$tmp/epoch.log" 2>&1; then
+        sqlite3 "$tmp/epoch.db" "SELECT printf('%.3f', seconds) FROM epochs" 2>/dev/null || echo -
+    else
+        say "sweep run for a $1 epoch failed:"; tail -n 3 "$tmp/epoch.log" >&2; echo -
+    fi
+}
+declare -A e_s e_relu
+for act in $all_acts; do
+    [ "$act" = relu ] && continue
+    say "activations: a $act epoch against relu's, 1 thread..."
+    r1=$(epoch_s relu false) x=$(epoch_s "$act" false) r2=$(epoch_s relu false)
+    e_s[$act]=$x
+    e_relu[$act]=$(calc %.3f "($r1 + $r2) / 2")
+done
+say "batch norm: a relu epoch with it against without, 1 thread..."
+r1=$(epoch_s relu false) x=$(epoch_s relu true) r2=$(epoch_s relu false)
+bn_epoch_cost=$(ratio "$x" "$(calc %.3f "($r1 + $r2) / 2")")
 # batch norm's cost the same way: relu without, with, without it
 say "batch norm: relu with it against relu without, 1 thread, $batches batches..."
 r1=$("$BENCH" train --act relu --threads 1 --batches "$batches" --warmup "$warmup" --eval 250 --data "$DATA" --batchnorm 0 | kv train_img_s)
@@ -273,6 +312,14 @@ thr_wall=$sw_wall
 say "sweep: $n_runs runs, --jobs 1 --threads 1..."
 run_sweep serial 1 1
 serial_wall=$sw_wall
+# the machine's speed drifts over a minute: a second pair in the other
+# order, and the speed-up from the sums of both
+say "sweep: $n_runs runs, --jobs 1 --threads 1, again..."
+run_sweep serial2 1 1
+serial2_wall=$sw_wall
+say "sweep: $n_runs runs, --jobs $cores --threads 1, again..."
+run_sweep jobs2 "$cores" 1
+jobs2_wall=$sw_wall
 if [ "$cores" = 2 ]; then
     rss2=$jobs_rss    # the jobs run above is a 2-job sweep
 else
@@ -284,7 +331,8 @@ jobs_rpm=$(calc %.2f "$n_runs * 60 / $jobs_wall")
 thr_rpm=$(calc %.2f "$n_runs * 60 / $thr_wall")
 jt_ratio=$(ratio "$jobs_rpm" "$thr_rpm")
 serial_rpm=$(calc %.2f "$n_runs * 60 / $serial_wall")
-js_ratio=$(ratio "$jobs_rpm" "$serial_rpm")
+js_ratio=$(ratio "$(calc %.3f "$serial_wall + $serial2_wall")" "$(calc %.3f "$jobs_wall + $jobs2_wall")")
+js_pairs="$(ratio "$serial_wall" "$jobs_wall"), $(ratio "$serial2_wall" "$jobs2_wall")"
 
 # --- the table ---------------------------------------------------------------
 N=$cores
@@ -322,15 +370,17 @@ for act in $acts; do
         "$(ratio "${o_rss[$act,1]:--}" "${t_rss[$act,1]:--}")" "1 thread; both hold the whole dataset"
 done
 echo
-echo "every activation, training at 1 thread, against relu run just before and after it:"
-row "activation" "img/s" "relu img/s" "cost/relu" "epoch time against relu's (target <= 1.10)"
+echo "every activation at 1 thread against relu run just before and after it: training alone (img/s),"
+echo "      and a whole epoch of sweep run ($sw_data, then validation with its layer statistics; seconds):"
+row "activation" "img/s" "relu img/s" "train cost" "epoch s / relu's: epoch cost (target <= 1.10)"
 for act in $all_acts; do
     [ "$act" = relu ] && continue
     row "$act" "$(whole "${a_img[$act]}")" "$(whole "${a_relu[$act]}")" \
-        "$(ratio "${a_relu[$act]}" "${a_img[$act]}")" ""
+        "$(ratio "${a_relu[$act]}" "${a_img[$act]}")" \
+        "${e_s[$act]} / ${e_relu[$act]}: $(ratio "${e_s[$act]}" "${e_relu[$act]}")"
 done
 row "batch norm cost/relu" "$(whole "$bn_img")" "$(whole "$bn_relu")" "$bn_cost" \
-    "relu with batch norm against without (target <= 1.15)"
+    "epoch cost $bn_epoch_cost; relu with batch norm against without (target <= 1.15)"
 echo
 echo "CIFAR-shaped: the same model on 3x32x32 synthetic CIFAR-10 records, relu, $c_step MFLOP per training image;"
 echo "      ours $((c_batches * bs)) training images after $warmup warm-up batches, PyTorch 1 epoch of $c_imgs:"
@@ -347,7 +397,8 @@ row "--jobs $N --threads 1, runs/min" "$jobs_rpm" "" "" "$(calc %.1f "$jobs_wall
 row "--jobs 1 --threads $N, runs/min" "$thr_rpm" "" "" "$(calc %.1f "$thr_wall") s wall"
 row "--jobs 1 --threads 1, runs/min" "$serial_rpm" "" "" "$(calc %.1f "$serial_wall") s wall"
 row "jobs/threads ratio" "$jt_ratio" "" "" "> 1: parallel runs beat parallel kernels"
-row "--jobs $N speed-up over --jobs 1" "$js_ratio" "" "" "both --threads 1; ideal $N"
+row "--jobs $N speed-up over --jobs 1" "$js_ratio" "" "" "both --threads 1, two pairs ($js_pairs); ideal $N"
+row "  the second pair" "" "" "" "$(calc %.1f "$serial2_wall") s and $(calc %.1f "$jobs2_wall") s wall"
 row "peak RSS MB, 2-job sweep" "$(whole "$rss2")" "" "" "target <= 200 MB on the full dataset ($mode data here)"
 echo
 echo "per layer, 1 thread, ms per batch of $bs over $batches batches after $warmup warm-up ones (FP32 peak $peak_1 GFLOP/s);"
@@ -403,6 +454,7 @@ if ! grep -q '^## Activations against relu' "$md"; then
         echo
         echo "Training img/s at 1 thread, each activation between two relu runs; cost = relu img/s / its img/s."
         echo "The last column is relu with batch norm between two relu runs without it."
+        echo "Cells with two figures are training / whole epoch (a 1-epoch sweep run: training, validation, layer statistics)."
         echo
         echo "| date | commit | mode | load | $(echo $all_acts | sed 's/relu //; s/ / | /g') | relu + batch norm |"
         echo "|---|---|---|---|$(for a in $all_acts; do [ "$a" = relu ] || printf -- '---|'; done)---|"
@@ -411,9 +463,10 @@ fi
 {
     printf '| %s | %s | %s | %s |' "$when" "$commit" "$mode" "$load"
     for act in $all_acts; do
-        [ "$act" = relu ] || printf ' %s |' "$(ratio "${a_relu[$act]}" "${a_img[$act]}")"
+        [ "$act" = relu ] || printf ' %s / %s |' "$(ratio "${a_relu[$act]}" "${a_img[$act]}")" \
+            "$(ratio "${e_s[$act]}" "${e_relu[$act]}")"
     done
-    printf ' %s |\n' "$bn_cost"
+    printf ' %s / %s |\n' "$bn_cost" "$bn_epoch_cost"
 } | table_add "$md" "| date | commit | mode | load |"
 # CIFAR-shaped against PyTorch: a third table
 if ! grep -q '^## CIFAR-shaped' "$md"; then
