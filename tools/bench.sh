@@ -171,13 +171,20 @@ epoch_s() {
     fi
 }
 declare -A e_s e_relu
+relu_epochs=""
 for act in $all_acts; do
     [ "$act" = relu ] && continue
     say "activations: a $act epoch against relu's, 1 thread..."
     r1=$(epoch_s relu false) x=$(epoch_s "$act" false) r2=$(epoch_s relu false)
     e_s[$act]=$x
     e_relu[$act]=$(calc %.3f "($r1 + $r2) / 2")
+    relu_epochs="$relu_epochs $r1 $r2"
 done
+# the whole epoch's share of the peak: the median relu epoch, and elu's
+relu_epoch=$(tr ' ' '\n' <<<"$relu_epochs" | grep -v '^-\?$' | sort -g |
+             awk '{ v[NR] = $1 } END { print NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : "-" }')
+# (train_limit limits training only: validation is the last 12000 images)
+epoch_gflop=$(calc %.1f "($train_imgs * $step + 12000 * $fwd) / 1000")
 say "batch norm: a relu epoch with it against without, 1 thread..."
 r1=$(epoch_s relu false) x=$(epoch_s relu true) r2=$(epoch_s relu false)
 bn_epoch_cost=$(ratio "$x" "$(calc %.3f "($r1 + $r2) / 2")")
@@ -381,6 +388,12 @@ for act in $all_acts; do
 done
 row "batch norm cost/relu" "$(whole "$bn_img")" "$(whole "$bn_relu")" "$bn_cost" \
     "epoch cost $bn_epoch_cost; relu with batch norm against without (target <= 1.15)"
+for act in relu elu; do
+    es=$([ "$act" = relu ] && echo "$relu_epoch" || echo "${e_s[elu]:--}")
+    eg=$(calc %.1f "$epoch_gflop / $es")
+    row "$act whole epoch, GFLOP/s" "$eg ($(pct "$eg" "$peak_1"))" "" "" \
+        "$epoch_gflop GFLOP in $es s$([ "$act" = relu ] && echo ", the median of its epochs above"); target >= 55%"
+done
 echo
 echo "CIFAR-shaped: the same model on 3x32x32 synthetic CIFAR-10 records, relu, $c_step MFLOP per training image;"
 echo "      ours $((c_batches * bs)) training images after $warmup warm-up batches, PyTorch 1 epoch of $c_imgs:"

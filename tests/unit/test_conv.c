@@ -3,7 +3,8 @@
  * depth blocks, the lane-by-lane tail near the end of the input), the
  * weight gradient read in place (gemm_rows) with its bias sums and chunk
  * partials, and the fallback without room for the partials, for pad 0 and
- * 1: against double loops, and the same bits at 1, 2 and 3 threads. */
+ * 1: against double loops, and the same bits at 1, 2 and 3 threads; and
+ * the streaming copy of a saved input read only in backward. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -183,9 +184,24 @@ static void test_stream_copy_is_memcpy(void)
     free(src), free(dst), free(want);
 }
 
+/* A saved input big enough to be streamed (one kept for backward only) is
+ * the input's copy, tasks and tail included. */
+static void test_save_input_streamed_is_a_copy(void)
+{
+    const int H = 13, W = 13;
+    const long planes = (long)(STREAM_MIN_TENSOR_BYTES / sizeof(float)) / (H * W) + 3;
+    const long n = planes * H * W;
+    float *in = cfill(n, 11, 1.0f), *saved = malloc((size_t)n * sizeof(float));
+    CHECK(n * (long)sizeof(float) >= (long)STREAM_MIN_TENSOR_BYTES);
+    conv_save_input(saved, in, planes, H, W, 0, 1);
+    CHECK(memcmp(saved, in, (size_t)n * sizeof(float)) == 0);
+    free(in), free(saved);
+}
+
 void suite_conv(void)
 {
     RUN_TEST(test_stream_copy_is_memcpy);
+    RUN_TEST(test_save_input_streamed_is_a_copy);
     RUN_TEST(test_conv_packer_paths);
     RUN_TEST(test_conv_partials_do_not_fit);
 }
