@@ -144,21 +144,16 @@ for act in $all_acts; do
 done
 # and a whole epoch as a user runs it: training, then validation with its
 # layer statistics (epochs.seconds of a 1-epoch sweep run, 1 thread)
-cat >"$tmp/epoch.yaml" <<EOF
-name: epoch
-data:
-  dir: "$DATA"
-  train_limit: $limit
-train:
-  batch_size: $bs
-  optimizer: adam
-grid:
-  activation: [ACT]
-  batchnorm: [BN]
-  dropout: [0.25]
-  epochs: [1]
-  seed: [1]
-EOF
+# yaml_head NAME: a bench grid's name and its data and train sections
+yaml_head() {
+    printf 'name: %s\ndata:\n  dir: "%s"\n  train_limit: %s\n' "$1" "$DATA" "$limit"
+    printf 'train:\n  batch_size: %s\n  optimizer: adam\n  learning_rate: 0.001\n' "$bs"
+}
+{
+    yaml_head epoch
+    printf 'grid:\n  activation: [ACT]\n  batchnorm: [BN]\n  dropout: [0.25]\n'
+    printf '  epochs: [1]\n  seed: [1]\n'
+} >"$tmp/epoch.yaml"
 # epoch_s ACT BATCHNORM: the epoch's seconds, or -
 epoch_s() {
     sed "s/\[ACT\]/[$1]/; s/\[BN\]/[$2]/" "$tmp/epoch.yaml" >"$tmp/epoch-run.yaml"
@@ -280,15 +275,7 @@ if [ -z "$torch_note" ]; then
 fi
 
 # --- the sweep: jobs against threads, and its peak RSS -------------------------
-cat >"$tmp/grid.yaml" <<EOF
-name: bench
-data:
-  dir: "$DATA"
-  train_limit: $limit
-train:
-  batch_size: $bs
-  optimizer: adam
-  learning_rate: 0.001
+{ yaml_head bench; cat <<EOF; } >"$tmp/grid.yaml"
 grid:
   activation: [relu, elu]
   init: [he]

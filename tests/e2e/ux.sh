@@ -35,7 +35,9 @@ YAML
 }
 grid tiny 2 200 >tiny.yaml
 grid long 40 400 >long.yaml
-grid tm 3 600 >tm.yaml
+# (an epoch of tm trains long enough, 32 batches, that the live status is
+# redrawn, every 0.2 s, while its batches run: 12 batches were over in 0.1 s)
+grid tm 3 1600 >tm.yaml
 grid div 2 200 "  optimizer: sgd
   learning_rate: 1.0e30" >div.yaml
 # wait_epoch DB: until the database holds an epoch row (at most 30 s)
