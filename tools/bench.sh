@@ -142,13 +142,13 @@ for act in $all_acts; do
     a_img[$act]=${x:--}
     a_relu[$act]=$(calc %.1f "(${r1:--} + ${r2:--}) / 2")
 done
-# and a whole epoch as a user runs it: training, then validation with its
-# layer statistics (epochs.seconds of a 1-epoch sweep run, 1 thread)
 # yaml_head NAME: a bench grid's name and its data and train sections
 yaml_head() {
     printf 'name: %s\ndata:\n  dir: "%s"\n  train_limit: %s\n' "$1" "$DATA" "$limit"
     printf 'train:\n  batch_size: %s\n  optimizer: adam\n  learning_rate: 0.001\n' "$bs"
 }
+# and a whole epoch as a user runs it: training, then validation with its
+# layer statistics (epochs.seconds of a 1-epoch sweep run, 1 thread)
 {
     yaml_head epoch
     printf 'grid:\n  activation: [ACT]\n  batchnorm: [BN]\n  dropout: [0.25]\n'
