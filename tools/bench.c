@@ -231,9 +231,9 @@ long *shuffled(long n)
     return order;
 }
 
-/* Evaluation as the trainer's evaluate(): forward and loss, no backward,
- * over the first eval_n images of val, after one untimed batch. Returns
- * the seconds; *hits the correct answers. */
+/* Evaluation as an epoch's validation: forward, the layer statistics and
+ * the loss, no backward, over the first eval_n images of val, after one
+ * untimed batch. Returns the seconds; *hits the correct answers. */
 static double time_eval(model *m, const data_split *val, long eval_n, int bs, float *x,
                         uint8_t *y, long *hits)
 {
@@ -247,6 +247,7 @@ static double time_eval(model *m, const data_split *val, long eval_n, int bs, fl
         int count = (int)(eval_n - start < bs ? eval_n - start : bs);
         data_batch_floats(x, y, val, NULL, start, count);
         model_forward(m, x, count, 0, 0, 0);
+        model_stats_add_forward(m);
         model_loss(m, y, count, &correct, 0);
         *hits += correct;
     }

@@ -261,6 +261,58 @@ pool_v4(float *out, uint8_t *argmax, const float *in, long np, int H, int W)
                                     _mm512_mask_blend_epi32(c23_, k2, k3));  \
     } while (0)
 
+/* The constants of a pool rule as vectors, for ends16_v4. */
+typedef struct {
+    __m512 turn, settle, scale, lo0, lo1, hi0, hi1;
+    const float *mirror;
+} ends_consts;
+
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) ends_consts
+ends_consts_v4(act_pool_rule r)
+{
+    ends_consts c = {_mm512_set1_ps(r.turn), _mm512_set1_ps(r.settle), _mm512_set1_ps(r.scale),
+                     _mm512_set1_ps(r.turn), _mm512_set1_ps(r.turn), _mm512_set1_ps(r.turn),
+                     _mm512_set1_ps(r.turn), r.mirror};
+    if (r.mirror) {
+        c.lo0 = _mm512_loadu_ps(r.mirror), c.lo1 = _mm512_loadu_ps(r.mirror + 16);
+        c.hi0 = _mm512_loadu_ps(r.mirror + 32), c.hi1 = _mm512_loadu_ps(r.mirror + 48);
+    }
+    return c;
+}
+
+/* ends4 on 16 windows whose inputs are v0..v3: the winners into *out, the
+ * mins into *mins, the argmax bytes (as ints) into *k. */
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
+ends16_v4(__m512 v0, __m512 v1, __m512 v2, __m512 v3, const ends_consts *c, __m512 *out,
+          __m512 *mins, __m512i *k)
+{
+    const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2);
+    const __m512i k3 = _mm512_set1_epi32(3), flag = _mm512_set1_epi32(UNSETTLED);
+    const __m512i last = _mm512_set1_epi32(ACT_MIRROR_BINS - 1);
+    __m512 mx, mn;
+    __m512i kmax, kmin;
+    PICK4_V4(_CMP_GT_OQ, v0, v1, v2, v3, mx, kmax);   /* as max4 */
+    PICK4_V4(_CMP_LT_OQ, v0, v1, v2, v3, mn, kmin);   /* as min4 */
+    __mmask16 low = _mm512_cmp_ps_mask(mx, c->turn, _CMP_LE_OQ);
+    __mmask16 open = _mm512_cmp_ps_mask(mx, c->settle, _CMP_LT_OQ) &
+                     _mm512_cmp_ps_mask(mn, c->turn, _CMP_LT_OQ) & ~low;
+    if (c->mirror) {   /* loop-invariant: no branch per vector */
+        __m512i j = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_sub_ps(mx, c->turn), c->scale));
+        j = _mm512_min_epi32(j, last);
+        __m512 below = _mm512_permutex2var_ps(c->lo0, j, c->lo1);
+        __m512 above = _mm512_permutex2var_ps(c->hi0, j, c->hi1);
+        __mmask16 take = open & _mm512_cmp_ps_mask(mn, below, _CMP_LT_OQ);
+        low |= take;
+        open &= ~take & ~_mm512_cmp_ps_mask(mn, above, _CMP_GT_OQ);
+    }
+    __m512i kopen = _mm512_or_epi32(_mm512_or_epi32(kmax, flag),
+                                    _mm512_slli_epi32(kmin, MIN_SHIFT));
+    kmax = _mm512_mask_blend_epi32(open, kmax, kopen);
+    *out = _mm512_mask_blend_ps(low, mx, mn);
+    *mins = mn;
+    *k = _mm512_mask_blend_epi32(low, kmax, kmin);
+}
+
 /* ends4 on 16 windows at a time. In intrinsics: gcc 12 scalarises the
  * generic vector code's comparisons once their masks feed several selects. */
 static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
@@ -268,44 +320,93 @@ ends_row_v4(float *o, float *m, uint8_t *a, const float *r0, const float *r1, in
             act_pool_rule r)
 {
     const __m512i even = (__m512i)EVEN, odd = (__m512i)ODD;
-    const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2);
-    const __m512i k3 = _mm512_set1_epi32(3), flag = _mm512_set1_epi32(UNSETTLED);
-    const __m512 turn = _mm512_set1_ps(r.turn), settle = _mm512_set1_ps(r.settle);
-    const __m512 scale = _mm512_set1_ps(r.scale);
-    const __m512i last = _mm512_set1_epi32(ACT_MIRROR_BINS - 1);
-    __m512 lo0 = turn, lo1 = turn, hi0 = turn, hi1 = turn;
-    if (r.mirror) {
-        lo0 = _mm512_loadu_ps(r.mirror), lo1 = _mm512_loadu_ps(r.mirror + 16);
-        hi0 = _mm512_loadu_ps(r.mirror + 32), hi1 = _mm512_loadu_ps(r.mirror + 48);
-    }
+    const ends_consts c = ends_consts_v4(r);
     for (int x = 0; x < 16 * nv; x += 16) {
         __m512 p0 = _mm512_loadu_ps(r0 + 2 * x), p1 = _mm512_loadu_ps(r0 + 2 * x + 16);
         __m512 q0 = _mm512_loadu_ps(r1 + 2 * x), q1 = _mm512_loadu_ps(r1 + 2 * x + 16);
         __m512 v0 = _mm512_permutex2var_ps(p0, even, p1), v1 = _mm512_permutex2var_ps(p0, odd, p1);
         __m512 v2 = _mm512_permutex2var_ps(q0, even, q1), v3 = _mm512_permutex2var_ps(q0, odd, q1);
-        __m512 mx, mn;
-        __m512i kmax, kmin;
-        PICK4_V4(_CMP_GT_OQ, v0, v1, v2, v3, mx, kmax);   /* as max4 */
-        PICK4_V4(_CMP_LT_OQ, v0, v1, v2, v3, mn, kmin);   /* as min4 */
-        __mmask16 low = _mm512_cmp_ps_mask(mx, turn, _CMP_LE_OQ);
-        __mmask16 open = _mm512_cmp_ps_mask(mx, settle, _CMP_LT_OQ) &
-                         _mm512_cmp_ps_mask(mn, turn, _CMP_LT_OQ) & ~low;
-        if (r.mirror) {   /* loop-invariant: no branch per vector */
-            __m512i j = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_sub_ps(mx, turn), scale));
-            j = _mm512_min_epi32(j, last);
-            __m512 below = _mm512_permutex2var_ps(lo0, j, lo1);
-            __m512 above = _mm512_permutex2var_ps(hi0, j, hi1);
-            __mmask16 take = open & _mm512_cmp_ps_mask(mn, below, _CMP_LT_OQ);
-            low |= take;
-            open &= ~take & ~_mm512_cmp_ps_mask(mn, above, _CMP_GT_OQ);
-        }
-        __m512i kopen = _mm512_or_epi32(_mm512_or_epi32(kmax, flag),
-                                        _mm512_slli_epi32(kmin, MIN_SHIFT));
-        kmax = _mm512_mask_blend_epi32(open, kmax, kopen);
-        _mm512_storeu_ps(o + x, _mm512_mask_blend_ps(low, mx, mn));
+        __m512 win, mn;
+        __m512i k;
+        ends16_v4(v0, v1, v2, v3, &c, &win, &mn, &k);
+        _mm512_storeu_ps(o + x, win);
         _mm512_storeu_ps(m + x, mn);
-        _mm_storeu_si128((__m128i *)(a + x),
-                         _mm512_cvtepi32_epi8(_mm512_mask_blend_epi32(low, kmax, kmin)));
+        _mm_storeu_si128((__m128i *)(a + x), _mm512_cvtepi32_epi8(k));
+    }
+}
+
+/* Short rows (at most SHORT_ROW outputs, conv2's 5 after a 13x13 input):
+ * a vector of 16 consecutive outputs spans several rows and planes, so
+ * that its lanes are all used (a vector a row did 5/16 of the work for
+ * the same cost). Each row's part (a segment) fills its lanes of v0..v3
+ * from one load per input row: 2 * SHORT_ROW inputs fit one vector. The
+ * loads are masked only near the end of the planes (a masked load cost
+ * several plain ones here); the last vector's missing lanes are masked. */
+enum { SHORT_ROW = 8 };
+
+typedef struct {
+    long plane;
+    int y, x;
+} window_at;
+
+/* The inputs of the (at most) 16 windows from *w on into v0..v3, *w moved
+ * past them; returns the lanes filled. */
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) int
+gather16_v4(__m512 v[4], const float *in, long np, int H, int W, window_at *w)
+{
+    const int OH = H / 2, OW = W / 2;
+    const __m512i even = (__m512i)EVEN, odd = (__m512i)ODD;
+    const float *end = in + np * H * W;
+    int l = 0;
+    v[0] = v[1] = v[2] = v[3] = _mm512_setzero_ps();
+    while (l < 16 && w->plane < np) {
+        const int len = OW - w->x < 16 - l ? OW - w->x : 16 - l;
+        const float *r0 = in + (w->plane * H + 2 * w->y) * W + 2 * w->x;
+        const __mmask16 lanes = (__mmask16)(((1u << len) - 1) << l);
+        const __mmask16 loads = (__mmask16)((1u << 2 * len) - 1);
+        const __m512i shift = _mm512_set1_epi32(2 * l);
+        const __m512i ie = _mm512_sub_epi32(even, shift), io = _mm512_sub_epi32(odd, shift);
+        const int whole = r0 + W + 16 <= end;
+        const __m512 p = whole ? _mm512_loadu_ps(r0) : _mm512_maskz_loadu_ps(loads, r0);
+        const __m512 q = whole ? _mm512_loadu_ps(r0 + W) : _mm512_maskz_loadu_ps(loads, r0 + W);
+        v[0] = _mm512_mask_permutexvar_ps(v[0], lanes, ie, p);
+        v[1] = _mm512_mask_permutexvar_ps(v[1], lanes, io, p);
+        v[2] = _mm512_mask_permutexvar_ps(v[2], lanes, ie, q);
+        v[3] = _mm512_mask_permutexvar_ps(v[3], lanes, io, q);
+        l += len;
+        if ((w->x += len) == OW) {
+            w->x = 0;
+            if (++w->y == OH)
+                w->y = 0, w->plane++;
+        }
+    }
+    return l;
+}
+
+/* mins NULL: max4's winners of np planes with short rows; else ends4's
+ * under r, with the mins in mins. */
+static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
+short_rows_v4(float *out, float *mins, uint8_t *argmax, const float *in, long np, int H, int W,
+              act_pool_rule r)
+{
+    const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2);
+    const __m512i k3 = _mm512_set1_epi32(3);
+    const ends_consts c = ends_consts_v4(r);
+    const long n = np * (H / 2) * (W / 2);
+    window_at w = {0, 0, 0};
+    for (long i = 0; i < n; i += 16) {
+        __m512 v[4], win, mn = _mm512_setzero_ps();
+        __m512i k;
+        const int l = gather16_v4(v, in, np, H, W, &w);
+        const __mmask16 lanes = (__mmask16)((1u << l) - 1);
+        if (mins)
+            ends16_v4(v[0], v[1], v[2], v[3], &c, &win, &mn, &k);
+        else
+            PICK4_V4(_CMP_GT_OQ, v[0], v[1], v[2], v[3], win, k);
+        _mm512_mask_storeu_ps(out + i, lanes, win);
+        if (mins)
+            _mm512_mask_storeu_ps(mins + i, lanes, mn);
+        _mm_mask_storeu_epi8(argmax + i, lanes, _mm512_cvtepi32_epi8(k));
     }
 }
 
@@ -313,7 +414,15 @@ __attribute__((target("arch=x86-64-v4"))) static void
 ends_v4(float *out, float *mins, uint8_t *argmax, const float *in, long np, int H, int W,
         act_pool_rule r)
 {
+    if (W / 2 <= SHORT_ROW)
+        return short_rows_v4(out, mins, argmax, in, np, H, W, r);
     pool_body(out, mins, argmax, in, np, H, W, ends_row_v4, r);
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void
+short_pool_v4(float *out, uint8_t *argmax, const float *in, long np, int H, int W)
+{
+    short_rows_v4(out, NULL, argmax, in, np, H, W, (act_pool_rule){0, 0, NULL, 0});
 }
 
 static inline __attribute__((always_inline, target("arch=x86-64-v4"))) void
@@ -340,7 +449,8 @@ static void pool_planes(float *out, uint8_t *argmax, const float *in, long np,
 #if defined(__x86_64__) || defined(__i386__)
     /* (AVX2 has no byte narrowing: the plain loop does as well there) */
     if (__builtin_cpu_supports("x86-64-v4"))
-        return pool_v4(out, argmax, in, np, H, W);
+        return W / 2 <= SHORT_ROW ? short_pool_v4(out, argmax, in, np, H, W)
+                                  : pool_v4(out, argmax, in, np, H, W);
 #endif
     pool_body(out, NULL, argmax, in, np, H, W, NULL, (act_pool_rule){0, 0, NULL, 0});
 }

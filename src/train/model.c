@@ -433,8 +433,9 @@ static int block_forward(model *m, int k, const float *in, int B, int training, 
         act_pool_first_forward(&a, y, b->pooled, b->argmax,
                                b->pooled_pre ? b->pooled_pre : b->pooled, b->oc, B, b->oh, b->ow);
     } else {
-        act_maxpool_forward(&a, post, y, b->pooled, b->argmax, b->pooled_pre, b->oc, B, b->oh,
-                            b->ow);
+        /* pooled_pre serves backward only */
+        act_maxpool_forward(&a, post, y, b->pooled, b->argmax, training ? b->pooled_pre : NULL,
+                            b->oc, B, b->oh, b->ow);
     }
     return 0;
 }

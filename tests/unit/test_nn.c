@@ -512,10 +512,9 @@ static void test_pool_gradients(void)
 
 /* Many ties (values from {0, 1, 2}): the winner is the first maximum in
  * row-major order, on every path (vector or not). */
-static void test_pool_ties(void)
+static void pool_ties_case(long planes, int H, int W)
 {
-    const long planes = 37;
-    const int H = 7, W = 37, OH = 3, OW = 18;
+    const int OH = H / 2, OW = W / 2;
     const long nin = planes * H * W, nout = planes * OH * OW;
     float *in = falloc(nin), *out = falloc(nout), *g = falloc(nout), *din = falloc(nin);
     uint8_t *am = malloc((size_t)nout);
@@ -539,9 +538,18 @@ static void test_pool_ties(void)
                 bad += am[o] != k || out[o] != v[k];
                 want[(pl * H + 2 * y + k / 2) * W + 2 * x + k % 2] = g[o];
             }
-    CHECK_INT(bad, 0);
+    CHECK_MSG(bad == 0, "%ld planes of %dx%d: %d windows", planes, H, W, bad);
     CHECK(memcmp(din, want, (size_t)nin * sizeof(float)) == 0);
     free(in), free(out), free(g), free(din), free(am), free(want);
+}
+
+static void test_pool_ties(void)
+{
+    pool_ties_case(37, 7, 37);    /* rows of 18 outputs */
+    pool_ties_case(37, 11, 11);   /* conv2's rows of 5: vectors across rows and planes */
+    pool_ties_case(9, 5, 17);     /* the longest short rows, 8 */
+    pool_ties_case(13, 13, 13);   /* 6 a row, the CIFAR conv2's */
+    pool_ties_case(5, 3, 3);      /* one output a plane */
 }
 
 /* ---------------------------------------------------------------------------
