@@ -246,8 +246,7 @@ static double time_eval(model *m, const data_split *val, long eval_n, int bs, fl
     for (long start = 0; start < eval_n; start += bs) {
         int count = (int)(eval_n - start < bs ? eval_n - start : bs);
         data_batch_floats(x, y, val, NULL, start, count);
-        model_forward(m, x, count, 0, 0, 0);
-        model_stats_add_forward(m);
+        model_forward_stats(m, x, count);
         model_loss(m, y, count, &correct, 0);
         *hits += correct;
     }

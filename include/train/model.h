@@ -142,6 +142,11 @@ void model_stats_reset(model *m);
  * the activation statistics. */
 void model_stats_add_forward(model *m);
 
+/* model_forward(m, x, B, 0, 0, 0) (evaluation), then
+ * model_stats_add_forward(m), with the same bits, but the conv layers'
+ * statistics taken while their outputs are in cache. */
+void model_forward_stats(model *m, const float *x, int B);
+
 /* Adds one batch's weight-gradient norms, from the gradients the last
  * model_loss(..., backward = 1) left. */
 void model_stats_add_grads(model *m);

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -236,6 +239,7 @@ static int alloc_buffers(model *m, sw_error *err)
         if (ok && !last)   /* the output layer's pre is the logits; it has no post */
             ok = (d->post = in_place ? d->pre : model_alloc_floats(n)) != NULL;
     }
+    m->ping_n = ping;
     ok = ok && (m->flat = model_alloc_floats(flat)) && (m->grad_a = model_alloc_floats(ping)) &&
          (m->grad_b = model_alloc_floats(ping));
     if (ok && m->spec.in_c > 1)
@@ -403,6 +407,8 @@ static int block_fused(const model *m, int k, int B)
            conv_block_workers(b->scratch_n, B, b->ic, b->oh, b->ow, b->oc, m->spec.batchnorm) > 0;
 }
 
+static int pool_with_stats(model *m, int k, const act_params *a, const float *y, int B);
+
 /* Conv block k's conv, batch norm, activation and pooling; returns 1 when
  * it ran fused, which does the dropout (if any) into grad_b too. */
 static int block_forward(model *m, int k, const float *in, int B, int training, uint64_t seed,
@@ -432,7 +438,7 @@ static int block_forward(model *m, int k, const float *in, int B, int training, 
          * run in place, pooled is made from the winners where it lies */
         act_pool_first_forward(&a, y, b->pooled, b->argmax,
                                b->pooled_pre ? b->pooled_pre : b->pooled, b->oc, B, b->oh, b->ow);
-    } else {
+    } else if (training || !m->collecting || !pool_with_stats(m, k, &a, y, B)) {
         /* pooled_pre serves backward only */
         act_maxpool_forward(&a, post, y, b->pooled, b->argmax, training ? b->pooled_pre : NULL,
                             b->oc, B, b->oh, b->ow);
@@ -646,11 +652,12 @@ stats_vectors_v4(float *lane, uint8_t *fired, const float *q, const float *x, lo
 }
 #endif
 
-/* One channel of one layer: the sum of its outputs over the batch (each
- * image's row in STAT_LANES float lanes by position; the lanes in order
- * into a double, the rows in image order), and its units that were live. */
-static double channel_stats(const float *post, const float *src, uint8_t *fired, int B, long hw,
-                            float lo, float hi)
+/* One channel of one layer, images in order: the sum of their outputs
+ * added to *s (each image's row in STAT_LANES float lanes by position; the
+ * lanes in order into a double, the rows one by one into *s), and its
+ * units that were live. */
+static void channel_stats(double *s, const float *post, const float *src, uint8_t *fired, int B,
+                          long hw, float lo, float hi)
 {
 #if defined(__x86_64__) || defined(__i386__)
     /* (feature names clang knows too: the fuzz build compiles this file) */
@@ -659,7 +666,6 @@ static double channel_stats(const float *post, const float *src, uint8_t *fired,
 #else
     const int v4 = 0;
 #endif
-    double s = 0;
     for (int b = 0; b < B; b++) {
         const float *q = post + (long)b * hw, *x = src + (long)b * hw;
         float lane[STAT_LANES] = {0};
@@ -680,31 +686,102 @@ static double channel_stats(const float *post, const float *src, uint8_t *fired,
         double row = 0;   /* lanes past hw hold +0, which adds nothing */
         for (int j = 0; j < STAT_LANES && j < hw; j++)
             row += lane[j];
-        s += row;
+        *s += row;
     }
-    return s;
+}
+
+/* The channels' sums into layer k's, in channel order. */
+static void add_channel_sums(act_layer *a, int B)
+{
+    for (int c = 0; c < a->C; c++)
+        a->act_sum += a->chan_sum[c];
+    a->act_count += (double)a->C * (double)B * (double)a->hw;
+}
+
+static void stats_add_layer(model *m, int k)
+{
+    const int B = m->batch;
+    act_layer *a = &m->act[k];
+    const float *post = act_output(m, k), *src = act_input(m, k);
+    const int on_post = src == post;   /* ran in place: only y is left */
+    const long hw = a->hw;
+    /* one thread per channel */
+#pragma omp parallel for schedule(static) if ((long)a->C * B * hw > 65536)
+    for (int c = 0; c < a->C; c++) {
+        float lo, hi;
+        live_range(m, k, c, on_post, &lo, &hi);
+        a->chan_sum[c] = 0;
+        channel_stats(&a->chan_sum[c], post + (long)c * B * hw, src + (long)c * B * hw,
+                      a->fired + (long)c * hw, B, hw, lo, hi);
+    }
+    add_channel_sums(a, B);
 }
 
 void model_stats_add_forward(model *m)
 {
-    int B = m->batch;
-    for (int k = 0; k < m->n_act; k++) {
-        act_layer *a = &m->act[k];
-        const float *post = act_output(m, k), *src = act_input(m, k);
-        const int on_post = src == post;   /* ran in place: only y is left */
-        long hw = a->hw;
-        /* one thread per channel */
-#pragma omp parallel for schedule(static) if ((long)a->C * B * hw > 65536)
-        for (int c = 0; c < a->C; c++) {
-            float lo, hi;
-            live_range(m, k, c, on_post, &lo, &hi);
-            a->chan_sum[c] = channel_stats(post + (long)c * B * hw, src + (long)c * B * hw,
-                                           a->fired + (long)c * hw, B, hw, lo, hi);
+    for (int k = 0; k < m->n_act; k++)
+        stats_add_layer(m, k);
+}
+
+/* Evaluation's activation and pooling of conv block k, y its input, with
+ * the layer's statistics taken on the way: per channel (one thread each),
+ * POOL_PLANES images at a time through a thread's slice of grad_a (free in
+ * evaluation), where f, the pooling and the statistics read them in cache
+ * instead of post going to memory and back. The same bits as
+ * act_maxpool_forward, then stats_add_layer (the rows in the same order,
+ * the live test on y where that ran in place). Returns 0, doing nothing,
+ * when grad_a has too little room for the threads. */
+enum { POOL_PLANES = 16 };
+
+static int pool_with_stats(model *m, int k, const act_params *a, const float *y, int B)
+{
+    conv_block *b = &m->conv[k];
+    act_layer *al = &m->act[k];
+    const long hw = (long)b->oh * b->ow, osz = (long)b->ph * b->pw;
+    const long slice = POOL_PLANES * hw;
+    const int on_post = b->post == b->pre;
+#ifdef _OPENMP
+    const int team = omp_get_max_threads() < b->oc ? omp_get_max_threads() : b->oc;
+#else
+    const int team = 1;
+#endif
+    if ((long)team * slice > m->ping_n)
+        return 0;
+#pragma omp parallel for schedule(static) num_threads(team)
+    for (int c = 0; c < b->oc; c++) {
+#ifdef _OPENMP
+        float *post = m->grad_a + (long)omp_get_thread_num() * slice;
+#else
+        float *post = m->grad_a;
+#endif
+        float lo, hi;
+        live_range(m, k, c, on_post, &lo, &hi);
+        al->chan_sum[c] = 0;
+        for (int b0 = 0; b0 < B; b0 += POOL_PLANES) {
+            const int nb = B - b0 < POOL_PLANES ? B - b0 : POOL_PLANES;
+            const long p0 = (long)c * B + b0;
+            const float *x = y + p0 * hw;
+            act_maxpool_planes(a, post, x, b->pooled + p0 * osz, b->argmax + p0 * osz, NULL, p0,
+                               nb, B, b->oh, b->ow);
+            channel_stats(&al->chan_sum[c], post, on_post ? post : x, al->fired + (long)c * hw,
+                          nb, hw, lo, hi);
         }
-        for (int c = 0; c < a->C; c++)
-            a->act_sum += a->chan_sum[c];
-        a->act_count += (double)a->C * (double)B * (double)hw;
     }
+    add_channel_sums(al, B);
+    al->collected = 1;
+    return 1;
+}
+
+void model_forward_stats(model *m, const float *x, int B)
+{
+    for (int k = 0; k < m->n_act; k++)
+        m->act[k].collected = 0;
+    m->collecting = 1;
+    model_forward(m, x, B, 0, 0, 0);
+    m->collecting = 0;
+    for (int k = 0; k < m->n_act; k++)
+        if (!m->act[k].collected)
+            stats_add_layer(m, k);
 }
 
 void model_stats_add_grads(model *m)

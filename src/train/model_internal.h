@@ -60,6 +60,7 @@ typedef struct {
     double act_sum, act_count;  /* over every unit and image seen */
     double grad_sum;            /* sum of per-batch weight-gradient norms */
     long grad_batches;
+    int collected;              /* model_forward_stats: taken in the forward */
 } act_layer;
 
 struct model {
@@ -83,10 +84,12 @@ struct model {
                                    for the first conv; NULL when in_c is 1 */
     float *grad_a, *grad_b;     /* backward ping-pong: pooled, flat and dense sizes;
                                    grad_b also takes the forward's dropout output */
+    long ping_n;                /* floats of each */
     float *big;                 /* the largest conv block's post: in backward, the
                                    full-size conv output gradient, then dcol */
     int batch;                  /* last forward's batch size */
     int dropped;                /* last forward applied dropout */
+    int collecting;             /* in model_forward_stats */
     int n_act;                  /* activation layers: n_conv + hidden dense */
     act_layer act[MODEL_MAX_ACT_LAYERS];
     double *norm_part;          /* (blocks of the largest weight tensor) */

@@ -38,9 +38,10 @@ static void evaluate_split(model *m, const data_split *s, int batch_size, float 
         int count = (int)(s->n - start < batch_size ? s->n - start : batch_size);
         int correct = 0;
         data_batch_floats(xbuf, ybuf, s, NULL, start, count);
-        model_forward(m, xbuf, count, 0, 0, 0);
         if (stats)
-            model_stats_add_forward(m);
+            model_forward_stats(m, xbuf, count);
+        else
+            model_forward(m, xbuf, count, 0, 0, 0);
         sum += model_loss(m, ybuf, count, &correct, 0);
         hits += correct;
     }

@@ -6,11 +6,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "base/rng.h"
 #include "test.h"
 #include "train/checkpoint.h"
 #include "train/early_stop.h"
 #include "train/trainer.h"
+#include "../../src/train/model_internal.h"
 
 /* A learnable synthetic set: class k is a bright bar in a class-specific
  * place over low noise (like tests/tools/synth_idx.c). */
@@ -777,6 +781,73 @@ static void test_layer_stats_dead_layer(void)
     model_free(m);
 }
 
+/* Evaluation with the statistics taken in the forward (model_forward_stats,
+ * as validation runs) gives the bits of model_forward, then
+ * model_stats_add_forward: the loss, the statistics, at 1 and 2 threads,
+ * for every activation, with and without batch norm, on a batch that is
+ * not a whole number of the fused pass's planes, with the conv layers
+ * really taken in the forward. */
+static void test_forward_stats_same_bits(void)
+{
+    enum { B = 37 };
+    synth_set d;
+    synth_make(&d, B, 28, 3);
+    float *x = malloc(sizeof(float) * B * 28 * 28);
+    uint8_t y[B];
+    if (!x)
+        return;
+    data_batch_floats(x, y, &d.split, NULL, 0, B);
+    for (int act = 0; act < ACT_COUNT; act++)
+        for (int bn = 0; bn < 2; bn++)
+            for (int threads = 1; threads <= 2; threads++) {
+                model_spec s;
+                model *m = NULL;
+                sw_error err = {0};
+                small_spec(&s, (act_kind)act);
+                s.in_h = s.in_w = 28;   /* rows of 26 and 11: vector bodies and tails */
+                s.shape.conv[0] = 8;    /* room in grad_a for 2 threads' planes */
+                s.batchnorm = bn;
+                if (model_create(&m, &s, B, &err) != SW_OK) {
+                    CHECK_MSG(0, "%s", err.msg);
+                    break;
+                }
+                model_init_params(m, 7);
+#ifdef _OPENMP
+                omp_set_num_threads(threads);
+#endif
+                layer_stat want[3], got[3];
+                int correct;
+                model_stats_reset(m);
+                model_forward(m, x, B, 0, 0, 0);
+                model_stats_add_forward(m);
+                double loss_want = model_loss(m, y, B, &correct, 0);
+                model_stats_read(m, want);
+                model_stats_reset(m);
+                model_forward_stats(m, x, B);
+                double loss_got = model_loss(m, y, B, &correct, 0);
+                model_stats_read(m, got);
+                int same = memcmp(&loss_want, &loss_got, sizeof loss_got) == 0;
+                for (int k = 0; k < 3; k++)   /* the doubles' bits (not the names' padding) */
+                    same &= memcmp(&want[k].mean_activation, &got[k].mean_activation,
+                                   sizeof(double)) == 0 &&
+                            memcmp(&want[k].dead_fraction, &got[k].dead_fraction,
+                                   sizeof(double)) == 0;
+                int taken = m->act[0].collected && m->act[1].collected && !m->act[2].collected;
+                CHECK_MSG(taken && same,
+                          "%s, batch norm %d, %d threads: convs taken in the forward %d, loss "
+                          "%.17g / %.17g, conv1 mean %.17g / %.17g, dead %g / %g",
+                          act_name((act_kind)act), bn, threads, taken, loss_want, loss_got,
+                          want[0].mean_activation, got[0].mean_activation,
+                          want[0].dead_fraction, got[0].dead_fraction);
+                model_free(m);
+            }
+#ifdef _OPENMP
+    omp_set_num_threads(omp_get_num_procs());
+#endif
+    free(x);
+    synth_free(&d);
+}
+
 /* conv1 biases far out on a flat side: every conv1 unit dead (both ends
  * for tanh); leaky_relu's slope keeps it alive. */
 static void test_layer_stats_dead_every_activation(void)
@@ -1374,6 +1445,7 @@ void suite_train(void)
     RUN_TEST(test_checkpoint_refuses_nonfinite_links_fifos);
     RUN_TEST(test_checkpoint_dir_check);
     RUN_TEST(test_layer_stats_dead_layer);
+    RUN_TEST(test_forward_stats_same_bits);
     RUN_TEST(test_layer_stats_match_direct_computation);
     RUN_TEST(test_layer_stats_dead_every_activation);
     RUN_TEST(test_layer_stats_bit_identical_across_threads);
