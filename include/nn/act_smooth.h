@@ -10,10 +10,10 @@
  *
  * Each result is within a few ulp of the true value for every finite float,
  * subnormals and -0 included (worst measured with AVX-512: selu 1.7,
- * softplus 2.4, gelu 3.4, silu 3.5, tanh 3.5, mish 3.7 ulp, and on
- * (-4.125, 3.875), where gelu, silu and mish take tables, 2.3; gelu 5.4
- * without FMA; derivatives near their zeros in ulps of the terms that
- * cancel), and is finite (saturating at FLT_MAX).
+ * softplus 2.2, tanh 3.2, gelu 3.4, silu 3.5, mish 3.7 ulp, and on
+ * (-4.125, 3.875), where all but selu take tables, 2.3; gelu 5.4 without
+ * FMA; derivatives near their zeros in ulps of the terms that cancel), and
+ * is finite (saturating at FLT_MAX).
  * Results do not depend on n, alignment or the position in the buffer; the
  * same machine gives the same bits every time.
  *
@@ -59,8 +59,9 @@ void act_softplus_forward_grad(float *out, float *deriv, const float *in, long n
  * kernels' result from a deriv of act_*_forward_grad. din may alias dout. */
 void act_times_derivative(float *din, const float *dout, const float *deriv, long n);
 
-/* 1 when gelu, silu and mish take their tables (act_smooth.c: on CPUs with
- * AVX-512), which changes their results by a few ulp. */
+/* 1 when gelu, silu, mish, tanh and softplus take their tables
+ * (act_smooth.c: on CPUs with AVX-512), which changes their results by a
+ * few ulp. */
 int act_smooth_tables(void);
 
 /* The SELU constants (as doubles; the kernels use them in double). */

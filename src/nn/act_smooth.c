@@ -17,9 +17,9 @@
  * No libm calls; the tail runs through the same vector code from a padded
  * copy, so an element's result depends on nothing but its own input.
  *
- * With AVX-512, gelu, silu and mish take polynomial tables on
- * (-4.125, 3.875) instead (below): two to three times faster there, and
- * within 2.3 ulp. */
+ * With AVX-512, gelu, silu, mish, tanh and softplus take polynomial
+ * tables on (-4.125, 3.875) instead (below): faster there (gelu three
+ * times), and within 2.3 ulp. */
 #include "nn/act_smooth.h"
 
 #include <float.h>
@@ -297,8 +297,8 @@ VINLINE v16f times_grad(v16f g, v16f d)
     return vmax(vmin(g * d, splat(FLT_MAX)), splat(-FLT_MAX));
 }
 
-#define SMOOTH_KERNELS(fn, name, linkage)                                                   \
-    linkage CLONES void fn##_forward(float *out, const float *in, long n)     \
+#define SMOOTH_KERNELS(fn, name, linkage)                                      \
+    linkage CLONES void fn##_forward(float *out, const float *in, long n)      \
     {                                                                          \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16)                                           \
@@ -310,21 +310,21 @@ VINLINE v16f times_grad(v16f g, v16f d)
             memcpy(out + i, &y, sizeof(float) * (size_t)(n - i));              \
         }                                                                      \
     }                                                                          \
-    linkage CLONES void fn##_backward(float *din, const float *dout,          \
-                                      const float *in, const float *out,      \
+    linkage CLONES void fn##_backward(float *din, const float *dout,           \
+                                      const float *in, const float *out,       \
                                       long n)                                  \
     {                                                                          \
         (void)out;                                                             \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16)                                           \
-            *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i),          \
+            *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i),         \
                                             name##_d(*(const v16u *)(in + i))); \
         if (i < n) {                                                           \
             float g[16] = {0}, x[16] = {0};                                    \
             memcpy(g, dout + i, sizeof(float) * (size_t)(n - i));              \
             memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v16f y = times_grad(*(const v16u *)g, name##_d(*(const v16u *)x));  \
-            memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));             \
+            v16f y = times_grad(*(const v16u *)g, name##_d(*(const v16u *)x)); \
+            memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));              \
         }                                                                      \
     }
 
@@ -341,9 +341,9 @@ VINLINE void copy_tail(float *dst, const float *src, long k)
 /* f and f' of the same inputs in one pass: the two share their exponential
  * and more (gcc computes the common parts once), and each result has the
  * bits of the separate kernels. deriv may alias in (exactly). */
-#define SMOOTH_FORWARD_GRAD(fn, name, linkage)                                              \
-    linkage CLONES void fn##_forward_grad(float *out, float *deriv,           \
-                                          const float *in, long n)            \
+#define SMOOTH_FORWARD_GRAD(fn, name, linkage)                                 \
+    linkage CLONES void fn##_forward_grad(float *out, float *deriv,            \
+                                          const float *in, long n)             \
     {                                                                          \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16) {                                         \
@@ -362,28 +362,28 @@ VINLINE void copy_tail(float *dst, const float *src, long k)
     }
 
 SMOOTH_KERNELS(act_selu, selu, )
-SMOOTH_KERNELS(act_tanh, tanh, )
-SMOOTH_KERNELS(act_softplus, softplus, )
 SMOOTH_KERNELS(exp_gelu, gelu, static)
 SMOOTH_KERNELS(exp_silu, silu, static)
 SMOOTH_KERNELS(exp_mish, mish, static)
+SMOOTH_KERNELS(exp_tanh, tanh, static)
+SMOOTH_KERNELS(exp_softplus, softplus, static)
 SMOOTH_FORWARD_GRAD(act_selu, selu, )
-SMOOTH_FORWARD_GRAD(act_tanh, tanh, )
-SMOOTH_FORWARD_GRAD(act_softplus, softplus, )
 SMOOTH_FORWARD_GRAD(exp_gelu, gelu, static)
 SMOOTH_FORWARD_GRAD(exp_silu, silu, static)
 SMOOTH_FORWARD_GRAD(exp_mish, mish, static)
+SMOOTH_FORWARD_GRAD(exp_tanh, tanh, static)
+SMOOTH_FORWARD_GRAD(exp_softplus, softplus, static)
 
 /* ---------------------------------------------------------------------------
- * gelu, silu and mish from tables, with AVX-512. Each is x F(x); on
- * (-4.125, 3.875), where nearly all of a network's inputs lie, F and f' are
- * polynomials in u = x - c about the nearest centre c = k/4
- * (tools/act_tables.py: |u| <= 1/8, u exact, degree 5 to 7), their
- * coefficients picked lane by lane with one permute each: 20 to 30
- * operations a vector where the exponential forms above take 40 to 70 and
- * a division. Lanes outside take name_f and name_d, computed only for the
- * vectors that have such a lane, so that an element's result still
- * depends on its own input alone. */
+ * gelu, silu, mish, tanh and softplus from tables, with AVX-512. The first
+ * three are x F(x), the others F itself; on (-4.125, 3.875), where nearly
+ * all of a network's inputs lie, F and f' are polynomials in u = x - c
+ * about the nearest centre c = k/4 (tools/act_tables.py: |u| <= 1/8, u
+ * exact, degree 5 to 7), their coefficients picked lane by lane with one
+ * permute each: 20 to 30 operations a vector where the exponential forms
+ * above take 30 to 70 and a division. Lanes outside take name_f and
+ * name_d, computed only for the vectors that have such a lane, so that an
+ * element's result still depends on its own input alone. */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define V4 __attribute__((target("arch=x86-64-v4")))
@@ -419,11 +419,21 @@ V4 static inline int all_lanes(v16i m)
     return _mm512_cmpneq_epi32_mask((__m512i)m, _mm512_setzero_si512()) == 0xffff;
 }
 
-#define TABLE_KERNELS(name, NAME)                                              \
+/* f from F: x F(x); F itself, with tanh's sign of zero (Horner's last
+ * step adds F(0) = +0 to -0). */
+VINLINE v16f times_x(v16f x, v16f F) { return x * F; }
+VINLINE v16f as_is(v16f x, v16f F)
+{
+    (void)x;
+    return F;
+}
+VINLINE v16f odd_zero(v16f x, v16f F) { return sel(x == splat(0), x, F); }
+
+#define TABLE_KERNELS(name, NAME, f_of)                                        \
     V4 static inline v16f name##_table_f(v16f x)                               \
     {                                                                          \
         v16i k, in = in_tables(x);                                             \
-        v16f y = x * table_poly(NAME##_F, NAME##_DEGREE, k, table_u(x, &k));   \
+        v16f y = f_of(x, table_poly(NAME##_F, NAME##_DEGREE, k, table_u(x, &k))); \
         return all_lanes(in) ? y : sel(in, y, name##_f(x));                    \
     }                                                                          \
     V4 static inline v16f name##_table_d(v16f x)                               \
@@ -444,23 +454,23 @@ V4 static inline int all_lanes(v16i m)
             memcpy(out + i, &y, sizeof(float) * (size_t)(n - i));              \
         }                                                                      \
     }                                                                          \
-    V4 static void table_##name##_backward(float *din, const float *dout,     \
-                                           const float *in, long n)           \
+    V4 static void table_##name##_backward(float *din, const float *dout,      \
+                                           const float *in, long n)            \
     {                                                                          \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16)                                           \
-            *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i),          \
+            *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i),         \
                                             name##_table_d(*(const v16u *)(in + i))); \
         if (i < n) {                                                           \
             float g[16] = {0}, x[16] = {0};                                    \
             memcpy(g, dout + i, sizeof(float) * (size_t)(n - i));              \
             memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
             v16f y = times_grad(*(const v16u *)g, name##_table_d(*(const v16u *)x)); \
-            memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));             \
+            memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));              \
         }                                                                      \
     }                                                                          \
-    V4 static void table_##name##_forward_grad(float *out, float *deriv,      \
-                                               const float *in, long n)       \
+    V4 static void table_##name##_forward_grad(float *out, float *deriv,       \
+                                               const float *in, long n)        \
     {                                                                          \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16) {                                         \
@@ -478,29 +488,31 @@ V4 static inline int all_lanes(v16i m)
         }                                                                      \
     }
 
-TABLE_KERNELS(gelu, GELU)
-TABLE_KERNELS(silu, SILU)
-TABLE_KERNELS(mish, MISH)
+TABLE_KERNELS(gelu, GELU, times_x)
+TABLE_KERNELS(silu, SILU, times_x)
+TABLE_KERNELS(mish, MISH, times_x)
+TABLE_KERNELS(tanh, TANH, odd_zero)
+TABLE_KERNELS(softplus, SOFTPLUS, as_is)
 
 int act_smooth_tables(void)
 {
     return __builtin_cpu_supports("x86-64-v4");
 }
 #define TABLE_OR_EXP(name)                                                     \
-    void act_##name##_forward(float *out, const float *in, long n)            \
+    void act_##name##_forward(float *out, const float *in, long n)             \
     {                                                                          \
         if (act_smooth_tables())                                               \
             return table_##name##_forward(out, in, n);                         \
         exp_##name##_forward(out, in, n);                                      \
     }                                                                          \
     void act_##name##_backward(float *din, const float *dout, const float *in, \
-                               const float *out, long n)                      \
+                               const float *out, long n)                       \
     {                                                                          \
         if (act_smooth_tables())                                               \
             return table_##name##_backward(din, dout, in, n);                  \
         exp_##name##_backward(din, dout, in, out, n);                          \
     }                                                                          \
-    void act_##name##_forward_grad(float *out, float *deriv, const float *in, \
+    void act_##name##_forward_grad(float *out, float *deriv, const float *in,  \
                                    long n)                                     \
     {                                                                          \
         if (act_smooth_tables())                                               \
@@ -509,16 +521,16 @@ int act_smooth_tables(void)
     }
 #else
 #define TABLE_OR_EXP(name)                                                     \
-    void act_##name##_forward(float *out, const float *in, long n)            \
+    void act_##name##_forward(float *out, const float *in, long n)             \
     {                                                                          \
         exp_##name##_forward(out, in, n);                                      \
     }                                                                          \
     void act_##name##_backward(float *din, const float *dout, const float *in, \
-                               const float *out, long n)                      \
+                               const float *out, long n)                       \
     {                                                                          \
         exp_##name##_backward(din, dout, in, out, n);                          \
     }                                                                          \
-    void act_##name##_forward_grad(float *out, float *deriv, const float *in, \
+    void act_##name##_forward_grad(float *out, float *deriv, const float *in,  \
                                    long n)                                     \
     {                                                                          \
         exp_##name##_forward_grad(out, deriv, in, n);                          \
@@ -528,6 +540,8 @@ int act_smooth_tables(void)
 TABLE_OR_EXP(gelu)
 TABLE_OR_EXP(silu)
 TABLE_OR_EXP(mish)
+TABLE_OR_EXP(tanh)
+TABLE_OR_EXP(softplus)
 
 #if !defined(__x86_64__) && !defined(__i386__)
 int act_smooth_tables(void) { return 0; }
