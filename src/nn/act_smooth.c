@@ -297,33 +297,32 @@ VINLINE v16f times_grad(v16f g, v16f d)
     return vmax(vmin(g * d, splat(FLT_MAX)), splat(-FLT_MAX));
 }
 
-#define SMOOTH_KERNELS(fn, name, linkage)                                      \
-    linkage CLONES void fn##_forward(float *out, const float *in, long n)      \
+#define SMOOTH_KERNELS(fn, f_of, d_of, attrs)                                  \
+    attrs void fn##_forward(float *out, const float *in, long n)               \
     {                                                                          \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16)                                           \
-            *(v16u *)(out + i) = name##_f(*(const v16u *)(in + i));            \
+            *(v16u *)(out + i) = f_of(*(const v16u *)(in + i));                \
         if (i < n) {                                                           \
             float x[16] = {0};                                                 \
             memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v16f y = name##_f(*(const v16u *)x);                               \
+            v16f y = f_of(*(const v16u *)x);                                   \
             memcpy(out + i, &y, sizeof(float) * (size_t)(n - i));              \
         }                                                                      \
     }                                                                          \
-    linkage CLONES void fn##_backward(float *din, const float *dout,           \
-                                      const float *in, const float *out,       \
-                                      long n)                                  \
+    attrs void fn##_backward(float *din, const float *dout, const float *in,   \
+                             const float *out, long n)                         \
     {                                                                          \
         (void)out;                                                             \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16)                                           \
             *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i),         \
-                                            name##_d(*(const v16u *)(in + i))); \
+                                            d_of(*(const v16u *)(in + i)));    \
         if (i < n) {                                                           \
             float g[16] = {0}, x[16] = {0};                                    \
             memcpy(g, dout + i, sizeof(float) * (size_t)(n - i));              \
             memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v16f y = times_grad(*(const v16u *)g, name##_d(*(const v16u *)x)); \
+            v16f y = times_grad(*(const v16u *)g, d_of(*(const v16u *)x));     \
             memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));              \
         }                                                                      \
     }
@@ -341,38 +340,36 @@ VINLINE void copy_tail(float *dst, const float *src, long k)
 /* f and f' of the same inputs in one pass: the two share their exponential
  * and more (gcc computes the common parts once), and each result has the
  * bits of the separate kernels. deriv may alias in (exactly). */
-#define SMOOTH_FORWARD_GRAD(fn, name, linkage)                                 \
-    linkage CLONES void fn##_forward_grad(float *out, float *deriv,            \
-                                          const float *in, long n)             \
+#define SMOOTH_FORWARD_GRAD(fn, f_of, d_of, attrs)                             \
+    attrs void fn##_forward_grad(float *out, float *deriv, const float *in,    \
+                                 long n)                                       \
     {                                                                          \
         long i = 0;                                                            \
         for (; i + 16 <= n; i += 16) {                                         \
             v16f x = *(const v16u *)(in + i);                                  \
-            *(v16u *)(out + i) = name##_f(x);                                  \
-            *(v16u *)(deriv + i) = name##_d(x);                                \
+            *(v16u *)(out + i) = f_of(x);                                      \
+            *(v16u *)(deriv + i) = d_of(x);                                    \
         }                                                                      \
         if (i < n) {                                                           \
             float x[16] = {0}, y[16], d[16];                                   \
             copy_tail(x, in + i, n - i);                                       \
-            *(v16u *)y = name##_f(*(const v16u *)x);                           \
-            *(v16u *)d = name##_d(*(const v16u *)x);                           \
+            *(v16u *)y = f_of(*(const v16u *)x);                               \
+            *(v16u *)d = d_of(*(const v16u *)x);                               \
             copy_tail(out + i, y, n - i);                                      \
             copy_tail(deriv + i, d, n - i);                                    \
         }                                                                      \
     }
 
-SMOOTH_KERNELS(act_selu, selu, )
-SMOOTH_KERNELS(exp_gelu, gelu, static)
-SMOOTH_KERNELS(exp_silu, silu, static)
-SMOOTH_KERNELS(exp_mish, mish, static)
-SMOOTH_KERNELS(exp_tanh, tanh, static)
-SMOOTH_KERNELS(exp_softplus, softplus, static)
-SMOOTH_FORWARD_GRAD(act_selu, selu, )
-SMOOTH_FORWARD_GRAD(exp_gelu, gelu, static)
-SMOOTH_FORWARD_GRAD(exp_silu, silu, static)
-SMOOTH_FORWARD_GRAD(exp_mish, mish, static)
-SMOOTH_FORWARD_GRAD(exp_tanh, tanh, static)
-SMOOTH_FORWARD_GRAD(exp_softplus, softplus, static)
+#define EXP_KERNELS(fn, name, attrs)                                           \
+    SMOOTH_KERNELS(fn, name##_f, name##_d, attrs)                              \
+    SMOOTH_FORWARD_GRAD(fn, name##_f, name##_d, attrs)
+
+EXP_KERNELS(act_selu, selu, CLONES)
+EXP_KERNELS(exp_gelu, gelu, static CLONES)
+EXP_KERNELS(exp_silu, silu, static CLONES)
+EXP_KERNELS(exp_mish, mish, static CLONES)
+EXP_KERNELS(exp_tanh, tanh, static CLONES)
+EXP_KERNELS(exp_softplus, softplus, static CLONES)
 
 /* ---------------------------------------------------------------------------
  * gelu, silu, mish, tanh and softplus from tables, with AVX-512. The first
@@ -429,11 +426,11 @@ VINLINE v16f as_is(v16f x, v16f F)
 }
 VINLINE v16f odd_zero(v16f x, v16f F) { return sel(x == splat(0), x, F); }
 
-#define TABLE_KERNELS(name, NAME, f_of)                                        \
+#define TABLE_KERNELS(name, NAME, f_from)                                      \
     V4 static inline v16f name##_table_f(v16f x)                               \
     {                                                                          \
         v16i k, in = in_tables(x);                                             \
-        v16f y = f_of(x, table_poly(NAME##_F, NAME##_DEGREE, k, table_u(x, &k))); \
+        v16f y = f_from(x, table_poly(NAME##_F, NAME##_DEGREE, k, table_u(x, &k))); \
         return all_lanes(in) ? y : sel(in, y, name##_f(x));                    \
     }                                                                          \
     V4 static inline v16f name##_table_d(v16f x)                               \
@@ -442,51 +439,8 @@ VINLINE v16f odd_zero(v16f x, v16f F) { return sel(x == splat(0), x, F); }
         v16f y = table_poly(NAME##_D, NAME##_DEGREE, k, table_u(x, &k));       \
         return all_lanes(in) ? y : sel(in, y, name##_d(x));                    \
     }                                                                          \
-    V4 static void table_##name##_forward(float *out, const float *in, long n) \
-    {                                                                          \
-        long i = 0;                                                            \
-        for (; i + 16 <= n; i += 16)                                           \
-            *(v16u *)(out + i) = name##_table_f(*(const v16u *)(in + i));      \
-        if (i < n) {                                                           \
-            float x[16] = {0};                                                 \
-            memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v16f y = name##_table_f(*(const v16u *)x);                         \
-            memcpy(out + i, &y, sizeof(float) * (size_t)(n - i));              \
-        }                                                                      \
-    }                                                                          \
-    V4 static void table_##name##_backward(float *din, const float *dout,      \
-                                           const float *in, long n)            \
-    {                                                                          \
-        long i = 0;                                                            \
-        for (; i + 16 <= n; i += 16)                                           \
-            *(v16u *)(din + i) = times_grad(*(const v16u *)(dout + i),         \
-                                            name##_table_d(*(const v16u *)(in + i))); \
-        if (i < n) {                                                           \
-            float g[16] = {0}, x[16] = {0};                                    \
-            memcpy(g, dout + i, sizeof(float) * (size_t)(n - i));              \
-            memcpy(x, in + i, sizeof(float) * (size_t)(n - i));                \
-            v16f y = times_grad(*(const v16u *)g, name##_table_d(*(const v16u *)x)); \
-            memcpy(din + i, &y, sizeof(float) * (size_t)(n - i));              \
-        }                                                                      \
-    }                                                                          \
-    V4 static void table_##name##_forward_grad(float *out, float *deriv,       \
-                                               const float *in, long n)        \
-    {                                                                          \
-        long i = 0;                                                            \
-        for (; i + 16 <= n; i += 16) {                                         \
-            v16f x = *(const v16u *)(in + i);                                  \
-            *(v16u *)(out + i) = name##_table_f(x);                            \
-            *(v16u *)(deriv + i) = name##_table_d(x);                          \
-        }                                                                      \
-        if (i < n) {                                                           \
-            float x[16] = {0}, y[16], d[16];                                   \
-            copy_tail(x, in + i, n - i);                                       \
-            *(v16u *)y = name##_table_f(*(const v16u *)x);                     \
-            *(v16u *)d = name##_table_d(*(const v16u *)x);                     \
-            copy_tail(out + i, y, n - i);                                      \
-            copy_tail(deriv + i, d, n - i);                                    \
-        }                                                                      \
-    }
+    SMOOTH_KERNELS(table_##name, name##_table_f, name##_table_d, V4 static)    \
+    SMOOTH_FORWARD_GRAD(table_##name, name##_table_f, name##_table_d, V4 static)
 
 TABLE_KERNELS(gelu, GELU, times_x)
 TABLE_KERNELS(silu, SILU, times_x)
@@ -509,7 +463,7 @@ int act_smooth_tables(void)
                                const float *out, long n)                       \
     {                                                                          \
         if (act_smooth_tables())                                               \
-            return table_##name##_backward(din, dout, in, n);                  \
+            return table_##name##_backward(din, dout, in, out, n);             \
         exp_##name##_backward(din, dout, in, out, n);                          \
     }                                                                          \
     void act_##name##_forward_grad(float *out, float *deriv, const float *in,  \
