@@ -385,13 +385,16 @@ EXP_KERNELS(exp_softplus, softplus, static CLONES)
 #if defined(__x86_64__) || defined(__i386__)
 #define V4 __attribute__((target("arch=x86-64-v4")))
 
+typedef unsigned v16w __attribute__((vector_size(64)));
+
 /* u = x - c and k = c's table index (the integer 4c, rounded to nearest
- * as in exp_reduce). */
+ * as in exp_reduce). Unsigned: for lanes outside the span, whose k is
+ * garbage the permutes mask to 5 bits, the difference may wrap. */
 VINLINE v16f table_u(v16f x, v16i *k)
 {
     const float magic = 12582912.0f;
     v16f kd = x * 4.0f + magic;
-    *k = (v16i)kd - (0x4b400000 - 16);
+    *k = (v16i)((v16w)kd - (0x4b400000u - 16u));
     return x - (kd - magic) * 0.25f;
 }
 
