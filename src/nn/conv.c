@@ -77,6 +77,13 @@ static long chunk_floats(int B, int IC, int OH, int OW)
     return (long)IC * 9 * (cb < B ? cb : B) * OH * OW;
 }
 
+/* Thread t of nt's run [*c0, *c1) of n chunks (empty when t >= nt). */
+static void chunk_run(int n, int t, int nt, int *c0, int *c1)
+{
+    *c0 = t < nt ? (int)((long)t * n / nt) : n;
+    *c1 = t < nt ? (int)((long)(t + 1) * n / nt) : n;
+}
+
 /* col: the saved (padded) input (IC,B,H+2pad,W+2pad), then scratch for two
  * chunks of col (the threads' in the forward pass of a small K; dW's when
  * the backward pass goes phase by phase without din). dcol, of the same
@@ -477,26 +484,24 @@ static void col2im_plane(float *din, const float *dcol, long ldc, int H, int W, 
 }
 
 /* Chunks handed to whole threads, each with its own slice of a scratch of
- * two chunks: thread t of the team takes chunks t, t + n, ... of at most
- * *cbt images each, in slice t (n = *nwork threads get a slice; with more
- * threads than slices the rest idle). Returns t. Only for work that splits
- * the pixels without summing across them. */
-static int thread_chunks(int cb, int *cbt, int *nwork)
+ * two chunks: the B images in chunks of at most *cbt images, and thread t
+ * of the team a run of consecutive chunks [*c0, *c1), in slice t (with more
+ * threads than slices the rest get none). Runs, not every n-th chunk: two
+ * threads then share the cache lines of the outputs only where their runs
+ * meet, not at every chunk's edge (that cost 10% at 2 threads). Returns
+ * t. Only for work that splits the pixels without summing across them. */
+static int thread_chunks(int cb, int B, int *cbt, int *c0, int *c1)
 {
-    int T = 1;
+    int T = 1, t = 0;
 #ifdef _OPENMP
-    T = omp_get_num_threads();
+    T = omp_get_num_threads(), t = omp_get_thread_num();
 #endif
     *cbt = 2 * cb / T < cb ? 2 * cb / T : cb;
     if (*cbt < 1)
         *cbt = 1;
-    int slots = 2 * cb / *cbt;
-    *nwork = T < slots ? T : slots;
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
+    const int slots = 2 * cb / *cbt, nwork = T < slots ? T : slots;
+    chunk_run((B + *cbt - 1) / *cbt, t, nwork, c0, c1);
+    return t;
 }
 
 /* dst (planes, H+2, W+2) = src (planes, H, W) with a border of zeros. */
@@ -558,11 +563,11 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
     const im2col_plan *plan = im2col_plan_make(&pl, Hs, Ws) ? &pl : NULL;
 #pragma omp parallel
     {
-        int cbt, nwork;
-        const int t = thread_chunks(cb, &cbt, &nwork);
-        float *chunk = t < nwork ? col + nsave + (long)t * K * cbt * ohw : NULL;
-        for (int b0 = t * cbt; chunk && b0 < B; b0 += nwork * cbt) {
-            const int nb = B - b0 < cbt ? B - b0 : cbt;
+        int cbt, c0, c1;
+        const int t = thread_chunks(cb, B, &cbt, &c0, &c1);
+        float *chunk = col + nsave + (long)t * K * cbt * ohw;
+        for (int i = c0; i < c1; i++) {
+            const int b0 = i * cbt, nb = B - b0 < cbt ? B - b0 : cbt;
             const long pc = nb * ohw;
             float *o = out + b0 * ohw;
             if (K <= SMALL_K) {
@@ -719,7 +724,9 @@ static int backward_by_chunks(const bwd_job *j, float *ws, long ws_n)
         float *mine = parts + (nch + 1) * part + t * own;
         const float **rows = (const float **)(void *)mine;
         int32_t *koff = (int32_t *)(void *)(rows + K);
-        for (int i = t; i < nch; i += nt) {
+        int c0, c1;
+        chunk_run(nch, t, nt, &c0, &c1);
+        for (int i = c0; i < c1; i++) {
             const int b0 = i * cb, nb = j->B - b0 < cb ? j->B - b0 : cb;
             dw_chunk(j, parts + i * part, rows, koff, b0, nb);
             din_chunk(j, mine + tab, b0, nb);
@@ -799,10 +806,10 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
      * split gives the same bits) */
 #pragma omp parallel
     {
-        int cbt, nwork;
-        const int t = thread_chunks(cb, &cbt, &nwork);
-        float *dchunk = t < nwork ? dcol + (long)t * K * cbt * ohw : NULL;
-        for (int b0 = t * cbt; dchunk && b0 < B; b0 += nwork * cbt)
-            din_chunk(&j, dchunk, b0, B - b0 < cbt ? B - b0 : cbt);
+        int cbt, c0, c1;
+        const int t = thread_chunks(cb, B, &cbt, &c0, &c1);
+        float *dchunk = dcol + (long)t * K * cbt * ohw;
+        for (int i = c0; i < c1; i++)
+            din_chunk(&j, dchunk, i * cbt, B - i * cbt < cbt ? B - i * cbt : cbt);
     }
 }

@@ -657,9 +657,13 @@ static gemm_job gemm_setup(int trans_a, int M, int N, int K, const float *A,
     };
 }
 
-/* Splits C into units of whole panels (and row blocks when there are
- * fewer panels than threads) and runs them. How the units fall does not
- * change any sum, only the speed. */
+/* Splits C into units and runs them: units of whole panels, or units of
+ * row tiles when C has no more columns than rows or fewer panels than
+ * threads. A unit of panels packs every row tile of A for its few panels;
+ * a unit of rows packs B's panels once and runs each packed tile of A
+ * along all of them (dense layers' 250-column products ran 1.5x, not
+ * 1.8x, faster on 2 threads split by columns). How the units fall does
+ * not change any sum, only the speed. */
 static void gemm_run(const gemm_job *g)
 {
     const int M = g->M, N = g->N, K = g->K;
@@ -674,7 +678,10 @@ static void gemm_run(const gemm_job *g)
         nt = omp_get_max_threads();
 #endif
     int ncu, nru = 1;
-    if (np >= nt) {
+    if (N <= M && nmt >= nt) {
+        ncu = 1;
+        nru = nt;
+    } else if (np >= nt) {
         ncu = (np + NC / NR - 1) / (NC / NR);
         ncu = ncu < nt ? nt : ncu;
     } else {
