@@ -57,6 +57,7 @@ typedef struct {
     float *dw, *db, *dgamma, *dbeta, *dalpha;
     act_params a;
     float *col, *dcol, *bn_x, *bn_xw, *pre, *post, *pooled, *pooled_pre, *dropped, *g_out;
+    double *bn_moments;
     float *saved, *moving;
     uint8_t *argmax, *mask;
     long post_n;       /* floats of post: also the fused block's scratch */
@@ -176,6 +177,7 @@ static void plan_conv_bufs(lnet *L, lconv *c)
     c->pre = L->in_place ? c->post : fbuf(c->n);
     c->bn_x = L->bn && !c->fused ? fbuf(c->n) : NULL;
     c->bn_xw = L->bn && c->fused ? fbuf(c->np) : NULL;
+    c->bn_moments = c->bn_xw ? (double *)(void *)fbuf(2 * conv_block_bn_moments(c->ic)) : NULL;
     c->pooled = fbuf(c->np);
     c->pooled_pre = L->in_place ? NULL : fbuf(c->np);
     c->dropped = fbuf(c->np);
@@ -359,7 +361,7 @@ static const conv_block_bn *lconv_bn(lconv *c, conv_block_bn *bn)
     if (!c->bn_xw)
         return NULL;
     *bn = (conv_block_bn){c->gamma, c->beta, c->saved, c->moving, c->moving + c->oc, c->bn_xw,
-                          c->dgamma, c->dbeta, BN_MOMENTUM, BN_EPSILON};
+                          c->dgamma, c->dbeta, c->bn_moments, BN_MOMENTUM, BN_EPSILON};
     return bn;
 }
 
@@ -447,8 +449,7 @@ static void lconv_backward(lnet *L, int k, float *g, float *g_next)
         conv_block_bn bn;
         TIMED(L, c->r_conv, 1,
               conv_block_backward(c->dw, c->db, lconv_bn(c, &bn), c->post, c->post_n, g,
-                                  c->argmax, c->col, c->wt, c->bias, B, c->ic, c->h, c->w, c->oc,
-                                  L->pad));
+                                  c->argmax, c->col, c->wt, B, c->ic, c->h, c->w, c->oc, L->pad));
         return;
     }
     TIMED(L, c->r_pool, 1, maxpool_backward(c->g_out, g, c->argmax, (long)c->oc * B, c->oh, c->ow));
@@ -503,6 +504,7 @@ static void lnet_free(lnet *L)
         for (size_t i = 0; i < sizeof f / sizeof *f; i++)
             free(f[i]);
         free(c->argmax);
+        free(c->bn_moments);
         free(c->mask);
     }
     for (int k = 0; k < L->nd; k++) {

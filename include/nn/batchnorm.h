@@ -60,6 +60,10 @@ void bn_sums(const float *x, long n, double k, double *s, double *q);
 void bn_stats(float *mean, float *inv, float *moving_mean, float *moving_var, double s,
               double q, double k, long n, double momentum, double eps);
 
+/* The same from the channel's mean m and biased variance var (clamped at
+ * 0) over n values. */
+void bn_stats_of(float *mean, float *inv, float *moving_mean, float *moving_var, double m,
+                 double var, long n, double momentum, double eps);
 /* y[0..n) = (x - mean) * scale + shift; y may alias x. The training
  * forward's step with scale = gamma * inv, shift = beta. */
 void bn_affine(float *y, const float *x, long n, float mean, float scale, float shift);

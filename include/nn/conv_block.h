@@ -5,10 +5,11 @@
  * gradient and takes its weight and bias gradients in L2 too.
  *
  * With batch norm, whose statistics span the whole batch, the forward
- * makes two passes over the groups: the conv and the per-channel sums,
- * then the conv again (conv1 is cheap: K = 9 or 27), the normalisation,
- * activation, pool and dropout. Its backward recomputes a group's conv
- * output too, for batch norm's input gradient (nonzero everywhere).
+ * makes two passes over the groups: the mean and covariance of the conv's
+ * K inputs (the conv output's mean and variance follow from them and the
+ * weights), then the conv, the normalisation, activation, pool and
+ * dropout. Its backward takes batch norm's input gradient through to the
+ * weights from those moments too, without the conv output.
  *
  * Layouts as conv.h and pool.h: in (IC,B,H,W), weight (OC,IC*9), pooled,
  * argmax, pooled_pre (OC,B,PH,PW), PH = OH/2, PW = OW/2. */
@@ -46,10 +47,11 @@ void conv_block_winners(float *xw, const float *x, const uint8_t *argmax, long n
                         int OW);
 
 /* Batch norm between the conv and the activation, with bn_forward_train's
- * and bn_backward's maths (batchnorm.h) on the conv output x. The batch
- * statistics are sums per group added in group order (so they may differ
- * from bn_forward_train's in the last place, and are the same at any
- * thread count). */
+ * and bn_backward's maths (batchnorm.h) on the conv output x, taken
+ * through x = b + w . col: the batch statistics from col's moments (so
+ * they may differ from bn_forward_train's on the rounded x in the last
+ * places), sums per group added in group order (the same at any thread
+ * count). */
 typedef struct {
     const float *gamma, *beta;   /* (OC) */
     float *saved;                /* (2*OC): forward writes the batch mean, then
@@ -59,8 +61,14 @@ typedef struct {
     float *xw;                   /* (OC,B,PH,PW): forward writes x at the pool's
                                     winners; backward reads it */
     float *dgamma, *dbeta;       /* (OC), backward accumulates (+=) */
+    double *moments;             /* (conv_block_bn_moments(IC)): forward writes
+                                    col's mean and covariance; backward reads
+                                    them */
     double momentum, eps;
 } conv_block_bn;
+
+/* Doubles of conv_block_bn's moments for IC input channels. */
+long conv_block_bn_moments(int IC);
 
 /* Dropout folded into the forward pass: out and mask get the bits of
  * dropout_forward(out, mask, pooled, OC*B*PH*PW, rate, seed, purpose,
@@ -79,7 +87,8 @@ typedef struct {
  * as its pooled_pre when pooled_pre is NULL) or act_maxpool_forward
  * (otherwise); pooled_pre NULL: the activation runs in place. bn: batch
  * norm, NULL for none (with it, the outputs are those of bn_forward_train
- * between the two, but for its statistics' summation order). drop:
+ * between the two, but for its statistics, taken from col's moments, and
+ * so the outputs' last places). drop:
  * dropout of pooled, NULL for none.
  * scratch: scratch_n floats with conv_block_workers(.., bn != NULL) > 0;
  * its content is left undefined. */
@@ -95,12 +104,13 @@ void conv_block_forward(const act_params *a, const conv_block_bn *bn, float *sav
  * dweight (OC,IC*9) and dbias (OC) are accumulated (+=): per group in a
  * fixed order, then the groups in order, so any thread count gives the
  * same bits. bn: as given to the forward (its dgamma, dbeta accumulated
- * as bn_backward does), NULL for none; with it weight and bias (the
- * forward's) recompute the conv output, else they are not read. scratch
- * as for the forward. No input gradient. */
+ * as bn_backward does), NULL for none; with it weight (the forward's)
+ * is read, and dbias is left as it is: batch norm's mean takes away any
+ * change of the bias, whose gradient is 0. scratch as for the forward.
+ * No input gradient. */
 void conv_block_backward(float *dweight, float *dbias, const conv_block_bn *bn, float *scratch,
                          long scratch_n, const float *dpooled, const uint8_t *argmax,
-                         const float *saved, const float *weight, const float *bias, int B,
-                         int IC, int H, int W, int OC, int pad);
+                         const float *saved, const float *weight, int B, int IC, int H, int W,
+                         int OC, int pad);
 
 #endif

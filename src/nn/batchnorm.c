@@ -73,8 +73,13 @@ CLONES void bn_affine(float *y, const float *x, long n, float mean, float scale,
 void bn_stats(float *mean, float *inv, float *moving_mean, float *moving_var, double s,
               double q, double k, long n, double momentum, double eps)
 {
-    const double m = k + s / (double)n;
-    double var = (q - s * (s / (double)n)) / (double)n;
+    bn_stats_of(mean, inv, moving_mean, moving_var, k + s / (double)n,
+                (q - s * (s / (double)n)) / (double)n, n, momentum, eps);
+}
+
+void bn_stats_of(float *mean, float *inv, float *moving_mean, float *moving_var, double m,
+                 double var, long n, double momentum, double eps)
+{
     var = var > 0 ? var : 0;
     *mean = (float)m;
     *inv = (float)(1.0 / sqrt(var + eps));

@@ -15,17 +15,18 @@
  * (conv_forward, then the pool.c pass), whatever the thread count.
  *
  * With batch norm (its steps from batchnorm.h, so the maths is its own):
- *   forward:  a first pass over the groups takes each group's conv output
- *             sums per channel into the group's partial (in the space of
- *             the backward's dW partials), added in group order into the
- *             batch statistics; the second pass is the one above with the
- *             conv output normalised, channel by channel, into a spare
- *             row, and the conv output at the pool's winners kept (xw);
+ *   forward:  a first pass over the groups takes each group's sums of
+ *             col and of its rows' products into the group's partial (in
+ *             the space of the backward's dW partials), added in group
+ *             order into col's mean and covariance, from which each
+ *             channel's batch mean and variance follow (bn_statistics);
+ *             the second pass is the one above with the conv output
+ *             normalised, channel by channel, into a spare row, and the
+ *             conv output at the pool's winners kept (xw);
  *   backward: the sums over the winners (dy is 0 elsewhere) give each
- *             channel's dgamma, dbeta and dx coefficients first; then per
- *             group the conv output is recomputed into OC more rows and
- *             the unpooled gradient turned into batch norm's dx in place,
- *             from which dW and db are taken as without it. */
+ *             channel's dgamma, dbeta and dx coefficients first; then the
+ *             groups take dy (col - mean)^T as without batch norm, and
+ *             col's covariance turns it into dW (bn_weight_grads). */
 #include "nn/conv_block.h"
 
 #include <assert.h>
@@ -154,27 +155,41 @@ static long group_ld(int G, int OH, int OW)
     return ((long)G * OH * OW + 15) & ~15L;
 }
 
-/* Floats of the groups' partials (OC*K dW, then OC db, each; the forward's
- * batch norm sums, 2*OC doubles each, fit in their room), whole vectors;
- * with batch norm 4*OC more after them (the channels' shifts or their
- * gradient coefficients). */
-static long parts_dw(int B, int G, int K, int OC)
+/* Doubles of col's moments (batch norm's statistics): K sums, then the
+ * K x K sums of products. */
+long conv_block_bn_moments(int IC)
 {
-    long groups = (B + G - 1) / G;
-    return (groups * OC * (K + 1) + 15) & ~15L;
+    const long K = IC * 9L;
+    return K + K * K;
 }
 
+/* Floats of one group's partial: dW (OC*K), then db (OC); with batch norm
+ * at least the forward's moments of col, in doubles. */
+static long part_floats(int K, int OC, int bn)
+{
+    const long dw = (long)OC * (K + 1), mom = bn ? 2 * conv_block_bn_moments(K / 9) : 0;
+    return dw > mom ? dw : mom;
+}
+
+/* Floats of the groups' partials, whole vectors. */
+static long parts_dw(int B, int G, int K, int OC, int bn)
+{
+    long groups = (B + G - 1) / G;
+    return (groups * part_floats(K, OC, bn) + 15) & ~15L;
+}
+
+/* With batch norm 6*OC more after the partials: the channels' gradient
+ * coefficients (4 floats each), then their sums of dy (doubles). */
 static long parts_floats(int B, int G, int K, int OC, int bn)
 {
-    return parts_dw(B, G, K, OC) + (bn ? (4L * OC + 15) & ~15L : 0);
+    return parts_dw(B, G, K, OC, bn) + (bn ? (6L * OC + 15) & ~15L : 0);
 }
 
 /* Rows of a slot: conv output or gradient (OC), col (K), post (1), and
- * with batch norm OC more (forward: one channel's normalised row;
- * backward: the recomputed conv output). */
+ * with batch norm one more (forward: one channel's normalised row). */
 static long slot_rows(int K, int OC, int bn)
 {
-    return OC + K + 1 + (bn ? OC : 0);
+    return OC + K + 1 + (bn ? 1 : 0);
 }
 
 /* A slot: its rows, then the group's pooled outputs (forward: pooled,
@@ -237,7 +252,7 @@ static block_plan plan_block(float *scratch, long scratch_n, int B, int IC, int 
     pl.team = team_size(slots, pl.groups);
     pl.ld = group_ld(pl.G, OH, OW), pl.per = slot_floats(K, OC, pl.G, OH, OW, bn);
     pl.runs_at = slot_rows(K, OC, bn) * pl.ld;
-    pl.extra = scratch + parts_dw(B, pl.G, K, OC);
+    pl.extra = scratch + parts_dw(B, pl.G, K, OC, bn);
     pl.base = scratch + parts_floats(B, pl.G, K, OC, bn);
     return pl;
 }
@@ -410,44 +425,127 @@ static void forward_group(const fwd_job *j, float *slot, int b0)
     }
 }
 
-/* Batch norm's statistics, the first pass: each group's conv output summed
- * per channel (bn_sums, shifted by the channel's first output, as
- * bn_forward_train shifts) into the group's partial, 2*OC doubles at the
- * start of scratch; then the partials added in group order. */
+/* Sums over a group's n pixels of d_k = col_k - c_k and of d_k d_l, in
+ * double, into part (K sums, then K x K): pixel i in lane i % 8 of its
+ * pair's accumulator, the lanes added in order at the end; rows in
+ * blocks of 3, so that each pixel's 6 loads feed 9 products. The order
+ * is fixed by n alone. */
+typedef double v8d __attribute__((vector_size(64)));
+enum { MOM_CHUNK = 64, MOM_BLOCKS = CONV_BLOCK_MAX_K / 3 };
+
+/* (by pointer and inlined: a 512-bit vector passed by value to a function
+ * not compiled for AVX-512 does not arrive whole) */
+static inline __attribute__((always_inline)) double lanes8(const v8d *v)
+{
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += (*v)[l];
+    return s;
+}
+
+CLONES static void group_moments(double *restrict part, const float *restrict col, long ld,
+                                 int K, long n, const double *restrict c)
+{
+    const int nb = K / 3;
+    v8d acc[MOM_BLOCKS * (MOM_BLOCKS + 1) / 2][9], sum[CONV_BLOCK_MAX_K];
+    double d[CONV_BLOCK_MAX_K][MOM_CHUNK] __attribute__((aligned(64)));
+    memset(acc, 0, sizeof acc[0] * (size_t)(nb * (nb + 1) / 2));
+    memset(sum, 0, sizeof sum);
+    for (long i0 = 0; i0 < n; i0 += MOM_CHUNK) {
+        const long len = n - i0 < MOM_CHUNK ? n - i0 : MOM_CHUNK;
+        for (int k = 0; k < K; k++) {   /* past the end 0: adds nothing */
+            const float *x = col + k * ld + i0;
+            if (len == MOM_CHUNK)
+                for (int i = 0; i < MOM_CHUNK; i++)
+                    d[k][i] = (double)x[i] - c[k];
+            else
+                for (int i = 0; i < MOM_CHUNK; i++)
+                    d[k][i] = i < len ? (double)x[i] - c[k] : 0.0;
+            for (int v = 0; v < MOM_CHUNK; v += 8)
+                sum[k] += *(const v8d *)&d[k][v];
+        }
+        for (int kb = 0, p = 0; kb < nb; kb++)
+            for (int lb = 0; lb <= kb; lb++, p++) {
+                v8d a[9];
+                for (int r = 0; r < 9; r++)
+                    a[r] = acc[p][r];
+                for (int v = 0; v < MOM_CHUNK; v += 8)
+#pragma GCC unroll 3
+                    for (int r = 0; r < 3; r++) {
+                        const v8d x = *(const v8d *)&d[3 * kb + r][v];
+#pragma GCC unroll 3
+                        for (int t = 0; t < 3; t++)
+                            a[3 * r + t] += x * *(const v8d *)&d[3 * lb + t][v];
+                    }
+                for (int r = 0; r < 9; r++)
+                    acc[p][r] = a[r];
+            }
+    }
+    for (int k = 0; k < K; k++)
+        part[k] = lanes8(&sum[k]);
+    double *q = part + K;
+    for (int kb = 0, p = 0; kb < nb; kb++)
+        for (int lb = 0; lb <= kb; lb++, p++)
+            for (int r = 0; r < 3; r++)
+                for (int t = 0; t < 3; t++) {
+                    const int k = 3 * kb + r, l = 3 * lb + t;
+                    q[k * K + l] = q[l * K + k] = lanes8(&acc[p][3 * r + t]);
+                }
+}
+
+/* Batch norm's statistics, the first pass, without the conv output: at
+ * every pixel x_o = b_o + w_o . col, so over the batch x_o's mean is
+ * b_o + w_o . m and its variance w_o^T C w_o, m and C the mean and
+ * (biased) covariance of col's K rows. Those take K(K+1)/2 products a
+ * pixel, where the conv and its sums took OC*(K+2). Each group's sums of
+ * col shifted by image 0's first column (bn_sums' shift) go to its
+ * partial at the start of scratch, and are added in group order; m, then
+ * C, stay in bn->moments for the backward. */
 static void bn_statistics(const fwd_job *j, const block_plan *pl, float *scratch)
 {
     const int OC = j->OC, K = j->IC * 9;
-    const long n = (long)j->B * (j->Hs - 2) * (j->Ws - 2);
+    const long ohw = (long)(j->Hs - 2) * (j->Ws - 2), n = j->B * ohw;
+    const long per = conv_block_bn_moments(j->IC);
     const conv_block_bn *bn = j->bn;
-    double *part = (double *)scratch, *shift = (double *)pl->extra;
-    float first[CONV_BLOCK_MAX_K], *x0 = pl->extra + 2 * OC;
-    for (int k = 0; k < K; k++)   /* image 0's first pixel: its col column */
-        first[k] = j->saved[(long)(k / 9) * j->B * j->Hs * j->Ws + (k % 9 / 3) * j->Ws + k % 3];
-    conv_small_k(x0, 1, first, 1, j->weight, j->bias, K, OC, 1);
-    for (int o = 0; o < OC; o++)
-        shift[o] = x0[o];
+    double *part = (double *)scratch, c[CONV_BLOCK_MAX_K];
+    for (int k = 0; k < K; k++)
+        c[k] = j->saved[(long)(k / 9) * j->B * j->Hs * j->Ws + (k % 9 / 3) * j->Ws + k % 3];
 #pragma omp parallel num_threads(pl->team)
     {
-        float *slot = pl->base + thread_id() * pl->per;
+        float *col = pl->base + thread_id() * pl->per + OC * j->ld;
 #pragma omp for schedule(static)
         for (int g = 0; g < pl->groups; g++) {
-            const int nb = group_conv(j, slot, slot + OC * j->ld, g * j->G);
-            const long m = nb * (long)(j->Hs - 2) * (j->Ws - 2);
-            double *pg = part + 2L * OC * g;
-            for (int o = 0; o < OC; o++)
-                bn_sums(slot + o * j->ld, m, shift[o], pg + 2 * o, pg + 2 * o + 1);
+            const int b0 = g * j->G, nb = j->B - b0 < j->G ? j->B - b0 : j->G;
+            group_col(col, j->ld, j->saved, j->B, j->IC, j->Hs, j->Ws, b0, nb);
+            group_moments(part + per * g, col, j->ld, K, nb * ohw, c);
         }
     }
+    double *m = bn->moments, *C = m + K;
+    for (long i = 0; i < per; i++) {
+        double t = 0;
+        for (int g = 0; g < pl->groups; g++)
+            t += part[per * g + i];
+        m[i] = t;
+    }
+    for (int k = 0; k < K; k++)   /* C from the shifted sums, then m */
+        for (int l = 0; l < K; l++)
+            C[k * K + l] = (C[k * K + l] - m[k] * (m[l] / (double)n)) / (double)n;
+    for (int k = 0; k < K; k++)
+        m[k] = c[k] + m[k] / (double)n;
     for (int o = 0; o < OC; o++) {
-        double s = 0, q = 0;
-        for (int g = 0; g < pl->groups; g++) {
-            s += part[2L * OC * g + 2 * o];
-            q += part[2L * OC * g + 2 * o + 1];
+        const float *w = j->weight + (long)o * K;
+        double mean = j->bias[o], var = 0;
+        for (int k = 0; k < K; k++) {
+            double wc = 0;
+            for (int l = 0; l < K; l++)
+                wc += C[k * K + l] * w[l];
+            mean += w[k] * m[k];
+            var += w[k] * wc;
         }
-        bn_stats(bn->saved + o, bn->saved + OC + o,
-                 bn->moving_mean ? bn->moving_mean + o : NULL,
-                 bn->moving_var ? bn->moving_var + o : NULL, s, q, shift[o], n, bn->momentum,
-                 bn->eps);
+        bn_stats_of(bn->saved + o, bn->saved + OC + o,
+                    bn->moving_mean ? bn->moving_mean + o : NULL,
+                    bn->moving_var ? bn->moving_var + o : NULL, mean, var, n, bn->momentum,
+                    bn->eps);
     }
 }
 
@@ -581,9 +679,9 @@ static void group_dw(float *dw, float *db, const float *g, const float *col, lon
 }
 
 typedef struct {
-    const float *dpooled, *saved, *weight, *bias;
+    const float *dpooled, *saved;
     const uint8_t *argmax;
-    const bn_grad_coef *coef;   /* (OC) with batch norm, else NULL */
+    const double *m;   /* with batch norm col's means (bn->moments), else NULL */
     int B, IC, Hs, Ws, OC, G;
     long ld, runs_at;
 } bwd_job;
@@ -612,44 +710,73 @@ static void backward_group(const bwd_job *j, float *part, float *slot, int b0)
         memset(row + n, 0, sizeof(float) * (size_t)(j->ld - n));
     }
     group_col(col, j->ld, j->saved, B, j->IC, j->Hs, j->Ws, b0, nb);
-    if (j->coef) {   /* batch norm's dx from dy (g) and the conv output, again */
-        float *x = col + (K + 1) * j->ld;
-        conv_small_k(x, j->ld, col, j->ld, j->weight, j->bias, K, OC, n);
-        for (int o = 0; o < OC; o++)
-            bn_dx(g + o * j->ld, g + o * j->ld, x + o * j->ld, n, j->coef[o]);
+    for (int k = 0; j->m && k < K; k++) {   /* batch norm: col less its mean */
+        const float mk = (float)j->m[k];
+        float *row = col + k * j->ld;
+        for (long i = 0; i < n; i++)
+            row[i] -= mk;
     }
     group_dw(part, part + (long)OC * K, g, col, j->ld, K, OC);
 }
 
-/* Batch norm's coefficients of dx per channel, into coef, from the sums
- * over the pooling winners (dy is 0 elsewhere); dgamma, dbeta added. */
-static void bn_coefs(bn_grad_coef *coef, const conv_block_bn *bn, const float *dpooled, int team,
-                     int B, int OH, int OW, int OC)
+/* Batch norm's coefficients of dx per channel, into coef, and its sums of
+ * dy, into sdy, from the sums over the pooling winners (dy is 0
+ * elsewhere); dgamma, dbeta added. */
+static void bn_coefs(bn_grad_coef *coef, double *sdy, const conv_block_bn *bn,
+                     const float *dpooled, int team, int B, int OH, int OW, int OC)
 {
     const long np = (long)B * (OH / 2) * (OW / 2), n = (long)B * OH * OW;
 #pragma omp parallel for schedule(static) num_threads(team)
     for (int o = 0; o < OC; o++) {
         const float mean = bn->saved[o], inv = bn->saved[OC + o];
-        double sdy, sdyx;
-        bn_grad_sums(dpooled + o * np, bn->xw + o * np, np, mean, &sdy, &sdyx);
-        coef[o] = bn_grad_coefs(sdy, sdyx, bn->gamma[o], mean, inv, n, bn->dgamma + o,
+        double sdyx;
+        bn_grad_sums(dpooled + o * np, bn->xw + o * np, np, mean, sdy + o, &sdyx);
+        coef[o] = bn_grad_coefs(sdy[o], sdyx, bn->gamma[o], mean, inv, n, bn->dgamma + o,
                                 bn->dbeta + o);
+    }
+}
+
+/* dW through batch norm, from the groups' sums G = dy (col - m)^T (m
+ * rounded to float, mf): with dx = a (dy - mdy - (x - mean) k) and x - mean
+ * = w . (col - m) at every pixel,
+ *   dW[o][k] = sum dx col_k
+ *            = a (G[o][k] + sdy (mf_k - m_k) - k n (w_o^T C)[k]),
+ * C col's covariance; the conv's bias, whose every change the mean takes
+ * away, gets no gradient. */
+static void bn_weight_grads(float *dweight, const float *parts, long psz, int groups,
+                            const conv_block_bn *bn, const bn_grad_coef *coef,
+                            const double *sdy, const float *weight, int K, int OC, long n)
+{
+    const double *m = bn->moments, *C = m + K;
+    for (int o = 0; o < OC; o++) {
+        const float *w = weight + (long)o * K;
+        for (int k = 0; k < K; k++) {
+            double G = 0, wc = 0;
+            for (int g = 0; g < groups; g++)
+                G += parts[g * psz + (long)o * K + k];
+            for (int l = 0; l < K; l++)
+                wc += w[l] * C[l * K + k];
+            const double mk = m[k], mf = (float)mk;
+            dweight[(long)o * K + k] +=
+                (float)(coef[o].a * (G + sdy[o] * (mf - mk) - (double)coef[o].k * n * wc));
+        }
     }
 }
 
 void conv_block_backward(float *dweight, float *dbias, const conv_block_bn *bn, float *scratch,
                          long scratch_n, const float *dpooled, const uint8_t *argmax,
-                         const float *saved, const float *weight, const float *bias, int B,
-                         int IC, int H, int W, int OC, int pad)
+                         const float *saved, const float *weight, int B, int IC, int H, int W,
+                         int OC, int pad)
 {
     const block_plan pl = plan_block(scratch, scratch_n, B, IC, H, W, OC, pad, bn != NULL);
     const int K = IC * 9, groups = pl.groups;
     const long psz = (long)OC * (K + 1);
     float *parts = scratch;
     bn_grad_coef *coef = bn ? (bn_grad_coef *)pl.extra : NULL;
+    double *sdy = bn ? (double *)(coef + OC) : NULL;
     if (bn)
-        bn_coefs(coef, bn, dpooled, pl.team, B, pl.Hs - 2, pl.Ws - 2, OC);
-    const bwd_job j = {dpooled, saved, weight, bias, argmax, coef, B, IC, pl.Hs, pl.Ws,
+        bn_coefs(coef, sdy, bn, dpooled, pl.team, B, pl.Hs - 2, pl.Ws - 2, OC);
+    const bwd_job j = {dpooled, saved, argmax, bn ? bn->moments : NULL, B, IC, pl.Hs, pl.Ws,
                        OC, pl.G, pl.ld, pl.runs_at};
 #pragma omp parallel num_threads(pl.team)
     {
@@ -657,6 +784,11 @@ void conv_block_backward(float *dweight, float *dbias, const conv_block_bn *bn, 
 #pragma omp for schedule(static)
         for (int g = 0; g < groups; g++)
             backward_group(&j, parts + g * psz, slot, g * pl.G);
+    }
+    if (bn) {
+        bn_weight_grads(dweight, parts, psz, groups, bn, coef, sdy, weight, K, OC,
+                        (long)B * (pl.Hs - 2) * (pl.Ws - 2));
+        return;
     }
     /* the groups' partials in group order: the same sums at any thread count */
     for (long i = 0; i < psz; i++) {

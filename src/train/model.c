@@ -326,6 +326,7 @@ void model_free(model *m)
         free(b->mask);
         if (b->bn.x != b->pre)   /* (else it is pre; bn.xw lies in post) */
             free(b->bn.x);
+        free(b->bn.moments);
     }
     for (int k = 0; k < m->n_dense; k++) {
         free(m->dense[k].bn.x);
@@ -525,7 +526,7 @@ static void backward(model *m)
             conv_block_bn bn;
             conv_block_backward(m->grads + b->w_off, m->grads + b->b_off, model_bn_block(m, b, &bn),
                                 b->post, b->scratch_n, g, b->argmax, b->col, m->params + b->w_off,
-                                m->params + b->b_off, B, b->ic, b->h, b->w, b->oc, m->pad);
+                                B, b->ic, b->h, b->w, b->oc, m->pad);
             tmp = g, g = g_next, g_next = tmp;
             continue;
         }

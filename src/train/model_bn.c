@@ -30,8 +30,12 @@ int model_bn_alloc(model *m)
         b->bn.moving = m->bn_state + st;
         b->bn.saved = m->bn_saved + st;
         st += 2L * b->oc;
-        if (model_block_fusable(m, k))   /* the end of post, kept for it */
+        if (model_block_fusable(m, k)) {   /* the end of post, kept for it */
             b->bn.xw = b->post + b->scratch_n;
+            b->bn.moments = (double *)(void *)model_alloc_floats(2 * conv_block_bn_moments(b->ic));
+            if (!b->bn.moments)
+                return -1;
+        }
         else if (b->post != m->big)   /* x in pre; training's y goes to big */
             b->bn.x = b->pre;
         else if (!(b->bn.x = model_alloc_floats((long)b->oc * B * b->oh * b->ow)))
@@ -124,6 +128,6 @@ const conv_block_bn *model_bn_block(model *m, const conv_block *b, conv_block_bn
         return NULL;
     *out = (conv_block_bn){m->params + bn->gamma_off, m->params + bn->beta_off, bn->saved,
                            bn->moving, bn->moving + b->oc, bn->xw, m->grads + bn->gamma_off,
-                           m->grads + bn->beta_off, BN_MOMENTUM, BN_EPSILON};
+                           m->grads + bn->beta_off, bn->moments, BN_MOMENTUM, BN_EPSILON};
     return out;
 }

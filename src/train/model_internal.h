@@ -23,6 +23,7 @@ typedef struct {
                                    end of its post (alloc_buffers) */
     float *moving;              /* (2C) in the model's bn_state: mean, variance */
     float *saved;               /* (2C): the last training batch's mean, 1/std */
+    double *moments;            /* a fused block's conv_block_bn moments */
 } bn_layer;
 
 typedef struct {

@@ -133,6 +133,7 @@ static int outs_same(const outs *got, const outs *want, long n)
 /* Batch norm's parameters, statistics and gradients for one block. */
 typedef struct {
     float *gamma, *beta, *saved, *moving, *xw, *dgamma, *dbeta;
+    double *moments;
 } bn_bufs;
 
 /* gamma in [0.5, 1.5] but one negative (the pool then takes the smallest
@@ -143,6 +144,7 @@ static void bn_make(bn_bufs *n, const block *b, uint64_t seed)
     const int OC = b->s.OC;
     n->gamma = fbuf(OC), n->beta = fbuf(OC), n->saved = fbuf(2L * OC);
     n->moving = fbuf(2L * OC), n->xw = fbuf(b->np), n->dgamma = fbuf(OC), n->dbeta = fbuf(OC);
+    n->moments = (double *)(void *)fbuf(2 * conv_block_bn_moments(b->s.IC));
     fill(n->gamma, OC, seed, 0.5f, 1.5f);
     n->gamma[OC / 2] = -0.8f;
     fill(n->beta, OC, seed + 1, -0.5f, 0.5f);
@@ -157,12 +159,13 @@ static void bn_free(bn_bufs *n)
     float *f[] = {n->gamma, n->beta, n->saved, n->moving, n->xw, n->dgamma, n->dbeta};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++)
         free(f[i]);
+    free(n->moments);
 }
 
 static conv_block_bn bn_of(const bn_bufs *n, int OC)
 {
     conv_block_bn c = {n->gamma, n->beta, n->saved, n->moving, n->moving + OC, n->xw,
-                       n->dgamma, n->dbeta, BN_MOMENTUM, BN_EPSILON};
+                       n->dgamma, n->dbeta, n->moments, BN_MOMENTUM, BN_EPSILON};
     return c;
 }
 
@@ -269,7 +272,7 @@ static void test_backward_threads_and_reference(void)
             fill(db[t], s->OC, 8, -1.0f, 1.0f);
             test_set_threads(t + 1);
             conv_block_backward(dw[t], db[t], NULL, b.scratch, b.nscr, dp, o.argmax, b.col, NULL,
-                                NULL, s->B, s->IC, s->H, s->W, s->OC, s->pad);
+                                s->B, s->IC, s->H, s->W, s->OC, s->pad);
         }
         for (int t = 1; t < 3; t++)
             CHECK_MSG(!memcmp(dw[t], dw[0], sizeof(float) * (size_t)nw) &&
@@ -441,7 +444,7 @@ static void bn_step_run(bn_step *r, block *b, act_kind kind, int threads)
     test_set_threads(threads);
     fused_forward(b, &a, &r->o, 0.3f, &cb);
     conv_block_backward(r->dw, r->db, &cb, b->scratch, b->nscr, dp, r->o.argmax, b->col, b->w,
-                        b->bias, s->B, s->IC, s->H, s->W, s->OC, s->pad);
+                        s->B, s->IC, s->H, s->W, s->OC, s->pad);
     free(dp);
 }
 
@@ -494,8 +497,9 @@ static void test_bn_threads_bits(void)
 
 /* The backward with batch norm against maxpool_backward + bn_backward +
  * conv_backward from the same forward (the fused winners and statistics,
- * conv_forward's x) and the same starting gradients: dW and db within
- * 1e-5 of their largest, dgamma and dbeta within 1e-5 of theirs. */
+ * conv_forward's x) and the same starting gradients: what is added to dW
+ * and db within 1e-5 of its largest, dgamma and dbeta within 1e-5 of
+ * theirs. */
 static void test_bn_backward_against_unfused(void)
 {
     const int saved_threads = test_max_threads();
@@ -518,12 +522,19 @@ static void test_bn_backward_against_unfused(void)
         maxpool_backward(g, dp, r.o.argmax, (long)OC * s->B, b.OH, b.OW);
         bn_backward(g, rn.dgamma, rn.dbeta, g, x, r.n.gamma, r.n.saved, OC, b.n / OC);
         conv_backward(NULL, dcol, rw, rb, g, col, b.w, s->B, s->IC, s->H, s->W, OC, s->pad);
+        /* the gradients added, without the starting values they were added to */
+        float *w0 = fbuf(nw), *b0 = fbuf(OC);
+        fill(w0, nw, 7, -1.0f, 1.0f);
+        fill(b0, OC, 8, -1.0f, 1.0f);
         double big = 0, err = 0, bigg = 0, errg = 0;
         for (long i = 0; i < nw + OC; i++) {
-            double want = i < nw ? rw[i] : rb[i - nw], got = i < nw ? r.dw[i] : r.db[i - nw];
+            double want = i < nw ? (double)rw[i] - w0[i] : (double)rb[i - nw] - b0[i - nw];
+            double got = i < nw ? (double)r.dw[i] - w0[i] : (double)r.db[i - nw] - b0[i - nw];
             big = fmax(big, fabs(want));
             err = fmax(err, fabs(got - want));
         }
+        free(w0);
+        free(b0);
         for (int c = 0; c < 2 * OC; c++) {
             double want = c < OC ? rn.dgamma[c] : rn.dbeta[c - OC];
             double got = c < OC ? r.n.dgamma[c] : r.n.dbeta[c - OC];
