@@ -565,7 +565,7 @@ void conv_forward(float *out, float *col, const float *in, const float *weight,
     {
         int cbt, c0, c1;
         const int t = thread_chunks(cb, B, &cbt, &c0, &c1);
-        float *chunk = col + nsave + (long)t * K * cbt * ohw;
+        float *chunk = c0 < c1 ? col + nsave + (long)t * K * cbt * ohw : NULL;
         for (int i = c0; i < c1; i++) {
             const int b0 = i * cbt, nb = B - b0 < cbt ? B - b0 : cbt;
             const long pc = nb * ohw;
@@ -808,7 +808,7 @@ void conv_backward(float *din, float *dcol, float *dweight, float *dbias,
     {
         int cbt, c0, c1;
         const int t = thread_chunks(cb, B, &cbt, &c0, &c1);
-        float *dchunk = dcol + (long)t * K * cbt * ohw;
+        float *dchunk = c0 < c1 ? dcol + (long)t * K * cbt * ohw : NULL;
         for (int i = c0; i < c1; i++)
             din_chunk(&j, dchunk, i * cbt, B - i * cbt < cbt ? B - i * cbt : cbt);
     }

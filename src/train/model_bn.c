@@ -2,7 +2,8 @@
  * batch statistics, the buffers its backward needs, and its steps in
  * forward and backward. Each layer keeps its output before batch norm, x,
  * for backward; the fused first block (conv_block.h) keeps x only at the
- * pooling winners, since its backward recomputes the conv output. */
+ * pooling winners, and the moments of its conv's inputs, from which its
+ * backward takes the rest. */
 #include <assert.h>
 #include <stddef.h>
 
@@ -35,8 +36,7 @@ int model_bn_alloc(model *m)
             b->bn.moments = (double *)(void *)model_alloc_floats(2 * conv_block_bn_moments(b->ic));
             if (!b->bn.moments)
                 return -1;
-        }
-        else if (b->post != m->big)   /* x in pre; training's y goes to big */
+        } else if (b->post != m->big)   /* x in pre; training's y goes to big */
             b->bn.x = b->pre;
         else if (!(b->bn.x = model_alloc_floats((long)b->oc * B * b->oh * b->ow)))
             return -1;
