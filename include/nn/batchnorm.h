@@ -49,27 +49,18 @@ void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const 
  * batch norm backward): the same maths, written once. On the calling
  * thread. */
 
-/* *s = sum (x - k), *q = sum (x - k)^2 over x[0..n), in double, element i
- * in lane i % 32, the lanes added in order. */
-void bn_sums(const float *x, long n, double k, double *s, double *q);
-
-/* A channel's batch statistics from sums of its n values shifted by k (as
- * bn_sums gives them): *mean and *inv = 1/sqrt(biased variance + eps) as
+/* A channel's batch statistics from the mean m and biased variance var
+ * (clamped at 0) of its n values: *mean and *inv = 1/sqrt(var + eps) as
  * bn_forward_train saves them; *moving_mean, *moving_var updated as there
  * (both NULL: left out). */
-void bn_stats(float *mean, float *inv, float *moving_mean, float *moving_var, double s,
-              double q, double k, long n, double momentum, double eps);
-
-/* The same from the channel's mean m and biased variance var (clamped at
- * 0) over n values. */
 void bn_stats_of(float *mean, float *inv, float *moving_mean, float *moving_var, double m,
                  double var, long n, double momentum, double eps);
 /* y[0..n) = (x - mean) * scale + shift; y may alias x. The training
  * forward's step with scale = gamma * inv, shift = beta. */
 void bn_affine(float *y, const float *x, long n, float mean, float scale, float shift);
 
-/* *sdy = sum dy, *sdyx = sum dy * (x - mean) over [0..n), in double, lanes
- * as bn_sums. */
+/* *sdy = sum dy, *sdyx = sum dy * (x - mean) over [0..n), in double,
+ * element i in lane i % 32, the lanes added in order. */
 void bn_grad_sums(const float *dy, const float *x, long n, float mean, double *sdy,
                   double *sdyx);
 

@@ -27,7 +27,9 @@ static double lanes_total(const double *acc)
     return s;
 }
 
-CLONES void bn_sums(const float *x, long n, double k, double *s, double *q)
+/* *s = sum (x - k), *q = sum (x - k)^2 over x[0..n), in double, element i
+ * in lane i % LANES. */
+static CLONES void bn_sums(const float *x, long n, double k, double *s, double *q)
 {
     double a[LANES] = {0}, b[LANES] = {0};
     long i = 0;
@@ -70,13 +72,6 @@ CLONES void bn_affine(float *y, const float *x, long n, float mean, float scale,
         y[i] = (x[i] - mean) * scale + shift;
 }
 
-void bn_stats(float *mean, float *inv, float *moving_mean, float *moving_var, double s,
-              double q, double k, long n, double momentum, double eps)
-{
-    bn_stats_of(mean, inv, moving_mean, moving_var, k + s / (double)n,
-                (q - s * (s / (double)n)) / (double)n, n, momentum, eps);
-}
-
 void bn_stats_of(float *mean, float *inv, float *moving_mean, float *moving_var, double m,
                  double var, long n, double momentum, double eps)
 {
@@ -100,8 +95,9 @@ void bn_forward_train(float *y, float *saved, float *moving_mean, float *moving_
         const double k = n > 0 ? xc[0] : 0;
         double s, q;
         bn_sums(xc, n, k, &s, &q);
-        bn_stats(saved + c, saved + C + c, moving_mean ? moving_mean + c : NULL,
-                 moving_var ? moving_var + c : NULL, s, q, k, n, momentum, eps);
+        bn_stats_of(saved + c, saved + C + c, moving_mean ? moving_mean + c : NULL,
+                    moving_var ? moving_var + c : NULL, k + s / (double)n,
+                    (q - s * (s / (double)n)) / (double)n, n, momentum, eps);
         bn_affine(y + (long)c * n, xc, n, saved[c], gamma[c] * saved[C + c], beta[c]);
     }
 }

@@ -493,12 +493,22 @@ CLONES static void group_moments(double *restrict part, const float *restrict co
                 }
 }
 
+/* sum over l of w[l] c[l * stride], l in order: (w^T C)[k] with c = C's
+ * row k (stride 1) or column k (stride K). */
+static double w_dot(const float *w, const double *c, long stride, int K)
+{
+    double s = 0;
+    for (int l = 0; l < K; l++)
+        s += w[l] * c[l * stride];
+    return s;
+}
+
 /* Batch norm's statistics, the first pass, without the conv output: at
  * every pixel x_o = b_o + w_o . col, so over the batch x_o's mean is
  * b_o + w_o . m and its variance w_o^T C w_o, m and C the mean and
  * (biased) covariance of col's K rows. Those take K(K+1)/2 products a
  * pixel, where the conv and its sums took OC*(K+2). Each group's sums of
- * col shifted by image 0's first column (bn_sums' shift) go to its
+ * col shifted by image 0's first column (as batchnorm.c shifts) go to its
  * partial at the start of scratch, and are added in group order; m, then
  * C, stay in bn->moments for the backward. */
 static void bn_statistics(const fwd_job *j, const block_plan *pl, float *scratch)
@@ -536,11 +546,8 @@ static void bn_statistics(const fwd_job *j, const block_plan *pl, float *scratch
         const float *w = j->weight + (long)o * K;
         double mean = j->bias[o], var = 0;
         for (int k = 0; k < K; k++) {
-            double wc = 0;
-            for (int l = 0; l < K; l++)
-                wc += C[k * K + l] * w[l];
             mean += w[k] * m[k];
-            var += w[k] * wc;
+            var += w[k] * w_dot(w, C + k * K, 1, K);
         }
         bn_stats_of(bn->saved + o, bn->saved + OC + o,
                     bn->moving_mean ? bn->moving_mean + o : NULL,
@@ -751,12 +758,10 @@ static void bn_weight_grads(float *dweight, const float *parts, long psz, int gr
     for (int o = 0; o < OC; o++) {
         const float *w = weight + (long)o * K;
         for (int k = 0; k < K; k++) {
-            double G = 0, wc = 0;
+            double G = 0;
             for (int g = 0; g < groups; g++)
                 G += parts[g * psz + (long)o * K + k];
-            for (int l = 0; l < K; l++)
-                wc += w[l] * C[l * K + k];
-            const double mk = m[k], mf = (float)mk;
+            const double mk = m[k], mf = (float)mk, wc = w_dot(w, C + k, K, K);
             dweight[(long)o * K + k] +=
                 (float)(coef[o].a * (G + sdy[o] * (mf - mk) - (double)coef[o].k * n * wc));
         }
